@@ -1,0 +1,322 @@
+#define G_LOG_DOMAIN "filecached"
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#if HAVE_OPENAT2_H
+#include <linux/openat2.h>
+#endif
+
+#include <gio/gio.h>
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+
+#include "beneath.h"
+#include "errors.h"
+
+/* The same bound the kernel puts on nested links (MAXSYMLINKS). */
+#define MAX_LINKS 40
+
+#define FILE_FLAGS (O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+
+static int
+open_error (const char  *name,
+            int          saved_errno,
+            GError     **error)
+{
+  FcError code;
+
+  switch (saved_errno)
+    {
+    case ENOENT:
+    case ENOTDIR:
+    case ENAMETOOLONG:
+      code = FC_ERROR_NOT_FOUND;
+      break;
+    case EACCES:
+    case EPERM:
+      code = FC_ERROR_PERMISSION_DENIED;
+      break;
+    case EXDEV:
+    case ELOOP:
+      code = FC_ERROR_OUTSIDE_ROOT;
+      break;
+    case EISDIR:
+    case ENXIO:
+    case ENODEV:
+      code = FC_ERROR_NOT_REGULAR;
+      break;
+    default:
+      code = FC_ERROR_READ_FAILED;
+      break;
+    }
+
+  g_set_error (error, FC_ERROR, code, _("Cannot open “%s”: %s"),
+               name, g_strerror (saved_errno));
+  return -1;
+}
+
+/* Both openers end here, so the regular-file rule has one home. A FIFO or
+ * device was opened O_NONBLOCK and is closed unread. */
+static int
+check_regular (int           fd,
+               const char   *name,
+               struct stat  *st,
+               GError      **error)
+{
+  if (fstat (fd, st) != 0)
+    {
+      int saved_errno = errno;
+      g_close (fd, NULL);
+      return open_error (name, saved_errno, error);
+    }
+
+  if (!S_ISREG (st->st_mode))
+    {
+      g_close (fd, NULL);
+      g_set_error (error, FC_ERROR, FC_ERROR_NOT_REGULAR,
+                   _("Cannot open “%s”: not a regular file"), name);
+      return -1;
+    }
+
+  return fd;
+}
+
+/**
+ * fc_open_beneath_openat2:
+ * @root_fd: a directory descriptor
+ * @name: a name that passed fc_name_validate()
+ * @st: (out): the opened file's status
+ * @error: an %FC_ERROR, or %G_IO_ERROR_NOT_SUPPORTED when the kernel
+ *   lacks openat2()
+ *
+ * Opens @name for reading with the kernel refusing any resolution that
+ * leaves @root_fd, through `..` or any symbolic link.
+ *
+ * Returns: a descriptor of a regular file, or -1
+ */
+int
+fc_open_beneath_openat2 (int           root_fd,
+                         const char   *name,
+                         struct stat  *st,
+                         GError      **error)
+{
+#if HAVE_OPENAT2_H && defined(SYS_openat2)
+  struct open_how how = {
+    .flags = FILE_FLAGS,
+    .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+  };
+  int fd;
+  guint tries = 0;
+
+  /* EAGAIN: the kernel saw a rename race during a ".." step; bounded so a
+   * hostile renamer cannot pin a thread here. */
+  do
+    fd = (int) syscall (SYS_openat2, root_fd, name, &how, sizeof how);
+  while (fd < 0 && (errno == EINTR || errno == EAGAIN) && ++tries < 8);
+
+  if (fd < 0)
+    {
+      if (errno == ENOSYS)
+        {
+          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                               "openat2() is not available");
+          return -1;
+        }
+      return open_error (name, errno, error);
+    }
+
+  return check_regular (fd, name, st, error);
+#else
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                       "openat2() is not available");
+  return -1;
+#endif
+}
+
+typedef struct {
+  GPtrArray *dirs;     /* (element-type int): descriptors from the root down */
+  GQueue pending;      /* (element-type utf8) (owned): components still to walk */
+  guint links;
+} Walk;
+
+static void
+walk_clear (Walk *walk)
+{
+  /* Index 0 is the caller's root_fd, which is not ours to close. */
+  for (guint i = 1; i < walk->dirs->len; i++)
+    g_close (GPOINTER_TO_INT (g_ptr_array_index (walk->dirs, i)), NULL);
+  g_ptr_array_unref (walk->dirs);
+  g_queue_clear_full (&walk->pending, g_free);
+}
+
+static void
+walk_push_path (Walk       *walk,
+                const char *path)
+{
+  g_auto(GStrv) parts = g_strsplit (path, "/", -1);
+
+  /* Pushed in reverse so the first component is walked first. */
+  for (gssize i = (gssize) g_strv_length (parts) - 1; i >= 0; i--)
+    if (parts[i][0] != '\0' && strcmp (parts[i], ".") != 0)
+      g_queue_push_head (&walk->pending, g_strdup (parts[i]));
+}
+
+static int
+walk_top (Walk *walk)
+{
+  return GPOINTER_TO_INT (g_ptr_array_index (walk->dirs, walk->dirs->len - 1));
+}
+
+/* Splices the target of the link @component (in the current directory)
+ * into the walk, as the kernel's RESOLVE_BENEATH would follow it.
+ * Returns 0 or an errno. */
+static int
+walk_follow_link (Walk       *walk,
+                  const char *component)
+{
+  char target[4096];
+  ssize_t n;
+
+  if (++walk->links > MAX_LINKS)
+    return ELOOP;
+
+  n = readlinkat (walk_top (walk), component, target, sizeof target - 1);
+  if (n < 0)
+    return errno;
+  target[n] = '\0';
+
+  if (target[0] == '/')
+    return EXDEV;
+
+  walk_push_path (walk, target);
+  return 0;
+}
+
+/**
+ * fc_open_beneath_walk:
+ * @root_fd: a directory descriptor
+ * @name: a name that passed fc_name_validate()
+ * @st: (out): the opened file's status
+ * @error: an %FC_ERROR
+ *
+ * The same contract as fc_open_beneath_openat2() for kernels without it:
+ * one component at a time, never following a link by the kernel
+ * (`O_NOFOLLOW`), resolving links and `..` itself against the stack of
+ * directories opened so far, so it can tell when a path would leave the
+ * root. Renames racing with the walk can make it fail, never escape.
+ *
+ * Returns: a descriptor of a regular file, or -1
+ */
+int
+fc_open_beneath_walk (int           root_fd,
+                      const char   *name,
+                      struct stat  *st,
+                      GError      **error)
+{
+  Walk walk = { g_ptr_array_new (), G_QUEUE_INIT, 0 };
+  int saved_errno = 0;
+  int fd = -1;
+
+  g_ptr_array_add (walk.dirs, GINT_TO_POINTER (root_fd));
+  walk_push_path (&walk, name);
+
+  while (saved_errno == 0 && fd < 0)
+    {
+      g_autofree char *component = g_queue_pop_head (&walk.pending);
+      gboolean last = g_queue_is_empty (&walk.pending);
+      int next;
+
+      if (component == NULL)
+        {
+          /* The path ended on a directory (a link to "." or similar). */
+          saved_errno = EISDIR;
+          break;
+        }
+
+      if (strcmp (component, "..") == 0)
+        {
+          if (walk.dirs->len == 1)
+            saved_errno = EXDEV;
+          else
+            g_close (GPOINTER_TO_INT (g_ptr_array_steal_index (walk.dirs, walk.dirs->len - 1)), NULL);
+          continue;
+        }
+
+      next = openat (walk_top (&walk), component,
+                     last ? FILE_FLAGS | O_NOFOLLOW
+                          : O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (next >= 0)
+        {
+          if (last)
+            fd = next;
+          else
+            g_ptr_array_add (walk.dirs, GINT_TO_POINTER (next));
+          continue;
+        }
+
+      /* O_NOFOLLOW refuses a link with ELOOP (last) or ENOTDIR (O_DIRECTORY):
+       * find out whether it was one before giving up. */
+      saved_errno = errno;
+      if (saved_errno == ELOOP || saved_errno == ENOTDIR)
+        {
+          struct stat lst;
+
+          if (fstatat (walk_top (&walk), component, &lst, AT_SYMLINK_NOFOLLOW) == 0 &&
+              S_ISLNK (lst.st_mode))
+            saved_errno = walk_follow_link (&walk, component);
+        }
+    }
+
+  walk_clear (&walk);
+
+  if (fd < 0)
+    return open_error (name, saved_errno, error);
+  return check_regular (fd, name, st, error);
+}
+
+/**
+ * fc_open_beneath:
+ * @root_fd: a directory descriptor
+ * @name: a name that passed fc_name_validate()
+ * @st: (out): the opened file's status
+ * @error: an %FC_ERROR
+ *
+ * Opens @name beneath @root_fd for reading, never resolving outside it.
+ * Uses openat2() where the kernel has it and falls back to
+ * fc_open_beneath_walk() where it does not.
+ *
+ * Returns: a descriptor of a regular file, or -1
+ */
+int
+fc_open_beneath (int           root_fd,
+                 const char   *name,
+                 struct stat  *st,
+                 GError      **error)
+{
+  static gint have_openat2 = TRUE;
+  g_autoptr(GError) local_error = NULL;
+  int fd;
+
+  if (!g_atomic_int_get (&have_openat2))
+    return fc_open_beneath_walk (root_fd, name, st, error);
+
+  fd = fc_open_beneath_openat2 (root_fd, name, st, &local_error);
+  if (fd >= 0)
+    return fd;
+
+  if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED))
+    {
+      g_atomic_int_set (&have_openat2, FALSE);
+      return fc_open_beneath_walk (root_fd, name, st, error);
+    }
+
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return -1;
+}

@@ -1,0 +1,21 @@
+#pragma once
+
+#include <glib.h>
+#include <sys/stat.h>
+
+G_BEGIN_DECLS
+
+int fc_open_beneath          (int           root_fd,
+                              const char   *name,
+                              struct stat  *st,
+                              GError      **error);
+int fc_open_beneath_openat2  (int           root_fd,
+                              const char   *name,
+                              struct stat  *st,
+                              GError      **error);
+int fc_open_beneath_walk     (int           root_fd,
+                              const char   *name,
+                              struct stat  *st,
+                              GError      **error);
+
+G_END_DECLS

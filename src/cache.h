@@ -1,0 +1,84 @@
+#pragma once
+
+#include <glib.h>
+#include <sys/stat.h>
+
+G_BEGIN_DECLS
+
+/* What makes a file "the same file" for the cache: a change to any field
+ * means the cached copy may be stale. ctime is there because a rewrite can
+ * put mtime back (touch -r, rsync -t) but cannot put ctime back. */
+typedef struct {
+  guint64 dev;
+  guint64 ino;
+  guint64 size;
+  gint64 mtime_ns;
+  gint64 ctime_ns;
+} FcFileId;
+
+typedef struct _FcCache FcCache;
+typedef struct _FcCacheEntry FcCacheLoad;
+
+typedef enum {
+  FC_LOOKUP_READY,   /* cached bytes returned: send them */
+  FC_LOOKUP_LOAD,    /* caller reads the file and finishes or aborts the load */
+  FC_LOOKUP_BYPASS,  /* not cacheable now: caller serves from disk */
+} FcLookup;
+
+typedef struct {
+  guint64 hits;
+  guint64 misses;
+  guint64 loads;
+  guint64 evictions;
+  guint64 invalidations;
+  guint entries;
+  guint64 size;
+  guint64 capacity;
+} FcCacheStats;
+
+typedef struct {
+  char *name;        /* (owned) */
+  guint64 size;
+  guint64 hits;
+  gint64 last_use;   /* g_get_real_time() of the last GET it answered */
+} FcCacheInfo;
+
+void        fc_file_id_from_stat    (FcFileId          *id,
+                                     const struct stat *st);
+gboolean    fc_file_id_equal        (const FcFileId    *a,
+                                     const FcFileId    *b);
+
+FcCache    *fc_cache_new            (guint64       capacity);
+void        fc_cache_free           (FcCache      *cache);
+
+FcLookup    fc_cache_lookup         (FcCache       *cache,
+                                     const char    *name,
+                                     const FcFileId *id,
+                                     GBytes       **bytes,
+                                     FcCacheLoad  **load);
+void        fc_cache_load_finish    (FcCache      *cache,
+                                     FcCacheLoad  *load,
+                                     GBytes       *bytes);
+void        fc_cache_load_abort     (FcCache      *cache,
+                                     FcCacheLoad  *load);
+void        fc_cache_invalidate     (FcCache      *cache,
+                                     const char   *name);
+
+gboolean    fc_cache_evict          (FcCache      *cache,
+                                     const char   *name);
+guint       fc_cache_clear          (FcCache      *cache);
+void        fc_cache_set_capacity   (FcCache      *cache,
+                                     guint64       capacity);
+guint64     fc_cache_get_capacity   (FcCache      *cache);
+
+typedef void (*FcCacheLockedFunc) (gpointer user_data);
+
+void        fc_cache_get_stats      (FcCache          *cache,
+                                     FcCacheStats     *stats,
+                                     FcCacheLockedFunc under_lock,
+                                     gpointer          user_data);
+GArray     *fc_cache_list           (FcCache      *cache);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FcCache, fc_cache_free)
+
+G_END_DECLS

@@ -1,0 +1,423 @@
+#define G_LOG_DOMAIN "filecache"
+
+#include "config.h"
+
+#include <string.h>
+
+#include <glib/gi18n.h>
+
+#include "conn.h"
+
+/* PROTOCOL.md: a request line, LF included, is at most this long. */
+#define REQUEST_LINE_MAX 4096
+
+/* Also the longest reply line accepted: a LIST entry for the longest
+ * valid name (4000 bytes) fits many times over. */
+#define READ_BUFFER_SIZE (64 * 1024)
+
+/* Enough of a bad reply to recognise it, not enough to flood the terminal. */
+#define MALFORMED_SHOWN_MAX 80
+
+struct _FccConn {
+  GSocketConnection *connection;  /* (owned) */
+  GBufferedInputStream *in;       /* (owned): wraps the connection's input */
+  GOutputStream *out;             /* (unowned): belongs to connection */
+  guint64 body_size;              /* of the last GET reply */
+  guint64 body_left;              /* bytes of it not yet read */
+  gboolean broken;                /* the byte stream is closed or out of step */
+};
+
+G_DEFINE_QUARK (fcc-error-quark, fcc_error)
+
+/**
+ * fcc_parse_uint:
+ * @text: (array length=len): the digits, not necessarily NUL-terminated
+ * @value: (out) (optional): where the number goes
+ *
+ * Parses a number as PROTOCOL.md writes it: unsigned decimal ASCII, no
+ * sign, no leading zeros, at most G_MAXUINT64.
+ *
+ * Returns: whether all of @text is such a number
+ */
+gboolean
+fcc_parse_uint (const char *text,
+                gsize       len,
+                guint64    *value)
+{
+  guint64 result = 0;
+
+  if (len == 0 || (text[0] == '0' && len > 1))
+    return FALSE;
+
+  for (gsize i = 0; i < len; i++)
+    {
+      guint digit;
+
+      if (!g_ascii_isdigit (text[i]))
+        return FALSE;
+      digit = text[i] - '0';
+      if (result > (G_MAXUINT64 - digit) / 10)
+        return FALSE;
+      result = result * 10 + digit;
+    }
+
+  if (value != NULL)
+    *value = result;
+  return TRUE;
+}
+
+/**
+ * fcc_conn_open:
+ * @host: a host name or address, optionally with ":PORT"
+ * @port: the port used when @host names none
+ *
+ * Connects to a filecached server.
+ *
+ * Returns: (transfer full): the connection, or %NULL with @error set
+ */
+FccConn *
+fcc_conn_open (const char  *host,
+               guint16      port,
+               GError     **error)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) connection = NULL;
+  FccConn *conn;
+
+  connection = g_socket_client_connect_to_host (client, host, port, NULL, error);
+  if (connection == NULL)
+    return NULL;
+
+  conn = g_new0 (FccConn, 1);
+  conn->in = G_BUFFERED_INPUT_STREAM (
+    g_buffered_input_stream_new_sized (g_io_stream_get_input_stream (G_IO_STREAM (connection)),
+                                       READ_BUFFER_SIZE));
+  conn->out = g_io_stream_get_output_stream (G_IO_STREAM (connection));
+  conn->connection = g_steal_pointer (&connection);
+  return conn;
+}
+
+/**
+ * fcc_conn_free:
+ *
+ * Closes the connection, without QUIT: the server takes a close between
+ * requests as the end of the session.
+ */
+void
+fcc_conn_free (FccConn *conn)
+{
+  g_clear_object (&conn->in);
+  g_clear_object (&conn->connection);
+  g_free (conn);
+}
+
+/**
+ * fcc_conn_usable:
+ *
+ * Returns: whether another request may be sent: %FALSE once the server
+ *   closed, the reply broke the protocol, or a GET body was not read to
+ *   its end, since the next bytes would not be the next reply.
+ */
+gboolean
+fcc_conn_usable (FccConn *conn)
+{
+  return !conn->broken && conn->body_left == 0;
+}
+
+/**
+ * fcc_conn_set_malformed:
+ * @line: the reply line that broke the protocol
+ *
+ * Marks @conn unusable and sets @error to show (the start of) @line.
+ */
+void
+fcc_conn_set_malformed (FccConn     *conn,
+                        const char  *line,
+                        GError     **error)
+{
+  g_autofree char *start = g_strndup (line, MALFORMED_SHOWN_MAX);
+  /* The line may hold control bytes that would garble the terminal. */
+  g_autofree char *shown = g_strescape (start, NULL);
+
+  conn->broken = TRUE;
+  g_set_error (error, FCC_ERROR, FCC_ERROR_PROTOCOL,
+               _("malformed reply from the server: “%s”"), shown);
+}
+
+static gboolean
+has_control_byte (const char *text,
+                  gsize       len)
+{
+  for (gsize i = 0; i < len; i++)
+    {
+      guchar c = text[i];
+
+      if (c < 0x20 || c == 0x7f)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static char *
+read_line (FccConn  *conn,
+           GError  **error)
+{
+  gsize scanned = 0;
+
+  for (;;)
+    {
+      gsize available;
+      const char *buffer = g_buffered_input_stream_peek_buffer (conn->in, &available);
+      const char *lf = memchr (buffer + scanned, '\n', available - scanned);
+      gssize filled;
+
+      if (lf != NULL)
+        {
+          gsize len = lf - buffer;
+          g_autofree char *line = g_strndup (buffer, len);
+          /* g_strndup() stops at a NUL byte: test the bytes as sent. */
+          gboolean malformed = has_control_byte (buffer, len);
+
+          /* Cannot fail: the bytes are already in the buffer. */
+          g_input_stream_skip (G_INPUT_STREAM (conn->in), len + 1, NULL, NULL);
+          if (malformed)
+            {
+              fcc_conn_set_malformed (conn, line, error);
+              return NULL;
+            }
+          return g_steal_pointer (&line);
+        }
+
+      scanned = available;
+      if (available == g_buffered_input_stream_get_buffer_size (conn->in))
+        {
+          g_set_error (error, FCC_ERROR, FCC_ERROR_PROTOCOL,
+                       _("reply line longer than %d bytes"), READ_BUFFER_SIZE);
+          return NULL;
+        }
+
+      filled = g_buffered_input_stream_fill (conn->in, -1, NULL, error);
+      if (filled < 0)
+        return NULL;
+      if (filled == 0)
+        {
+          g_set_error_literal (error, FCC_ERROR, FCC_ERROR_CLOSED,
+                               _("connection closed by the server"));
+          return NULL;
+        }
+    }
+}
+
+/**
+ * fcc_conn_read_line:
+ *
+ * Reads one reply line, such as a LIST entry.
+ *
+ * Returns: (transfer full): the line without its LF, or %NULL with @error set
+ */
+char *
+fcc_conn_read_line (FccConn  *conn,
+                    GError  **error)
+{
+  char *line = read_line (conn, error);
+
+  if (line == NULL)
+    conn->broken = TRUE;
+  return line;
+}
+
+static gboolean
+send_request (FccConn     *conn,
+              const char  *command,
+              const char  *argument,
+              GError     **error)
+{
+  g_autofree char *line = NULL;
+
+  if (argument != NULL)
+    {
+      /* Either would end the line early, or be stripped, and the rest
+       * of the argument would be taken as another request. */
+      if (strpbrk (argument, "\r\n") != NULL)
+        {
+          g_set_error_literal (error, FCC_ERROR, FCC_ERROR_BAD_NAME,
+                               _("names cannot contain line breaks"));
+          return FALSE;
+        }
+      /* The server would answer ERR 414 and hang up on the other names. */
+      if (strlen (command) + 1 + strlen (argument) + 1 > REQUEST_LINE_MAX)
+        {
+          g_set_error_literal (error, FCC_ERROR, FCC_ERROR_BAD_NAME,
+                               _("name too long"));
+          return FALSE;
+        }
+    }
+
+  if (argument != NULL)
+    line = g_strconcat (command, " ", argument, "\n", NULL);
+  else
+    line = g_strconcat (command, "\n", NULL);
+  if (!g_output_stream_write_all (conn->out, line, strlen (line), NULL, NULL, error))
+    {
+      conn->broken = TRUE;
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+set_refused (FccConn     *conn,
+             const char  *line,
+             GError     **error)
+{
+  const char *code = line + strlen ("ERR ");
+  const char *text = strchr (code, ' ');
+  guint64 status;
+
+  if (text == NULL || text[1] == '\0' || !fcc_parse_uint (code, text - code, &status))
+    {
+      fcc_conn_set_malformed (conn, line, error);
+      return;
+    }
+
+  /* PROTOCOL.md: the server closes the connection after these two. */
+  if (status == 414 || status == 503)
+    conn->broken = TRUE;
+
+  /* The text is the server's own English, shown as is. */
+  g_set_error (error, FCC_ERROR, FCC_ERROR_REFUSED,
+               "%s (ERR %.*s)", text + 1, (int) (text - code), code);
+}
+
+/**
+ * fcc_conn_call:
+ * @command: the request's command word
+ * @argument: (nullable): its argument
+ * @answer: (out) (transfer none): set to what follows "OK " in the result
+ *
+ * Sends one request and reads its status line. An ERR reply is an error
+ * in the %FCC_ERROR_REFUSED code; anything but "OK " or "ERR " is a
+ * protocol error.
+ *
+ * Returns: (transfer full): the whole status line, or %NULL with @error set
+ */
+char *
+fcc_conn_call (FccConn      *conn,
+               const char   *command,
+               const char   *argument,
+               const char  **answer,
+               GError      **error)
+{
+  g_autofree char *line = NULL;
+
+  g_return_val_if_fail (fcc_conn_usable (conn), NULL);
+
+  if (!send_request (conn, command, argument, error))
+    return NULL;
+
+  line = fcc_conn_read_line (conn, error);
+  if (line == NULL)
+    return NULL;
+
+  if (g_str_has_prefix (line, "OK "))
+    {
+      *answer = line + strlen ("OK ");
+      return g_steal_pointer (&line);
+    }
+
+  if (g_str_has_prefix (line, "ERR "))
+    set_refused (conn, line, error);
+  else
+    fcc_conn_set_malformed (conn, line, error);
+  return NULL;
+}
+
+/**
+ * fcc_conn_call_count:
+ * @count: (out): the number in the "OK <n>" reply
+ *
+ * Like fcc_conn_call(), for the requests whose reply announces a count.
+ *
+ * Returns: whether the reply was "OK <n>"; %FALSE with @error set otherwise
+ */
+gboolean
+fcc_conn_call_count (FccConn     *conn,
+                     const char  *command,
+                     const char  *argument,
+                     guint64     *count,
+                     GError     **error)
+{
+  const char *answer;
+  g_autofree char *line = fcc_conn_call (conn, command, argument, &answer, error);
+
+  if (line == NULL)
+    return FALSE;
+
+  if (!fcc_parse_uint (answer, strlen (answer), count))
+    {
+      fcc_conn_set_malformed (conn, line, error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * fcc_conn_get:
+ * @size: (out): the size of the body that follows
+ *
+ * Sends "GET @name" and reads the status line. On success the caller
+ * reads the body with fcc_conn_read_body() until @size bytes arrived;
+ * the connection is not usable for another request before then.
+ *
+ * Returns: %FALSE with @error set if the server refused or failed
+ */
+gboolean
+fcc_conn_get (FccConn     *conn,
+              const char  *name,
+              guint64     *size,
+              GError     **error)
+{
+  if (!fcc_conn_call_count (conn, "GET", name, size, error))
+    return FALSE;
+
+  conn->body_size = *size;
+  conn->body_left = *size;
+  return TRUE;
+}
+
+/**
+ * fcc_conn_read_body:
+ * @buffer: (out caller-allocates) (array length=len): where the bytes go
+ *
+ * Reads the next bytes of the body announced by fcc_conn_get(), never
+ * past its end. A connection closed before the end is an error in the
+ * %FCC_ERROR_CLOSED code.
+ *
+ * Returns: the count of bytes read (more than zero), or -1 with @error set
+ */
+gssize
+fcc_conn_read_body (FccConn  *conn,
+                    void     *buffer,
+                    gsize     len,
+                    GError  **error)
+{
+  gssize n;
+
+  g_return_val_if_fail (!conn->broken && conn->body_left > 0, -1);
+
+  n = g_input_stream_read (G_INPUT_STREAM (conn->in), buffer, MIN (len, conn->body_left),
+                           NULL, error);
+  if (n == 0)
+    g_set_error (error, FCC_ERROR, FCC_ERROR_CLOSED,
+                 _("connection closed after %llu of %llu bytes"),
+                 (unsigned long long) (conn->body_size - conn->body_left),
+                 (unsigned long long) conn->body_size);
+  if (n <= 0)
+    {
+      conn->broken = TRUE;
+      return -1;
+    }
+
+  conn->body_left -= n;
+  return n;
+}

@@ -1,0 +1,326 @@
+#define G_LOG_DOMAIN "filecache"
+
+#include "config.h"
+
+#include <errno.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib/gi18n.h>
+
+#include "conn.h"
+#include "fetch.h"
+
+/* The prefix of every message, as in the usual "program: what: why". */
+#define PROGRAM_NAME "filecache"
+
+#define DEFAULT_HOST "localhost"
+#define DEFAULT_PORT 3030
+
+typedef struct {
+  char *host;        /* (owned) (nullable): NULL for DEFAULT_HOST */
+  int port;
+  char *output_dir;  /* (owned) (nullable): NULL for the current directory */
+  char **args;       /* (owned) (nullable): the operands */
+} Options;
+
+static void
+options_clear (Options *options)
+{
+  g_clear_pointer (&options->host, g_free);
+  g_clear_pointer (&options->output_dir, g_free);
+  g_clear_pointer (&options->args, g_strfreev);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Options, options_clear)
+
+typedef struct {
+  const char *name;
+  const char *summary;
+  gboolean    takes_names;  /* and so -o, to say where to save them */
+  gboolean  (*run) (FccConn       *conn,
+                    const Options *options);
+} Command;
+
+static void
+report_failure (const char   *subject,
+                const GError *error)
+{
+  if (subject != NULL)
+    g_printerr ("%s: %s: %s\n", PROGRAM_NAME, subject, error->message);
+  else
+    g_printerr ("%s: %s\n", PROGRAM_NAME, error->message);
+}
+
+static gboolean
+run_get (FccConn       *conn,
+         const Options *options)
+{
+  const char *dir = options->output_dir != NULL ? options->output_dir : ".";
+  gboolean all_fetched = TRUE;
+
+  fcc_fetch_clean_up_on_signals ();
+  for (char **name = options->args; *name != NULL; name++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (fcc_fetch (conn, *name, dir, &error))
+        continue;
+
+      report_failure (*name, error);
+      all_fetched = FALSE;
+      if (!fcc_conn_usable (conn))
+        break;
+    }
+  return all_fetched;
+}
+
+static GString *
+read_list (FccConn  *conn,
+           GError  **error)
+{
+  guint64 count;
+  g_autoptr(GString) table = NULL;
+
+  if (!fcc_conn_call_count (conn, "LIST", NULL, &count, error))
+    return NULL;
+
+  table = g_string_new (NULL);
+  /* Translators: the column headings of "filecache list", right-aligned
+   * in 10 and 6 columns; keep them short. */
+  g_string_append_printf (table, "%10s %6s  %s\n", _("SIZE"), _("HITS"), _("NAME"));
+  for (guint64 i = 0; i < count; i++)
+    {
+      g_autofree char *line = fcc_conn_read_line (conn, error);
+      const char *hits;
+      const char *name;
+
+      if (line == NULL)
+        return NULL;
+
+      /* "<size> <hits> <name>": the name may hold spaces, the numbers not. */
+      hits = strchr (line, ' ');
+      name = hits != NULL ? strchr (hits + 1, ' ') : NULL;
+      if (name == NULL || name[1] == '\0' ||
+          !fcc_parse_uint (line, hits - line, NULL) ||
+          !fcc_parse_uint (hits + 1, name - hits - 1, NULL))
+        {
+          fcc_conn_set_malformed (conn, line, error);
+          return NULL;
+        }
+      g_string_append_printf (table, "%10.*s %6.*s  %s\n",
+                              (int) (hits - line), line,
+                              (int) (name - hits - 1), hits + 1,
+                              name + 1);
+    }
+  return g_steal_pointer (&table);
+}
+
+static gboolean
+run_list (FccConn       *conn,
+          const Options *options)
+{
+  g_autoptr(GError) error = NULL;
+  /* Read to the end before printing, so a failure prints no half table. */
+  g_autoptr(GString) table = read_list (conn, &error);
+
+  if (table == NULL)
+    {
+      report_failure (NULL, error);
+      return FALSE;
+    }
+  fputs (table->str, stdout);
+  return TRUE;
+}
+
+static gboolean
+run_ping (FccConn       *conn,
+          const Options *options)
+{
+  g_autoptr(GError) error = NULL;
+  const char *answer;
+  g_autofree char *line = fcc_conn_call (conn, "PING", NULL, &answer, &error);
+
+  if (line != NULL && strcmp (answer, "PONG") != 0)
+    fcc_conn_set_malformed (conn, line, &error);
+  if (error != NULL)
+    {
+      report_failure (NULL, error);
+      return FALSE;
+    }
+  /* The server's word, not a message: scripts may test for it. */
+  g_print ("PONG\n");
+  return TRUE;
+}
+
+static const Command commands[] = {
+  { "get", N_("Fetch each NAME into a file named after its last component"), TRUE, run_get },
+  { "list", N_("Show the files in the server's memory cache"), FALSE, run_list },
+  { "ping", N_("Check that the server answers"), FALSE, run_ping },
+};
+
+static gboolean
+parse_command_options (const Command   *command,
+                       Options         *options,
+                       int             *argc,
+                       char          ***argv,
+                       GError         **error)
+{
+  const GOptionEntry connection_entries[] = {
+    { "host", 'H', 0, G_OPTION_ARG_STRING, &options->host,
+      N_("Server to connect to (default: localhost)"), N_("HOST") },
+    { "port", 'p', 0, G_OPTION_ARG_INT, &options->port,
+      N_("TCP port of the server (default: 3030)"), N_("PORT") },
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &options->args,
+      NULL, NULL },
+    G_OPTION_ENTRY_NULL
+  };
+  const GOptionEntry save_entries[] = {
+    { "output-dir", 'o', 0, G_OPTION_ARG_FILENAME, &options->output_dir,
+      N_("Save into DIR (default: the current directory)"), N_("DIR") },
+    G_OPTION_ENTRY_NULL
+  };
+  g_autoptr(GOptionContext) context = NULL;
+  g_autofree char *prgname = NULL;
+
+  /* GOptionContext translates these strings itself, when it shows them. */
+  context = g_option_context_new (command->takes_names ? N_("NAME…") : NULL);
+  g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
+  g_option_context_set_summary (context, command->summary);
+  g_option_context_add_main_entries (context, connection_entries, NULL);
+  if (command->takes_names)
+    g_option_context_add_main_entries (context, save_entries, NULL);
+
+  /* So that --help shows "Usage: filecache get [OPTION…] NAME…". */
+  prgname = g_strdup_printf ("%s %s", g_get_prgname (), command->name);
+  g_set_prgname (prgname);
+
+  if (!g_option_context_parse (context, argc, argv, error))
+    return FALSE;
+
+  if (options->port < 1 || options->port > G_MAXUINT16)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("invalid port %d"), options->port);
+      return FALSE;
+    }
+  if (command->takes_names && options->args == NULL)
+    {
+      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                           _("no NAME given"));
+      return FALSE;
+    }
+  if (!command->takes_names && options->args != NULL)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                   _("unexpected argument “%s”"), options->args[0]);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static const Command *
+parse_command_line (int     *argc,
+                    char  ***argv,
+                    GError **error)
+{
+  gboolean version = FALSE;
+  const GOptionEntry entries[] = {
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version,
+      N_("Print the version and exit"), NULL },
+    G_OPTION_ENTRY_NULL
+  };
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(GString) description = g_string_new (_("Commands:"));
+
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    g_string_append_printf (description, "\n  %-6s %s", commands[i].name, _(commands[i].summary));
+  g_string_append_printf (description, "\n\n%s",
+                          _("Run “filecache COMMAND --help” for the options of a command."));
+
+  context = g_option_context_new (N_("COMMAND [ARGUMENT…]"));
+  g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
+  g_option_context_set_summary (context, N_("Fetch files from a filecached server."));
+  g_option_context_set_description (context, description->str);
+  g_option_context_add_main_entries (context, entries, NULL);
+  /* The command's own options come after it and are not ours to parse. */
+  g_option_context_set_strict_posix (context, TRUE);
+
+  if (!g_option_context_parse (context, argc, argv, error))
+    return NULL;
+
+  if (version)
+    {
+      g_print ("%s %s\n", PROGRAM_NAME, PACKAGE_VERSION);
+      exit (EXIT_SUCCESS);
+    }
+
+  if (*argc < 2)
+    {
+      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                           _("no command given (see --help)"));
+      return NULL;
+    }
+
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (strcmp ((*argv)[1], commands[i].name) == 0)
+      return &commands[i];
+
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+               _("unknown command “%s” (see --help)"), (*argv)[1]);
+  return NULL;
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(Options) options = { .port = DEFAULT_PORT };
+  g_autoptr(FccConn) conn = NULL;
+  const Command *command;
+  int command_argc;
+  char **command_argv;
+  gboolean ok;
+
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+
+  command = parse_command_line (&argc, &argv, &error);
+  if (command == NULL)
+    {
+      report_failure (NULL, error);
+      return EXIT_FAILURE;
+    }
+
+  /* Parse from the command word on, as if it were the program name. */
+  command_argc = argc - 1;
+  command_argv = argv + 1;
+  if (!parse_command_options (command, &options, &command_argc, &command_argv, &error))
+    {
+      report_failure (NULL, error);
+      return EXIT_FAILURE;
+    }
+
+  conn = fcc_conn_open (options.host != NULL ? options.host : DEFAULT_HOST,
+                        options.port, &error);
+  if (conn == NULL)
+    {
+      report_failure (NULL, error);
+      return EXIT_FAILURE;
+    }
+
+  ok = command->run (conn, &options);
+  if (fflush (stdout) != 0)
+    {
+      int saved_errno = errno;
+
+      g_printerr ("%s: %s: %s\n", PROGRAM_NAME, _("cannot write the output"), g_strerror (saved_errno));
+      ok = FALSE;
+    }
+  return ok ? EXIT_SUCCESS : EXIT_FAILURE;
+}

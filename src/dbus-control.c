@@ -1,0 +1,242 @@
+#define G_LOG_DOMAIN "filecached"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "dbus-control.h"
+#include "errors.h"
+#include "fc-dbus-generated.h"
+#include "names.h"
+
+struct _FcDbusControl {
+  FcCache *cache;                 /* (unowned) */
+  FcServer *server;               /* (unowned) */
+  FcDbusCache1 *skeleton;         /* (owned) */
+  GBusType bus_type;
+  guint owner_id;
+  FcDbusFatalFunc fatal;
+  gpointer user_data;
+};
+
+static gboolean
+handle_list_cache (FcDbusCache1          *skeleton,
+                   GDBusMethodInvocation *invocation,
+                   gpointer               user_data)
+{
+  FcDbusControl *control = user_data;
+  g_autoptr(GArray) entries = fc_cache_list (control->cache);
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(sttx)"));
+  for (guint i = 0; i < entries->len; i++)
+    {
+      const FcCacheInfo *info = &g_array_index (entries, FcCacheInfo, i);
+
+      g_variant_builder_add (&builder, "(sttx)", info->name, info->size, info->hits, info->last_use);
+    }
+
+  fc_dbus_cache1_complete_list_cache (skeleton, invocation, g_variant_builder_end (&builder));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_evict (FcDbusCache1          *skeleton,
+              GDBusMethodInvocation *invocation,
+              const char            *name,
+              gpointer               user_data)
+{
+  FcDbusControl *control = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!fc_name_validate (name, strlen (name), &error))
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+
+  fc_dbus_cache1_complete_evict (skeleton, invocation, fc_cache_evict (control->cache, name));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_clear (FcDbusCache1          *skeleton,
+              GDBusMethodInvocation *invocation,
+              gpointer               user_data)
+{
+  FcDbusControl *control = user_data;
+
+  fc_dbus_cache1_complete_clear (skeleton, invocation, fc_cache_clear (control->cache));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+typedef struct {
+  FcServer *server;
+  FcServerStats stats;
+} ServerSnapshot;
+
+static void
+read_server_stats (gpointer user_data)
+{
+  ServerSnapshot *snapshot = user_data;
+
+  fc_server_get_stats (snapshot->server, &snapshot->stats);
+}
+
+static gboolean
+handle_stats (FcDbusCache1          *skeleton,
+              GDBusMethodInvocation *invocation,
+              gpointer               user_data)
+{
+  FcDbusControl *control = user_data;
+  ServerSnapshot server = { control->server };
+  FcCacheStats cache;
+  GVariantDict dict;
+
+  /* The server's counters are read under the cache lock too, so the
+   * reply is one snapshot. */
+  fc_cache_get_stats (control->cache, &cache, read_server_stats, &server);
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "hits", "t", cache.hits);
+  g_variant_dict_insert (&dict, "misses", "t", cache.misses);
+  g_variant_dict_insert (&dict, "loads", "t", cache.loads);
+  g_variant_dict_insert (&dict, "evictions", "t", cache.evictions);
+  g_variant_dict_insert (&dict, "invalidations", "t", cache.invalidations);
+  g_variant_dict_insert (&dict, "entries", "u", cache.entries);
+  g_variant_dict_insert (&dict, "size", "t", cache.size);
+  g_variant_dict_insert (&dict, "capacity", "t", cache.capacity);
+  g_variant_dict_insert (&dict, "requests", "t", server.stats.requests);
+  g_variant_dict_insert (&dict, "errors", "t", server.stats.errors);
+  g_variant_dict_insert (&dict, "refused", "t", server.stats.refused);
+  g_variant_dict_insert (&dict, "bytes-sent", "t", server.stats.bytes_sent);
+  g_variant_dict_insert (&dict, "clients", "u", server.stats.clients);
+  g_variant_dict_insert (&dict, "clients-total", "t", server.stats.clients_total);
+  g_variant_dict_insert (&dict, "uptime", "t", server.stats.uptime);
+
+  fc_dbus_cache1_complete_stats (skeleton, invocation, g_variant_dict_end (&dict));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* The skeleton has already stored the value (it cannot refuse one, and
+ * every capacity is valid); the cache follows it here. */
+static void
+on_capacity_notify (GObject    *object,
+                    GParamSpec *pspec,
+                    gpointer    user_data)
+{
+  FcDbusControl *control = user_data;
+  guint64 capacity = fc_dbus_cache1_get_capacity (control->skeleton);
+
+  g_debug ("D-Bus: capacity set to %" G_GUINT64_FORMAT, capacity);
+  fc_cache_set_capacity (control->cache, capacity);
+}
+
+static void
+on_bus_acquired (GDBusConnection *connection,
+                 const char      *name,
+                 gpointer         user_data)
+{
+  FcDbusControl *control = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (control->skeleton),
+                                         connection, FC_DBUS_PATH, &error))
+    g_warning (_("Cannot export the D-Bus control object: %s"), error->message);
+}
+
+static void
+on_name_acquired (GDBusConnection *connection,
+                  const char      *name,
+                  gpointer         user_data)
+{
+  g_debug ("D-Bus: owning %s", name);
+}
+
+static const char *
+bus_name (GBusType bus_type)
+{
+  return bus_type == G_BUS_TYPE_SYSTEM ? _("system") : _("session");
+}
+
+/* GLib reports an unreachable bus and a name owned by someone else
+ * through the same callback; only the connection tells them apart. */
+static void
+on_name_lost (GDBusConnection *connection,
+              const char      *name,
+              gpointer         user_data)
+{
+  FcDbusControl *control = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (connection == NULL)
+    {
+      g_warning (_("Cannot reach the %s bus; serving without D-Bus control"),
+                 bus_name (control->bus_type));
+      return;
+    }
+
+  g_set_error (&error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+               _("The name %s is already owned on the %s bus: is another filecached running?"),
+               name, bus_name (control->bus_type));
+  control->fatal (error, control->user_data);
+}
+
+/**
+ * fc_dbus_control_new:
+ * @cache: (transfer none): the cache to steer; must outlive the result
+ * @server: (transfer none): the running server; must outlive the result
+ * @bus_type: the bus to own %FC_DBUS_NAME on
+ * @fatal: called if the name is owned by another process
+ * @user_data: for @fatal
+ *
+ * Exports the control interface and asks for the name, in the
+ * thread-default main context. An unreachable bus is a warning only: the
+ * TCP service goes on without control.
+ *
+ * Returns: (transfer full): the control object
+ */
+FcDbusControl *
+fc_dbus_control_new (FcCache         *cache,
+                     FcServer        *server,
+                     GBusType         bus_type,
+                     FcDbusFatalFunc  fatal,
+                     gpointer         user_data)
+{
+  FcDbusControl *control = g_new0 (FcDbusControl, 1);
+
+  control->cache = cache;
+  control->server = server;
+  control->bus_type = bus_type;
+  control->fatal = fatal;
+  control->user_data = user_data;
+
+  /* Registers the D-Bus error names before any method can fail. */
+  (void) fc_error_quark ();
+
+  control->skeleton = fc_dbus_cache1_skeleton_new ();
+  fc_dbus_cache1_set_capacity (control->skeleton, fc_cache_get_capacity (cache));
+  fc_dbus_cache1_set_root (control->skeleton, fc_server_get_root (server));
+  fc_dbus_cache1_set_port (control->skeleton, fc_server_get_port (server));
+
+  g_signal_connect (control->skeleton, "handle-list-cache", G_CALLBACK (handle_list_cache), control);
+  g_signal_connect (control->skeleton, "handle-evict", G_CALLBACK (handle_evict), control);
+  g_signal_connect (control->skeleton, "handle-clear", G_CALLBACK (handle_clear), control);
+  g_signal_connect (control->skeleton, "handle-stats", G_CALLBACK (handle_stats), control);
+  g_signal_connect (control->skeleton, "notify::capacity", G_CALLBACK (on_capacity_notify), control);
+
+  control->owner_id = g_bus_own_name (bus_type, FC_DBUS_NAME, G_BUS_NAME_OWNER_FLAGS_NONE,
+                                      on_bus_acquired, on_name_acquired, on_name_lost,
+                                      control, NULL);
+  return control;
+}
+
+void
+fc_dbus_control_free (FcDbusControl *control)
+{
+  g_bus_unown_name (control->owner_id);
+  g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (control->skeleton));
+  g_signal_handlers_disconnect_by_data (control->skeleton, control);
+  g_object_unref (control->skeleton);
+  g_free (control);
+}

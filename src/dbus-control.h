@@ -1,0 +1,29 @@
+#pragma once
+
+#include <gio/gio.h>
+
+#include "cache.h"
+#include "server.h"
+
+G_BEGIN_DECLS
+
+#define FC_DBUS_NAME "org.filecached.Daemon"
+#define FC_DBUS_PATH "/org/filecached/Daemon"
+
+typedef struct _FcDbusControl FcDbusControl;
+
+/* Called in the main context when the daemon must stop: the bus name is
+ * owned by someone else. */
+typedef void (*FcDbusFatalFunc) (const GError *error,
+                                 gpointer      user_data);
+
+FcDbusControl *fc_dbus_control_new  (FcCache         *cache,
+                                     FcServer        *server,
+                                     GBusType         bus_type,
+                                     FcDbusFatalFunc  fatal,
+                                     gpointer         user_data);
+void           fc_dbus_control_free (FcDbusControl   *control);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FcDbusControl, fc_dbus_control_free)
+
+G_END_DECLS

@@ -1,0 +1,236 @@
+#define G_LOG_DOMAIN "filecached"
+
+#include "config.h"
+
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <glib/gi18n.h>
+#include <glib-unix.h>
+#include <gio/gio.h>
+
+#include "cache.h"
+#include "dbus-control.h"
+#include "server.h"
+#include "size.h"
+
+typedef struct {
+  char *host;
+  gint port;
+  guint64 cache_size;
+  gint max_clients;
+  gint request_timeout;
+  gint idle_timeout;
+  gint send_timeout;
+  gboolean no_dbus;
+  gboolean system_bus;
+  gboolean version;
+  char **dirs;
+} Options;
+
+static gboolean
+parse_cache_size (const char  *option_name,
+                  const char  *value,
+                  gpointer     data,
+                  GError     **error)
+{
+  Options *options = data;
+
+  return fc_size_parse (value, &options->cache_size, error);
+}
+
+static gboolean
+check_range (const char  *option,
+             gint         value,
+             gint         min,
+             gint         max,
+             GError     **error)
+{
+  if (value >= min && value <= max)
+    return TRUE;
+
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+               _("%s must be between %d and %d"), option, min, max);
+  return FALSE;
+}
+
+static gboolean
+parse_options (Options   *options,
+               int       *argc,
+               char    ***argv,
+               GError   **error)
+{
+  const GOptionEntry entries[] = {
+    { "host", 0, 0, G_OPTION_ARG_STRING, &options->host,
+      N_("Address or host name to listen on (default: localhost, IPv4 and IPv6)"), N_("ADDR") },
+    { "port", 0, 0, G_OPTION_ARG_INT, &options->port,
+      N_("TCP port (default: 3030; 0 picks a free one and prints it)"), N_("N") },
+    { "cache-size", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) parse_cache_size,
+      N_("Memory cache capacity, in bytes or with a K, M or G suffix (default: 64M; 0 disables)"), N_("SIZE") },
+    { "max-clients", 0, 0, G_OPTION_ARG_INT, &options->max_clients,
+      N_("Most connections served at once (default: 256)"), N_("N") },
+    { "request-timeout", 0, 0, G_OPTION_ARG_INT, &options->request_timeout,
+      N_("Seconds to finish a request line once begun (default: 10)"), N_("S") },
+    { "idle-timeout", 0, 0, G_OPTION_ARG_INT, &options->idle_timeout,
+      N_("Seconds an idle connection is kept (default: 60)"), N_("S") },
+    { "send-timeout", 0, 0, G_OPTION_ARG_INT, &options->send_timeout,
+      N_("Seconds a client may read nothing before it is dropped (default: 30)"), N_("S") },
+    { "no-dbus", 0, 0, G_OPTION_ARG_NONE, &options->no_dbus,
+      N_("Do not export the D-Bus control interface"), NULL },
+    { "system", 0, 0, G_OPTION_ARG_NONE, &options->system_bus,
+      N_("Use the system bus instead of the session bus"), NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &options->version,
+      N_("Print the version and exit"), NULL },
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &options->dirs, NULL, N_("[DIR]") },
+    G_OPTION_ENTRY_NULL
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
+  g_autoptr(GOptionGroup) group = g_option_group_new (NULL, NULL, NULL, options, NULL);
+
+  g_option_context_set_summary (context, _("Serve the files of DIR (default: the current directory) over TCP, with hot files kept in memory."));
+  g_option_group_add_entries (group, entries);
+  g_option_group_set_translation_domain (group, GETTEXT_PACKAGE);
+  g_option_context_set_main_group (context, g_steal_pointer (&group));
+
+  if (!g_option_context_parse (context, argc, argv, error))
+    return FALSE;
+
+  if (options->dirs != NULL && g_strv_length (options->dirs) > 1)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                   _("Only one directory can be served, got “%s” and “%s”"),
+                   options->dirs[0], options->dirs[1]);
+      return FALSE;
+    }
+
+  return check_range ("--port", options->port, 0, G_MAXUINT16, error) &&
+         check_range ("--max-clients", options->max_clients, 1, 1000000, error) &&
+         check_range ("--request-timeout", options->request_timeout, 1, 86400, error) &&
+         check_range ("--idle-timeout", options->idle_timeout, 1, 86400, error) &&
+         check_range ("--send-timeout", options->send_timeout, 1, 86400, error);
+}
+
+typedef struct {
+  GMainLoop *loop;
+  int status;
+} Run;
+
+static gboolean
+on_stop_signal (gpointer user_data)
+{
+  Run *run = user_data;
+
+  g_main_loop_quit (run->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_dbus_fatal (const GError *error,
+               gpointer      user_data)
+{
+  Run *run = user_data;
+
+  g_printerr ("filecached: %s\n", error->message);
+  run->status = EXIT_FAILURE;
+  g_main_loop_quit (run->loop);
+}
+
+static void
+options_clear (Options *options)
+{
+  g_free (options->host);
+  g_strfreev (options->dirs);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  Options options = {
+    .port = 3030,
+    .cache_size = G_GUINT64_CONSTANT (64) << 20,
+    .max_clients = 256,
+    .request_timeout = 10,
+    .idle_timeout = 60,
+    .send_timeout = 30,
+  };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(FcCache) cache = NULL;
+  g_autoptr(FcServer) server = NULL;
+  g_autoptr(FcDbusControl) control = NULL;
+  g_autoptr(GMainLoop) loop = NULL;
+  FcServerConfig config;
+  Run run = { NULL, EXIT_FAILURE };
+
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+
+  /* A peer that vanishes mid-sendfile() must cost an EPIPE, not the process. */
+  signal (SIGPIPE, SIG_IGN);
+
+  if (!parse_options (&options, &argc, &argv, &error))
+    {
+      g_printerr ("filecached: %s\n", error->message);
+      g_printerr (_("Try “filecached --help” for more information.\n"));
+      options_clear (&options);
+      return EXIT_FAILURE;
+    }
+
+  if (options.version)
+    {
+      g_print ("filecached %s\n", PACKAGE_VERSION);
+      options_clear (&options);
+      return EXIT_SUCCESS;
+    }
+
+  config = (FcServerConfig) {
+    .root = options.dirs != NULL ? options.dirs[0] : ".",
+    .host = options.host != NULL ? options.host : "localhost",
+    .port = (guint16) options.port,
+    .max_clients = (guint) options.max_clients,
+    .request_timeout = (guint) options.request_timeout,
+    .idle_timeout = (guint) options.idle_timeout,
+    .send_timeout = (guint) options.send_timeout,
+  };
+
+  cache = fc_cache_new (options.cache_size);
+  server = fc_server_new (&config, cache, &error);
+  if (server == NULL || !fc_server_start (server, &error))
+    {
+      g_printerr ("filecached: %s\n", error->message);
+      goto out;
+    }
+
+  if (options.port == 0)
+    {
+      /* Machine-readable for whoever asked for any free port. */
+      printf ("%u\n", fc_server_get_port (server));
+      fflush (stdout);
+    }
+
+  g_message (_("Serving “%s” on %s port %u (cache %" G_GUINT64_FORMAT " bytes, at most %u clients)"),
+             fc_server_get_root (server), config.host, fc_server_get_port (server),
+             options.cache_size, config.max_clients);
+
+  loop = g_main_loop_new (NULL, FALSE);
+  run = (Run) { loop, EXIT_SUCCESS };
+  g_unix_signal_add (SIGINT, on_stop_signal, &run);
+  g_unix_signal_add (SIGTERM, on_stop_signal, &run);
+  if (!options.no_dbus)
+    control = fc_dbus_control_new (cache, server,
+                                   options.system_bus ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION,
+                                   on_dbus_fatal, &run);
+  g_main_loop_run (loop);
+
+  g_message (_("Stopping"));
+  g_clear_pointer (&control, fc_dbus_control_free);
+  fc_server_stop (server);
+
+out:
+  options_clear (&options);
+  return run.status;
+}

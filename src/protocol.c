@@ -1,0 +1,197 @@
+#define G_LOG_DOMAIN "filecached"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "errors.h"
+#include "names.h"
+#include "protocol.h"
+
+/**
+ * fc_request_scan:
+ * @buf: bytes received and not yet consumed
+ * @len: how many
+ * @line_len: (out): with %FC_SCAN_LINE, the first line's length, LF included
+ *
+ * Finds the end of the first request line in @buf. Only the first
+ * %FC_REQUEST_LINE_MAX bytes are searched, so a peer that never sends LF
+ * costs a bounded buffer.
+ */
+FcScan
+fc_request_scan (const char *buf,
+                 gsize       len,
+                 gsize      *line_len)
+{
+  const char *lf = memchr (buf, '\n', MIN (len, FC_REQUEST_LINE_MAX));
+
+  if (lf != NULL)
+    {
+      *line_len = (gsize) (lf - buf) + 1;
+      return FC_SCAN_LINE;
+    }
+
+  return len >= FC_REQUEST_LINE_MAX ? FC_SCAN_TOO_LONG : FC_SCAN_NEED_MORE;
+}
+
+static gboolean
+word_is (const char *line,
+         gsize       len,
+         const char *word,
+         gsize       word_len)
+{
+  return len >= word_len && memcmp (line, word, word_len) == 0 &&
+         (len == word_len || line[word_len] == ' ');
+}
+
+#define WORD_IS(line, len, word) word_is (line, len, word, sizeof (word) - 1)
+
+/**
+ * fc_request_parse:
+ * @line: one line as found by fc_request_scan(); modified in place
+ * @line_len: its length, LF included
+ * @request: (out): the parsed request; its name points into @line
+ * @error: an %FC_ERROR naming why the line is refused
+ *
+ * Returns: %TRUE if @line is a well-formed request
+ */
+gboolean
+fc_request_parse (char       *line,
+                  gsize       line_len,
+                  FcRequest  *request,
+                  GError    **error)
+{
+  gsize len;
+  gsize word_len;
+
+  g_return_val_if_fail (line_len > 0 && line[line_len - 1] == '\n', FALSE);
+
+  len = line_len - 1;
+  if (len > 0 && line[len - 1] == '\r')
+    len--;
+  /* The name is handed on as a C string; the LF (or CR) makes room. */
+  line[len] = '\0';
+
+  request->name = NULL;
+  request->name_len = 0;
+
+  if (WORD_IS (line, len, "GET"))
+    request->command = FC_COMMAND_GET, word_len = 3;
+  else if (WORD_IS (line, len, "LIST"))
+    request->command = FC_COMMAND_LIST, word_len = 4;
+  else if (WORD_IS (line, len, "PING"))
+    request->command = FC_COMMAND_PING, word_len = 4;
+  else if (WORD_IS (line, len, "QUIT"))
+    request->command = FC_COMMAND_QUIT, word_len = 4;
+  else
+    {
+      if (len == 0)
+        g_set_error_literal (error, FC_ERROR, FC_ERROR_MALFORMED,
+                             "empty request line");
+      else
+        g_set_error_literal (error, FC_ERROR, FC_ERROR_UNKNOWN_COMMAND,
+                             "unknown command");
+      return FALSE;
+    }
+
+  if (request->command != FC_COMMAND_GET)
+    {
+      if (len == word_len)
+        return TRUE;
+      g_set_error_literal (error, FC_ERROR, FC_ERROR_UNEXPECTED_ARGUMENT,
+                           "command takes no argument");
+      return FALSE;
+    }
+
+  if (len == word_len)
+    {
+      g_set_error_literal (error, FC_ERROR, FC_ERROR_MISSING_NAME,
+                           "GET without a name");
+      return FALSE;
+    }
+
+  request->name = line + word_len + 1;
+  request->name_len = len - word_len - 1;
+  return fc_name_validate (request->name, request->name_len, error);
+}
+
+/**
+ * fc_format_uint:
+ * @buf: room for at least 20 bytes
+ * @value: the number
+ *
+ * Writes @value in decimal without a terminating NUL; the hot path's
+ * replacement for g_snprintf().
+ *
+ * Returns: the number of bytes written
+ */
+gsize
+fc_format_uint (char    *buf,
+                guint64  value)
+{
+  char digits[20];
+  gsize n = 0;
+
+  do
+    {
+      digits[n++] = (char) ('0' + value % 10);
+      value /= 10;
+    }
+  while (value != 0);
+
+  for (gsize i = 0; i < n; i++)
+    buf[i] = digits[n - 1 - i];
+  return n;
+}
+
+/**
+ * fc_format_status:
+ * @buf: room for %FC_STATUS_MAX bytes
+ * @size: the body size
+ *
+ * Writes the status line `OK <size>` LF.
+ *
+ * Returns: the number of bytes written
+ */
+gsize
+fc_format_status (char    *buf,
+                  guint64  size)
+{
+  gsize n;
+
+  memcpy (buf, "OK ", 3);
+  n = 3 + fc_format_uint (buf + 3, size);
+  buf[n++] = '\n';
+  return n;
+}
+
+/**
+ * fc_format_list:
+ * @entries: (element-type FcCacheInfo): as from fc_cache_list()
+ *
+ * Returns: (transfer full): the whole reply to `LIST`
+ */
+GString *
+fc_format_list (GArray *entries)
+{
+  GString *reply = g_string_sized_new (16 + entries->len * 48);
+  char num[20];
+
+  g_string_append_len (reply, "OK ", 3);
+  g_string_append_len (reply, num, (gssize) fc_format_uint (num, entries->len));
+  g_string_append_c (reply, '\n');
+
+  for (guint i = 0; i < entries->len; i++)
+    {
+      const FcCacheInfo *info = &g_array_index (entries, FcCacheInfo, i);
+
+      g_string_append_len (reply, num, (gssize) fc_format_uint (num, info->size));
+      g_string_append_c (reply, ' ');
+      g_string_append_len (reply, num, (gssize) fc_format_uint (num, info->hits));
+      g_string_append_c (reply, ' ');
+      g_string_append (reply, info->name);
+      g_string_append_c (reply, '\n');
+    }
+
+  return reply;
+}

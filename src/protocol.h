@@ -1,0 +1,47 @@
+#pragma once
+
+#include <glib.h>
+
+#include "cache.h"
+
+G_BEGIN_DECLS
+
+/* The whole request line, LF included, may be at most this long. */
+#define FC_REQUEST_LINE_MAX 4096
+
+typedef enum {
+  FC_COMMAND_GET,
+  FC_COMMAND_LIST,
+  FC_COMMAND_PING,
+  FC_COMMAND_QUIT,
+} FcCommand;
+
+typedef struct {
+  FcCommand command;
+  const char *name;   /* (nullable): points into the parsed line, NUL-terminated */
+  gsize name_len;
+} FcRequest;
+
+typedef enum {
+  FC_SCAN_NEED_MORE,
+  FC_SCAN_LINE,
+  FC_SCAN_TOO_LONG,
+} FcScan;
+
+/* Longest decimal guint64 plus "OK " and LF. */
+#define FC_STATUS_MAX (3 + 20 + 1)
+
+FcScan   fc_request_scan        (const char  *buf,
+                                 gsize        len,
+                                 gsize       *line_len);
+gboolean fc_request_parse       (char        *line,
+                                 gsize        line_len,
+                                 FcRequest   *request,
+                                 GError     **error);
+gsize    fc_format_status       (char        *buf,
+                                 guint64      size);
+gsize    fc_format_uint         (char        *buf,
+                                 guint64      value);
+GString *fc_format_list         (GArray      *entries);
+
+G_END_DECLS

@@ -1,0 +1,45 @@
+#pragma once
+
+#include <gio/gio.h>
+
+#include "cache.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  const char *root;         /* directory to serve */
+  const char *host;         /* "localhost", an address, or a host name */
+  guint16 port;             /* 0: pick a free one */
+  guint max_clients;
+  guint request_timeout;    /* seconds */
+  guint idle_timeout;       /* seconds */
+  guint send_timeout;       /* seconds */
+} FcServerConfig;
+
+typedef struct {
+  guint64 requests;
+  guint64 errors;
+  guint64 refused;
+  guint64 bytes_sent;
+  guint clients;
+  guint64 clients_total;
+  guint64 uptime;           /* seconds since fc_server_start() */
+} FcServerStats;
+
+typedef struct _FcServer FcServer;
+
+FcServer   *fc_server_new          (const FcServerConfig  *config,
+                                    FcCache               *cache,
+                                    GError               **error);
+gboolean    fc_server_start        (FcServer              *server,
+                                    GError               **error);
+void        fc_server_stop         (FcServer              *server);
+void        fc_server_free         (FcServer              *server);
+guint16     fc_server_get_port     (FcServer              *server);
+const char *fc_server_get_root     (FcServer              *server);
+void        fc_server_get_stats    (FcServer              *server,
+                                    FcServerStats         *stats);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FcServer, fc_server_free)
+
+G_END_DECLS

@@ -1,0 +1,232 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "beneath.h"
+#include "errors.h"
+
+typedef int (*Opener) (int, const char *, struct stat *, GError **);
+
+typedef struct {
+  char *outside;   /* a directory beside the root, holding a secret */
+  char *root;
+  int root_fd;
+} Fixture;
+
+static void
+write_file (const char *path,
+            const char *content)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_file_set_contents (path, content, -1, &error);
+  g_assert_no_error (error);
+}
+
+static void
+make_link (const char *target,
+           const char *dir,
+           const char *name)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+
+  g_assert_cmpint (symlink (target, path), ==, 0);
+}
+
+static void
+fixture_set_up (Fixture       *fixture,
+                gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *base = g_dir_make_tmp ("fc-beneath-XXXXXX", &error);
+  g_autofree char *path = NULL;
+
+  g_assert_no_error (error);
+  fixture->outside = g_build_filename (base, "outside", NULL);
+  fixture->root = g_build_filename (base, "root", NULL);
+  g_assert_cmpint (g_mkdir (fixture->outside, 0755), ==, 0);
+  g_assert_cmpint (g_mkdir (fixture->root, 0755), ==, 0);
+
+  path = g_build_filename (fixture->outside, "secret", NULL);
+  write_file (path, "secret\n");
+  g_clear_pointer (&path, g_free);
+
+  path = g_build_filename (fixture->root, "sub", "deep", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (path, 0755), ==, 0);
+  g_clear_pointer (&path, g_free);
+
+  path = g_build_filename (fixture->root, "a.txt", NULL);
+  write_file (path, "a\n");
+  g_clear_pointer (&path, g_free);
+  path = g_build_filename (fixture->root, "sub", "b.txt", NULL);
+  write_file (path, "b\n");
+  g_clear_pointer (&path, g_free);
+  path = g_build_filename (fixture->root, "fifo", NULL);
+  g_assert_cmpint (mkfifo (path, 0644), ==, 0);
+  g_clear_pointer (&path, g_free);
+
+  /* Links that stay inside. */
+  make_link ("a.txt", fixture->root, "to-a");
+  make_link ("sub/b.txt", fixture->root, "to-b");
+  make_link ("../a.txt", fixture->root, "sub/up-a");
+  make_link ("deep/../b.txt", fixture->root, "sub/via-deep");
+  make_link ("sub", fixture->root, "subdir-link");
+  make_link ("to-a", fixture->root, "chain");
+  /* Links that escape. */
+  make_link ("/etc/passwd", fixture->root, "abs");
+  make_link ("../outside/secret", fixture->root, "rel-escape");
+  make_link ("../../outside/secret", fixture->root, "sub/rel-escape");
+  make_link ("..", fixture->root, "parent");
+  make_link ("/", fixture->root, "slash");
+  make_link ("loop-b", fixture->root, "loop-a");
+  make_link ("loop-a", fixture->root, "loop-b");
+  make_link ("missing", fixture->root, "dangling");
+  make_link (".", fixture->root, "self");
+
+  fixture->root_fd = open (fixture->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  g_assert_cmpint (fixture->root_fd, >=, 0);
+}
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autoptr(GFileEnumerator) children =
+    g_file_enumerate_children (file, G_FILE_ATTRIBUTE_STANDARD_NAME "," G_FILE_ATTRIBUTE_STANDARD_TYPE,
+                               G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
+  GFileInfo *info;
+
+  while (children != NULL && (info = g_file_enumerator_next_file (children, NULL, NULL)) != NULL)
+    {
+      g_autoptr(GFileInfo) owned = info;
+      g_autofree char *child = g_build_filename (path, g_file_info_get_name (info), NULL);
+
+      if (g_file_info_get_file_type (info) == G_FILE_TYPE_DIRECTORY)
+        remove_tree (child);
+      else
+        g_unlink (child);
+    }
+  g_rmdir (path);
+}
+
+static void
+fixture_tear_down (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  g_autofree char *base = g_path_get_dirname (fixture->root);
+
+  g_close (fixture->root_fd, NULL);
+  remove_tree (base);
+  g_free (fixture->outside);
+  g_free (fixture->root);
+}
+
+static const struct {
+  const char *name;
+  const char *content;   /* NULL: refused with code */
+  FcError code;
+} cases[] = {
+  { "a.txt", "a\n" },
+  { "sub/b.txt", "b\n" },
+  { "to-a", "a\n" },
+  { "to-b", "b\n" },
+  { "sub/up-a", "a\n" },
+  { "sub/via-deep", "b\n" },
+  { "subdir-link/b.txt", "b\n" },
+  { "subdir-link/up-a", "a\n" },
+  { "chain", "a\n" },
+  { "self/a.txt", "a\n" },
+  { "missing", NULL, FC_ERROR_NOT_FOUND },
+  { "sub/missing", NULL, FC_ERROR_NOT_FOUND },
+  { "a.txt/x", NULL, FC_ERROR_NOT_FOUND },
+  { "dangling", NULL, FC_ERROR_NOT_FOUND },
+  { "sub", NULL, FC_ERROR_NOT_REGULAR },
+  { "subdir-link", NULL, FC_ERROR_NOT_REGULAR },
+  { "fifo", NULL, FC_ERROR_NOT_REGULAR },
+  { "self", NULL, FC_ERROR_NOT_REGULAR },
+  { "abs", NULL, FC_ERROR_OUTSIDE_ROOT },
+  { "rel-escape", NULL, FC_ERROR_OUTSIDE_ROOT },
+  { "sub/rel-escape", NULL, FC_ERROR_OUTSIDE_ROOT },
+  { "parent/outside/secret", NULL, FC_ERROR_OUTSIDE_ROOT },
+  { "parent", NULL, FC_ERROR_OUTSIDE_ROOT },
+  { "slash/etc/passwd", NULL, FC_ERROR_OUTSIDE_ROOT },
+  { "loop-a", NULL, FC_ERROR_OUTSIDE_ROOT },
+};
+
+static void
+check_opener (Fixture *fixture,
+              Opener   opener)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      struct stat st;
+      int fd;
+
+      g_test_message ("name: %s", cases[i].name);
+      fd = opener (fixture->root_fd, cases[i].name, &st, &error);
+      if (cases[i].content != NULL)
+        {
+          char buf[64];
+          ssize_t n;
+
+          g_assert_no_error (error);
+          g_assert_cmpint (fd, >=, 0);
+          g_assert_true (S_ISREG (st.st_mode));
+          n = read (fd, buf, sizeof buf);
+          g_assert_cmpmem (buf, n, cases[i].content, strlen (cases[i].content));
+          g_close (fd, NULL);
+        }
+      else
+        {
+          g_assert_cmpint (fd, ==, -1);
+          g_assert_error (error, FC_ERROR, (gint) cases[i].code);
+          g_assert_nonnull (strstr (error->message, cases[i].name));
+        }
+    }
+}
+
+static void
+test_openat2 (Fixture       *fixture,
+              gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  struct stat st;
+  int fd = fc_open_beneath_openat2 (fixture->root_fd, "a.txt", &st, &error);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED))
+    {
+      g_test_skip ("the kernel has no openat2()");
+      return;
+    }
+  g_assert_no_error (error);
+  g_close (fd, NULL);
+  check_opener (fixture, fc_open_beneath_openat2);
+}
+
+static void
+test_walk (Fixture       *fixture,
+           gconstpointer  data)
+{
+  check_opener (fixture, fc_open_beneath_walk);
+}
+
+static void
+test_default (Fixture       *fixture,
+              gconstpointer  data)
+{
+  check_opener (fixture, fc_open_beneath);
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add ("/beneath/openat2", Fixture, NULL, fixture_set_up, test_openat2, fixture_tear_down);
+  g_test_add ("/beneath/walk", Fixture, NULL, fixture_set_up, test_walk, fixture_tear_down);
+  g_test_add ("/beneath/default", Fixture, NULL, fixture_set_up, test_default, fixture_tear_down);
+  return g_test_run ();
+}

@@ -1,0 +1,417 @@
+#include <glib.h>
+#include <string.h>
+
+#include "cache.h"
+
+static FcFileId
+file_id (guint64 ino,
+         guint64 size)
+{
+  return (FcFileId) { .dev = 1, .ino = ino, .size = size, .mtime_ns = 1000, .ctime_ns = 1000 };
+}
+
+static GBytes *
+content (const char *name,
+         guint64     size)
+{
+  char *data = g_malloc (size);
+
+  for (guint64 i = 0; i < size; i++)
+    data[i] = name[i % strlen (name)];
+  return g_bytes_new_take (data, size);
+}
+
+/* One GET of @name as the server does it: load on a miss, share on a hit. */
+static FcLookup
+get (FcCache        *cache,
+     const char     *name,
+     const FcFileId *id,
+     GBytes        **out)
+{
+  g_autoptr(GBytes) bytes = NULL;
+  FcCacheLoad *load = NULL;
+  FcLookup result = fc_cache_lookup (cache, name, id, &bytes, &load);
+
+  if (result == FC_LOOKUP_LOAD)
+    {
+      bytes = content (name, id->size);
+      fc_cache_load_finish (cache, load, bytes);
+    }
+  if (out != NULL)
+    *out = g_steal_pointer (&bytes);
+  return result;
+}
+
+static void
+assert_order (FcCache    *cache,
+              const char *expected)
+{
+  g_autoptr(GArray) list = fc_cache_list (cache);
+  g_autoptr(GString) names = g_string_new (NULL);
+
+  for (guint i = 0; i < list->len; i++)
+    {
+      const FcCacheInfo *info = &g_array_index (list, FcCacheInfo, i);
+
+      g_string_append_printf (names, "%s%s", i > 0 ? " " : "", info->name);
+    }
+  g_assert_cmpstr (names->str, ==, expected);
+}
+
+static void
+assert_stats (FcCache *cache,
+              guint64  hits,
+              guint64  misses,
+              guint64  loads,
+              guint64  evictions,
+              guint64  invalidations,
+              guint    entries,
+              guint64  size)
+{
+  FcCacheStats stats;
+
+  fc_cache_get_stats (cache, &stats, NULL, NULL);
+  g_assert_cmpuint (stats.hits, ==, hits);
+  g_assert_cmpuint (stats.misses, ==, misses);
+  g_assert_cmpuint (stats.loads, ==, loads);
+  g_assert_cmpuint (stats.evictions, ==, evictions);
+  g_assert_cmpuint (stats.invalidations, ==, invalidations);
+  g_assert_cmpuint (stats.entries, ==, entries);
+  g_assert_cmpuint (stats.size, ==, size);
+}
+
+static void
+test_lru_order (void)
+{
+  g_autoptr(FcCache) cache = fc_cache_new (1000);
+  FcFileId a = file_id (1, 10), b = file_id (2, 20), c = file_id (3, 30);
+  g_autoptr(GArray) list = NULL;
+
+  g_assert_cmpint (get (cache, "a", &a, NULL), ==, FC_LOOKUP_LOAD);
+  g_assert_cmpint (get (cache, "b", &b, NULL), ==, FC_LOOKUP_LOAD);
+  g_assert_cmpint (get (cache, "c", &c, NULL), ==, FC_LOOKUP_LOAD);
+  assert_order (cache, "c b a");
+
+  g_assert_cmpint (get (cache, "a", &a, NULL), ==, FC_LOOKUP_READY);
+  assert_order (cache, "a c b");
+  g_assert_cmpint (get (cache, "b", &b, NULL), ==, FC_LOOKUP_READY);
+  g_assert_cmpint (get (cache, "a", &a, NULL), ==, FC_LOOKUP_READY);
+  assert_order (cache, "a b c");
+
+  list = fc_cache_list (cache);
+  g_assert_cmpuint (g_array_index (list, FcCacheInfo, 0).hits, ==, 3);
+  g_assert_cmpuint (g_array_index (list, FcCacheInfo, 1).hits, ==, 2);
+  g_assert_cmpuint (g_array_index (list, FcCacheInfo, 2).hits, ==, 1);
+  g_assert_cmpuint (g_array_index (list, FcCacheInfo, 2).size, ==, 30);
+  g_assert_cmpint (g_array_index (list, FcCacheInfo, 0).last_use, >=,
+                   g_array_index (list, FcCacheInfo, 2).last_use);
+  assert_stats (cache, 3, 3, 3, 0, 0, 3, 60);
+}
+
+static void
+test_exactly_full (void)
+{
+  g_autoptr(FcCache) cache = fc_cache_new (100);
+  FcFileId a = file_id (1, 40), b = file_id (2, 60);
+
+  get (cache, "a", &a, NULL);
+  get (cache, "b", &b, NULL);
+  assert_order (cache, "b a");
+  assert_stats (cache, 0, 2, 2, 0, 0, 2, 100);
+}
+
+static void
+test_one_byte_over (void)
+{
+  g_autoptr(FcCache) cache = fc_cache_new (100);
+  FcFileId a = file_id (1, 40), b = file_id (2, 60), c = file_id (3, 1);
+
+  get (cache, "a", &a, NULL);
+  get (cache, "b", &b, NULL);
+  get (cache, "a", &a, NULL);
+  /* b is now the least recently used, so it goes. */
+  g_assert_cmpint (get (cache, "c", &c, NULL), ==, FC_LOOKUP_LOAD);
+  assert_order (cache, "c a");
+  assert_stats (cache, 1, 3, 3, 1, 0, 2, 41);
+}
+
+static void
+test_equal_to_capacity (void)
+{
+  g_autoptr(FcCache) cache = fc_cache_new (100);
+  FcFileId a = file_id (1, 10), b = file_id (2, 20), big = file_id (3, 100);
+
+  get (cache, "a", &a, NULL);
+  get (cache, "b", &b, NULL);
+  g_assert_cmpint (get (cache, "big", &big, NULL), ==, FC_LOOKUP_LOAD);
+  assert_order (cache, "big");
+  assert_stats (cache, 0, 3, 3, 2, 0, 1, 100);
+  g_assert_cmpint (get (cache, "big", &big, NULL), ==, FC_LOOKUP_READY);
+}
+
+static void
+test_larger_than_capacity (void)
+{
+  g_autoptr(FcCache) cache = fc_cache_new (100);
+  FcFileId a = file_id (1, 10), huge = file_id (2, 101);
+
+  get (cache, "a", &a, NULL);
+  g_assert_cmpint (get (cache, "huge", &huge, NULL), ==, FC_LOOKUP_BYPASS);
+  g_assert_cmpint (get (cache, "huge", &huge, NULL), ==, FC_LOOKUP_BYPASS);
+  /* Streaming a huge file must not cost the cache its contents. */
+  assert_order (cache, "a");
+  assert_stats (cache, 0, 3, 1, 0, 0, 1, 10);
+}
+
+static void
+test_capacity_zero (void)
+{
+  g_autoptr(FcCache) cache = fc_cache_new (0);
+  FcFileId a = file_id (1, 10), empty = file_id (2, 0);
+
+  g_assert_cmpint (get (cache, "a", &a, NULL), ==, FC_LOOKUP_BYPASS);
+  g_assert_cmpint (get (cache, "empty", &empty, NULL), ==, FC_LOOKUP_BYPASS);
+  assert_order (cache, "");
+  assert_stats (cache, 0, 2, 0, 0, 0, 0, 0);
+}
+
+static void
+test_empty_file (void)
+{
+  g_autoptr(FcCache) cache = fc_cache_new (10);
+  FcFileId empty = file_id (1, 0);
+  g_autoptr(GBytes) bytes = NULL;
+
+  g_assert_cmpint (get (cache, "empty", &empty, NULL), ==, FC_LOOKUP_LOAD);
+  g_assert_cmpint (get (cache, "empty", &empty, &bytes), ==, FC_LOOKUP_READY);
+  g_assert_cmpuint (g_bytes_get_size (bytes), ==, 0);
+}
+
+static void
+test_evict_while_held (void)
+{
+  g_autoptr(FcCache) cache = fc_cache_new (100);
+  FcFileId a = file_id (1, 50), b = file_id (2, 50), c = file_id (3, 50);
+  g_autoptr(GBytes) held_a = NULL;
+  g_autoptr(GBytes) held_b = NULL;
+  g_autoptr(GBytes) expected_a = content ("a", 50);
+  g_autoptr(GBytes) expected_b = content ("b", 50);
+
+  get (cache, "a", &a, &held_a);
+  get (cache, "b", &b, &held_b);
+
+  g_assert_true (fc_cache_evict (cache, "a"));
+  g_assert_false (fc_cache_evict (cache, "a"));
+  g_assert_false (fc_cache_evict (cache, "never"));
+  get (cache, "c", &c, NULL);
+  g_assert_cmpuint (fc_cache_clear (cache), ==, 2);
+  assert_order (cache, "");
+  assert_stats (cache, 0, 3, 3, 3, 0, 0, 0);
+
+  /* Under ASan or valgrind a freed buffer here is a report, not luck. */
+  g_assert_true (g_bytes_equal (held_a, expected_a));
+  g_assert_true (g_bytes_equal (held_b, expected_b));
+}
+
+static void
+test_refresh_on_change (void)
+{
+  g_autoptr(FcCache) cache = fc_cache_new (100);
+  FcFileId old = file_id (1, 10);
+  FcFileId renamed = file_id (2, 10);
+  FcFileId grown = file_id (2, 11);
+  FcFileId touched = grown;
+  FcFileId chmodded = grown;
+  g_autoptr(GBytes) held = NULL;
+
+  touched.mtime_ns++;
+  chmodded.mtime_ns++;
+  chmodded.ctime_ns++;
+
+  get (cache, "f", &old, &held);
+  g_assert_cmpint (get (cache, "f", &renamed, NULL), ==, FC_LOOKUP_LOAD);
+  g_assert_cmpint (get (cache, "f", &grown, NULL), ==, FC_LOOKUP_LOAD);
+  g_assert_cmpint (get (cache, "f", &touched, NULL), ==, FC_LOOKUP_LOAD);
+  g_assert_cmpint (get (cache, "f", &chmodded, NULL), ==, FC_LOOKUP_LOAD);
+  g_assert_cmpint (get (cache, "f", &chmodded, NULL), ==, FC_LOOKUP_READY);
+  assert_stats (cache, 1, 5, 5, 0, 4, 1, 11);
+  g_assert_cmpuint (g_bytes_get_size (held), ==, 10);
+}
+
+static void
+test_invalidate (void)
+{
+  g_autoptr(FcCache) cache = fc_cache_new (100);
+  FcFileId a = file_id (1, 10);
+
+  get (cache, "a", &a, NULL);
+  fc_cache_invalidate (cache, "a");
+  fc_cache_invalidate (cache, "never");
+  assert_order (cache, "");
+  assert_stats (cache, 0, 1, 1, 0, 1, 0, 0);
+}
+
+static void
+test_set_capacity (void)
+{
+  g_autoptr(FcCache) cache = fc_cache_new (100);
+  FcFileId a = file_id (1, 30), b = file_id (2, 30), c = file_id (3, 30);
+
+  get (cache, "a", &a, NULL);
+  get (cache, "b", &b, NULL);
+  get (cache, "c", &c, NULL);
+  get (cache, "a", &a, NULL);
+  fc_cache_set_capacity (cache, 60);
+  g_assert_cmpuint (fc_cache_get_capacity (cache), ==, 60);
+  assert_order (cache, "a c");
+  fc_cache_set_capacity (cache, 0);
+  assert_order (cache, "");
+  assert_stats (cache, 1, 3, 3, 3, 0, 0, 0);
+  g_assert_cmpint (get (cache, "a", &a, NULL), ==, FC_LOOKUP_BYPASS);
+  fc_cache_set_capacity (cache, 1000);
+  g_assert_cmpint (get (cache, "a", &a, NULL), ==, FC_LOOKUP_LOAD);
+}
+
+typedef struct {
+  FcCache *cache;
+  FcFileId id;
+  FcLookup result;
+  GBytes *bytes;
+} Waiter;
+
+static gpointer
+waiter_thread (gpointer data)
+{
+  Waiter *waiter = data;
+  FcCacheLoad *load = NULL;
+
+  waiter->result = fc_cache_lookup (waiter->cache, "f", &waiter->id, &waiter->bytes, &load);
+  return NULL;
+}
+
+/* Starts @n lookups of "f" while @load is in progress and returns once
+ * every one of them is counted (so blocked on the load). */
+static GThread **
+start_waiters (FcCache *cache,
+               Waiter  *waiters,
+               guint    n,
+               guint64  misses_before)
+{
+  GThread **threads = g_new0 (GThread *, n);
+  FcCacheStats stats;
+
+  for (guint i = 0; i < n; i++)
+    {
+      waiters[i] = (Waiter) { cache, file_id (1, 100), FC_LOOKUP_BYPASS, NULL };
+      threads[i] = g_thread_new ("waiter", waiter_thread, &waiters[i]);
+    }
+
+  do
+    {
+      g_usleep (1000);
+      fc_cache_get_stats (cache, &stats, NULL, NULL);
+    }
+  while (stats.misses < misses_before + n);
+
+  return threads;
+}
+
+static void
+test_single_flight (void)
+{
+  g_autoptr(FcCache) cache = fc_cache_new (1000);
+  FcFileId id = file_id (1, 100);
+  g_autoptr(GBytes) bytes = content ("f", 100);
+  g_autoptr(GBytes) none = NULL;
+  g_autoptr(GArray) list = NULL;
+  Waiter waiters[16];
+  g_autofree GThread **threads = NULL;
+  FcCacheLoad *load = NULL;
+
+  g_assert_cmpint (fc_cache_lookup (cache, "f", &id, &none, &load), ==, FC_LOOKUP_LOAD);
+  /* A loading copy is neither listed nor evictable. */
+  assert_order (cache, "");
+  g_assert_false (fc_cache_evict (cache, "f"));
+  g_assert_cmpuint (fc_cache_clear (cache), ==, 0);
+
+  threads = start_waiters (cache, waiters, G_N_ELEMENTS (waiters), 1);
+  fc_cache_load_finish (cache, load, bytes);
+
+  for (guint i = 0; i < G_N_ELEMENTS (waiters); i++)
+    {
+      g_thread_join (threads[i]);
+      g_assert_cmpint (waiters[i].result, ==, FC_LOOKUP_READY);
+      g_assert_true (waiters[i].bytes == bytes);
+      g_bytes_unref (waiters[i].bytes);
+    }
+
+  assert_stats (cache, 0, 17, 1, 0, 0, 1, 100);
+  list = fc_cache_list (cache);
+  g_assert_cmpuint (g_array_index (list, FcCacheInfo, 0).hits, ==, 17);
+}
+
+static void
+test_single_flight_abort (void)
+{
+  g_autoptr(FcCache) cache = fc_cache_new (1000);
+  FcFileId id = file_id (1, 100);
+  g_autoptr(GBytes) none = NULL;
+  Waiter waiters[4];
+  g_autofree GThread **threads = NULL;
+  FcCacheLoad *load = NULL;
+
+  g_assert_cmpint (fc_cache_lookup (cache, "f", &id, &none, &load), ==, FC_LOOKUP_LOAD);
+  threads = start_waiters (cache, waiters, G_N_ELEMENTS (waiters), 1);
+  fc_cache_load_abort (cache, load);
+
+  for (guint i = 0; i < G_N_ELEMENTS (waiters); i++)
+    {
+      g_thread_join (threads[i]);
+      g_assert_cmpint (waiters[i].result, ==, FC_LOOKUP_BYPASS);
+      g_assert_null (waiters[i].bytes);
+    }
+  assert_stats (cache, 0, 5, 0, 0, 0, 0, 0);
+  g_assert_cmpint (get (cache, "f", &id, NULL), ==, FC_LOOKUP_LOAD);
+}
+
+static void
+test_loads_reserve_capacity (void)
+{
+  g_autoptr(FcCache) cache = fc_cache_new (100);
+  FcFileId a = file_id (1, 60), b = file_id (2, 60), newer = file_id (1, 61);
+  g_autoptr(GBytes) none = NULL;
+  g_autoptr(GBytes) bytes = content ("a", 60);
+  FcCacheLoad *load = NULL;
+
+  g_assert_cmpint (fc_cache_lookup (cache, "a", &a, &none, &load), ==, FC_LOOKUP_LOAD);
+  /* Two loads in flight may not promise more memory than the capacity. */
+  g_assert_cmpint (get (cache, "b", &b, NULL), ==, FC_LOOKUP_BYPASS);
+  /* A newer version than the one loading is served from disk, not waited for. */
+  g_assert_cmpint (get (cache, "a", &newer, NULL), ==, FC_LOOKUP_BYPASS);
+  /* The capacity shrank meanwhile: the load completes but is not kept. */
+  fc_cache_set_capacity (cache, 50);
+  fc_cache_load_finish (cache, load, bytes);
+  assert_order (cache, "");
+  assert_stats (cache, 0, 3, 1, 0, 0, 0, 0);
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/cache/lru/order", test_lru_order);
+  g_test_add_func ("/cache/capacity/exactly-full", test_exactly_full);
+  g_test_add_func ("/cache/capacity/one-byte-over", test_one_byte_over);
+  g_test_add_func ("/cache/capacity/file-equal-to-capacity", test_equal_to_capacity);
+  g_test_add_func ("/cache/capacity/file-larger-than-capacity", test_larger_than_capacity);
+  g_test_add_func ("/cache/capacity/zero", test_capacity_zero);
+  g_test_add_func ("/cache/capacity/set-lower", test_set_capacity);
+  g_test_add_func ("/cache/empty-file", test_empty_file);
+  g_test_add_func ("/cache/evict/while-held", test_evict_while_held);
+  g_test_add_func ("/cache/refresh/changed-identity", test_refresh_on_change);
+  g_test_add_func ("/cache/refresh/invalidate", test_invalidate);
+  g_test_add_func ("/cache/single-flight/shared", test_single_flight);
+  g_test_add_func ("/cache/single-flight/abort", test_single_flight_abort);
+  g_test_add_func ("/cache/load/reserves-capacity", test_loads_reserve_capacity);
+  return g_test_run ();
+}

@@ -11,6 +11,7 @@
 #include <glib/gi18n.h>
 
 #include "conn.h"
+#include "control.h"
 #include "fetch.h"
 
 /* The prefix of every message, as in the usual "program: what: why". */
@@ -23,6 +24,7 @@ typedef struct {
   char *host;        /* (owned) (nullable): NULL for DEFAULT_HOST */
   int port;
   char *output_dir;  /* (owned) (nullable): NULL for the current directory */
+  gboolean system_bus;
   char **args;       /* (owned) (nullable): the operands */
 } Options;
 
@@ -39,9 +41,13 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Options, options_clear)
 typedef struct {
   const char *name;
   const char *summary;
-  gboolean    takes_names;  /* and so -o, to say where to save them */
-  gboolean  (*run) (FccConn       *conn,
-                    const Options *options);
+  gboolean    takes_names;
+  /* Exactly one is set: the command speaks PROTOCOL.md over TCP, or
+   * DBUS.md to the daemon on the bus. */
+  gboolean  (*run)         (FccConn       *conn,
+                            const Options *options);
+  gboolean  (*run_control) (FccControl    *control,
+                            const Options *options);
 } Command;
 
 static void
@@ -155,10 +161,71 @@ run_ping (FccConn       *conn,
   return TRUE;
 }
 
+static gboolean
+run_stats (FccControl    *control,
+           const Options *options)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *table = fcc_control_describe_stats (control, &error);
+
+  if (table == NULL)
+    {
+      report_failure (NULL, error);
+      return FALSE;
+    }
+  fputs (table, stdout);
+  return TRUE;
+}
+
+static gboolean
+run_evict (FccControl    *control,
+           const Options *options)
+{
+  gboolean all_answered = TRUE;
+
+  for (char **name = options->args; *name != NULL; name++)
+    {
+      g_autoptr(GError) error = NULL;
+      gboolean evicted;
+
+      if (fcc_control_evict (control, *name, &evicted, &error))
+        {
+          g_print ("%s: %s\n", *name, evicted ? _("evicted") : _("not cached"));
+          continue;
+        }
+
+      report_failure (*name, error);
+      all_answered = FALSE;
+      if (!fcc_control_reachable (control))
+        break;
+    }
+  return all_answered;
+}
+
+static gboolean
+run_clear (FccControl    *control,
+           const Options *options)
+{
+  g_autoptr(GError) error = NULL;
+  guint32 count;
+
+  if (!fcc_control_clear (control, &count, &error))
+    {
+      report_failure (NULL, error);
+      return FALSE;
+    }
+  g_print (ngettext ("%u file dropped", "%u files dropped", count), count);
+  g_print ("\n");
+  return TRUE;
+}
+
 static const Command commands[] = {
-  { "get", N_("Fetch each NAME into a file named after its last component"), TRUE, run_get },
-  { "list", N_("Show the files in the server's memory cache"), FALSE, run_list },
-  { "ping", N_("Check that the server answers"), FALSE, run_ping },
+  { "get", N_("Fetch each NAME into a file named after its last component"), TRUE, run_get, NULL },
+  { "list", N_("Show the files in the server's memory cache"), FALSE, run_list, NULL },
+  { "ping", N_("Check that the server answers"), FALSE, run_ping, NULL },
+  { "stats", N_("Show the daemon's counters (over D-Bus)"), FALSE, NULL, run_stats },
+  { "evict", N_("Drop each NAME from the daemon's cache (over D-Bus)"), TRUE, NULL, run_evict },
+  { "clear", N_("Drop every file from the daemon's cache (over D-Bus)"), FALSE, NULL, run_clear },
 };
 
 static gboolean
@@ -177,6 +244,13 @@ parse_command_options (const Command   *command,
       NULL, NULL },
     G_OPTION_ENTRY_NULL
   };
+  const GOptionEntry bus_entries[] = {
+    { "system", 0, 0, G_OPTION_ARG_NONE, &options->system_bus,
+      N_("Talk to the daemon on the system bus (default: the session bus)"), NULL },
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &options->args,
+      NULL, NULL },
+    G_OPTION_ENTRY_NULL
+  };
   const GOptionEntry save_entries[] = {
     { "output-dir", 'o', 0, G_OPTION_ARG_FILENAME, &options->output_dir,
       N_("Save into DIR (default: the current directory)"), N_("DIR") },
@@ -189,8 +263,12 @@ parse_command_options (const Command   *command,
   context = g_option_context_new (command->takes_names ? N_("NAME…") : NULL);
   g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
   g_option_context_set_summary (context, command->summary);
-  g_option_context_add_main_entries (context, connection_entries, NULL);
-  if (command->takes_names)
+  if (command->run == NULL)
+    g_option_context_add_main_entries (context, bus_entries, NULL);
+  else
+    g_option_context_add_main_entries (context, connection_entries, NULL);
+  /* The names a TCP command takes are files to fetch, and so to save. */
+  if (command->run != NULL && command->takes_names)
     g_option_context_add_main_entries (context, save_entries, NULL);
 
   /* So that --help shows "Usage: filecache get [OPTION…] NAME…". */
@@ -242,7 +320,7 @@ parse_command_line (int     *argc,
 
   context = g_option_context_new (N_("COMMAND [ARGUMENT…]"));
   g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
-  g_option_context_set_summary (context, N_("Fetch files from a filecached server."));
+  g_option_context_set_summary (context, N_("Fetch files from a filecached server, or steer its cache."));
   g_option_context_set_description (context, description->str);
   g_option_context_add_main_entries (context, entries, NULL);
   /* The command's own options come after it and are not ours to parse. */
@@ -273,13 +351,42 @@ parse_command_line (int     *argc,
   return NULL;
 }
 
+static gboolean
+run_command (const Command *command,
+             const Options *options)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(FccConn) conn = NULL;
+  g_autoptr(FccControl) control = NULL;
+
+  if (command->run != NULL)
+    {
+      conn = fcc_conn_open (options->host != NULL ? options->host : DEFAULT_HOST,
+                            options->port, &error);
+      if (conn == NULL)
+        {
+          report_failure (NULL, error);
+          return FALSE;
+        }
+      return command->run (conn, options);
+    }
+
+  control = fcc_control_open (options->system_bus ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION,
+                              &error);
+  if (control == NULL)
+    {
+      report_failure (NULL, error);
+      return FALSE;
+    }
+  return command->run_control (control, options);
+}
+
 int
 main (int    argc,
       char **argv)
 {
   g_autoptr(GError) error = NULL;
   g_auto(Options) options = { .port = DEFAULT_PORT };
-  g_autoptr(FccConn) conn = NULL;
   const Command *command;
   int command_argc;
   char **command_argv;
@@ -306,15 +413,7 @@ main (int    argc,
       return EXIT_FAILURE;
     }
 
-  conn = fcc_conn_open (options.host != NULL ? options.host : DEFAULT_HOST,
-                        options.port, &error);
-  if (conn == NULL)
-    {
-      report_failure (NULL, error);
-      return EXIT_FAILURE;
-    }
-
-  ok = command->run (conn, &options);
+  ok = run_command (command, &options);
   if (fflush (stdout) != 0)
     {
       int saved_errno = errno;

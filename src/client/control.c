@@ -1,0 +1,321 @@
+#define G_LOG_DOMAIN "filecache"
+
+#include "config.h"
+
+#include <string.h>
+
+#include <glib/gi18n.h>
+
+#include "conn.h"
+#include "control.h"
+#include "dbus-control.h"
+
+#define CONTROL_INTERFACE "org.filecached.Cache1"
+
+/* Generous: Clear and Stats wait for the cache lock, which a load of a
+ * large file may hold for a while. */
+#define CALL_TIMEOUT_MS (10 * 1000)
+
+/* The column where the values of "filecache stats" start: past the
+ * longest label ("clients-total:", "invalidations:") and a space. */
+#define STATS_VALUE_COLUMN 19
+
+struct _FccControl {
+  GDBusConnection *bus;  /* (owned) */
+  GBusType bus_type;
+  gboolean reachable;    /* no call has found the daemon missing */
+};
+
+typedef struct {
+  const char *key;
+  gboolean    is_u32;   /* "u" in DBUS.md, else "t" */
+  gboolean    is_size;  /* a number of bytes, worth a unit too */
+} StatsField;
+
+/* DBUS.md's table order, which groups the counters by meaning. */
+static const StatsField stats_fields[] = {
+  { "hits", FALSE, FALSE },
+  { "misses", FALSE, FALSE },
+  { "loads", FALSE, FALSE },
+  { "evictions", FALSE, FALSE },
+  { "invalidations", FALSE, FALSE },
+  { "entries", TRUE, FALSE },
+  { "size", FALSE, TRUE },
+  { "capacity", FALSE, TRUE },
+  { "requests", FALSE, FALSE },
+  { "errors", FALSE, FALSE },
+  { "refused", FALSE, FALSE },
+  { "bytes-sent", FALSE, TRUE },
+  { "clients", TRUE, FALSE },
+  { "clients-total", FALSE, FALSE },
+  { "uptime", FALSE, FALSE },
+};
+
+/**
+ * fcc_control_open:
+ * @bus_type: the bus the daemon is on
+ *
+ * Connects to the bus on which the daemon's control interface is to be
+ * found. Whether the daemon is there shows only with the first call.
+ *
+ * Returns: (transfer full): the control handle, or %NULL with @error set
+ */
+FccControl *
+fcc_control_open (GBusType   bus_type,
+                  GError   **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GDBusConnection) bus = g_bus_get_sync (bus_type, NULL, &local_error);
+  FccControl *control;
+
+  if (bus == NULL)
+    {
+      /* Two whole sentences, not one with the bus's name pasted in, so
+       * that translators can reorder them. */
+      g_prefix_error_literal (&local_error, bus_type == G_BUS_TYPE_SYSTEM
+                                            ? _("cannot reach the system bus: ")
+                                            : _("cannot reach the session bus: "));
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+
+  control = g_new0 (FccControl, 1);
+  control->bus = g_steal_pointer (&bus);
+  control->bus_type = bus_type;
+  control->reachable = TRUE;
+  return control;
+}
+
+void
+fcc_control_free (FccControl *control)
+{
+  g_object_unref (control->bus);
+  g_free (control);
+}
+
+/**
+ * fcc_control_reachable:
+ *
+ * Returns: %FALSE once a call has shown that the daemon is not on the bus
+ *   or the bus has gone, so that further calls would fail the same way
+ */
+gboolean
+fcc_control_reachable (FccControl *control)
+{
+  return control->reachable && !g_dbus_connection_is_closed (control->bus);
+}
+
+/* Returns: (transfer full): the reply, of @reply_type, or %NULL with
+ * @error set to the daemon's own message, without the D-Bus error name
+ * that GDBus puts in front of it. */
+static GVariant *
+control_call (FccControl          *control,
+              const char          *interface,
+              const char          *method,
+              GVariant            *parameters,
+              const GVariantType  *reply_type,
+              GError             **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  GVariant *reply;
+
+  reply = g_dbus_connection_call_sync (control->bus, FC_DBUS_NAME, FC_DBUS_PATH,
+                                       interface, method, parameters, reply_type,
+                                       G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS,
+                                       NULL, &local_error);
+  if (reply != NULL)
+    return reply;
+
+  g_dbus_error_strip_remote_error (local_error);
+  /* The bus answers for a name nobody owns, in words that do not say
+   * that it is filecached that is missing. */
+  if (g_error_matches (local_error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) ||
+      g_error_matches (local_error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER))
+    {
+      control->reachable = FALSE;
+      g_prefix_error_literal (&local_error, control->bus_type == G_BUS_TYPE_SYSTEM
+                                            ? _("cannot reach filecached on the system bus: ")
+                                            : _("cannot reach filecached on the session bus: "));
+    }
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return NULL;
+}
+
+/* Returns: (transfer full): the a{sv} that @method returns, or %NULL with
+ * @error set */
+static GVariant *
+control_call_for_dict (FccControl  *control,
+                       const char  *interface,
+                       const char  *method,
+                       GVariant    *parameters,
+                       GError     **error)
+{
+  g_autoptr(GVariant) reply = control_call (control, interface, method, parameters,
+                                            G_VARIANT_TYPE ("(a{sv})"), error);
+  GVariant *dict = NULL;
+
+  if (reply != NULL)
+    g_variant_get (reply, "(@a{sv})", &dict);
+  return dict;
+}
+
+static gboolean
+lookup_counter (GVariant         *stats,
+                const StatsField *field,
+                guint64          *value)
+{
+  guint32 value32;
+
+  if (!field->is_u32)
+    return g_variant_lookup (stats, field->key, "t", value);
+  if (!g_variant_lookup (stats, field->key, "u", &value32))
+    return FALSE;
+  *value = value32;
+  return TRUE;
+}
+
+static void
+append_stats_line (GString    *table,
+                   const char *label,
+                   const char *value)
+{
+  g_string_append_printf (table, "%s:%*s%s\n", label,
+                          (int) (STATS_VALUE_COLUMN - strlen (label) - 1), "", value);
+}
+
+/* An older or newer daemon may lack a key or type it otherwise: that
+ * value shows as "?" and the others still show. */
+static char *
+format_counter (GVariant         *stats,
+                const StatsField *field)
+{
+  guint64 value;
+  g_autofree char *size = NULL;
+
+  if (!lookup_counter (stats, field, &value))
+    return g_strdup ("?");
+  if (!field->is_size)
+    return g_strdup_printf ("%" G_GUINT64_FORMAT, value);
+
+  size = g_format_size_full (value, G_FORMAT_SIZE_IEC_UNITS);
+  return g_strdup_printf ("%" G_GUINT64_FORMAT " (%s)", value, size);
+}
+
+static char *
+format_hit_ratio (GVariant *stats)
+{
+  guint64 hits;
+  guint64 misses;
+
+  if (!g_variant_lookup (stats, "hits", "t", &hits) ||
+      !g_variant_lookup (stats, "misses", "t", &misses))
+    return g_strdup ("?");
+  if (hits == 0 && misses == 0)
+    return g_strdup ("-");
+  /* In floating point, where hits + misses cannot wrap around. */
+  return g_strdup_printf ("%.1f %%", 100.0 * hits / ((double) hits + misses));
+}
+
+/**
+ * fcc_control_describe_stats:
+ *
+ * Reads the daemon's Root and Port properties and its Stats counters.
+ *
+ * Returns: (transfer full): one "label: value" line for each, aligned, and
+ *   the hit ratio; or %NULL with @error set
+ */
+char *
+fcc_control_describe_stats (FccControl  *control,
+                            GError     **error)
+{
+  g_autoptr(GVariant) properties = NULL;
+  g_autoptr(GVariant) stats = NULL;
+  g_autoptr(GString) table = g_string_new (NULL);
+  const char *root;
+  guint16 port;
+  g_autofree char *port_text = NULL;
+  g_autofree char *ratio = NULL;
+
+  properties = control_call_for_dict (control, "org.freedesktop.DBus.Properties", "GetAll",
+                                      g_variant_new ("(s)", CONTROL_INTERFACE), error);
+  if (properties == NULL)
+    return NULL;
+  stats = control_call_for_dict (control, CONTROL_INTERFACE, "Stats", NULL, error);
+  if (stats == NULL)
+    return NULL;
+
+  /* The labels are DBUS.md's names, the same in every language, for
+   * scripts to find. */
+  append_stats_line (table, "root",
+                     g_variant_lookup (properties, "Root", "&s", &root) ? root : "?");
+  port_text = g_variant_lookup (properties, "Port", "q", &port)
+              ? g_strdup_printf ("%u", port) : g_strdup ("?");
+  append_stats_line (table, "port", port_text);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (stats_fields); i++)
+    {
+      g_autofree char *value = format_counter (stats, &stats_fields[i]);
+
+      append_stats_line (table, stats_fields[i].key, value);
+    }
+
+  ratio = format_hit_ratio (stats);
+  append_stats_line (table, "hit ratio", ratio);
+  return g_string_free (g_steal_pointer (&table), FALSE);
+}
+
+/**
+ * fcc_control_evict:
+ * @name: a name as PROTOCOL.md defines them
+ * @evicted: (out): whether the file was cached until now
+ *
+ * Drops @name from the daemon's cache.
+ *
+ * Returns: whether the daemon answered; if not, @error is set
+ */
+gboolean
+fcc_control_evict (FccControl  *control,
+                   const char  *name,
+                   gboolean    *evicted,
+                   GError     **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  /* GVariant takes only UTF-8 strings; the daemon refuses other names
+   * anyway. */
+  if (!g_utf8_validate (name, -1, NULL))
+    {
+      g_set_error_literal (error, FCC_ERROR, FCC_ERROR_BAD_NAME,
+                           _("names must be valid UTF-8"));
+      return FALSE;
+    }
+
+  reply = control_call (control, CONTROL_INTERFACE, "Evict",
+                        g_variant_new ("(s)", name), G_VARIANT_TYPE ("(b)"), error);
+  if (reply == NULL)
+    return FALSE;
+  g_variant_get (reply, "(b)", evicted);
+  return TRUE;
+}
+
+/**
+ * fcc_control_clear:
+ * @count: (out): how many files the cache held
+ *
+ * Drops every file from the daemon's cache.
+ *
+ * Returns: whether the daemon answered; if not, @error is set
+ */
+gboolean
+fcc_control_clear (FccControl  *control,
+                   guint32     *count,
+                   GError     **error)
+{
+  g_autoptr(GVariant) reply = control_call (control, CONTROL_INTERFACE, "Clear", NULL,
+                                            G_VARIANT_TYPE ("(u)"), error);
+
+  if (reply == NULL)
+    return FALSE;
+  g_variant_get (reply, "(u)", count);
+  return TRUE;
+}

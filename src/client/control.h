@@ -1,0 +1,25 @@
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+typedef struct _FccControl FccControl;
+
+FccControl *fcc_control_open           (GBusType     bus_type,
+                                        GError     **error);
+void        fcc_control_free           (FccControl  *control);
+gboolean    fcc_control_reachable      (FccControl  *control);
+char       *fcc_control_describe_stats (FccControl  *control,
+                                        GError     **error);
+gboolean    fcc_control_evict          (FccControl  *control,
+                                        const char  *name,
+                                        gboolean    *evicted,
+                                        GError     **error);
+gboolean    fcc_control_clear          (FccControl  *control,
+                                        guint32     *count,
+                                        GError     **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FccControl, fcc_control_free)
+
+G_END_DECLS

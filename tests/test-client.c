@@ -1,0 +1,351 @@
+/* The `filecache` program against the real daemon (and, where the daemon
+ * cannot be made to misbehave, against a scripted fake one). */
+#define G_LOG_DOMAIN "test"
+
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+typedef struct {
+  TuDaemon *d;
+  char *out; /* (owned): the -o directory */
+} Fixture;
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  f->d = tu_daemon_start (NULL);
+  f->out = g_build_filename (f->d->base, "out", NULL);
+  g_assert_cmpint (mkdir (f->out, 0755), ==, 0);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  tu_daemon_stop (f->d);
+  g_free (f->out);
+}
+
+#define add_test(path, func) \
+  g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+
+/* Runs `filecache COMMAND -H 127.0.0.1 -p PORT [-o OUT] ARGS...`. */
+static int
+run_client (const char *command, guint16 port, const char *out_dir,
+            const char *const *args, char **out_stdout, char **out_stderr)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+
+  g_ptr_array_add (argv, g_strdup (g_getenv ("FILECACHE")));
+  g_ptr_array_add (argv, g_strdup (command));
+  g_ptr_array_add (argv, g_strdup ("-H"));
+  g_ptr_array_add (argv, g_strdup ("127.0.0.1"));
+  g_ptr_array_add (argv, g_strdup ("-p"));
+  g_ptr_array_add (argv, g_strdup_printf ("%u", port));
+  if (out_dir != NULL)
+    {
+      g_ptr_array_add (argv, g_strdup ("-o"));
+      g_ptr_array_add (argv, g_strdup (out_dir));
+    }
+  for (gsize i = 0; args != NULL && args[i] != NULL; i++)
+    g_ptr_array_add (argv, g_strdup (args[i]));
+  g_ptr_array_add (argv, NULL);
+  return tu_run ((const char *const *) argv->pdata, 30, out_stdout, out_stderr);
+}
+
+static gint
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+/* (transfer full): the names in @dir, sorted, joined by "|". */
+static char *
+dir_listing (const char *dir)
+{
+  g_autoptr(GDir) handle = g_dir_open (dir, 0, NULL);
+  g_autoptr(GPtrArray) names = g_ptr_array_new ();
+  const char *name;
+
+  g_assert_nonnull (handle);
+  while ((name = g_dir_read_name (handle)) != NULL)
+    g_ptr_array_add (names, (gpointer) name);
+  g_ptr_array_sort (names, compare_names);
+  g_ptr_array_add (names, NULL);
+  return g_strjoinv ("|", (char **) names->pdata);
+}
+
+static void
+assert_stderr_mentions (const char *err, const char *name)
+{
+  if (strstr (err, name) == NULL)
+    g_error ("stderr does not mention \"%s\": \"%s\"", name, err);
+}
+
+/* A port that nothing listens on, at least for the next moment. */
+static guint16
+closed_port (void)
+{
+  struct sockaddr_in addr = { .sin_family = AF_INET };
+  socklen_t len = sizeof addr;
+  int fd = socket (AF_INET, SOCK_STREAM, 0);
+
+  addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  g_assert_cmpint (bind (fd, (struct sockaddr *) &addr, sizeof addr), ==, 0);
+  g_assert_cmpint (getsockname (fd, (struct sockaddr *) &addr, &len), ==, 0);
+  close (fd);
+  return ntohs (addr.sin_port);
+}
+
+static void
+test_get_several (Fixture *f, gconstpointer data)
+{
+  const char *args[] = { "a.txt", "sub/b.bin", "empty", NULL };
+  g_autofree guint8 *binary = tu_make_content (3, 100000);
+  g_autofree char *a = g_build_filename (f->out, "a.txt", NULL);
+  g_autofree char *b = g_build_filename (f->out, "b.bin", NULL);
+  g_autofree char *empty = g_build_filename (f->out, "empty", NULL);
+  g_autofree char *listing = NULL;
+  g_autofree char *err = NULL;
+
+  binary[10] = '\0';
+  binary[11] = '\n';
+  tu_write_file_str (f->d->root, "a.txt", "alpha\n");
+  tu_write_file (f->d->root, "sub/b.bin", binary, 100000);
+  tu_write_file_str (f->d->root, "empty", "");
+  /* A successful fetch replaces what was there. */
+  tu_write_file_str (f->out, "a.txt", "stale local copy\n");
+
+  g_assert_cmpint (run_client ("get", f->d->port, f->out, args, NULL, &err), ==, 0);
+  tu_assert_file_contents (a, "alpha\n", 6);
+  tu_assert_file_contents (b, binary, 100000);
+  tu_assert_file_contents (empty, "", 0);
+  listing = dir_listing (f->out);
+  g_assert_cmpstr (listing, ==, "a.txt|b.bin|empty");
+}
+
+static void
+test_get_big (void)
+{
+  TuDaemon *d = tu_daemon_start ("--cache-size", "64K", NULL);
+  const char *args[] = { "big", NULL };
+  gsize size = 3 * 1024 * 1024 + 17;
+  g_autofree guint8 *big = tu_make_content (4, size);
+  g_autofree char *out = g_build_filename (d->base, "out", NULL);
+  g_autofree char *path = g_build_filename (out, "big", NULL);
+
+  g_assert_cmpint (mkdir (out, 0755), ==, 0);
+  tu_write_file (d->root, "big", big, size);
+  g_assert_cmpint (run_client ("get", d->port, out, args, NULL, NULL), ==, 0);
+  tu_assert_file_contents (path, big, size);
+  tu_daemon_stop (d);
+}
+
+static void
+test_get_missing (Fixture *f, gconstpointer data)
+{
+  const char *args[] = { "a.txt", "nope.txt", NULL };
+  g_autofree char *err = NULL;
+  g_autofree char *listing = NULL;
+
+  tu_write_file_str (f->d->root, "a.txt", "alpha\n");
+  g_assert_cmpint (run_client ("get", f->d->port, f->out, args, NULL, &err), >, 0);
+  assert_stderr_mentions (err, "nope.txt");
+  /* a.txt may or may not have been kept; nothing else may be there, not
+   * even a temporary file. */
+  listing = dir_listing (f->out);
+  if (!g_str_equal (listing, "") && !g_str_equal (listing, "a.txt"))
+    g_error ("unexpected files left in -o: %s", listing);
+}
+
+static void
+test_get_no_clobber (Fixture *f, gconstpointer data)
+{
+  const char *args[] = { "precious", NULL };
+  g_autofree char *path = g_build_filename (f->out, "precious", NULL);
+  g_autofree char *err = NULL;
+  g_autofree char *listing = NULL;
+
+  tu_write_file_str (f->out, "precious", "keep me\n");
+  g_assert_cmpint (run_client ("get", f->d->port, f->out, args, NULL, &err), >, 0);
+  assert_stderr_mentions (err, "precious");
+  tu_assert_file_contents (path, "keep me\n", 8);
+  listing = dir_listing (f->out);
+  g_assert_cmpstr (listing, ==, "precious");
+}
+
+static void
+test_get_forbidden (Fixture *f, gconstpointer data)
+{
+  const char *args[] = { "somedir", NULL };
+  g_autofree char *err = NULL;
+  g_autofree char *listing = NULL;
+
+  tu_write_file_str (f->d->root, "somedir/inner", "x");
+  g_assert_cmpint (run_client ("get", f->d->port, f->out, args, NULL, &err), >, 0);
+  assert_stderr_mentions (err, "somedir");
+  listing = dir_listing (f->out);
+  g_assert_cmpstr (listing, ==, "");
+}
+
+static void
+test_get_closed_port (void)
+{
+  const char *args[] = { "a.txt", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = g_dir_make_tmp ("filecache-test-XXXXXX", &error);
+  g_autofree char *err = NULL;
+  g_autofree char *listing = NULL;
+
+  g_assert_no_error (error);
+  g_assert_cmpint (run_client ("get", closed_port (), out, args, NULL, &err), >, 0);
+  g_assert_cmpstr (g_strstrip (err), !=, "");
+  listing = dir_listing (out);
+  g_assert_cmpstr (listing, ==, "");
+  tu_rm_rf (out);
+}
+
+/* A server that answers one GET with a promise it does not keep. */
+typedef struct {
+  int listen_fd;
+  const char *reply;
+  gboolean served;
+} FakeServer;
+
+static gpointer
+fake_server_run (gpointer data)
+{
+  FakeServer *server = data;
+  struct timeval tv = { .tv_sec = TU_IO_TIMEOUT_S };
+  int fd = accept (server->listen_fd, NULL, NULL);
+  g_autofree char *line = NULL;
+
+  if (fd < 0)
+    return NULL;
+  g_assert_cmpint (setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), ==, 0);
+  line = tu_read_line (fd);
+  g_assert_nonnull (line);
+  g_assert_true (g_str_has_prefix (line, "GET "));
+  tu_send_str (fd, server->reply);
+  server->served = TRUE;
+  close (fd);
+  return NULL;
+}
+
+static void
+test_get_short_body (void)
+{
+  FakeServer server = { -1, "OK 100\nonly ten b", FALSE };
+  struct timeval tv = { .tv_sec = TU_IO_TIMEOUT_S };
+  struct sockaddr_in addr = { .sin_family = AF_INET };
+  socklen_t len = sizeof addr;
+  const char *args[] = { "short.txt", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = g_dir_make_tmp ("filecache-test-XXXXXX", &error);
+  g_autofree char *err = NULL;
+  g_autofree char *listing = NULL;
+  GThread *thread;
+
+  g_assert_no_error (error);
+  addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  server.listen_fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  g_assert_cmpint (bind (server.listen_fd, (struct sockaddr *) &addr, sizeof addr), ==, 0);
+  /* Bounds accept() too, should the client never come. */
+  g_assert_cmpint (setsockopt (server.listen_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), ==, 0);
+  g_assert_cmpint (listen (server.listen_fd, 4), ==, 0);
+  g_assert_cmpint (getsockname (server.listen_fd, (struct sockaddr *) &addr, &len), ==, 0);
+  thread = g_thread_new ("fake-server", fake_server_run, &server);
+
+  g_assert_cmpint (run_client ("get", ntohs (addr.sin_port), out, args, NULL, &err), >, 0);
+  assert_stderr_mentions (err, "short.txt");
+  listing = dir_listing (out);
+  g_assert_cmpstr (listing, ==, "");
+
+  g_thread_join (thread);
+  g_assert_true (server.served);
+  close (server.listen_fd);
+  tu_rm_rf (out);
+}
+
+/* Finds the table row for @name: `SIZE HITS NAME`, however aligned. */
+static gboolean
+table_has_row (const char *table, const char *name, guint64 size, guint64 hits)
+{
+  g_auto(GStrv) lines = g_strsplit (table, "\n", -1);
+
+  for (guint i = 1; lines[i] != NULL; i++)
+    {
+      g_auto(GStrv) fields = g_strsplit_set (g_strstrip (lines[i]), " \t", -1);
+      const char *cols[3] = { NULL };
+      guint n = 0;
+
+      for (guint j = 0; fields[j] != NULL; j++)
+        if (*fields[j] != '\0' && n < 3)
+          cols[n++] = fields[j];
+      if (n == 3 && g_str_equal (cols[2], name) &&
+          g_ascii_strtoull (cols[0], NULL, 10) == size &&
+          g_ascii_strtoull (cols[1], NULL, 10) == hits)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+test_list (Fixture *f, gconstpointer data)
+{
+  int fd = tu_connect (f->d->port);
+  g_autofree char *table = NULL;
+
+  tu_write_file_str (f->d->root, "one.txt", "1\n");
+  tu_write_file_str (f->d->root, "two.txt", "two\n");
+  tu_write_file_str (f->d->root, "other.txt", "not fetched\n");
+  tu_assert_get (fd, "one.txt", "1\n", 2);
+  tu_assert_get (fd, "one.txt", "1\n", 2);
+  tu_assert_get (fd, "two.txt", "two\n", 4);
+  close (fd);
+
+  g_assert_cmpint (run_client ("list", f->d->port, NULL, NULL, &table, NULL), ==, 0);
+  g_test_message ("list printed:\n%s", table);
+  if (!table_has_row (table, "one.txt", 2, 2) || !table_has_row (table, "two.txt", 4, 1))
+    g_error ("rows missing from:\n%s", table);
+  g_assert_null (strstr (table, "other.txt"));
+}
+
+static void
+test_ping (Fixture *f, gconstpointer data)
+{
+  g_assert_cmpint (run_client ("ping", f->d->port, NULL, NULL, NULL, NULL), ==, 0);
+}
+
+static void
+test_ping_closed_port (void)
+{
+  g_autofree char *err = NULL;
+
+  g_assert_cmpint (run_client ("ping", closed_port (), NULL, NULL, NULL, &err), >, 0);
+  g_assert_cmpstr (g_strstrip (err), !=, "");
+}
+
+int
+main (int argc, char **argv)
+{
+  tu_init (&argc, &argv);
+
+  add_test ("/client/get/several-files", test_get_several);
+  g_test_add_func ("/client/get/big-file", test_get_big);
+  add_test ("/client/get/missing", test_get_missing);
+  add_test ("/client/get/no-clobber-on-failure", test_get_no_clobber);
+  add_test ("/client/get/forbidden", test_get_forbidden);
+  g_test_add_func ("/client/get/short-body", test_get_short_body);
+  g_test_add_func ("/client/get/closed-port", test_get_closed_port);
+  add_test ("/client/list", test_list);
+  add_test ("/client/ping", test_ping);
+  g_test_add_func ("/client/ping/closed-port", test_ping_closed_port);
+
+  return g_test_run ();
+}

@@ -1,0 +1,1438 @@
+/* The daemon as a client sees it: raw bytes over TCP, checked against
+ * PROTOCOL.md. Every test starts its own daemon over an empty root. */
+#define G_LOG_DOMAIN "test"
+
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define KiB 1024u
+#define MiB (1024u * 1024u)
+
+typedef struct {
+  TuDaemon *d;
+  int fd;
+} Fixture;
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  f->d = tu_daemon_start (NULL);
+  f->fd = tu_connect (f->d->port);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  close (f->fd);
+  tu_daemon_stop (f->d);
+}
+
+#define add_test(path, func) \
+  g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+
+static void
+put (TuDaemon *d, const char *name, const char *text)
+{
+  tu_write_file_str (d->root, name, text);
+}
+
+static void
+assert_get_str (int fd, const char *name, const char *text)
+{
+  tu_assert_get (fd, name, text, strlen (text));
+}
+
+static void
+assert_reply (int fd, const char *request, const char *expected)
+{
+  g_autofree char *line = NULL;
+
+  tu_send_str (fd, request);
+  line = tu_read_line (fd);
+  g_assert_cmpstr (line, ==, expected);
+}
+
+static void
+assert_get_err (int fd, const char *name, const char *code)
+{
+  g_autofree char *line = tu_get_err (fd, name);
+
+  tu_assert_err (line, code);
+}
+
+/* A file with content of its own, read back from the same seed. */
+static guint8 *
+put_seeded (TuDaemon *d, const char *name, guint32 seed, gsize len)
+{
+  guint8 *data = tu_make_content (seed, len);
+
+  tu_write_file (d->root, name, data, len);
+  return data;
+}
+
+/* ---- GET ---- */
+
+static void
+test_get_small (Fixture *f, gconstpointer data)
+{
+  put (f->d, "hello.txt", "hello world\n");
+  assert_reply (f->fd, "GET hello.txt\n", "OK 12\n");
+  {
+    g_autofree guint8 *body = tu_read_exact (f->fd, 12);
+    g_assert_cmpmem (body, 12, "hello world\n", 12);
+  }
+  tu_assert_ping (f->fd);
+}
+
+static void
+test_get_empty_file (Fixture *f, gconstpointer data)
+{
+  put (f->d, "empty", "");
+  assert_reply (f->fd, "GET empty\n", "OK 0\n");
+  /* No stray body byte may sit before the next reply. */
+  tu_assert_ping (f->fd);
+}
+
+static void
+test_get_binary (Fixture *f, gconstpointer data)
+{
+  guint8 bytes[1024 + 6];
+
+  for (guint i = 0; i < 1024; i++)
+    bytes[i] = (guint8) (i * 7);
+  memcpy (bytes + 1024, "\0\n\r\n\0\n", 6);
+  tu_write_file (f->d->root, "blob.bin", bytes, sizeof bytes);
+  tu_assert_get (f->fd, "blob.bin", bytes, sizeof bytes);
+  tu_assert_get (f->fd, "blob.bin", bytes, sizeof bytes);
+  tu_assert_ping (f->fd);
+}
+
+static void
+test_get_name_trailing_space (Fixture *f, gconstpointer data)
+{
+  put (f->d, "hello.txt ", "with space\n");
+  put (f->d, "hello.txt", "without\n");
+  assert_get_str (f->fd, "hello.txt ", "with space\n");
+  assert_get_str (f->fd, "hello.txt", "without\n");
+}
+
+static void
+test_get_name_leading_space (Fixture *f, gconstpointer data)
+{
+  put (f->d, " hello.txt", "with space\n");
+  put (f->d, "hello.txt", "without\n");
+  assert_get_str (f->fd, " hello.txt", "with space\n");
+  assert_get_str (f->fd, "hello.txt", "without\n");
+}
+
+static void
+test_get_name_only_spaces_missing (Fixture *f, gconstpointer data)
+{
+  put (f->d, "a", "a\n");
+  /* "GET  a" names " a", which does not exist: nothing may be trimmed. */
+  assert_get_err (f->fd, " a", "404");
+  assert_get_err (f->fd, "a ", "404");
+}
+
+static void
+test_get_crlf (Fixture *f, gconstpointer data)
+{
+  g_autofree guint8 *body = NULL;
+
+  put (f->d, "hello.txt", "hello\n");
+  assert_reply (f->fd, "GET hello.txt\r\n", "OK 6\n");
+  body = tu_read_exact (f->fd, 6);
+  g_assert_cmpmem (body, 6, "hello\n", 6);
+  assert_reply (f->fd, "PING\r\n", "OK PONG\n");
+  assert_reply (f->fd, "LIST\r\n", "OK 1\n");
+  assert_reply (f->fd, "", "6 1 hello.txt\n");
+}
+
+static void
+test_get_subdir (Fixture *f, gconstpointer data)
+{
+  put (f->d, "sub/dir/c.txt", "deep\n");
+  assert_get_str (f->fd, "sub/dir/c.txt", "deep\n");
+}
+
+static void
+test_get_utf8_name (Fixture *f, gconstpointer data)
+{
+  const char *name = "h\xc3\xa9llo w\xc3\xb6rld \xe2\x9c\x93 \xf0\x9f\x98\x80.txt";
+
+  put (f->d, name, "unicode\n");
+  assert_get_str (f->fd, name, "unicode\n");
+}
+
+/* @len bytes in components short enough for any file system, so that
+ * only the contract's 4000-byte limit decides. */
+static char *
+make_long_name (gsize len)
+{
+  GString *name = g_string_new (NULL);
+
+  while (name->len < len)
+    {
+      if (name->len % 200 == 198)
+        g_string_append_c (name, '/');
+      else
+        g_string_append_c (name, 'n');
+    }
+  g_assert_cmpint (name->str[len - 1], !=, '/');
+  return g_string_free (name, FALSE);
+}
+
+static void
+test_get_name_4000_bytes (Fixture *f, gconstpointer data)
+{
+  g_autofree char *name = make_long_name (4000);
+
+  g_assert_cmpuint (strlen (name), ==, 4000);
+  put (f->d, name, "longest\n");
+  assert_get_str (f->fd, name, "longest\n");
+}
+
+/* ---- PING, QUIT, LIST ---- */
+
+static void
+test_ping (Fixture *f, gconstpointer data)
+{
+  assert_reply (f->fd, "PING\n", "OK PONG\n");
+  assert_reply (f->fd, "PING\n", "OK PONG\n");
+}
+
+static void
+test_quit (Fixture *f, gconstpointer data)
+{
+  assert_reply (f->fd, "QUIT\n", "OK BYE\n");
+  tu_expect_eof (f->fd);
+}
+
+static void
+test_list_empty (Fixture *f, gconstpointer data)
+{
+  assert_reply (f->fd, "LIST\n", "OK 0\n");
+  tu_assert_ping (f->fd);
+}
+
+static void
+test_list_format_mru_first (Fixture *f, gconstpointer data)
+{
+  const char *expected = "OK 3\n3 2 a\n7 1 c d\n5 1 b\n";
+  g_autofree char *reply = NULL;
+
+  put (f->d, "a", "aaa");
+  put (f->d, "b", "bbbbb");
+  put (f->d, "c d", "ccccccc");
+  assert_get_str (f->fd, "a", "aaa");
+  assert_get_str (f->fd, "b", "bbbbb");
+  assert_get_str (f->fd, "c d", "ccccccc");
+  assert_get_str (f->fd, "a", "aaa");
+
+  tu_send_str (f->fd, "LIST\n");
+  reply = (char *) tu_read_exact (f->fd, strlen (expected));
+  g_assert_cmpmem (reply, strlen (expected), expected, strlen (expected));
+  tu_assert_ping (f->fd);
+}
+
+static void
+test_list_hits (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GPtrArray) entries = NULL;
+
+  put (f->d, "x", "x\n");
+  assert_get_str (f->fd, "x", "x\n");
+  assert_get_str (f->fd, "x", "x\n");
+  assert_get_err (f->fd, "missing", "404");
+  entries = tu_list (f->fd);
+  g_assert_cmpuint (entries->len, ==, 1);
+  g_assert_nonnull (tu_list_find (entries, "x"));
+  g_assert_cmpuint (tu_list_find (entries, "x")->size, ==, 2);
+  g_assert_cmpuint (tu_list_find (entries, "x")->hits, ==, 2);
+
+  /* Hits counted from another connection land on the same entry. */
+  {
+    int fd2 = tu_connect (f->d->port);
+    g_autoptr(GPtrArray) again = NULL;
+
+    assert_get_str (fd2, "x", "x\n");
+    again = tu_list (fd2);
+    g_assert_cmpuint (tu_list_find (again, "x")->hits, ==, 3);
+    close (fd2);
+  }
+}
+
+static void
+test_list_bigger_than_cache (void)
+{
+  TuDaemon *d = tu_daemon_start ("--cache-size", "64K", NULL);
+  int fd = tu_connect (d->port);
+  g_autofree guint8 *big = put_seeded (d, "big", 1, 100 * KiB);
+  g_autoptr(GPtrArray) entries = NULL;
+
+  put (d, "small", "small\n");
+  tu_assert_get (fd, "big", big, 100 * KiB);
+  assert_get_str (fd, "small", "small\n");
+  tu_assert_get (fd, "big", big, 100 * KiB);
+  entries = tu_list (fd);
+  g_assert_null (tu_list_find (entries, "big"));
+  g_assert_nonnull (tu_list_find (entries, "small"));
+  close (fd);
+  tu_daemon_stop (d);
+}
+
+static void
+test_list_evicts_to_capacity (void)
+{
+  TuDaemon *d = tu_daemon_start ("--cache-size", "64K", NULL);
+  int fd = tu_connect (d->port);
+  const char *names[] = { "one", "two", "three" };
+  g_autoptr(GPtrArray) entries = NULL;
+  guint64 total = 0;
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree guint8 *content = put_seeded (d, names[i], i, 30 * KiB);
+
+      tu_assert_get (fd, names[i], content, 30 * KiB);
+    }
+  entries = tu_list (fd);
+  g_assert_cmpuint (entries->len, >=, 1);
+  g_assert_cmpuint (entries->len, <=, 2);
+  g_assert_cmpstr (((TuListEntry *) entries->pdata[0])->name, ==, "three");
+  for (guint i = 0; i < entries->len; i++)
+    total += ((TuListEntry *) entries->pdata[i])->size;
+  g_assert_cmpuint (total, <=, 64 * KiB);
+  close (fd);
+  tu_daemon_stop (d);
+}
+
+/* ---- 400 ---- */
+
+typedef struct {
+  const char *path;
+  const char *bytes;
+  gsize len;
+} BadRequest;
+
+#define BAD(path, literal) { "/server/error/400/" path, literal, sizeof literal - 1 }
+
+/* Each line would hit an existing file ("a", "d/b") if the daemon were
+ * lenient, so a wrong OK cannot pass for the right ERR. */
+static const BadRequest bad_requests[] = {
+  BAD ("empty-line", "\n"),
+  BAD ("empty-line-crlf", "\r\n"),
+  BAD ("lowercase-get", "get a\n"),
+  BAD ("lowercase-ping", "ping\n"),
+  BAD ("mixed-case", "Get a\n"),
+  BAD ("unknown-word", "FETCH a\n"),
+  BAD ("word-with-suffix", "PINGS\n"),
+  BAD ("leading-space", " PING\n"),
+  BAD ("tab-separator", "GET\ta\n"),
+  BAD ("get-no-name", "GET\n"),
+  BAD ("get-empty-name", "GET \n"),
+  BAD ("ping-argument", "PING x\n"),
+  BAD ("list-argument", "LIST x\n"),
+  BAD ("quit-argument", "QUIT x\n"),
+  BAD ("absolute", "GET /etc/passwd\n"),
+  BAD ("absolute-root", "GET /\n"),
+  BAD ("double-slash", "GET d//b\n"),
+  BAD ("dot-component", "GET ./a\n"),
+  BAD ("dot-inner", "GET d/./b\n"),
+  BAD ("dot-alone", "GET .\n"),
+  BAD ("dotdot-inner", "GET d/../a\n"),
+  BAD ("dotdot-alone", "GET ..\n"),
+  BAD ("dotdot-escape", "GET ../etc/passwd\n"),
+  BAD ("trailing-slash", "GET d/b/\n"),
+  BAD ("control-byte", "GET a\x01\n"),
+  BAD ("nul-byte", "GET a\0\n"),
+  BAD ("tab-in-name", "GET a\tb\n"),
+  BAD ("cr-in-name", "GET a\rb\n"),
+  BAD ("escape-byte", "GET a\x1b\n"),
+  BAD ("del-byte", "GET a\x7f\n"),
+  BAD ("invalid-utf8", "GET a\xff\n"),
+  BAD ("utf8-bad-continuation", "GET \xc3\x28\n"),
+  BAD ("utf8-truncated", "GET a\xc3\n"),
+  BAD ("utf8-overlong-slash", "GET d\xc0\xaf" "b\n"),
+  BAD ("utf8-surrogate", "GET \xed\xa0\x80\n"),
+};
+
+static void
+test_bad_request (gconstpointer data)
+{
+  const BadRequest *bad = data;
+  TuDaemon *d = tu_daemon_start (NULL);
+  int fd = tu_connect (d->port);
+  g_autofree char *line = NULL;
+
+  put (d, "a", "a\n");
+  put (d, "d/b", "b\n");
+  tu_send (fd, bad->bytes, bad->len);
+  line = tu_read_line (fd);
+  tu_assert_err (line, "400");
+  tu_assert_ping (fd);
+  assert_get_str (fd, "a", "a\n");
+  close (fd);
+  tu_daemon_stop (d);
+}
+
+static void
+test_bad_name_4001_bytes (Fixture *f, gconstpointer data)
+{
+  g_autofree char *name = make_long_name (4001);
+
+  put (f->d, name, "too long\n");
+  assert_get_err (f->fd, name, "400");
+  tu_assert_ping (f->fd);
+}
+
+/* ---- 403 ---- */
+
+static void
+test_forbidden_directory (Fixture *f, gconstpointer data)
+{
+  put (f->d, "d/b", "b\n");
+  assert_get_err (f->fd, "d", "403");
+  tu_assert_ping (f->fd);
+}
+
+static void
+test_forbidden_fifo (Fixture *f, gconstpointer data)
+{
+  g_autofree char *path = tu_daemon_path (f->d, "fifo");
+  g_autofree char *line = NULL;
+
+  g_assert_cmpint (mkfifo (path, 0644), ==, 0);
+  /* Opening a FIFO for reading blocks until a writer comes: a daemon that
+   * opens before checking the type never answers. */
+  tu_send_str (f->fd, "GET fifo\n");
+  line = tu_read_line_timeout (f->fd, 8000);
+  tu_assert_err (line, "403");
+  tu_assert_ping (f->fd);
+}
+
+static void
+test_forbidden_symlink_absolute (Fixture *f, gconstpointer data)
+{
+  g_autofree char *link = tu_daemon_path (f->d, "passwd");
+
+  g_assert_cmpint (symlink ("/etc/passwd", link), ==, 0);
+  assert_get_err (f->fd, "passwd", "403");
+  tu_assert_ping (f->fd);
+}
+
+static void
+put_secret (TuDaemon *d)
+{
+  tu_write_file_str (d->base, "secret.txt", "secret outside the root\n");
+}
+
+static void
+test_forbidden_symlink_relative (Fixture *f, gconstpointer data)
+{
+  g_autofree char *link = tu_daemon_path (f->d, "escape");
+
+  put_secret (f->d);
+  g_assert_cmpint (symlink ("../secret.txt", link), ==, 0);
+  assert_get_err (f->fd, "escape", "403");
+  tu_assert_ping (f->fd);
+}
+
+static void
+test_forbidden_symlink_dir_escape (Fixture *f, gconstpointer data)
+{
+  g_autofree char *link = tu_daemon_path (f->d, "up");
+
+  put_secret (f->d);
+  g_assert_cmpint (symlink ("..", link), ==, 0);
+  assert_get_err (f->fd, "up/secret.txt", "403");
+  tu_assert_ping (f->fd);
+}
+
+static void
+test_forbidden_symlink_chain (Fixture *f, gconstpointer data)
+{
+  g_autofree char *l1 = tu_daemon_path (f->d, "l1");
+  g_autofree char *l2 = tu_daemon_path (f->d, "sub/l2");
+
+  put_secret (f->d);
+  put (f->d, "sub/x", "x");
+  g_assert_cmpint (symlink ("sub/l2", l1), ==, 0);
+  g_assert_cmpint (symlink ("../../secret.txt", l2), ==, 0);
+  assert_get_err (f->fd, "l1", "403");
+  assert_get_err (f->fd, "sub/l2", "403");
+  tu_assert_ping (f->fd);
+}
+
+static void
+test_forbidden_unreadable (Fixture *f, gconstpointer data)
+{
+  g_autofree char *path = tu_daemon_path (f->d, "locked");
+
+  if (geteuid () == 0)
+    {
+      g_test_skip ("root can read a mode 000 file");
+      return;
+    }
+  put (f->d, "locked", "locked\n");
+  g_assert_cmpint (chmod (path, 0), ==, 0);
+  assert_get_err (f->fd, "locked", "403");
+  tu_assert_ping (f->fd);
+}
+
+/* ---- 404 ---- */
+
+static void
+test_not_found (Fixture *f, gconstpointer data)
+{
+  put (f->d, "a", "a\n");
+  assert_get_err (f->fd, "nope", "404");
+  assert_get_err (f->fd, "no/such/dir", "404");
+  assert_get_str (f->fd, "a", "a\n");
+  assert_get_err (f->fd, "nope", "404");
+  tu_assert_ping (f->fd);
+}
+
+/* ---- 414 ---- */
+
+/* "GET " then filler up to @len bytes, then @end. */
+static char *
+make_line (gsize len, const char *end)
+{
+  GString *line = g_string_new ("GET ");
+
+  while (line->len < len)
+    g_string_append_c (line, 'x');
+  g_string_append (line, end);
+  return g_string_free (line, FALSE);
+}
+
+static void
+assert_accepted_not_414 (const char *line)
+{
+  g_assert_nonnull (line);
+  if (!g_str_has_prefix (line, "ERR 400 ") && !g_str_has_prefix (line, "ERR 404 "))
+    g_error ("expected ERR 400 or ERR 404, got \"%s\"", line);
+}
+
+static void
+test_line_4095_accepted (Fixture *f, gconstpointer data)
+{
+  g_autofree char *request = make_line (4095, "\n");
+  g_autofree char *line = NULL;
+
+  tu_send_str (f->fd, request);
+  line = tu_read_line (f->fd);
+  assert_accepted_not_414 (line);
+  tu_assert_ping (f->fd);
+}
+
+static void
+test_line_4094_crlf_accepted (Fixture *f, gconstpointer data)
+{
+  g_autofree char *request = make_line (4094, "\r\n");
+  g_autofree char *line = NULL;
+
+  g_assert_cmpuint (strlen (request), ==, 4096);
+  tu_send_str (f->fd, request);
+  line = tu_read_line (f->fd);
+  assert_accepted_not_414 (line);
+  tu_assert_ping (f->fd);
+}
+
+static void
+test_line_4096_too_long (Fixture *f, gconstpointer data)
+{
+  g_autofree char *request = make_line (4096, "");
+  g_autofree char *line = NULL;
+
+  tu_send_str (f->fd, request);
+  line = tu_read_line (f->fd);
+  tu_assert_err (line, "414");
+  tu_expect_eof (f->fd);
+}
+
+/* The limit is per line, not per read buffer: lines before and after a
+ * long one in the same segment must be unaffected. */
+static void
+test_line_limit_pipelined (Fixture *f, gconstpointer data)
+{
+  g_autofree char *longest = make_line (4095, "\n");
+  g_autofree char *request = g_strconcat ("PING\n", longest, "PING\n", NULL);
+  g_autofree char *line = NULL;
+
+  tu_send_str (f->fd, request);
+  assert_reply (f->fd, "", "OK PONG\n");
+  line = tu_read_line (f->fd);
+  assert_accepted_not_414 (line);
+  assert_reply (f->fd, "", "OK PONG\n");
+}
+
+static void
+test_line_too_long_after_request (Fixture *f, gconstpointer data)
+{
+  g_autofree char *too_long = make_line (4096, "");
+  g_autofree char *request = g_strconcat ("PING\n", too_long, NULL);
+  g_autofree char *line = NULL;
+
+  tu_send_str (f->fd, request);
+  assert_reply (f->fd, "", "OK PONG\n");
+  line = tu_read_line (f->fd);
+  tu_assert_err (line, "414");
+  tu_expect_eof (f->fd);
+}
+
+/* ---- pipelining ---- */
+
+typedef struct {
+  char *name; /* (owned) */
+  guint64 hits;
+  gsize size;
+} Model;
+
+static void
+model_free (gpointer data)
+{
+  Model *m = data;
+
+  g_free (m->name);
+  g_free (m);
+}
+
+/* The LIST a plain MRU cache with room for everything must show. */
+static void
+model_touch (GPtrArray *mru, const char *name, gsize size)
+{
+  Model *m = NULL;
+
+  for (guint i = 0; i < mru->len; i++)
+    if (g_str_equal (((Model *) mru->pdata[i])->name, name))
+      {
+        m = g_ptr_array_steal_index (mru, i);
+        break;
+      }
+  if (m == NULL)
+    {
+      m = g_new0 (Model, 1);
+      m->name = g_strdup (name);
+      m->size = size;
+    }
+  m->hits++;
+  g_ptr_array_insert (mru, 0, m);
+}
+
+static void
+test_pipeline_in_order (Fixture *f, gconstpointer data)
+{
+  enum { N_FILES = 10, N_REQUESTS = 50 };
+  guint8 *contents[N_FILES];
+  gsize sizes[N_FILES];
+  g_autoptr(GString) batch = g_string_new (NULL);
+  g_autoptr(GPtrArray) mru = g_ptr_array_new_with_free_func (model_free);
+  guint kinds[N_REQUESTS];
+
+  for (guint i = 0; i < N_FILES; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("f%u", i);
+
+      sizes[i] = (gsize) i * 13 * KiB + i + 1;
+      contents[i] = put_seeded (f->d, name, 100 + i, sizes[i]);
+    }
+  for (guint r = 0; r < N_REQUESTS; r++)
+    {
+      kinds[r] = (r * 7 + 3) % (N_FILES + 3);
+      if (kinds[r] < N_FILES)
+        g_string_append_printf (batch, "GET f%u\n", kinds[r]);
+      else if (kinds[r] == N_FILES)
+        g_string_append (batch, "PING\n");
+      else if (kinds[r] == N_FILES + 1)
+        g_string_append (batch, "GET missing\n");
+      else
+        g_string_append (batch, "LIST\n");
+    }
+  tu_send (f->fd, batch->str, batch->len);
+
+  for (guint r = 0; r < N_REQUESTS; r++)
+    {
+      guint k = kinds[r];
+
+      if (k < N_FILES)
+        {
+          g_autofree char *name = g_strdup_printf ("f%u", k);
+
+          tu_assert_get_reply (f->fd, contents[k], sizes[k]);
+          model_touch (mru, name, sizes[k]);
+        }
+      else if (k == N_FILES)
+        assert_reply (f->fd, "", "OK PONG\n");
+      else if (k == N_FILES + 1)
+        {
+          g_autofree char *line = tu_read_line (f->fd);
+          tu_assert_err (line, "404");
+        }
+      else
+        {
+          g_autoptr(GPtrArray) entries = tu_read_list (f->fd);
+
+          g_assert_cmpuint (entries->len, ==, mru->len);
+          for (guint i = 0; i < mru->len; i++)
+            {
+              TuListEntry *got = entries->pdata[i];
+              Model *want = mru->pdata[i];
+
+              g_assert_cmpstr (got->name, ==, want->name);
+              g_assert_cmpuint (got->size, ==, want->size);
+              g_assert_cmpuint (got->hits, ==, want->hits);
+            }
+        }
+    }
+  tu_assert_ping (f->fd);
+  for (guint i = 0; i < N_FILES; i++)
+    g_free (contents[i]);
+}
+
+/* ---- symlinks inside the root ---- */
+
+static void
+test_symlink_inside (Fixture *f, gconstpointer data)
+{
+  g_autofree char *to_sub = tu_daemon_path (f->d, "link");
+  g_autofree char *via_dotdot = tu_daemon_path (f->d, "rel");
+  g_autofree char *to_dir = tu_daemon_path (f->d, "dlink");
+  g_autofree char *nested = tu_daemon_path (f->d, "sub/up");
+
+  put (f->d, "a.txt", "file a\n");
+  put (f->d, "sub/b.txt", "file b\n");
+  g_assert_cmpint (symlink ("sub/b.txt", to_sub), ==, 0);
+  g_assert_cmpint (symlink ("sub/../a.txt", via_dotdot), ==, 0);
+  g_assert_cmpint (symlink ("sub", to_dir), ==, 0);
+  g_assert_cmpint (symlink ("../a.txt", nested), ==, 0);
+  assert_get_str (f->fd, "link", "file b\n");
+  assert_get_str (f->fd, "rel", "file a\n");
+  assert_get_str (f->fd, "dlink/b.txt", "file b\n");
+  assert_get_str (f->fd, "sub/up", "file a\n");
+  assert_get_err (f->fd, "dlink", "403");
+}
+
+/* ---- concurrency ---- */
+
+enum { N_SHARED_FILES = 40, N_THREADS = 32, N_GETS = 50, BATCH = 5 };
+
+typedef struct {
+  guint16 port;
+  guint32 seed;
+  guint8 **contents;
+  gsize *sizes;
+} Worker;
+
+/* Pipelines a few GETs at a time so the daemon sees both keep-alive
+ * turnarounds and queued requests while other threads evict. */
+static gpointer
+worker_run (gpointer data)
+{
+  Worker *w = data;
+  int fd = tu_connect (w->port);
+  g_autoptr(GRand) rand = g_rand_new_with_seed (w->seed);
+
+  for (guint done = 0; done < N_GETS; done += BATCH)
+    {
+      guint picks[BATCH];
+      g_autoptr(GString) batch = g_string_new (NULL);
+
+      for (guint i = 0; i < BATCH; i++)
+        {
+          picks[i] = (guint) g_rand_int_range (rand, 0, N_SHARED_FILES);
+          g_string_append_printf (batch, "GET file-%02u\n", picks[i]);
+        }
+      tu_send (fd, batch->str, batch->len);
+      for (guint i = 0; i < BATCH; i++)
+        tu_assert_get_reply (fd, w->contents[picks[i]], w->sizes[picks[i]]);
+    }
+  tu_assert_ping (fd);
+  close (fd);
+  return NULL;
+}
+
+static void
+test_concurrent_clients_evicting (void)
+{
+  TuDaemon *d = tu_daemon_start ("--cache-size", "256K", NULL);
+  guint8 *contents[N_SHARED_FILES];
+  gsize sizes[N_SHARED_FILES];
+  Worker workers[N_THREADS];
+  GThread *threads[N_THREADS];
+  g_autoptr(GPtrArray) entries = NULL;
+  guint64 total = 0, cached_total = 0;
+  int fd;
+
+  for (guint i = 0; i < N_SHARED_FILES; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("file-%02u", i);
+
+      sizes[i] = 16 * KiB + (i * 1237 * 41) % (48 * KiB);
+      contents[i] = put_seeded (d, name, 1000 + i, sizes[i]);
+      total += sizes[i];
+    }
+  g_assert_cmpuint (total, >, 4 * 256 * KiB);
+
+  for (guint t = 0; t < N_THREADS; t++)
+    {
+      workers[t] = (Worker) { d->port, t + 1, contents, sizes };
+      threads[t] = g_thread_new ("client", worker_run, &workers[t]);
+    }
+  for (guint t = 0; t < N_THREADS; t++)
+    g_thread_join (threads[t]);
+
+  fd = tu_connect (d->port);
+  entries = tu_list (fd);
+  for (guint i = 0; i < entries->len; i++)
+    {
+      TuListEntry *entry = entries->pdata[i];
+      guint64 index = 0;
+
+      g_assert_true (g_str_has_prefix (entry->name, "file-"));
+      g_assert_true (g_ascii_string_to_unsigned (entry->name + 5, 10, 0,
+                                                 N_SHARED_FILES - 1, &index, NULL));
+      g_assert_cmpuint (entry->size, ==, sizes[index]);
+      g_assert_cmpuint (entry->hits, >=, 1);
+      cached_total += entry->size;
+    }
+  g_assert_cmpuint (cached_total, <=, 256 * KiB);
+  close (fd);
+  for (guint i = 0; i < N_SHARED_FILES; i++)
+    g_free (contents[i]);
+  tu_daemon_stop (d);
+}
+
+/* ---- big files ---- */
+
+static void
+test_big_streamed (void)
+{
+  TuDaemon *d = tu_daemon_start ("--cache-size", "64K", NULL);
+  int fd = tu_connect (d->port);
+  g_autofree guint8 *big = put_seeded (d, "big", 7, 5 * MiB);
+  g_autoptr(GPtrArray) entries = NULL;
+
+  tu_assert_get (fd, "big", big, 5 * MiB);
+  tu_assert_get (fd, "big", big, 5 * MiB);
+  tu_assert_ping (fd);
+  entries = tu_list (fd);
+  g_assert_null (tu_list_find (entries, "big"));
+  close (fd);
+  tu_daemon_stop (d);
+}
+
+static void
+test_big_cached (Fixture *f, gconstpointer data)
+{
+  g_autofree guint8 *big = put_seeded (f->d, "big", 8, 5 * MiB + 3);
+  g_autoptr(GPtrArray) entries = NULL;
+
+  tu_assert_get (f->fd, "big", big, 5 * MiB + 3);
+  tu_assert_get (f->fd, "big", big, 5 * MiB + 3);
+  /* Whether a file this size is kept is the daemon's choice; if it is,
+   * both answers count. */
+  entries = tu_list (f->fd);
+  if (tu_list_find (entries, "big") != NULL)
+    g_assert_cmpuint (tu_list_find (entries, "big")->hits, ==, 2);
+}
+
+/* ---- freshness ---- */
+
+static void
+replace_atomically (TuDaemon *d, const char *name, const char *text)
+{
+  g_autofree char *tmp_name = g_strconcat (name, ".tmp", NULL);
+  g_autofree char *tmp = tu_daemon_path (d, tmp_name);
+  g_autofree char *path = tu_daemon_path (d, name);
+
+  put (d, tmp_name, text);
+  g_assert_cmpint (rename (tmp, path), ==, 0);
+}
+
+static void
+test_fresh_atomic_replace (Fixture *f, gconstpointer data)
+{
+  put (f->d, "a.txt", "version one\n");
+  assert_get_str (f->fd, "a.txt", "version one\n");
+  assert_get_str (f->fd, "a.txt", "version one\n");
+  /* Same length: only the inode tells the versions apart. */
+  replace_atomically (f->d, "a.txt", "version TWO\n");
+  assert_get_str (f->fd, "a.txt", "version TWO\n");
+  replace_atomically (f->d, "a.txt", "3\n");
+  assert_get_str (f->fd, "a.txt", "3\n");
+}
+
+static void
+test_fresh_rewrite_other_length (Fixture *f, gconstpointer data)
+{
+  put (f->d, "a.txt", "the first version\n");
+  assert_get_str (f->fd, "a.txt", "the first version\n");
+  assert_get_str (f->fd, "a.txt", "the first version\n");
+  put (f->d, "a.txt", "second, and longer than the first\n");
+  assert_get_str (f->fd, "a.txt", "second, and longer than the first\n");
+  put (f->d, "a.txt", "3rd\n");
+  assert_get_str (f->fd, "a.txt", "3rd\n");
+}
+
+static void
+test_fresh_rewrite_same_length (Fixture *f, gconstpointer data)
+{
+  g_autofree char *path = tu_daemon_path (f->d, "a.txt");
+  struct stat st;
+  struct timespec times[2];
+
+  put (f->d, "a.txt", "AAAAAAAA\n");
+  assert_get_str (f->fd, "a.txt", "AAAAAAAA\n");
+  g_assert_cmpint (stat (path, &st), ==, 0);
+  put (f->d, "a.txt", "BBBBBBBB\n");
+  /* Two writes in one clock tick can share an mtime; move it for sure. */
+  times[0] = st.st_atim;
+  times[1] = st.st_mtim;
+  times[1].tv_sec += 7;
+  g_assert_cmpint (utimensat (AT_FDCWD, path, times, 0), ==, 0);
+  assert_get_str (f->fd, "a.txt", "BBBBBBBB\n");
+}
+
+static void
+test_fresh_delete (Fixture *f, gconstpointer data)
+{
+  g_autofree char *path = tu_daemon_path (f->d, "a.txt");
+  g_autoptr(GPtrArray) before = NULL;
+  g_autoptr(GPtrArray) after = NULL;
+
+  put (f->d, "a.txt", "doomed\n");
+  put (f->d, "b.txt", "stays\n");
+  assert_get_str (f->fd, "a.txt", "doomed\n");
+  assert_get_str (f->fd, "b.txt", "stays\n");
+  before = tu_list (f->fd);
+  g_assert_nonnull (tu_list_find (before, "a.txt"));
+  g_assert_cmpint (unlink (path), ==, 0);
+  assert_get_err (f->fd, "a.txt", "404");
+  after = tu_list (f->fd);
+  g_assert_null (tu_list_find (after, "a.txt"));
+  g_assert_nonnull (tu_list_find (after, "b.txt"));
+}
+
+static void
+test_fresh_replaced_by_escaping_symlink (Fixture *f, gconstpointer data)
+{
+  g_autofree char *tmp = tu_daemon_path (f->d, "a.tmp");
+  g_autofree char *path = tu_daemon_path (f->d, "a.txt");
+
+  put_secret (f->d);
+  put (f->d, "a.txt", "inside\n");
+  assert_get_str (f->fd, "a.txt", "inside\n");
+  g_assert_cmpint (symlink ("../secret.txt", tmp), ==, 0);
+  g_assert_cmpint (rename (tmp, path), ==, 0);
+  assert_get_err (f->fd, "a.txt", "403");
+}
+
+/* ---- connection limit ---- */
+
+static void
+test_max_clients (void)
+{
+  TuDaemon *d = tu_daemon_start ("--max-clients", "2", NULL);
+  int a = tu_connect (d->port);
+  int b = tu_connect (d->port);
+  int c;
+  g_autofree char *line = NULL;
+  gboolean accepted = FALSE;
+
+  tu_assert_ping (a);
+  tu_assert_ping (b);
+  c = tu_connect (d->port);
+  line = tu_read_line (c);
+  tu_assert_err (line, "503");
+  tu_expect_eof (c);
+  close (c);
+  tu_assert_ping (a);
+
+  close (a);
+  /* The daemon sees the close on its own schedule: retry for a while. */
+  for (guint attempt = 0; attempt < 100 && !accepted; attempt++)
+    {
+      g_autofree char *reply = NULL;
+
+      c = tu_connect (d->port);
+      /* A refused connection may be reset before the 503 line is read. */
+      (void) send (c, "PING\n", 5, MSG_NOSIGNAL);
+      reply = tu_read_line (c);
+      accepted = g_strcmp0 (reply, "OK PONG\n") == 0;
+      if (!accepted)
+        {
+          if (reply != NULL)
+            tu_assert_err (reply, "503");
+          close (c);
+          g_usleep (50 * 1000);
+        }
+    }
+  g_assert_true (accepted);
+  tu_assert_ping (b);
+  close (b);
+  close (c);
+  tu_daemon_stop (d);
+}
+
+/* ---- timeouts ---- */
+
+static void
+test_timeout_partial_line (void)
+{
+  TuDaemon *d = tu_daemon_start ("--request-timeout", "1",
+                                 "--idle-timeout", "30", NULL);
+  int fd = tu_connect (d->port);
+  guint64 discarded = 1;
+
+  tu_send_str (fd, "GE");
+  g_assert_true (tu_wait_closed (fd, 8000, &discarded));
+  g_assert_cmpuint (discarded, ==, 0);
+  close (fd);
+  tu_daemon_stop (d);
+}
+
+/* A byte now and then must not restart the request clock. */
+static void
+test_timeout_trickled_line (void)
+{
+  TuDaemon *d = tu_daemon_start ("--request-timeout", "1",
+                                 "--idle-timeout", "30", NULL);
+  int fd = tu_connect (d->port);
+  gint64 deadline = g_get_monotonic_time () + 8 * G_USEC_PER_SEC;
+  gboolean closed = FALSE;
+
+  tu_send_str (fd, "GET ");
+  while (!closed && g_get_monotonic_time () < deadline)
+    {
+      closed = tu_wait_closed (fd, 200, NULL);
+      if (!closed && send (fd, "a", 1, MSG_NOSIGNAL) != 1)
+        closed = TRUE;
+    }
+  g_assert_true (closed);
+  close (fd);
+  tu_daemon_stop (d);
+}
+
+static void
+test_timeout_split_line_completes (void)
+{
+  TuDaemon *d = tu_daemon_start ("--request-timeout", "5", NULL);
+  int fd = tu_connect (d->port);
+
+  tu_send_str (fd, "PI");
+  g_usleep (300 * 1000);
+  assert_reply (fd, "NG\n", "OK PONG\n");
+  close (fd);
+  tu_daemon_stop (d);
+}
+
+static void
+test_timeout_idle (void)
+{
+  TuDaemon *d = tu_daemon_start ("--request-timeout", "30",
+                                 "--idle-timeout", "1", NULL);
+  int fd = tu_connect (d->port);
+  int fresh = tu_connect (d->port);
+
+  tu_assert_ping (fd);
+  g_assert_true (tu_wait_closed (fd, 8000, NULL));
+  g_assert_true (tu_wait_closed (fresh, 8000, NULL));
+  close (fd);
+  close (fresh);
+  tu_daemon_stop (d);
+}
+
+static void
+test_timeout_active_stays_open (void)
+{
+  TuDaemon *d = tu_daemon_start ("--request-timeout", "1",
+                                 "--idle-timeout", "2", NULL);
+  int fd = tu_connect (d->port);
+
+  /* 4 s in all, twice the idle timeout, with a request every 250 ms. */
+  for (guint i = 0; i < 16; i++)
+    {
+      tu_assert_ping (fd);
+      g_usleep (250 * 1000);
+    }
+  tu_assert_ping (fd);
+  close (fd);
+  tu_daemon_stop (d);
+}
+
+/* Whether the daemon's end of our connection is gone or closing. Its FIN
+ * queues behind the bytes we refuse to read, so our own socket cannot
+ * tell; the kernel's table can. */
+static gboolean
+server_side_closed (guint16 server_port, int client_fd)
+{
+  struct sockaddr_storage addr;
+  socklen_t len = sizeof addr;
+  g_autofree char *table = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_autofree char *local = g_strdup_printf (":%04X ", server_port);
+  g_autofree char *remote = NULL;
+
+  g_assert_cmpint (getsockname (client_fd, (struct sockaddr *) &addr, &len), ==, 0);
+  remote = g_strdup_printf (":%04X ", ntohs (((struct sockaddr_in *) &addr)->sin_port));
+  g_assert_true (g_file_get_contents ("/proc/net/tcp", &table, NULL, NULL));
+  lines = g_strsplit (table, "\n", -1);
+  for (guint i = 1; lines[i] != NULL; i++)
+    {
+      g_auto(GStrv) fields = g_strsplit_set (g_strstrip (lines[i]), " ", -1);
+      g_autofree char *l = NULL, *r = NULL;
+      guint n = 0;
+      const char *cols[4] = { NULL };
+
+      for (guint j = 0; fields[j] != NULL && n < 4; j++)
+        if (*fields[j] != '\0')
+          cols[n++] = fields[j];
+      if (n < 4)
+        continue;
+      l = g_strconcat (cols[1], " ", NULL);
+      r = g_strconcat (cols[2], " ", NULL);
+      if (g_str_has_suffix (l, local) && g_str_has_suffix (r, remote))
+        return !g_str_equal (cols[3], "01");
+    }
+  return TRUE;
+}
+
+static void
+stalled_reader (const char *cache_size)
+{
+  TuDaemon *d = tu_daemon_start ("--send-timeout", "1",
+                                 "--cache-size", cache_size, NULL);
+  gsize size = 32 * MiB;
+  g_autofree guint8 *big = put_seeded (d, "big", 9, size);
+  int stalled, other;
+  gint64 deadline;
+  guint64 received = 0;
+  g_autofree char *line = NULL;
+
+  if (!g_file_test ("/proc/net/tcp", G_FILE_TEST_EXISTS))
+    {
+      g_test_skip ("no /proc/net/tcp to watch the daemon's side");
+      tu_daemon_stop (d);
+      return;
+    }
+  stalled = tu_connect_full ("127.0.0.1", d->port, 4096);
+  tu_send_str (stalled, "GET big\n");
+
+  other = tu_connect (d->port);
+  tu_send_str (other, "PING\n");
+  line = tu_read_line_timeout (other, 5000);
+  g_assert_cmpstr (line, ==, "OK PONG\n");
+
+  deadline = g_get_monotonic_time () + 15 * G_USEC_PER_SEC;
+  while (!server_side_closed (d->port, stalled))
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (100 * 1000);
+    }
+  /* Whatever was in flight arrives, then the close: never the whole body. */
+  g_assert_true (tu_wait_closed (stalled, 10000, &received));
+  g_assert_cmpuint (received, <, size);
+  close (stalled);
+
+  tu_assert_get (other, "big", big, size);
+  close (other);
+  tu_daemon_stop (d);
+}
+
+static void
+test_send_timeout_streamed (void)
+{
+  stalled_reader ("64K");
+}
+
+static void
+test_send_timeout_cached (void)
+{
+  stalled_reader ("64M");
+}
+
+/* ---- disconnects ---- */
+
+static void
+abandon_transfers (const char *cache_size)
+{
+  TuDaemon *d = tu_daemon_start ("--cache-size", cache_size, NULL);
+  gsize size = 8 * MiB;
+  g_autofree guint8 *big = put_seeded (d, "big", 10, size);
+  int fd;
+
+  put (d, "small", "small\n");
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autofree guint8 *head = NULL;
+
+      fd = tu_connect (d->port);
+      tu_send_str (fd, "GET big\n");
+      head = tu_read_exact (fd, 4096);
+      g_assert_cmpmem (head, 11, "OK 8388608\n", 11);
+      close (fd);
+    }
+  fd = tu_connect (d->port);
+  assert_get_str (fd, "small", "small\n");
+  tu_assert_get (fd, "big", big, size);
+  close (fd);
+  tu_daemon_stop (d);
+}
+
+static void
+test_disconnect_mid_transfer_streamed (void)
+{
+  abandon_transfers ("64K");
+}
+
+static void
+test_disconnect_mid_transfer_cached (void)
+{
+  abandon_transfers ("64M");
+}
+
+/* ---- command line and signals ---- */
+
+static void
+assert_daemon_refuses (const char *const *options, const char *root,
+                       const char *mentioned)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autofree char *err = NULL;
+  int status;
+
+  g_ptr_array_add (argv, (gpointer) g_getenv ("FILECACHED"));
+  g_ptr_array_add (argv, "--no-dbus");
+  g_ptr_array_add (argv, "--host");
+  g_ptr_array_add (argv, "127.0.0.1");
+  for (gsize i = 0; options[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) options[i]);
+  g_ptr_array_add (argv, (gpointer) root);
+  g_ptr_array_add (argv, NULL);
+
+  status = tu_run ((const char *const *) argv->pdata, 10, NULL, &err);
+  g_assert_cmpint (status, >, 0);
+  g_assert_cmpstr (g_strstrip (err), !=, "");
+  if (mentioned != NULL && strstr (err, mentioned) == NULL)
+    g_error ("stderr does not mention \"%s\": %s", mentioned, err);
+}
+
+static void
+test_cli_missing_dir (void)
+{
+  const char *options[] = { "--port", "0", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *base = g_dir_make_tmp ("filecached-test-XXXXXX", &error);
+  g_autofree char *missing = g_build_filename (base, "no-such-dir", NULL);
+
+  g_assert_no_error (error);
+  assert_daemon_refuses (options, missing, "no-such-dir");
+  tu_rm_rf (base);
+}
+
+static void
+test_cli_dir_is_file (void)
+{
+  const char *options[] = { "--port", "0", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *base = g_dir_make_tmp ("filecached-test-XXXXXX", &error);
+  g_autofree char *file = g_build_filename (base, "plain-file", NULL);
+
+  g_assert_no_error (error);
+  tu_write_file_str (base, "plain-file", "x");
+  assert_daemon_refuses (options, file, "plain-file");
+  tu_rm_rf (base);
+}
+
+typedef struct {
+  const char *path;
+  const char *options[4];
+} BadOption;
+
+static const BadOption bad_options[] = {
+  { "/server/cli/bad-port", { "--port", "abc", NULL } },
+  { "/server/cli/port-out-of-range", { "--port", "70000", NULL } },
+  { "/server/cli/bad-cache-size", { "--port", "0", "--cache-size", "12Q" } },
+  { "/server/cli/negative-cache-size", { "--port", "0", "--cache-size", "-1" } },
+  { "/server/cli/bad-max-clients", { "--port", "0", "--max-clients", "many" } },
+  { "/server/cli/unknown-option", { "--port", "0", "--frobnicate", NULL } },
+};
+
+static void
+test_cli_bad_option (gconstpointer data)
+{
+  const BadOption *bad = data;
+  const char *options[5] = { NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *base = g_dir_make_tmp ("filecached-test-XXXXXX", &error);
+
+  g_assert_no_error (error);
+  memcpy (options, bad->options, sizeof bad->options);
+  assert_daemon_refuses (options, base, NULL);
+  tu_rm_rf (base);
+}
+
+static void
+test_cli_version (void)
+{
+  const char *argv[] = { g_getenv ("FILECACHED"), "--version", NULL };
+  g_autofree char *out = NULL;
+
+  g_assert_cmpint (tu_run (argv, 10, &out, NULL), ==, 0);
+  g_assert_cmpstr (g_strstrip (out), !=, "");
+}
+
+static void
+test_signal_sigint (void)
+{
+  TuDaemon *d = tu_daemon_start (NULL);
+  int fd = tu_connect (d->port);
+
+  tu_assert_ping (fd);
+  close (fd);
+  tu_daemon_stop_with (d, SIGINT);
+}
+
+/* An idle keep-alive client must not hold up shutdown. */
+static void
+test_signal_with_open_connection (void)
+{
+  TuDaemon *d = tu_daemon_start (NULL);
+  int fd = tu_connect (d->port);
+
+  tu_assert_ping (fd);
+  tu_daemon_stop (d);
+  g_assert_true (tu_wait_closed (fd, 5000, NULL));
+  close (fd);
+}
+
+static gboolean
+have_ipv6_loopback (void)
+{
+  int fd = socket (AF_INET6, SOCK_STREAM, 0);
+  struct sockaddr_in6 addr = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+  gboolean ok;
+
+  if (fd < 0)
+    return FALSE;
+  ok = bind (fd, (struct sockaddr *) &addr, sizeof addr) == 0;
+  close (fd);
+  return ok;
+}
+
+static void
+test_listen_default_host (void)
+{
+  const char *no_args[] = { NULL };
+  TuDaemon *d;
+  int v4;
+
+  if (!have_ipv6_loopback ())
+    {
+      g_test_skip ("no IPv6 loopback here");
+      return;
+    }
+  d = tu_daemon_start_argv (no_args);
+  v4 = tu_connect_full ("127.0.0.1", d->port, 0);
+  tu_assert_ping (v4);
+  {
+    int v6 = tu_connect_full ("::1", d->port, 0);
+
+    tu_assert_ping (v6);
+    close (v6);
+  }
+  close (v4);
+  tu_daemon_stop (d);
+}
+
+int
+main (int argc, char **argv)
+{
+  tu_init (&argc, &argv);
+
+  add_test ("/server/get/small", test_get_small);
+  add_test ("/server/get/empty-file", test_get_empty_file);
+  add_test ("/server/get/binary", test_get_binary);
+  add_test ("/server/get/name-trailing-space", test_get_name_trailing_space);
+  add_test ("/server/get/name-leading-space", test_get_name_leading_space);
+  add_test ("/server/get/name-not-trimmed", test_get_name_only_spaces_missing);
+  add_test ("/server/get/crlf", test_get_crlf);
+  add_test ("/server/get/subdir", test_get_subdir);
+  add_test ("/server/get/utf8-name", test_get_utf8_name);
+  add_test ("/server/get/name-4000-bytes", test_get_name_4000_bytes);
+  add_test ("/server/get/big-cached", test_big_cached);
+  g_test_add_func ("/server/get/big-streamed", test_big_streamed);
+
+  add_test ("/server/ping", test_ping);
+  add_test ("/server/quit", test_quit);
+  add_test ("/server/list/empty", test_list_empty);
+  add_test ("/server/list/format-mru-first", test_list_format_mru_first);
+  add_test ("/server/list/hits", test_list_hits);
+  g_test_add_func ("/server/list/bigger-than-cache", test_list_bigger_than_cache);
+  g_test_add_func ("/server/list/evicts-to-capacity", test_list_evicts_to_capacity);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (bad_requests); i++)
+    g_test_add_data_func (bad_requests[i].path, &bad_requests[i], test_bad_request);
+  add_test ("/server/error/400/name-4001-bytes", test_bad_name_4001_bytes);
+  add_test ("/server/error/403/directory", test_forbidden_directory);
+  add_test ("/server/error/403/fifo", test_forbidden_fifo);
+  add_test ("/server/error/403/symlink-absolute-outside", test_forbidden_symlink_absolute);
+  add_test ("/server/error/403/symlink-relative-outside", test_forbidden_symlink_relative);
+  add_test ("/server/error/403/symlink-dir-outside", test_forbidden_symlink_dir_escape);
+  add_test ("/server/error/403/symlink-chain-outside", test_forbidden_symlink_chain);
+  add_test ("/server/error/403/unreadable", test_forbidden_unreadable);
+  add_test ("/server/error/404/missing", test_not_found);
+  add_test ("/server/error/414/line-4095-accepted", test_line_4095_accepted);
+  add_test ("/server/error/414/line-4094-crlf-accepted", test_line_4094_crlf_accepted);
+  add_test ("/server/error/414/line-4096-closes", test_line_4096_too_long);
+  add_test ("/server/error/414/limit-per-line", test_line_limit_pipelined);
+  add_test ("/server/error/414/after-pipelined-request", test_line_too_long_after_request);
+  g_test_add_func ("/server/error/503/max-clients", test_max_clients);
+
+  add_test ("/server/get/pipelined-in-order", test_pipeline_in_order);
+  add_test ("/server/symlink/inside-root", test_symlink_inside);
+  g_test_add_func ("/server/concurrency/clients-while-evicting",
+                   test_concurrent_clients_evicting);
+
+  add_test ("/server/freshness/atomic-replace", test_fresh_atomic_replace);
+  add_test ("/server/freshness/rewrite-other-length", test_fresh_rewrite_other_length);
+  add_test ("/server/freshness/rewrite-same-length", test_fresh_rewrite_same_length);
+  add_test ("/server/freshness/delete", test_fresh_delete);
+  add_test ("/server/freshness/replaced-by-escaping-symlink",
+            test_fresh_replaced_by_escaping_symlink);
+
+  g_test_add_func ("/server/timeout/partial-line", test_timeout_partial_line);
+  g_test_add_func ("/server/timeout/trickled-line", test_timeout_trickled_line);
+  g_test_add_func ("/server/timeout/split-line-completes", test_timeout_split_line_completes);
+  g_test_add_func ("/server/timeout/idle", test_timeout_idle);
+  g_test_add_func ("/server/timeout/active-stays-open", test_timeout_active_stays_open);
+  g_test_add_func ("/server/timeout/send-streamed", test_send_timeout_streamed);
+  g_test_add_func ("/server/timeout/send-cached", test_send_timeout_cached);
+  g_test_add_func ("/server/disconnect/mid-transfer-streamed",
+                   test_disconnect_mid_transfer_streamed);
+  g_test_add_func ("/server/disconnect/mid-transfer-cached",
+                   test_disconnect_mid_transfer_cached);
+
+  g_test_add_func ("/server/cli/missing-dir", test_cli_missing_dir);
+  g_test_add_func ("/server/cli/dir-is-file", test_cli_dir_is_file);
+  for (gsize i = 0; i < G_N_ELEMENTS (bad_options); i++)
+    g_test_add_data_func (bad_options[i].path, &bad_options[i], test_cli_bad_option);
+  g_test_add_func ("/server/cli/version", test_cli_version);
+  g_test_add_func ("/server/signal/sigint", test_signal_sigint);
+  g_test_add_func ("/server/signal/with-open-connection", test_signal_with_open_connection);
+  g_test_add_func ("/server/listen/default-host", test_listen_default_host);
+
+  return g_test_run ();
+}

@@ -1,0 +1,663 @@
+#define G_LOG_DOMAIN "test"
+
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <gio/gunixinputstream.h>
+
+#define TU_MAX_LINE 65536
+
+void
+tu_init (int *argc, char ***argv)
+{
+  g_test_init (argc, argv, NULL);
+  /* A daemon that closes on us must fail a send, not kill the test. */
+  signal (SIGPIPE, SIG_IGN);
+}
+
+static const char *
+env_path (const char *var)
+{
+  const char *path = g_getenv (var);
+
+  if (path == NULL || *path == '\0')
+    g_error ("%s is not set: run the suite with `meson test`", var);
+  return path;
+}
+
+/* Runs in the child after fork: if the test aborts on a failed assertion,
+ * the daemon must not outlive it and keep the harness's stderr open. */
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+typedef struct {
+  gboolean done;
+  GBytes *out; /* (owned) (nullable) */
+  GBytes *err; /* (owned) (nullable) */
+} WaitState;
+
+static void
+communicate_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  WaitState *state = user_data;
+  g_autoptr(GError) error = NULL;
+
+  g_subprocess_communicate_finish (G_SUBPROCESS (source), result,
+                                   &state->out, &state->err, &error);
+  g_assert_no_error (error);
+  state->done = TRUE;
+}
+
+static gboolean
+set_flag (gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* g_subprocess_wait() has no deadline; a daemon that ignores a signal or
+ * a bad option must fail the test, not hang it. */
+static gboolean
+wait_with_deadline (GSubprocess *proc, guint timeout_s,
+                    GBytes **out, GBytes **err)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GSource) timeout = g_timeout_source_new_seconds (timeout_s);
+  WaitState state = { FALSE, NULL, NULL };
+  gboolean timed_out = FALSE;
+
+  g_main_context_push_thread_default (context);
+  g_source_set_callback (timeout, set_flag, &timed_out, NULL);
+  g_source_attach (timeout, context);
+  g_subprocess_communicate_async (proc, NULL, NULL, communicate_done, &state);
+  while (!state.done && !timed_out)
+    g_main_context_iteration (context, TRUE);
+  if (!state.done)
+    {
+      g_subprocess_force_exit (proc);
+      while (!state.done)
+        g_main_context_iteration (context, TRUE);
+    }
+  g_source_destroy (timeout);
+  g_main_context_pop_thread_default (context);
+
+  if (out != NULL)
+    *out = g_steal_pointer (&state.out);
+  if (err != NULL)
+    *err = g_steal_pointer (&state.err);
+  g_clear_pointer (&state.out, g_bytes_unref);
+  g_clear_pointer (&state.err, g_bytes_unref);
+  return !timed_out;
+}
+
+static char *
+bytes_to_string (GBytes *bytes)
+{
+  gsize len = 0;
+  const char *data;
+
+  if (bytes == NULL)
+    return g_strdup ("");
+  data = g_bytes_get_data (bytes, &len);
+  return g_strndup (data, len);
+}
+
+int
+tu_run (const char *const *argv, guint timeout_s,
+        char **out_stdout, char **out_stderr)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) out = NULL;
+  g_autoptr(GBytes) err = NULL;
+  g_autofree char *cmdline = g_strjoinv (" ", (char **) argv);
+  gboolean finished;
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+
+  finished = wait_with_deadline (proc, timeout_s, &out, &err);
+  if (!finished)
+    g_error ("`%s` still running after %u s", cmdline, timeout_s);
+
+  if (out_stdout != NULL)
+    *out_stdout = bytes_to_string (out);
+  if (out_stderr != NULL)
+    *out_stderr = bytes_to_string (err);
+  g_test_message ("`%s`: stderr: %s", cmdline,
+                  err != NULL ? (const char *) g_bytes_get_data (err, NULL) : "");
+  if (!g_subprocess_get_if_exited (proc))
+    return -1;
+  return g_subprocess_get_exit_status (proc);
+}
+
+static guint16
+read_port (GSubprocess *proc)
+{
+  GInputStream *stream = g_subprocess_get_stdout_pipe (proc);
+  int fd = g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (stream));
+  gint64 deadline = g_get_monotonic_time () + TU_IO_TIMEOUT_S * G_USEC_PER_SEC;
+  char line[32];
+  gsize len = 0;
+  guint64 port = 0;
+  g_autoptr(GError) error = NULL;
+
+  for (;;)
+    {
+      struct pollfd pfd = { .fd = fd, .events = POLLIN };
+      int wait_ms = (int) ((deadline - g_get_monotonic_time ()) / 1000);
+      ssize_t n;
+
+      g_assert_cmpint (wait_ms, >, 0);
+      if (poll (&pfd, 1, wait_ms) <= 0)
+        continue;
+      n = read (fd, line + len, 1);
+      if (n <= 0)
+        g_error ("the daemon closed its stdout before printing its port");
+      if (line[len] == '\n')
+        break;
+      len++;
+      g_assert_cmpuint (len, <, sizeof line);
+    }
+  line[len] = '\0';
+  g_ascii_string_to_unsigned (line, 10, 1, G_MAXUINT16, &port, &error);
+  g_assert_no_error (error);
+  return (guint16) port;
+}
+
+TuDaemon *
+tu_daemon_start_argv (const char *const *args)
+{
+  TuDaemon *d = g_new0 (TuDaemon, 1);
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+
+  /* The root sits one level down so that tests can put files beside it,
+   * just outside, for links to point at. */
+  d->base = g_dir_make_tmp ("filecached-test-XXXXXX", &error);
+  g_assert_no_error (error);
+  d->root = g_build_filename (d->base, "root", NULL);
+  g_assert_cmpint (mkdir (d->root, 0755), ==, 0);
+
+  g_ptr_array_add (argv, (gpointer) env_path ("FILECACHED"));
+  g_ptr_array_add (argv, "--no-dbus");
+  g_ptr_array_add (argv, "--port");
+  g_ptr_array_add (argv, "0");
+  for (gsize i = 0; args != NULL && args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, d->root);
+  g_ptr_array_add (argv, NULL);
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  d->proc = g_subprocess_launcher_spawnv (launcher,
+                                          (const char *const *) argv->pdata,
+                                          &error);
+  g_assert_no_error (error);
+  d->port = read_port (d->proc);
+  return d;
+}
+
+TuDaemon *
+tu_daemon_start (const char *first_arg, ...)
+{
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  va_list ap;
+
+  g_ptr_array_add (args, "--host");
+  g_ptr_array_add (args, "127.0.0.1");
+  va_start (ap, first_arg);
+  for (const char *arg = first_arg; arg != NULL; arg = va_arg (ap, const char *))
+    g_ptr_array_add (args, (gpointer) arg);
+  va_end (ap);
+  g_ptr_array_add (args, NULL);
+  return tu_daemon_start_argv ((const char *const *) args->pdata);
+}
+
+void
+tu_daemon_stop_with (TuDaemon *d, int signum)
+{
+  g_subprocess_send_signal (d->proc, signum);
+  if (!wait_with_deadline (d->proc, 10, NULL, NULL))
+    g_error ("the daemon did not exit within 10 s of signal %d", signum);
+  g_assert_true (g_subprocess_get_if_exited (d->proc));
+  g_assert_cmpint (g_subprocess_get_exit_status (d->proc), ==, 0);
+
+  tu_rm_rf (d->base);
+  g_object_unref (d->proc);
+  g_free (d->root);
+  g_free (d->base);
+  g_free (d);
+}
+
+void
+tu_daemon_stop (TuDaemon *d)
+{
+  tu_daemon_stop_with (d, SIGTERM);
+}
+
+char *
+tu_daemon_path (TuDaemon *d, const char *name)
+{
+  return g_build_filename (d->root, name, NULL);
+}
+
+guint8 *
+tu_make_content (guint32 seed, gsize len)
+{
+  guint8 *data = g_malloc (len + 1);
+  guint32 x = seed * 2654435761u + 0x9e3779b9u;
+
+  if (x == 0)
+    x = 1;
+  for (gsize i = 0; i < len; i++)
+    {
+      x ^= x << 13;
+      x ^= x >> 17;
+      x ^= x << 5;
+      data[i] = (guint8) (x >> 24);
+    }
+  return data;
+}
+
+void
+tu_write_file (const char *dir, const char *name, const void *data, gsize len)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  g_autofree char *parent = g_path_get_dirname (path);
+  const guint8 *p = data;
+  int fd;
+
+  g_assert_cmpint (g_mkdir_with_parents (parent, 0755), ==, 0);
+  fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  g_assert_cmpint (fd, >=, 0);
+  while (len > 0)
+    {
+      ssize_t n = write (fd, p, len);
+
+      g_assert_cmpint (n, >, 0);
+      p += n;
+      len -= (gsize) n;
+    }
+  g_assert_cmpint (close (fd), ==, 0);
+}
+
+void
+tu_write_file_str (const char *dir, const char *name, const char *text)
+{
+  tu_write_file (dir, name, text, strlen (text));
+}
+
+void
+tu_assert_file_contents (const char *path, const void *data, gsize len)
+{
+  g_autofree char *contents = NULL;
+  gsize got = 0;
+  g_autoptr(GError) error = NULL;
+
+  g_file_get_contents (path, &contents, &got, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (contents, got, data, len);
+}
+
+static int
+remove_entry (const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+  return remove (path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+void
+tu_rm_rf (const char *path)
+{
+  g_assert_cmpint (nftw (path, remove_entry, 16, FTW_DEPTH | FTW_PHYS), ==, 0);
+}
+
+int
+tu_connect_full (const char *address, guint16 port, int rcvbuf)
+{
+  struct sockaddr_storage addr = { 0 };
+  socklen_t addr_len;
+  struct timeval tv = { .tv_sec = TU_IO_TIMEOUT_S };
+  int one = 1;
+  int fd;
+
+  if (strchr (address, ':') != NULL)
+    {
+      struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &addr;
+
+      sin6->sin6_family = AF_INET6;
+      sin6->sin6_port = htons (port);
+      g_assert_cmpint (inet_pton (AF_INET6, address, &sin6->sin6_addr), ==, 1);
+      addr_len = sizeof *sin6;
+    }
+  else
+    {
+      struct sockaddr_in *sin = (struct sockaddr_in *) &addr;
+
+      sin->sin_family = AF_INET;
+      sin->sin_port = htons (port);
+      g_assert_cmpint (inet_pton (AF_INET, address, &sin->sin_addr), ==, 1);
+      addr_len = sizeof *sin;
+    }
+
+  fd = socket (addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), ==, 0);
+  g_assert_cmpint (setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv), ==, 0);
+  g_assert_cmpint (setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one), ==, 0);
+  /* The receive window is fixed at connect time, so this must come first. */
+  if (rcvbuf > 0)
+    g_assert_cmpint (setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), ==, 0);
+  if (connect (fd, (struct sockaddr *) &addr, addr_len) != 0)
+    g_error ("connect to %s port %u: %s", address, port, g_strerror (errno));
+  return fd;
+}
+
+int
+tu_connect (guint16 port)
+{
+  return tu_connect_full ("127.0.0.1", port, 0);
+}
+
+void
+tu_send (int fd, const void *data, gsize len)
+{
+  const char *p = data;
+
+  while (len > 0)
+    {
+      ssize_t n = send (fd, p, len, MSG_NOSIGNAL);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        g_error ("send: %s", g_strerror (errno));
+      p += n;
+      len -= (gsize) n;
+    }
+}
+
+void
+tu_send_str (int fd, const char *text)
+{
+  tu_send (fd, text, strlen (text));
+}
+
+char *
+tu_read_line_timeout (int fd, int timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  g_autoptr(GString) line = g_string_new (NULL);
+
+  /* One byte at a time: the bytes after the LF belong to the next reply
+   * and must stay in the socket for tu_read_exact(). */
+  for (;;)
+    {
+      struct pollfd pfd = { .fd = fd, .events = POLLIN };
+      gint64 left_ms = (deadline - g_get_monotonic_time ()) / 1000;
+      char c;
+      ssize_t n;
+
+      if (left_ms <= 0 || poll (&pfd, 1, (int) left_ms) == 0)
+        {
+          g_test_message ("no line within %d ms (have \"%s\")",
+                          timeout_ms, line->str);
+          return NULL;
+        }
+      n = recv (fd, &c, 1, 0);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return NULL;
+      g_string_append_c (line, c);
+      if (c == '\n')
+        return g_string_free (g_steal_pointer (&line), FALSE);
+      g_assert_cmpuint (line->len, <, TU_MAX_LINE);
+    }
+}
+
+char *
+tu_read_line (int fd)
+{
+  return tu_read_line_timeout (fd, TU_IO_TIMEOUT_S * 1000);
+}
+
+guint8 *
+tu_read_exact (int fd, gsize len)
+{
+  guint8 *data = g_malloc (len + 1);
+  gsize got = 0;
+
+  while (got < len)
+    {
+      ssize_t n = recv (fd, data + got, len - got, 0);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        g_error ("expected %" G_GSIZE_FORMAT " bytes, got %" G_GSIZE_FORMAT
+                 " then %s", len, got, n == 0 ? "EOF" : g_strerror (errno));
+      got += (gsize) n;
+    }
+  return data;
+}
+
+void
+tu_expect_eof (int fd)
+{
+  char c;
+  ssize_t n;
+
+  do
+    n = recv (fd, &c, 1, 0);
+  while (n < 0 && errno == EINTR);
+  if (n > 0)
+    g_error ("expected EOF, got byte 0x%02x", (guint8) c);
+  if (n < 0 && errno != ECONNRESET)
+    g_error ("expected EOF, got %s", g_strerror (errno));
+}
+
+gboolean
+tu_wait_closed (int fd, int timeout_ms, guint64 *out_discarded)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  g_autofree char *buf = g_malloc (65536);
+  guint64 discarded = 0;
+  gboolean closed = FALSE;
+
+  for (;;)
+    {
+      struct pollfd pfd = { .fd = fd, .events = POLLIN };
+      gint64 left_ms = (deadline - g_get_monotonic_time ()) / 1000;
+      ssize_t n;
+
+      if (left_ms <= 0 || poll (&pfd, 1, (int) left_ms) == 0)
+        break;
+      n = recv (fd, buf, 65536, 0);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          closed = n == 0 || errno == ECONNRESET;
+          break;
+        }
+      discarded += (guint64) n;
+    }
+  if (out_discarded != NULL)
+    *out_discarded = discarded;
+  return closed;
+}
+
+void
+tu_assert_err (const char *line, const char *code)
+{
+  g_autofree char *prefix = g_strdup_printf ("ERR %s ", code);
+  gsize len;
+
+  g_assert_nonnull (line);
+  len = strlen (line);
+  if (!g_str_has_prefix (line, prefix))
+    g_error ("expected \"%s...\", got \"%s\"", prefix, line);
+  g_assert_cmpint (line[len - 1], ==, '\n');
+  /* The text is for people: it must be there, on the same line. */
+  g_assert_cmpuint (len, >, strlen (prefix) + 1);
+  g_assert_null (strchr (line + strlen (prefix), '\r'));
+}
+
+/* The contract's numbers: decimal digits, no sign, no leading zeros. */
+static guint64
+parse_number (const char *text, gsize len)
+{
+  guint64 value = 0;
+
+  g_assert_cmpuint (len, >, 0);
+  g_assert_false (len > 1 && text[0] == '0');
+  for (gsize i = 0; i < len; i++)
+    {
+      g_assert_true (g_ascii_isdigit (text[i]));
+      value = value * 10 + (guint64) (text[i] - '0');
+    }
+  return value;
+}
+
+/* Parses `OK <number>` LF. */
+static guint64
+parse_ok_number (const char *line)
+{
+  gsize len;
+
+  g_assert_nonnull (line);
+  len = strlen (line);
+  if (!g_str_has_prefix (line, "OK ") || line[len - 1] != '\n')
+    g_error ("expected \"OK <number>\", got \"%s\"", line);
+  return parse_number (line + 3, len - 4);
+}
+
+void
+tu_assert_get_reply (int fd, const void *data, gsize len)
+{
+  g_autofree char *line = tu_read_line (fd);
+  g_autofree guint8 *body = NULL;
+
+  g_assert_cmpuint (parse_ok_number (line), ==, len);
+  body = tu_read_exact (fd, len);
+  g_assert_cmpmem (body, len, data, len);
+}
+
+static void
+send_get (int fd, const char *name)
+{
+  g_autofree char *request = g_strdup_printf ("GET %s\n", name);
+
+  tu_send_str (fd, request);
+}
+
+void
+tu_assert_get (int fd, const char *name, const void *data, gsize len)
+{
+  send_get (fd, name);
+  tu_assert_get_reply (fd, data, len);
+}
+
+char *
+tu_get_err (int fd, const char *name)
+{
+  char *line;
+
+  send_get (fd, name);
+  line = tu_read_line (fd);
+  g_assert_nonnull (line);
+  if (!g_str_has_prefix (line, "ERR "))
+    g_error ("GET %s: expected an error, got \"%s\"", name, line);
+  return line;
+}
+
+void
+tu_assert_ping (int fd)
+{
+  g_autofree char *line = NULL;
+
+  tu_send_str (fd, "PING\n");
+  line = tu_read_line (fd);
+  g_assert_cmpstr (line, ==, "OK PONG\n");
+}
+
+static void
+list_entry_free (gpointer data)
+{
+  TuListEntry *entry = data;
+
+  g_free (entry->name);
+  g_free (entry);
+}
+
+GPtrArray *
+tu_read_list (int fd)
+{
+  g_autofree char *header = tu_read_line (fd);
+  guint64 count = parse_ok_number (header);
+  GPtrArray *entries = g_ptr_array_new_with_free_func (list_entry_free);
+
+  for (guint64 i = 0; i < count; i++)
+    {
+      g_autofree char *line = tu_read_line (fd);
+      TuListEntry *entry = g_new0 (TuListEntry, 1);
+      const char *size_end, *hits_end;
+
+      g_assert_nonnull (line);
+      size_end = strchr (line, ' ');
+      g_assert_nonnull (size_end);
+      hits_end = strchr (size_end + 1, ' ');
+      g_assert_nonnull (hits_end);
+      entry->size = parse_number (line, (gsize) (size_end - line));
+      entry->hits = parse_number (size_end + 1, (gsize) (hits_end - size_end - 1));
+      entry->name = g_strndup (hits_end + 1, strlen (hits_end + 1) - 1);
+      g_assert_cmpuint (strlen (entry->name), >, 0);
+      g_ptr_array_add (entries, entry);
+    }
+  return entries;
+}
+
+GPtrArray *
+tu_list (int fd)
+{
+  tu_send_str (fd, "LIST\n");
+  return tu_read_list (fd);
+}
+
+TuListEntry *
+tu_list_find (GPtrArray *entries, const char *name)
+{
+  for (guint i = 0; i < entries->len; i++)
+    {
+      TuListEntry *entry = g_ptr_array_index (entries, i);
+
+      if (g_str_equal (entry->name, name))
+        return entry;
+    }
+  return NULL;
+}

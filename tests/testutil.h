@@ -1,0 +1,93 @@
+/* Helpers shared by the integration suites: they start the real built
+ * daemon over a temporary directory and talk to it over plain blocking
+ * sockets, so a test sees exactly the bytes a client would see. */
+#pragma once
+
+#include <gio/gio.h>
+#include <sys/types.h>
+
+G_BEGIN_DECLS
+
+/* Every blocking socket read gives up after this long, so a daemon bug
+ * fails one test instead of hanging the whole suite. */
+#define TU_IO_TIMEOUT_S 20
+
+typedef struct {
+  GSubprocess *proc; /* (owned) */
+  char *base;        /* (owned): temporary directory holding root */
+  char *root;        /* (owned): the directory the daemon serves */
+  guint16 port;
+} TuDaemon;
+
+void tu_init (int *argc, char ***argv);
+
+/* Starts the daemon on 127.0.0.1 with a free port, `--no-dbus`, the given
+ * extra options (NULL-terminated) and a fresh empty root; aborts the test
+ * if it does not report its port. */
+TuDaemon *tu_daemon_start (const char *first_arg, ...);
+/* Same, with @args given as is: no `--host` is added. */
+TuDaemon *tu_daemon_start_argv (const char *const *args);
+/* Sends @signum, asserts a clean exit (status 0), removes the directories. */
+void tu_daemon_stop_with (TuDaemon *d, int signum);
+void tu_daemon_stop (TuDaemon *d);
+char *tu_daemon_path (TuDaemon *d, const char *name);
+
+/* Runs @argv to completion, capturing stdout and stderr; fails the test if
+ * it runs longer than @timeout_s.  Returns the exit status, or -1 if the
+ * process died from a signal. */
+int tu_run (const char *const *argv, guint timeout_s,
+            char **out_stdout, char **out_stderr);
+
+/* (transfer full): deterministic pseudo-random bytes for @seed. */
+guint8 *tu_make_content (guint32 seed, gsize len);
+/* Writes @name (parents created) under @dir, replacing it in place. */
+void tu_write_file (const char *dir, const char *name,
+                    const void *data, gsize len);
+void tu_write_file_str (const char *dir, const char *name, const char *text);
+/* Asserts that the file at @path holds exactly @data. */
+void tu_assert_file_contents (const char *path, const void *data, gsize len);
+void tu_rm_rf (const char *path);
+
+int tu_connect (guint16 port);
+/* @rcvbuf > 0 sets SO_RCVBUF before connecting. */
+int tu_connect_full (const char *address, guint16 port, int rcvbuf);
+void tu_send (int fd, const void *data, gsize len);
+void tu_send_str (int fd, const char *text);
+/* (transfer full) (nullable): one line, LF included; NULL on EOF, reset
+ * or timeout before a LF. */
+char *tu_read_line (int fd);
+/* Like tu_read_line() but gives up after @timeout_ms. */
+char *tu_read_line_timeout (int fd, int timeout_ms);
+/* (transfer full): asserts that exactly @len more bytes arrive. */
+guint8 *tu_read_exact (int fd, gsize len);
+/* Asserts the peer closed (EOF or reset) with no further bytes sent. */
+void tu_expect_eof (int fd);
+/* Discards whatever arrives until the peer closes or @timeout_ms pass.
+ * Returns whether it closed; stores the number of discarded bytes. */
+gboolean tu_wait_closed (int fd, int timeout_ms, guint64 *out_discarded);
+
+/* Asserts @line is `ERR <code> <non-empty text>` LF. */
+void tu_assert_err (const char *line, const char *code);
+/* Sends `GET name` and asserts the reply is `OK <len>` and @data. */
+void tu_assert_get (int fd, const char *name, const void *data, gsize len);
+/* Asserts the next reply on @fd is `OK <len>` and @data. */
+void tu_assert_get_reply (int fd, const void *data, gsize len);
+/* Sends `GET name`; returns the `ERR` line or fails on an `OK`. */
+char *tu_get_err (int fd, const char *name);
+void tu_assert_ping (int fd);
+
+typedef struct {
+  guint64 size;
+  guint64 hits;
+  char *name; /* (owned) */
+} TuListEntry;
+
+/* (transfer full) (element-type TuListEntry): sends `LIST` and parses the
+ * reply strictly. */
+GPtrArray *tu_list (int fd);
+/* The same for a reply to a `LIST` already sent. */
+GPtrArray *tu_read_list (int fd);
+/* (nullable) (transfer none) */
+TuListEntry *tu_list_find (GPtrArray *entries, const char *name);
+
+G_END_DECLS

@@ -806,8 +806,15 @@ fc_server_start (FcServer  *server,
   /* One thread per client, plus slack for threads that have released
    * their client but not yet returned to the pool: the pool must never be
    * the limit, or the service would stop accepting instead of answering
-   * ERR 503. */
-  server->service = g_threaded_socket_service_new ((int) MIN (server->max_clients + 16, G_MAXINT));
+   * ERR 503.
+   * Inactive until every address is bound: a service that is active
+   * while listeners are added cancels and restarts its accept on each
+   * addition, and GLib drops a connection accepted by the cancelled
+   * round (seen as a reset right after connect under ASan's timing). */
+  server->service = g_object_new (G_TYPE_THREADED_SOCKET_SERVICE,
+                                  "max-threads", (int) MIN (server->max_clients + 16, G_MAXINT),
+                                  "active", FALSE,
+                                  NULL);
   g_socket_listener_set_backlog (G_SOCKET_LISTENER (server->service), 1024);
 
   if (!server_listen (server, error))

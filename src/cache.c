@@ -370,21 +370,24 @@ fc_cache_load_abort (FcCache     *cache,
 }
 
 /**
- * fc_cache_invalidate:
+ * fc_cache_miss:
  * @cache: a cache
- * @name: a file that is gone or no longer servable
+ * @name: (nullable): the name asked for, if it was a valid one
  *
- * Drops @name's copy, counted as an invalidation.
+ * Counts a GET that could not be served at all (no such file, not
+ * servable, invalid name) as the miss it is, and drops @name's cached
+ * copy, now stale, counted as an invalidation.
  */
 void
-fc_cache_invalidate (FcCache    *cache,
-                     const char *name)
+fc_cache_miss (FcCache    *cache,
+               const char *name)
 {
   Graveyard graveyard = { NULL };
   Entry *entry;
 
   g_mutex_lock (&cache->lock);
-  entry = g_hash_table_lookup (cache->table, name);
+  cache->misses++;
+  entry = name != NULL ? g_hash_table_lookup (cache->table, name) : NULL;
   if (entry != NULL)
     {
       entry_remove (cache, entry, &graveyard);

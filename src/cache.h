@@ -61,7 +61,7 @@ void        fc_cache_load_finish    (FcCache      *cache,
                                      GBytes       *bytes);
 void        fc_cache_load_abort     (FcCache      *cache,
                                      FcCacheLoad  *load);
-void        fc_cache_invalidate     (FcCache      *cache,
+void        fc_cache_miss           (FcCache      *cache,
                                      const char   *name);
 
 gboolean    fc_cache_evict          (FcCache      *cache,

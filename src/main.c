@@ -205,6 +205,12 @@ main (int   argc,
       goto out;
     }
 
+  /* Before the port is announced: a supervisor may stop us right then. */
+  loop = g_main_loop_new (NULL, FALSE);
+  run = (Run) { loop, EXIT_SUCCESS };
+  g_unix_signal_add (SIGINT, on_stop_signal, &run);
+  g_unix_signal_add (SIGTERM, on_stop_signal, &run);
+
   if (options.port == 0)
     {
       /* Machine-readable for whoever asked for any free port. */
@@ -216,10 +222,6 @@ main (int   argc,
              fc_server_get_root (server), config.host, fc_server_get_port (server),
              options.cache_size, config.max_clients);
 
-  loop = g_main_loop_new (NULL, FALSE);
-  run = (Run) { loop, EXIT_SUCCESS };
-  g_unix_signal_add (SIGINT, on_stop_signal, &run);
-  g_unix_signal_add (SIGTERM, on_stop_signal, &run);
   if (!options.no_dbus)
     control = fc_dbus_control_new (cache, server,
                                    options.system_bus ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION,

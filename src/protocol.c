@@ -50,7 +50,8 @@ word_is (const char *line,
  * fc_request_parse:
  * @line: one line as found by fc_request_scan(); modified in place
  * @line_len: its length, LF included
- * @request: (out): the parsed request; its name points into @line
+ * @request: (out): the parsed request; its name points into @line. On
+ *   failure its command is still set when the command word was known.
  * @error: an %FC_ERROR naming why the line is refused
  *
  * Returns: %TRUE if @line is a well-formed request
@@ -72,6 +73,7 @@ fc_request_parse (char       *line,
   /* The name is handed on as a C string; the LF (or CR) makes room. */
   line[len] = '\0';
 
+  request->command = FC_COMMAND_NONE;
   request->name = NULL;
   request->name_len = 0;
 

@@ -10,6 +10,7 @@ G_BEGIN_DECLS
 #define FC_REQUEST_LINE_MAX 4096
 
 typedef enum {
+  FC_COMMAND_NONE,    /* the line names no known command */
   FC_COMMAND_GET,
   FC_COMMAND_LIST,
   FC_COMMAND_PING,

@@ -354,7 +354,7 @@ handle_get_once (Conn        *conn,
   if (fd < 0)
     {
       /* Whatever made the name unservable, its cached copy is stale. */
-      fc_cache_invalidate (server->cache, name);
+      fc_cache_miss (server->cache, name);
       return GET_DONE;
     }
 
@@ -409,7 +409,12 @@ handle_line (Conn     *conn,
   atomic_fetch_add (&conn->server->requests, 1);
 
   if (!fc_request_parse (line, line_len, &request, &error))
-    return conn_send_error (conn, error);
+    {
+      /* Every GET is a hit or a miss, even one the cache never saw. */
+      if (request.command == FC_COMMAND_GET)
+        fc_cache_miss (conn->server->cache, NULL);
+      return conn_send_error (conn, error);
+    }
 
   switch (request.command)
     {
@@ -423,6 +428,8 @@ handle_line (Conn     *conn,
     case FC_COMMAND_QUIT:
       *quit = TRUE;
       return conn_send (conn, REPLY_BYE, sizeof REPLY_BYE - 1);
+    case FC_COMMAND_NONE:
+      break;
     }
 
   g_assert_not_reached ();

@@ -239,16 +239,17 @@ test_refresh_on_change (void)
 }
 
 static void
-test_invalidate (void)
+test_miss_unservable (void)
 {
   g_autoptr(FcCache) cache = fc_cache_new (100);
   FcFileId a = file_id (1, 10);
 
   get (cache, "a", &a, NULL);
-  fc_cache_invalidate (cache, "a");
-  fc_cache_invalidate (cache, "never");
+  fc_cache_miss (cache, "a");
+  fc_cache_miss (cache, "never");
+  fc_cache_miss (cache, NULL);
   assert_order (cache, "");
-  assert_stats (cache, 0, 1, 1, 0, 1, 0, 0);
+  assert_stats (cache, 0, 4, 1, 0, 1, 0, 0);
 }
 
 static void
@@ -409,7 +410,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/cache/empty-file", test_empty_file);
   g_test_add_func ("/cache/evict/while-held", test_evict_while_held);
   g_test_add_func ("/cache/refresh/changed-identity", test_refresh_on_change);
-  g_test_add_func ("/cache/refresh/invalidate", test_invalidate);
+  g_test_add_func ("/cache/refresh/miss-unservable", test_miss_unservable);
   g_test_add_func ("/cache/single-flight/shared", test_single_flight);
   g_test_add_func ("/cache/single-flight/abort", test_single_flight_abort);
   g_test_add_func ("/cache/load/reserves-capacity", test_loads_reserve_capacity);

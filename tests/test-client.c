@@ -11,29 +11,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-typedef struct {
-  TuDaemon *d;
-  char *out; /* (owned): the -o directory */
-} Fixture;
-
-static void
-fixture_setup (Fixture *f, gconstpointer data)
-{
-  f->d = tu_daemon_start (NULL);
-  f->out = g_build_filename (f->d->base, "out", NULL);
-  g_assert_cmpint (mkdir (f->out, 0755), ==, 0);
-}
-
-static void
-fixture_teardown (Fixture *f, gconstpointer data)
-{
-  tu_daemon_stop (f->d);
-  g_free (f->out);
-}
-
-#define add_test(path, func) \
-  g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
-
 /* Runs `filecache COMMAND -H 127.0.0.1 -p PORT [-o OUT] ARGS...`. */
 static int
 run_client (const char *command, guint16 port, const char *out_dir,
@@ -103,7 +80,7 @@ closed_port (void)
 }
 
 static void
-test_get_several (Fixture *f, gconstpointer data)
+test_get_several (TuFixture *f, gconstpointer data)
 {
   const char *args[] = { "a.txt", "sub/b.bin", "empty", NULL };
   g_autofree guint8 *binary = tu_make_content (3, 100000);
@@ -147,7 +124,7 @@ test_get_big (void)
 }
 
 static void
-test_get_missing (Fixture *f, gconstpointer data)
+test_get_missing (TuFixture *f, gconstpointer data)
 {
   const char *args[] = { "a.txt", "nope.txt", NULL };
   g_autofree char *err = NULL;
@@ -164,7 +141,7 @@ test_get_missing (Fixture *f, gconstpointer data)
 }
 
 static void
-test_get_no_clobber (Fixture *f, gconstpointer data)
+test_get_no_clobber (TuFixture *f, gconstpointer data)
 {
   const char *args[] = { "precious", NULL };
   g_autofree char *path = g_build_filename (f->out, "precious", NULL);
@@ -180,7 +157,7 @@ test_get_no_clobber (Fixture *f, gconstpointer data)
 }
 
 static void
-test_get_forbidden (Fixture *f, gconstpointer data)
+test_get_forbidden (TuFixture *f, gconstpointer data)
 {
   const char *args[] = { "somedir", NULL };
   g_autofree char *err = NULL;
@@ -296,18 +273,16 @@ table_has_row (const char *table, const char *name, guint64 size, guint64 hits)
 }
 
 static void
-test_list (Fixture *f, gconstpointer data)
+test_list (TuFixture *f, gconstpointer data)
 {
-  int fd = tu_connect (f->d->port);
   g_autofree char *table = NULL;
 
   tu_write_file_str (f->d->root, "one.txt", "1\n");
   tu_write_file_str (f->d->root, "two.txt", "two\n");
   tu_write_file_str (f->d->root, "other.txt", "not fetched\n");
-  tu_assert_get (fd, "one.txt", "1\n", 2);
-  tu_assert_get (fd, "one.txt", "1\n", 2);
-  tu_assert_get (fd, "two.txt", "two\n", 4);
-  close (fd);
+  tu_assert_get (f->fd, "one.txt", "1\n", 2);
+  tu_assert_get (f->fd, "one.txt", "1\n", 2);
+  tu_assert_get (f->fd, "two.txt", "two\n", 4);
 
   g_assert_cmpint (run_client ("list", f->d->port, NULL, NULL, &table, NULL), ==, 0);
   g_test_message ("list printed:\n%s", table);
@@ -317,7 +292,7 @@ test_list (Fixture *f, gconstpointer data)
 }
 
 static void
-test_ping (Fixture *f, gconstpointer data)
+test_ping (TuFixture *f, gconstpointer data)
 {
   g_assert_cmpint (run_client ("ping", f->d->port, NULL, NULL, NULL, NULL), ==, 0);
 }
@@ -336,15 +311,15 @@ main (int argc, char **argv)
 {
   tu_init (&argc, &argv);
 
-  add_test ("/client/get/several-files", test_get_several);
+  tu_add ("/client/get/several-files", NULL, test_get_several);
   g_test_add_func ("/client/get/big-file", test_get_big);
-  add_test ("/client/get/missing", test_get_missing);
-  add_test ("/client/get/no-clobber-on-failure", test_get_no_clobber);
-  add_test ("/client/get/forbidden", test_get_forbidden);
+  tu_add ("/client/get/missing", NULL, test_get_missing);
+  tu_add ("/client/get/no-clobber-on-failure", NULL, test_get_no_clobber);
+  tu_add ("/client/get/forbidden", NULL, test_get_forbidden);
   g_test_add_func ("/client/get/short-body", test_get_short_body);
   g_test_add_func ("/client/get/closed-port", test_get_closed_port);
-  add_test ("/client/list", test_list);
-  add_test ("/client/ping", test_ping);
+  tu_add ("/client/list", NULL, test_list);
+  tu_add ("/client/ping", NULL, test_ping);
   g_test_add_func ("/client/ping/closed-port", test_ping_closed_port);
 
   return g_test_run ();

@@ -50,29 +50,29 @@ test_commands (void)
 static void
 test_errors (void)
 {
-  static const struct { const char *line; gsize len; FcError code; } bad[] = {
-    { "\n", 0, FC_ERROR_MALFORMED },
-    { "\r\n", 0, FC_ERROR_MALFORMED },
-    { "get a\n", 0, FC_ERROR_UNKNOWN_COMMAND },
-    { "Get a\n", 0, FC_ERROR_UNKNOWN_COMMAND },
-    { "HELLO\n", 0, FC_ERROR_UNKNOWN_COMMAND },
-    { "GETa\n", 0, FC_ERROR_UNKNOWN_COMMAND },
-    { "PINGPONG\n", 0, FC_ERROR_UNKNOWN_COMMAND },
-    { " GET a\n", 0, FC_ERROR_UNKNOWN_COMMAND },
-    { "GET\tA\n", 0, FC_ERROR_UNKNOWN_COMMAND },
-    { "PING\0\n", 6, FC_ERROR_UNKNOWN_COMMAND },
-    { "GET\n", 0, FC_ERROR_MISSING_NAME },
-    { "GET\r\n", 0, FC_ERROR_MISSING_NAME },
-    { "GET \n", 0, FC_ERROR_INVALID_NAME },
-    { "GET /etc/passwd\n", 0, FC_ERROR_INVALID_NAME },
-    { "GET ../x\n", 0, FC_ERROR_INVALID_NAME },
-    { "GET a\rb\n", 0, FC_ERROR_INVALID_NAME },
-    { "GET a\r\r\n", 0, FC_ERROR_INVALID_NAME },
-    { "GET a\0b\n", 8, FC_ERROR_INVALID_NAME },
-    { "LIST x\n", 0, FC_ERROR_UNEXPECTED_ARGUMENT },
-    { "LIST \n", 0, FC_ERROR_UNEXPECTED_ARGUMENT },
-    { "PING x\n", 0, FC_ERROR_UNEXPECTED_ARGUMENT },
-    { "QUIT now\n", 0, FC_ERROR_UNEXPECTED_ARGUMENT },
+  static const struct { const char *line; gsize len; FcError code; FcCommand command; } bad[] = {
+    { "\n", 0, FC_ERROR_MALFORMED, FC_COMMAND_NONE },
+    { "\r\n", 0, FC_ERROR_MALFORMED, FC_COMMAND_NONE },
+    { "get a\n", 0, FC_ERROR_UNKNOWN_COMMAND, FC_COMMAND_NONE },
+    { "Get a\n", 0, FC_ERROR_UNKNOWN_COMMAND, FC_COMMAND_NONE },
+    { "HELLO\n", 0, FC_ERROR_UNKNOWN_COMMAND, FC_COMMAND_NONE },
+    { "GETa\n", 0, FC_ERROR_UNKNOWN_COMMAND, FC_COMMAND_NONE },
+    { "PINGPONG\n", 0, FC_ERROR_UNKNOWN_COMMAND, FC_COMMAND_NONE },
+    { " GET a\n", 0, FC_ERROR_UNKNOWN_COMMAND, FC_COMMAND_NONE },
+    { "GET\tA\n", 0, FC_ERROR_UNKNOWN_COMMAND, FC_COMMAND_NONE },
+    { "PING\0\n", 6, FC_ERROR_UNKNOWN_COMMAND, FC_COMMAND_NONE },
+    { "GET\n", 0, FC_ERROR_MISSING_NAME, FC_COMMAND_GET },
+    { "GET\r\n", 0, FC_ERROR_MISSING_NAME, FC_COMMAND_GET },
+    { "GET \n", 0, FC_ERROR_INVALID_NAME, FC_COMMAND_GET },
+    { "GET /etc/passwd\n", 0, FC_ERROR_INVALID_NAME, FC_COMMAND_GET },
+    { "GET ../x\n", 0, FC_ERROR_INVALID_NAME, FC_COMMAND_GET },
+    { "GET a\rb\n", 0, FC_ERROR_INVALID_NAME, FC_COMMAND_GET },
+    { "GET a\r\r\n", 0, FC_ERROR_INVALID_NAME, FC_COMMAND_GET },
+    { "GET a\0b\n", 8, FC_ERROR_INVALID_NAME, FC_COMMAND_GET },
+    { "LIST x\n", 0, FC_ERROR_UNEXPECTED_ARGUMENT, FC_COMMAND_LIST },
+    { "LIST \n", 0, FC_ERROR_UNEXPECTED_ARGUMENT, FC_COMMAND_LIST },
+    { "PING x\n", 0, FC_ERROR_UNEXPECTED_ARGUMENT, FC_COMMAND_PING },
+    { "QUIT now\n", 0, FC_ERROR_UNEXPECTED_ARGUMENT, FC_COMMAND_QUIT },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
@@ -86,6 +86,7 @@ test_errors (void)
       g_test_message ("line %" G_GSIZE_FORMAT, i);
       g_assert_false (parse (bad[i].line, len, &request, &copy, &error));
       g_assert_error (error, FC_ERROR, (gint) bad[i].code);
+      g_assert_cmpint (request.command, ==, bad[i].command);
       g_assert_cmpuint (fc_error_status (bad[i].code), ==, 400);
       g_assert_true (g_str_has_prefix (fc_error_reply (bad[i].code, &reply_len), "ERR 400 "));
     }

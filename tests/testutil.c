@@ -147,8 +147,11 @@ tu_run (const char *const *argv, guint timeout_s,
     *out_stdout = bytes_to_string (out);
   if (out_stderr != NULL)
     *out_stderr = bytes_to_string (err);
-  g_test_message ("`%s`: stderr: %s", cmdline,
-                  err != NULL ? (const char *) g_bytes_get_data (err, NULL) : "");
+  {
+    g_autofree char *err_text = bytes_to_string (err);
+
+    g_test_message ("`%s`: stderr: %s", cmdline, err_text);
+  }
   if (!g_subprocess_get_if_exited (proc))
     return -1;
   return g_subprocess_get_exit_status (proc);
@@ -244,7 +247,9 @@ tu_daemon_stop_with (TuDaemon *d, int signum)
   g_subprocess_send_signal (d->proc, signum);
   if (!wait_with_deadline (d->proc, 10, NULL, NULL))
     g_error ("the daemon did not exit within 10 s of signal %d", signum);
-  g_assert_true (g_subprocess_get_if_exited (d->proc));
+  if (g_subprocess_get_if_signaled (d->proc))
+    g_error ("the daemon died from signal %d after signal %d",
+             g_subprocess_get_term_sig (d->proc), signum);
   g_assert_cmpint (g_subprocess_get_exit_status (d->proc), ==, 0);
 
   tu_rm_rf (d->base);
@@ -264,6 +269,23 @@ char *
 tu_daemon_path (TuDaemon *d, const char *name)
 {
   return g_build_filename (d->root, name, NULL);
+}
+
+void
+tu_fixture_setup (TuFixture *f, gconstpointer data)
+{
+  f->d = tu_daemon_start (NULL);
+  f->fd = tu_connect (f->d->port);
+  f->out = g_build_filename (f->d->base, "out", NULL);
+  g_assert_cmpint (mkdir (f->out, 0755), ==, 0);
+}
+
+void
+tu_fixture_teardown (TuFixture *f, gconstpointer data)
+{
+  close (f->fd);
+  tu_daemon_stop (f->d);
+  g_free (f->out);
 }
 
 guint8 *

@@ -32,6 +32,20 @@ void tu_daemon_stop_with (TuDaemon *d, int signum);
 void tu_daemon_stop (TuDaemon *d);
 char *tu_daemon_path (TuDaemon *d, const char *name);
 
+/* The common case: a daemon with default options, one connection to it and
+ * an empty directory beside the root for the client to write into. */
+typedef struct {
+  TuDaemon *d;
+  int fd;
+  char *out; /* (owned) */
+} TuFixture;
+
+void tu_fixture_setup (TuFixture *f, gconstpointer data);
+void tu_fixture_teardown (TuFixture *f, gconstpointer data);
+
+#define tu_add(path, data, func) \
+  g_test_add (path, TuFixture, data, tu_fixture_setup, func, tu_fixture_teardown)
+
 /* Runs @argv to completion, capturing stdout and stderr; fails the test if
  * it runs longer than @timeout_s.  Returns the exit status, or -1 if the
  * process died from a signal. */

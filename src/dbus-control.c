@@ -159,6 +159,22 @@ bus_name (GBusType bus_type)
   return bus_type == G_BUS_TYPE_SYSTEM ? _("system") : _("session");
 }
 
+static gboolean
+name_has_owner (GDBusConnection *connection,
+                const char      *name)
+{
+  g_autoptr(GVariant) reply = NULL;
+  gboolean has_owner = FALSE;
+
+  reply = g_dbus_connection_call_sync (connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                       "org.freedesktop.DBus", "NameHasOwner",
+                                       g_variant_new ("(s)", name), G_VARIANT_TYPE ("(b)"),
+                                       G_DBUS_CALL_FLAGS_NONE, 5000, NULL, NULL);
+  if (reply != NULL)
+    g_variant_get (reply, "(b)", &has_owner);
+  return has_owner;
+}
+
 /* GLib reports an unreachable bus and a name owned by someone else
  * through the same callback; only the connection tells them apart. */
 static void
@@ -176,9 +192,16 @@ on_name_lost (GDBusConnection *connection,
       return;
     }
 
-  g_set_error (&error, G_IO_ERROR, G_IO_ERROR_EXISTS,
-               _("The name %s is already owned on the %s bus: is another filecached running?"),
-               name, bus_name (control->bus_type));
+  /* The bus refuses a name for two reasons: someone has it, or the bus
+   * policy does not let us have it. The admin's next step differs. */
+  if (name_has_owner (connection, name))
+    g_set_error (&error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                 _("The name %s is already owned on the %s bus: is another filecached running?"),
+                 name, bus_name (control->bus_type));
+  else
+    g_set_error (&error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                 _("The %s bus does not let this user own the name %s: is its bus policy installed?"),
+                 bus_name (control->bus_type), name);
   control->fatal (error, control->user_data);
 }
 

@@ -85,15 +85,28 @@ call () {
 i=0
 while [ ! -S "$dir/bus" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 
+nobody="setpriv --reuid=65534 --regid=65534 --clear-groups --"
+member="setpriv --reuid=65534 --regid=65534 --groups=$gid --"
+
+echo "1..12"
+
+# Before the real daemon runs, so the only reason to refuse is the policy.
+n=$((n + 1))
+if out=$(timeout 20 $nobody "$filecached" --system --port 0 --host 127.0.0.1 "$dir/root" 2>&1); then
+  echo "not ok $n - a stranger's daemon was not refused the name: $out"
+  failed=1
+else
+  case "$out" in
+    *"does not let this user own the name org.filecached.Daemon"*) echo "ok $n - a stranger's daemon is refused the name" ;;
+    *) echo "not ok $n - a stranger's daemon failed without naming the policy: $out"; failed=1 ;;
+  esac
+fi
+
 "$filecached" --system --port 0 --host 127.0.0.1 "$dir/root" >"$dir/port" 2>"$dir/daemon.log" &
 daemon_pid=$!
 i=0
 until call --method org.filecached.Cache1.Stats >/dev/null 2>&1 || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
 
-nobody="setpriv --reuid=65534 --regid=65534 --clear-groups --"
-member="setpriv --reuid=65534 --regid=65534 --groups=$gid --"
-
-echo "1..11"
 check "root owns the name and may call Stats" ok call --method org.filecached.Cache1.Stats
 check "anyone may call Stats" ok $nobody gdbus call --system --dest org.filecached.Daemon --object-path /org/filecached/Daemon --method org.filecached.Cache1.Stats
 check "anyone may call ListCache" ok $nobody gdbus call --system --dest org.filecached.Daemon --object-path /org/filecached/Daemon --method org.filecached.Cache1.ListCache

@@ -258,7 +258,9 @@ void
 fc_dbus_control_free (FcDbusControl *control)
 {
   g_bus_unown_name (control->owner_id);
-  g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (control->skeleton));
+  /* Never exported when the bus could not be reached. */
+  if (g_dbus_interface_skeleton_get_connection (G_DBUS_INTERFACE_SKELETON (control->skeleton)) != NULL)
+    g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (control->skeleton));
   g_signal_handlers_disconnect_by_data (control->skeleton, control);
   g_object_unref (control->skeleton);
   g_free (control);

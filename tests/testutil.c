@@ -115,7 +115,9 @@ bytes_to_string (GBytes *bytes)
   gsize len = 0;
   const char *data;
 
-  if (bytes == NULL)
+  /* An empty pipe's GBytes may hold a NULL pointer, which g_strndup()
+   * would turn into NULL rather than "". */
+  if (bytes == NULL || g_bytes_get_size (bytes) == 0)
     return g_strdup ("");
   data = g_bytes_get_data (bytes, &len);
   return g_strndup (data, len);
@@ -157,47 +159,66 @@ tu_run (const char *const *argv, guint timeout_s,
   return g_subprocess_get_exit_status (proc);
 }
 
-static guint16
-read_port (GSubprocess *proc)
+/* (transfer full) (nullable): one line from the pipe @stream, LF
+ * stripped; NULL at EOF. Byte by byte, so that nothing past the line is
+ * taken from the pipe. */
+static char *
+read_pipe_line (GInputStream *stream, guint timeout_s)
 {
-  GInputStream *stream = g_subprocess_get_stdout_pipe (proc);
   int fd = g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (stream));
-  gint64 deadline = g_get_monotonic_time () + TU_IO_TIMEOUT_S * G_USEC_PER_SEC;
-  char line[32];
-  gsize len = 0;
-  guint64 port = 0;
-  g_autoptr(GError) error = NULL;
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_s * G_USEC_PER_SEC;
+  g_autoptr(GString) line = g_string_new (NULL);
 
   for (;;)
     {
       struct pollfd pfd = { .fd = fd, .events = POLLIN };
       int wait_ms = (int) ((deadline - g_get_monotonic_time ()) / 1000);
+      char c;
       ssize_t n;
 
-      g_assert_cmpint (wait_ms, >, 0);
+      if (wait_ms <= 0)
+        g_error ("no line from the daemon within %u s (have \"%s\")",
+                 timeout_s, line->str);
       if (poll (&pfd, 1, wait_ms) <= 0)
         continue;
-      n = read (fd, line + len, 1);
+      n = read (fd, &c, 1);
+      if (n < 0 && errno == EINTR)
+        continue;
       if (n <= 0)
-        g_error ("the daemon closed its stdout before printing its port");
-      if (line[len] == '\n')
-        break;
-      len++;
-      g_assert_cmpuint (len, <, sizeof line);
+        return NULL;
+      if (c == '\n')
+        return g_string_free (g_steal_pointer (&line), FALSE);
+      g_string_append_c (line, c);
+      g_assert_cmpuint (line->len, <, TU_MAX_LINE);
     }
-  line[len] = '\0';
+}
+
+static guint16
+read_port (GSubprocess *proc)
+{
+  g_autofree char *line = read_pipe_line (g_subprocess_get_stdout_pipe (proc),
+                                          TU_IO_TIMEOUT_S);
+  guint64 port = 0;
+  g_autoptr(GError) error = NULL;
+
+  if (line == NULL)
+    g_error ("the daemon closed its stdout before printing its port");
   g_ascii_string_to_unsigned (line, 10, 1, G_MAXUINT16, &port, &error);
   g_assert_no_error (error);
   return (guint16) port;
 }
 
-TuDaemon *
-tu_daemon_start_argv (const char *const *args)
+/* @dbus leaves out `--no-dbus` and keeps the daemon's stderr, where its
+ * bus troubles show; @bus_address (nullable) replaces the session bus
+ * address it would inherit. */
+static TuDaemon *
+daemon_spawn (const char *const *args, gboolean dbus, const char *bus_address)
 {
   TuDaemon *d = g_new0 (TuDaemon, 1);
   g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GError) error = NULL;
+  GSubprocessFlags flags = G_SUBPROCESS_FLAGS_STDOUT_PIPE;
 
   /* The root sits one level down so that tests can put files beside it,
    * just outside, for links to point at. */
@@ -207,7 +228,8 @@ tu_daemon_start_argv (const char *const *args)
   g_assert_cmpint (mkdir (d->root, 0755), ==, 0);
 
   g_ptr_array_add (argv, (gpointer) env_path ("FILECACHED"));
-  g_ptr_array_add (argv, "--no-dbus");
+  if (!dbus)
+    g_ptr_array_add (argv, "--no-dbus");
   g_ptr_array_add (argv, "--port");
   g_ptr_array_add (argv, "0");
   for (gsize i = 0; args != NULL && args[i] != NULL; i++)
@@ -215,7 +237,15 @@ tu_daemon_start_argv (const char *const *args)
   g_ptr_array_add (argv, d->root);
   g_ptr_array_add (argv, NULL);
 
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  if (dbus)
+    flags |= G_SUBPROCESS_FLAGS_STDERR_PIPE;
+  launcher = g_subprocess_launcher_new (flags);
+  /* A kept stderr is read only once the daemon exits: per-request debug
+   * output could fill the pipe and block the daemon mid-test. */
+  if (dbus)
+    g_subprocess_launcher_unsetenv (launcher, "G_MESSAGES_DEBUG");
+  if (bus_address != NULL)
+    g_subprocess_launcher_setenv (launcher, "DBUS_SESSION_BUS_ADDRESS", bus_address, TRUE);
   g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   d->proc = g_subprocess_launcher_spawnv (launcher,
                                           (const char *const *) argv->pdata,
@@ -226,13 +256,29 @@ tu_daemon_start_argv (const char *const *args)
 }
 
 TuDaemon *
-tu_daemon_start (const char *first_arg, ...)
+tu_daemon_start_argv (const char *const *args)
 {
-  g_autoptr(GPtrArray) args = g_ptr_array_new ();
-  va_list ap;
+  return daemon_spawn (args, FALSE, NULL);
+}
+
+/* The options every tu_daemon_start*() adds: IPv4 loopback only, the
+ * address tu_connect() uses. */
+static GPtrArray *
+loopback_args (void)
+{
+  GPtrArray *args = g_ptr_array_new ();
 
   g_ptr_array_add (args, "--host");
   g_ptr_array_add (args, "127.0.0.1");
+  return args;
+}
+
+TuDaemon *
+tu_daemon_start (const char *first_arg, ...)
+{
+  g_autoptr(GPtrArray) args = loopback_args ();
+  va_list ap;
+
   va_start (ap, first_arg);
   for (const char *arg = first_arg; arg != NULL; arg = va_arg (ap, const char *))
     g_ptr_array_add (args, (gpointer) arg);
@@ -241,22 +287,79 @@ tu_daemon_start (const char *first_arg, ...)
   return tu_daemon_start_argv ((const char *const *) args->pdata);
 }
 
-void
-tu_daemon_stop_with (TuDaemon *d, int signum)
+TuDaemon *
+tu_daemon_start_dbus (const char *bus_address, const char *const *args)
 {
-  g_subprocess_send_signal (d->proc, signum);
-  if (!wait_with_deadline (d->proc, 10, NULL, NULL))
-    g_error ("the daemon did not exit within 10 s of signal %d", signum);
-  if (g_subprocess_get_if_signaled (d->proc))
-    g_error ("the daemon died from signal %d after signal %d",
-             g_subprocess_get_term_sig (d->proc), signum);
-  g_assert_cmpint (g_subprocess_get_exit_status (d->proc), ==, 0);
+  g_autoptr(GPtrArray) argv = loopback_args ();
 
+  for (gsize i = 0; args != NULL && args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  return daemon_spawn ((const char *const *) argv->pdata, TRUE, bus_address);
+}
+
+char *
+tu_daemon_read_stderr_line (TuDaemon *d, guint timeout_s)
+{
+  GInputStream *stream = g_subprocess_get_stderr_pipe (d->proc);
+
+  g_assert_nonnull (stream);
+  return read_pipe_line (stream, timeout_s);
+}
+
+/* Signals (unless @signum is 0) and waits for the exit. Returns the rest
+ * of a kept stderr, also logged: a sanitizer's report lands there. */
+static char *
+daemon_reap (TuDaemon *d, int signum, guint timeout_s)
+{
+  g_autoptr(GBytes) err = NULL;
+  char *err_text;
+
+  if (signum != 0)
+    g_subprocess_send_signal (d->proc, signum);
+  if (!wait_with_deadline (d->proc, timeout_s, NULL, &err))
+    g_error ("the daemon did not exit within %u s of signal %d", timeout_s, signum);
+  err_text = bytes_to_string (err);
+  if (*err_text != '\0')
+    g_test_message ("daemon stderr: %s", err_text);
+  return err_text;
+}
+
+static void
+daemon_free (TuDaemon *d)
+{
   tu_rm_rf (d->base);
   g_object_unref (d->proc);
   g_free (d->root);
   g_free (d->base);
   g_free (d);
+}
+
+int
+tu_daemon_finish (TuDaemon *d, int signum, guint timeout_s, char **out_stderr)
+{
+  g_autofree char *err_text = daemon_reap (d, signum, timeout_s);
+  int status = -1;
+
+  if (g_subprocess_get_if_exited (d->proc))
+    status = g_subprocess_get_exit_status (d->proc);
+  else
+    g_test_message ("the daemon died from signal %d", g_subprocess_get_term_sig (d->proc));
+  daemon_free (d);
+  if (out_stderr != NULL)
+    *out_stderr = g_steal_pointer (&err_text);
+  return status;
+}
+
+void
+tu_daemon_stop_with (TuDaemon *d, int signum)
+{
+  g_free (daemon_reap (d, signum, 10));
+  if (g_subprocess_get_if_signaled (d->proc))
+    g_error ("the daemon died from signal %d after signal %d",
+             g_subprocess_get_term_sig (d->proc), signum);
+  g_assert_cmpint (g_subprocess_get_exit_status (d->proc), ==, 0);
+  daemon_free (d);
 }
 
 void

@@ -27,6 +27,19 @@ void tu_init (int *argc, char ***argv);
 TuDaemon *tu_daemon_start (const char *first_arg, ...);
 /* Same, with @args given as is: no `--host` is added. */
 TuDaemon *tu_daemon_start_argv (const char *const *args);
+/* Like tu_daemon_start(), but with D-Bus: the daemon owns its name on the
+ * session bus at @bus_address, or (NULL) on the test's own, as GTestDBus
+ * sets it. Its stderr is kept for tu_daemon_read_stderr_line() and
+ * tu_daemon_finish(). @args: (nullable): extra options, NULL-terminated. */
+TuDaemon *tu_daemon_start_dbus (const char *bus_address, const char *const *args);
+/* (transfer full) (nullable): the next line of a kept stderr, LF stripped;
+ * NULL at EOF. Fails the test after @timeout_s. */
+char *tu_daemon_read_stderr_line (TuDaemon *d, guint timeout_s);
+/* Sends @signum (0: none), waits at most @timeout_s for the daemon to exit
+ * and frees @d as tu_daemon_stop() does, asserting nothing about the exit.
+ * Returns the exit status, or -1 if a signal killed it; @out_stderr gets
+ * the rest of a kept stderr ("" if none was kept). */
+int tu_daemon_finish (TuDaemon *d, int signum, guint timeout_s, char **out_stderr);
 /* Sends @signum, asserts a clean exit (status 0), removes the directories. */
 void tu_daemon_stop_with (TuDaemon *d, int signum);
 void tu_daemon_stop (TuDaemon *d);

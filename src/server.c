@@ -39,6 +39,11 @@
  * request is answered with ERR 500. */
 #define GET_ATTEMPTS 3
 
+/* GLib 2.74 formats a debug message before deciding to drop it: on the
+ * hot path, ask once (at fc_server_new()) whether anyone listens. */
+#define REQUEST_DEBUG(server, ...) \
+  G_STMT_START { if (G_UNLIKELY ((server)->debug)) g_debug (__VA_ARGS__); } G_STMT_END
+
 struct _FcServer {
   char *root;                     /* (owned): absolute, links resolved */
   int root_fd;
@@ -52,6 +57,7 @@ struct _FcServer {
   GSocketService *service;        /* (owned) (nullable) */
   int wake_fd;                    /* readable once stopping */
   gint64 started;                 /* monotonic µs */
+  gboolean debug;                 /* per-request g_debug() output is wanted */
 
   GMutex lock;
   GCond drained;                  /* signalled as clients reaches 0 */
@@ -178,7 +184,7 @@ conn_send_error (Conn         *conn,
   gsize len;
   const char *reply = fc_error_reply (code, &len);
 
-  g_debug ("ERR %u: %s", fc_error_status (code), error->message);
+  REQUEST_DEBUG (conn->server, "ERR %u: %s", fc_error_status (code), error->message);
   atomic_fetch_add (&conn->server->errors, 1);
   return conn_send (conn, reply, len);
 }
@@ -235,14 +241,14 @@ conn_send_file (Conn    *conn,
         }
       if (n == 0)
         {
-          g_debug ("file shrank while being sent; closing the connection");
+          REQUEST_DEBUG (conn->server, "file shrank while being sent; closing the connection");
           return FALSE;
         }
       if (errno == EINTR)
         continue;
       if (errno != EAGAIN)
         {
-          g_debug ("sendfile failed: %s", g_strerror (errno));
+          REQUEST_DEBUG (conn->server, "sendfile failed: %s", g_strerror (errno));
           return FALSE;
         }
       if (conn_wait (conn, POLLOUT, g_get_monotonic_time () + conn->server->send_timeout) != WAIT_READY)
@@ -375,7 +381,7 @@ handle_get (Conn       *conn,
 
       if (result == GET_RETRY && attempt < GET_ATTEMPTS)
         {
-          g_debug ("GET %s: %s; trying again", name, error->message);
+          REQUEST_DEBUG (conn->server, "GET %s: %s; trying again", name, error->message);
           continue;
         }
       if (error != NULL)
@@ -419,7 +425,7 @@ handle_line (Conn     *conn,
   switch (request.command)
     {
     case FC_COMMAND_GET:
-      g_debug ("GET %s", request.name);
+      REQUEST_DEBUG (conn->server, "GET %s", request.name);
       return handle_get (conn, request.name);
     case FC_COMMAND_LIST:
       return handle_list (conn);
@@ -530,7 +536,7 @@ conn_run (Conn *conn)
         case WAIT_READY:
           break;
         case WAIT_TIMEOUT:
-          g_debug ("closing a connection: %s", conn->end > 0 ? "request timeout" : "idle timeout");
+          REQUEST_DEBUG (server, "closing a connection: %s", conn->end > 0 ? "request timeout" : "idle timeout");
           return;
         case WAIT_STOPPING:
         case WAIT_FAILED:
@@ -641,7 +647,7 @@ server_refuse (FcServer          *server,
   Refused *refused;
 
   atomic_fetch_add (&server->refused, 1);
-  g_debug ("refusing a connection: %u clients already", server->max_clients);
+  REQUEST_DEBUG (server, "refusing a connection: %u clients already", server->max_clients);
 
   if (send (fd, reply, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t) len ||
       shutdown (fd, SHUT_WR) != 0 || server->draining.length >= LINGER_REFUSED_MAX)
@@ -729,6 +735,7 @@ fc_server_new (const FcServerConfig  *config,
   server->idle_timeout = (gint64) config->idle_timeout * G_USEC_PER_SEC;
   server->send_timeout = (gint64) config->send_timeout * G_USEC_PER_SEC;
   server->cache = cache;
+  server->debug = !g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN);
   return g_steal_pointer (&server);
 }
 

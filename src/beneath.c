@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -62,8 +63,7 @@ open_error (const char  *name,
   return -1;
 }
 
-/* Both openers end here, so the regular-file rule has one home. A FIFO or
- * device was opened O_NONBLOCK and is closed unread. */
+/* A FIFO or device was opened O_NONBLOCK (or O_PATH) and is closed unread. */
 static int
 check_regular (int           fd,
                const char   *name,
@@ -88,6 +88,95 @@ check_regular (int           fd,
   return fd;
 }
 
+/* The path the kernel reached @fd by, or NULL. */
+static char *
+fd_path (int fd)
+{
+  char link[64];
+  char path[PATH_MAX];
+  ssize_t n;
+
+  g_snprintf (link, sizeof link, "/proc/self/fd/%d", fd);
+  n = readlink (link, path, sizeof path - 1);
+  if (n <= 0)
+    return NULL;
+  path[n] = '\0';
+  return g_strdup (path);
+}
+
+static gboolean
+path_is_beneath (const char *path,
+                 const char *root)
+{
+  gsize len = strlen (root);
+
+  if (strcmp (root, "/") == 0)
+    return TRUE;
+  return strncmp (path, root, len) == 0 && (path[len] == '/' || path[len] == '\0');
+}
+
+/* The fast openers refuse any path that leaves the root on the way, even
+ * one that comes back (an absolute link to a file inside, "../root/x").
+ * The contract asks only where the file lies once every link is resolved,
+ * so such a name gets a second, slower look: resolve it fully without
+ * opening the target (O_PATH neither blocks on a FIFO nor wakes a
+ * device), ask the kernel where it ended, and reopen that very inode for
+ * reading only if it lies beneath the root. Without /proc, the answer
+ * stays no. */
+static int
+open_resolved (int  root_fd,
+               const char *name,
+               int *saved_errno)
+{
+  g_autofree char *root = fd_path (root_fd);
+  g_autofree char *path = NULL;
+  char reopen[64];
+  struct stat st;
+  int pfd;
+  int fd;
+
+  pfd = openat (root_fd, name, O_PATH | O_CLOEXEC);
+  if (pfd < 0)
+    {
+      *saved_errno = errno;
+      return -1;
+    }
+
+  path = fd_path (pfd);
+  if (root == NULL || path == NULL || !path_is_beneath (path, root))
+    {
+      g_close (pfd, NULL);
+      *saved_errno = EXDEV;
+      return -1;
+    }
+
+  /* check_regular() refuses anything else on the O_PATH descriptor. */
+  if (fstat (pfd, &st) != 0 || !S_ISREG (st.st_mode))
+    return pfd;
+
+  g_snprintf (reopen, sizeof reopen, "/proc/self/fd/%d", pfd);
+  fd = open (reopen, FILE_FLAGS);
+  *saved_errno = errno;
+  g_close (pfd, NULL);
+  return fd;
+}
+
+/* Where both openers end, so the rules after resolution have one home. */
+static int
+open_finish (int           root_fd,
+             const char   *name,
+             int           fd,
+             int           saved_errno,
+             struct stat  *st,
+             GError      **error)
+{
+  if (fd < 0 && saved_errno == EXDEV)
+    fd = open_resolved (root_fd, name, &saved_errno);
+  if (fd < 0)
+    return open_error (name, saved_errno, error);
+  return check_regular (fd, name, st, error);
+}
+
 /**
  * fc_open_beneath_openat2:
  * @root_fd: a directory descriptor
@@ -97,7 +186,9 @@ check_regular (int           fd,
  *   lacks openat2()
  *
  * Opens @name for reading with the kernel refusing any resolution that
- * leaves @root_fd, through `..` or any symbolic link.
+ * leaves @root_fd, through `..` or any symbolic link; a name refused so
+ * is resolved once more in full and opened only if the file it reaches
+ * lies beneath the root.
  *
  * Returns: a descriptor of a regular file, or -1
  */
@@ -129,10 +220,9 @@ fc_open_beneath_openat2 (int           root_fd,
                                "openat2() is not available");
           return -1;
         }
-      return open_error (name, errno, error);
     }
 
-  return check_regular (fd, name, st, error);
+  return open_finish (root_fd, name, fd, errno, st, error);
 #else
   g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
                        "openat2() is not available");
@@ -276,9 +366,7 @@ fc_open_beneath_walk (int           root_fd,
 
   walk_clear (&walk);
 
-  if (fd < 0)
-    return open_error (name, saved_errno, error);
-  return check_regular (fd, name, st, error);
+  return open_finish (root_fd, name, fd, saved_errno, st, error);
 }
 
 /**
@@ -288,7 +376,8 @@ fc_open_beneath_walk (int           root_fd,
  * @st: (out): the opened file's status
  * @error: an %FC_ERROR
  *
- * Opens @name beneath @root_fd for reading, never resolving outside it.
+ * Opens @name beneath @root_fd for reading, never opening a file that
+ * lies outside it once every link is resolved.
  * Uses openat2() where the kernel has it and falls back to
  * fc_open_beneath_walk() where it does not.
  *

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -25,8 +24,9 @@
 #include "protocol.h"
 #include "server.h"
 
-/* Linux moves at most this much per sendfile() call. */
-#define SENDFILE_MAX 0x7ffff000
+/* Uncached files are sent in pieces this large, read into a buffer the
+ * connection keeps. */
+#define STREAM_CHUNK (128 * 1024)
 
 /* A refused or finished connection is drained this long before close(),
  * so unread request bytes do not turn our FIN into a RST that would
@@ -78,6 +78,7 @@ typedef struct {
   gsize end;                      /* one past the last received byte */
   gint64 partial_since;           /* when the unfinished line began, or 0 */
   gint64 idle_since;              /* when the last reply ended */
+  char *chunk;                    /* (owned) (nullable): STREAM_CHUNK bytes, once needed */
   char in[2 * FC_REQUEST_LINE_MAX];
 } Conn;
 
@@ -206,56 +207,85 @@ conn_send_bytes (Conn   *conn,
   return conn_sendv (conn, iov, size > 0 ? 2 : 1, iov[0].iov_len);
 }
 
-/* Streams @size bytes of @fd after its status line, without copying them
- * through user space. Returns FALSE when the connection must close: the
- * status line promised bytes that could not all be sent. */
+typedef enum {
+  GET_DONE,
+  GET_RETRY,
+  GET_CLOSE,
+} GetResult;
+
+/* A writer updates a file's mtime before it changes its data, so bytes
+ * read while the identity stays the same belong to the version the
+ * status line announced. */
 static gboolean
-conn_send_file (Conn    *conn,
-                int      fd,
-                guint64  size)
+file_unchanged (int             fd,
+                const FcFileId *id)
+{
+  struct stat st;
+  FcFileId now;
+
+  if (fstat (fd, &st) != 0)
+    return FALSE;
+  fc_file_id_from_stat (&now, &st);
+  return fc_file_id_equal (id, &now);
+}
+
+/* Streams a file that is not cached, a chunk at a time, checking its
+ * identity after each read: once `OK <size>` is out, bytes of another
+ * version must never follow (sendfile() could not tell). Before the
+ * status line a change is worth a fresh start (GET_RETRY) and a failed
+ * read an ERR 500; after it, only closing is honest. */
+static GetResult
+conn_send_file (Conn            *conn,
+                int              fd,
+                const FcFileId  *id,
+                GError         **error)
 {
   char status[FC_STATUS_MAX];
-  gsize status_len = fc_format_status (status, size);
-  off_t offset = 0;
+  gsize header_len = fc_format_status (status, id->size);
+  guint64 offset = 0;
 
-  for (;;)
+  if (conn->chunk == NULL)
+    conn->chunk = g_malloc (STREAM_CHUNK);
+
+  do
     {
-      ssize_t n = send (conn->fd, status, status_len, MSG_NOSIGNAL | (size > 0 ? MSG_MORE : 0));
+      gsize want = (gsize) MIN (id->size - offset, STREAM_CHUNK);
+      ssize_t n = want > 0 ? pread (fd, conn->chunk, want, (off_t) offset) : 0;
+      struct iovec iov[2];
+      int iovcnt = 0;
 
-      if (n == (ssize_t) status_len)
-        break;
-      if (n >= 0 || errno != EAGAIN)
-        return FALSE;
-      if (conn_wait (conn, POLLOUT, g_get_monotonic_time () + conn->server->send_timeout) != WAIT_READY)
-        return FALSE;
-    }
-
-  while ((guint64) offset < size)
-    {
-      ssize_t n = sendfile (conn->fd, fd, &offset, MIN (size - (guint64) offset, SENDFILE_MAX));
-
-      if (n > 0)
-        {
-          atomic_fetch_add (&conn->server->bytes_sent, (guint64) n);
-          continue;
-        }
-      if (n == 0)
-        {
-          REQUEST_DEBUG (conn->server, "file shrank while being sent; closing the connection");
-          return FALSE;
-        }
-      if (errno == EINTR)
+      if (n < 0 && errno == EINTR)
         continue;
-      if (errno != EAGAIN)
-        {
-          REQUEST_DEBUG (conn->server, "sendfile failed: %s", g_strerror (errno));
-          return FALSE;
-        }
-      if (conn_wait (conn, POLLOUT, g_get_monotonic_time () + conn->server->send_timeout) != WAIT_READY)
-        return FALSE;
-    }
 
-  return TRUE;
+      if (!file_unchanged (fd, id))
+        {
+          if (header_len == 0)
+            return GET_CLOSE;
+          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_BUSY,
+                               _("The file changed while it was read"));
+          return GET_RETRY;
+        }
+
+      if (n < 0 || (gsize) n != want)
+        {
+          if (header_len == 0)
+            return GET_CLOSE;
+          g_set_error (error, FC_ERROR, FC_ERROR_READ_FAILED, _("Read failed: %s"),
+                       n < 0 ? g_strerror (errno) : _("the file is shorter than its size"));
+          return GET_DONE;
+        }
+
+      if (header_len > 0)
+        iov[iovcnt++] = (struct iovec) { status, header_len };
+      iov[iovcnt++] = (struct iovec) { conn->chunk, (gsize) n };
+      if (!conn_sendv (conn, iov, iovcnt, header_len))
+        return GET_CLOSE;
+      header_len = 0;
+      offset += (guint64) n;
+    }
+  while (offset < id->size);
+
+  return GET_DONE;
 }
 
 /* Reads the whole of a file opened as @id. Fails with
@@ -307,12 +337,6 @@ read_file (int              fd,
   return g_bytes_new_take (g_steal_pointer (&data), id->size);
 }
 
-typedef enum {
-  GET_DONE,
-  GET_RETRY,
-  GET_CLOSE,
-} GetResult;
-
 static GetResult
 serve_opened (Conn        *conn,
               const char  *name,
@@ -340,7 +364,7 @@ serve_opened (Conn        *conn,
       break;
 
     case FC_LOOKUP_BYPASS:
-      return conn_send_file (conn, fd, id->size) ? GET_DONE : GET_CLOSE;
+      return conn_send_file (conn, fd, id, error);
     }
 
   return conn_send_bytes (conn, bytes) ? GET_DONE : GET_CLOSE;
@@ -581,12 +605,14 @@ on_run (GThreadedSocketService *service,
   conn->fd = g_socket_get_fd (socket);
   conn->start = conn->end = 0;
   conn->partial_since = 0;
+  conn->chunk = NULL;
 
   /* Replies are written whole; Nagle would only hold the last segment
    * back for the peer's delayed ACK. */
   g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
 
   conn_run (conn);
+  g_free (conn->chunk);
 
   g_socket_close (socket, NULL);
   server_release_client (server);

@@ -75,6 +75,12 @@ fixture_set_up (Fixture       *fixture,
   make_link ("deep/../b.txt", fixture->root, "sub/via-deep");
   make_link ("sub", fixture->root, "subdir-link");
   make_link ("to-a", fixture->root, "chain");
+  /* Links that leave the root on the way but end inside it. */
+  path = g_build_filename (fixture->root, "a.txt", NULL);
+  make_link (path, fixture->root, "abs-in");
+  g_clear_pointer (&path, g_free);
+  make_link ("../root/sub/b.txt", fixture->root, "out-and-back");
+  make_link ("../../root/a.txt", fixture->root, "sub/out-and-back");
   /* Links that escape. */
   make_link ("/etc/passwd", fixture->root, "abs");
   make_link ("../outside/secret", fixture->root, "rel-escape");
@@ -139,6 +145,12 @@ static const struct {
   { "subdir-link/up-a", "a\n" },
   { "chain", "a\n" },
   { "self/a.txt", "a\n" },
+  { "abs-in", "a\n" },
+  { "out-and-back", "b\n" },
+  { "sub/out-and-back", "a\n" },
+  { "parent/root/a.txt", "a\n" },
+  { "parent/root/fifo", NULL, FC_ERROR_NOT_REGULAR },
+  { "parent/root", NULL, FC_ERROR_NOT_REGULAR },
   { "missing", NULL, FC_ERROR_NOT_FOUND },
   { "sub/missing", NULL, FC_ERROR_NOT_FOUND },
   { "a.txt/x", NULL, FC_ERROR_NOT_FOUND },

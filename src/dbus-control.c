@@ -15,6 +15,8 @@ struct _FcDbusControl {
   FcDbusCache1 *skeleton;         /* (owned) */
   GBusType bus_type;
   guint owner_id;
+  gboolean announced;
+  FcDbusReadyFunc ready;
   FcDbusFatalFunc fatal;
   gpointer user_data;
 };
@@ -146,11 +148,21 @@ on_bus_acquired (GDBusConnection *connection,
 }
 
 static void
+control_announce (FcDbusControl *control)
+{
+  if (control->announced)
+    return;
+  control->announced = TRUE;
+  control->ready (control->user_data);
+}
+
+static void
 on_name_acquired (GDBusConnection *connection,
                   const char      *name,
                   gpointer         user_data)
 {
   g_debug ("D-Bus: owning %s", name);
+  control_announce (user_data);
 }
 
 static const char *
@@ -189,6 +201,7 @@ on_name_lost (GDBusConnection *connection,
     {
       g_warning (_("Cannot reach the %s bus; serving without D-Bus control"),
                  bus_name (control->bus_type));
+      control_announce (control);
       return;
     }
 
@@ -210,8 +223,9 @@ on_name_lost (GDBusConnection *connection,
  * @cache: (transfer none): the cache to steer; must outlive the result
  * @server: (transfer none): the running server; must outlive the result
  * @bus_type: the bus to own %FC_DBUS_NAME on
- * @fatal: called if the name is owned by another process
- * @user_data: for @fatal
+ * @ready: called once the name is owned or the bus found unreachable
+ * @fatal: called if the bus refuses the name
+ * @user_data: for @ready and @fatal
  *
  * Exports the control interface and asks for the name, in the
  * thread-default main context. An unreachable bus is a warning only: the
@@ -223,6 +237,7 @@ FcDbusControl *
 fc_dbus_control_new (FcCache         *cache,
                      FcServer        *server,
                      GBusType         bus_type,
+                     FcDbusReadyFunc  ready,
                      FcDbusFatalFunc  fatal,
                      gpointer         user_data)
 {
@@ -231,6 +246,7 @@ fc_dbus_control_new (FcCache         *cache,
   control->cache = cache;
   control->server = server;
   control->bus_type = bus_type;
+  control->ready = ready;
   control->fatal = fatal;
   control->user_data = user_data;
 

@@ -12,14 +12,19 @@ G_BEGIN_DECLS
 
 typedef struct _FcDbusControl FcDbusControl;
 
-/* Called in the main context when the daemon must stop: the bus name is
- * owned by someone else. */
+/* Called once in the main context when the name is owned, or the bus
+ * turned out unreachable (the daemon goes on without control). */
+typedef void (*FcDbusReadyFunc) (gpointer user_data);
+
+/* Called in the main context when the daemon must stop: the bus would
+ * not give it the name. */
 typedef void (*FcDbusFatalFunc) (const GError *error,
                                  gpointer      user_data);
 
 FcDbusControl *fc_dbus_control_new  (FcCache         *cache,
                                      FcServer        *server,
                                      GBusType         bus_type,
+                                     FcDbusReadyFunc  ready,
                                      FcDbusFatalFunc  fatal,
                                      gpointer         user_data);
 void           fc_dbus_control_free (FcDbusControl   *control);

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include <glib/gi18n.h>
 #include <glib-unix.h>
@@ -16,14 +17,18 @@
 #include "server.h"
 #include "size.h"
 
+/* Besides a socket and a file per client: listeners, D-Bus, GLib's own
+ * descriptors and refused connections being drained. */
+#define FD_RESERVE 128
+
 typedef struct {
   char *host;
-  gint port;
+  guint port;
   guint64 cache_size;
-  gint max_clients;
-  gint request_timeout;
-  gint idle_timeout;
-  gint send_timeout;
+  guint max_clients;
+  guint request_timeout;
+  guint idle_timeout;
+  guint send_timeout;
   gboolean no_dbus;
   gboolean system_bus;
   gboolean version;
@@ -41,19 +46,48 @@ parse_cache_size (const char  *option_name,
   return fc_size_parse (value, &options->cache_size, error);
 }
 
-static gboolean
-check_range (const char  *option,
-             gint         value,
-             gint         min,
-             gint         max,
-             GError     **error)
-{
-  if (value >= min && value <= max)
-    return TRUE;
+typedef struct {
+  const char *name;
+  gsize offset;      /* of the guint in Options */
+  guint min;
+  guint max;
+} NumberOption;
 
-  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-               _("%s must be between %d and %d"), option, min, max);
-  return FALSE;
+static const NumberOption number_options[] = {
+  { "--port", G_STRUCT_OFFSET (Options, port), 0, G_MAXUINT16 },
+  { "--max-clients", G_STRUCT_OFFSET (Options, max_clients), 1, 1000000 },
+  { "--request-timeout", G_STRUCT_OFFSET (Options, request_timeout), 1, 86400 },
+  { "--idle-timeout", G_STRUCT_OFFSET (Options, idle_timeout), 1, 86400 },
+  { "--send-timeout", G_STRUCT_OFFSET (Options, send_timeout), 1, 86400 },
+};
+
+/* G_OPTION_ARG_INT reads "010" as octal and "0x10" as hex; an admin
+ * means decimal. */
+static gboolean
+parse_number (const char  *option_name,
+              const char  *value,
+              gpointer     data,
+              GError     **error)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (number_options); i++)
+    {
+      const NumberOption *option = &number_options[i];
+      guint64 number;
+
+      if (strcmp (option_name, option->name) != 0)
+        continue;
+      if (!g_ascii_string_to_unsigned (value, 10, option->min, option->max, &number, NULL))
+        {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                       _("%s takes a whole number from %u to %u, not “%s”"),
+                       option->name, option->min, option->max, value);
+          return FALSE;
+        }
+      G_STRUCT_MEMBER (guint, data, option->offset) = (guint) number;
+      return TRUE;
+    }
+
+  g_return_val_if_reached (FALSE);
 }
 
 static gboolean
@@ -65,17 +99,17 @@ parse_options (Options   *options,
   const GOptionEntry entries[] = {
     { "host", 0, 0, G_OPTION_ARG_STRING, &options->host,
       N_("Address or host name to listen on (default: localhost, IPv4 and IPv6)"), N_("ADDR") },
-    { "port", 0, 0, G_OPTION_ARG_INT, &options->port,
+    { "port", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) parse_number,
       N_("TCP port (default: 3030; 0 picks a free one and prints it)"), N_("N") },
     { "cache-size", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) parse_cache_size,
       N_("Memory cache capacity, in bytes or with a K, M or G suffix (default: 64M; 0 disables)"), N_("SIZE") },
-    { "max-clients", 0, 0, G_OPTION_ARG_INT, &options->max_clients,
+    { "max-clients", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) parse_number,
       N_("Most connections served at once (default: 256)"), N_("N") },
-    { "request-timeout", 0, 0, G_OPTION_ARG_INT, &options->request_timeout,
+    { "request-timeout", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) parse_number,
       N_("Seconds to finish a request line once begun (default: 10)"), N_("S") },
-    { "idle-timeout", 0, 0, G_OPTION_ARG_INT, &options->idle_timeout,
+    { "idle-timeout", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) parse_number,
       N_("Seconds an idle connection is kept (default: 60)"), N_("S") },
-    { "send-timeout", 0, 0, G_OPTION_ARG_INT, &options->send_timeout,
+    { "send-timeout", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) parse_number,
       N_("Seconds a client may read nothing before it is dropped (default: 30)"), N_("S") },
     { "no-dbus", 0, 0, G_OPTION_ARG_NONE, &options->no_dbus,
       N_("Do not export the D-Bus control interface"), NULL },
@@ -105,17 +139,64 @@ parse_options (Options   *options,
       return FALSE;
     }
 
-  return check_range ("--port", options->port, 0, G_MAXUINT16, error) &&
-         check_range ("--max-clients", options->max_clients, 1, 1000000, error) &&
-         check_range ("--request-timeout", options->request_timeout, 1, 86400, error) &&
-         check_range ("--idle-timeout", options->idle_timeout, 1, 86400, error) &&
-         check_range ("--send-timeout", options->send_timeout, 1, 86400, error);
+  return TRUE;
+}
+
+/* Raises the soft limit on open files to the hard one, and serves no more
+ * clients than it then allows: a daemon that runs out of descriptors
+ * stops accepting altogether. */
+static guint
+fit_clients_to_fd_limit (guint max_clients)
+{
+  struct rlimit limit;
+  rlim_t fit;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0)
+    return max_clients;
+  if (limit.rlim_cur < limit.rlim_max)
+    {
+      limit.rlim_cur = limit.rlim_max;
+      if (setrlimit (RLIMIT_NOFILE, &limit) != 0)
+        getrlimit (RLIMIT_NOFILE, &limit);
+    }
+
+  fit = limit.rlim_cur > FD_RESERVE + 2 ? (limit.rlim_cur - FD_RESERVE) / 2 : 1;
+  if (max_clients <= fit)
+    return max_clients;
+
+  g_warning (_("--max-clients %u needs more open files than the limit of %lu allows; serving at most %lu clients"),
+             max_clients, (unsigned long) limit.rlim_cur, (unsigned long) fit);
+  return (guint) fit;
 }
 
 typedef struct {
   GMainLoop *loop;
   int status;
+  FcServer *server;
+  const Options *options;
+  const FcServerConfig *config;
 } Run;
+
+/* Says the daemon is up, once it is: TCP bound and, with D-Bus, the name
+ * owned (or the bus found unreachable), so nobody is handed the port of
+ * a daemon about to exit for want of its name. */
+static void
+announce (gpointer user_data)
+{
+  Run *run = user_data;
+
+  if (run->options->port == 0)
+    {
+      /* Machine-readable for whoever asked for any free port. */
+      printf ("%u\n", fc_server_get_port (run->server));
+      fflush (stdout);
+    }
+
+  g_message (_("Serving “%s” on %s port %u (cache %" G_GUINT64_FORMAT " bytes, at most %u clients)"),
+             fc_server_get_root (run->server), run->config->host,
+             fc_server_get_port (run->server), run->options->cache_size,
+             run->config->max_clients);
+}
 
 static gboolean
 on_stop_signal (gpointer user_data)
@@ -162,7 +243,7 @@ main (int   argc,
   g_autoptr(FcDbusControl) control = NULL;
   g_autoptr(GMainLoop) loop = NULL;
   FcServerConfig config;
-  Run run = { NULL, EXIT_FAILURE };
+  Run run = { NULL, EXIT_FAILURE, NULL, NULL, NULL };
 
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
@@ -191,10 +272,10 @@ main (int   argc,
     .root = options.dirs != NULL ? options.dirs[0] : ".",
     .host = options.host != NULL ? options.host : "localhost",
     .port = (guint16) options.port,
-    .max_clients = (guint) options.max_clients,
-    .request_timeout = (guint) options.request_timeout,
-    .idle_timeout = (guint) options.idle_timeout,
-    .send_timeout = (guint) options.send_timeout,
+    .max_clients = fit_clients_to_fd_limit (options.max_clients),
+    .request_timeout = options.request_timeout,
+    .idle_timeout = options.idle_timeout,
+    .send_timeout = options.send_timeout,
   };
 
   cache = fc_cache_new (options.cache_size);
@@ -205,27 +286,18 @@ main (int   argc,
       goto out;
     }
 
-  /* Before the port is announced: a supervisor may stop us right then. */
+  /* Before anything is announced: a supervisor may stop us right then. */
   loop = g_main_loop_new (NULL, FALSE);
-  run = (Run) { loop, EXIT_SUCCESS };
+  run = (Run) { loop, EXIT_SUCCESS, server, &options, &config };
   g_unix_signal_add (SIGINT, on_stop_signal, &run);
   g_unix_signal_add (SIGTERM, on_stop_signal, &run);
 
-  if (options.port == 0)
-    {
-      /* Machine-readable for whoever asked for any free port. */
-      printf ("%u\n", fc_server_get_port (server));
-      fflush (stdout);
-    }
-
-  g_message (_("Serving “%s” on %s port %u (cache %" G_GUINT64_FORMAT " bytes, at most %u clients)"),
-             fc_server_get_root (server), config.host, fc_server_get_port (server),
-             options.cache_size, config.max_clients);
-
-  if (!options.no_dbus)
+  if (options.no_dbus)
+    announce (&run);
+  else
     control = fc_dbus_control_new (cache, server,
                                    options.system_bus ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION,
-                                   on_dbus_fatal, &run);
+                                   announce, on_dbus_fatal, &run);
   g_main_loop_run (loop);
 
   g_message (_("Stopping"));

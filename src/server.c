@@ -732,7 +732,9 @@ fc_server_new (const FcServerConfig  *config,
   g_mutex_init (&server->lock);
   g_cond_init (&server->drained);
 
-  if (root != NULL)
+  /* A root this user cannot search would start and then refuse every
+   * GET: better said once, at start. */
+  if (root != NULL && access (root, R_OK | X_OK) == 0)
     server->root_fd = open (root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (server->root_fd < 0)
     {
@@ -784,7 +786,7 @@ resolve_host (const char  *host,
 
 /* The first address picks the port (when asked for 0), the others share
  * it. "localhost" succeeds if either loopback can be bound, since a host
- * without IPv6 is common. */
+ * without IPv6 is common, but not if the port is taken on either. */
 static gboolean
 server_listen (FcServer  *server,
                GError   **error)
@@ -818,12 +820,14 @@ server_listen (FcServer  *server,
       g_set_error (&listen_error, local_error->domain, local_error->code,
                    _("Cannot listen on %s port %u: %s"), text, server->port,
                    local_error->message);
-      if (!tolerant)
+      /* A port taken on one loopback is a conflict to report, not a
+       * missing address family to put up with. */
+      if (!tolerant || g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE))
         break;
       g_debug ("%s", listen_error->message);
     }
 
-  if (bound == 0 || (!tolerant && listen_error != NULL))
+  if (bound == 0 || (listen_error != NULL && (!tolerant || listen_error->code == G_IO_ERROR_ADDRESS_IN_USE)))
     {
       g_propagate_error (error, g_steal_pointer (&listen_error));
       return FALSE;

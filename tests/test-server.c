@@ -1320,6 +1320,10 @@ static const BadOption bad_options[] = {
   { "/server/cli/negative-cache-size", { "--port", "0", "--cache-size", "-1" } },
   { "/server/cli/bad-max-clients", { "--port", "0", "--max-clients", "many" } },
   { "/server/cli/unknown-option", { "--port", "0", "--frobnicate", NULL } },
+  /* Decimal only: GLib's own integer options would take these as hex. */
+  { "/server/cli/hex-port", { "--port", "0x10", NULL } },
+  { "/server/cli/hex-timeout", { "--port", "0", "--idle-timeout", "0x3c" } },
+  { "/server/cli/zero-max-clients", { "--port", "0", "--max-clients", "0" } },
 };
 
 static void

@@ -1166,6 +1166,19 @@ test_property_capacity_shrink (Fixture *f, gconstpointer data)
   close (fd);
 }
 
+/* DBUS.md: "Setting Capacity emits PropertiesChanged", a set to the
+ * value it already has included. */
+static void
+test_property_capacity_same_value (Fixture *f, gconstpointer data)
+{
+  guint64 capacity = get_capacity (f);
+  guint subscription;
+  g_autoptr(GArray) capacities = watch_capacity (f, &subscription);
+
+  set_capacity (f, capacity);
+  wait_capacity_signal (f, subscription, capacities, capacity);
+}
+
 static void
 test_property_capacity_zero (Fixture *f, gconstpointer data)
 {
@@ -1445,6 +1458,7 @@ main (int argc, char **argv)
   add_test ("/dbus/property/read-only", NULL, test_property_read_only);
   add_test ("/dbus/property/capacity-from-option", cache_1m, test_property_capacity_option);
   add_test ("/dbus/property/capacity-shrink-evicts-lru", cache_1m, test_property_capacity_shrink);
+  add_test ("/dbus/property/capacity-same-value-announced", NULL, test_property_capacity_same_value);
   add_test ("/dbus/property/capacity-zero-disables", NULL, test_property_capacity_zero);
 
   add_test ("/dbus/client/stats", NULL, test_client_stats);

@@ -70,6 +70,7 @@ fcc_parse_uint (const char *text,
  * fcc_conn_open:
  * @host: a host name or address, optionally with ":PORT"
  * @port: the port used when @host names none
+ * @timeout_s: seconds any one connect, read or write may take
  *
  * Connects to a filecached server.
  *
@@ -78,11 +79,16 @@ fcc_parse_uint (const char *text,
 FccConn *
 fcc_conn_open (const char  *host,
                guint16      port,
+               guint        timeout_s,
                GError     **error)
 {
   g_autoptr(GSocketClient) client = g_socket_client_new ();
   g_autoptr(GSocketConnection) connection = NULL;
   FccConn *conn;
+
+  /* Also bounds every read and write on the connected socket, so a
+   * server that stops sending mid-reply cannot hang the client. */
+  g_socket_client_set_timeout (client, timeout_s);
 
   connection = g_socket_client_connect_to_host (client, host, port, NULL, error);
   if (connection == NULL)

@@ -23,6 +23,7 @@ gboolean  fcc_parse_uint         (const char   *text,
 
 FccConn  *fcc_conn_open          (const char   *host,
                                   guint16       port,
+                                  guint         timeout_s,
                                   GError      **error);
 void      fcc_conn_free          (FccConn      *conn);
 gboolean  fcc_conn_usable        (FccConn      *conn);

@@ -19,10 +19,12 @@
 
 #define DEFAULT_HOST "localhost"
 #define DEFAULT_PORT 3030
+#define DEFAULT_TIMEOUT_S 30
 
 typedef struct {
   char *host;        /* (owned) (nullable): NULL for DEFAULT_HOST */
   int port;
+  int timeout;       /* seconds */
   char *output_dir;  /* (owned) (nullable): NULL for the current directory */
   gboolean system_bus;
   char **args;       /* (owned) (nullable): the operands */
@@ -60,6 +62,16 @@ report_failure (const char   *subject,
     g_printerr ("%s: %s\n", PROGRAM_NAME, error->message);
 }
 
+/* Every name left undone is named, so a script reading stderr knows
+ * which files it does not have. */
+static void
+report_not_fetched (char       **names,
+                    const char  *why)
+{
+  for (; *names != NULL; names++)
+    g_printerr (_("%s: %s: not fetched: %s\n"), PROGRAM_NAME, *names, why);
+}
+
 static gboolean
 run_get (FccConn       *conn,
          const Options *options)
@@ -78,7 +90,10 @@ run_get (FccConn       *conn,
       report_failure (*name, error);
       all_fetched = FALSE;
       if (!fcc_conn_usable (conn))
-        break;
+        {
+          report_not_fetched (name + 1, _("the connection to the server was lost"));
+          break;
+        }
     }
   return all_fetched;
 }
@@ -240,6 +255,8 @@ parse_command_options (const Command   *command,
       N_("Server to connect to (default: localhost)"), N_("HOST") },
     { "port", 'p', 0, G_OPTION_ARG_INT, &options->port,
       N_("TCP port of the server (default: 3030)"), N_("PORT") },
+    { "timeout", 0, 0, G_OPTION_ARG_INT, &options->timeout,
+      N_("Seconds to wait for the server at any one step (default: 30)"), N_("S") },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &options->args,
       NULL, NULL },
     G_OPTION_ENTRY_NULL
@@ -282,6 +299,12 @@ parse_command_options (const Command   *command,
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                    _("invalid port %d"), options->port);
+      return FALSE;
+    }
+  if (options->timeout < 1)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("invalid timeout %d"), options->timeout);
       return FALSE;
     }
   if (command->takes_names && options->args == NULL)
@@ -362,10 +385,13 @@ run_command (const Command *command,
   if (command->run != NULL)
     {
       conn = fcc_conn_open (options->host != NULL ? options->host : DEFAULT_HOST,
-                            options->port, &error);
+                            options->port, (guint) options->timeout, &error);
       if (conn == NULL)
         {
-          report_failure (NULL, error);
+          if (command->run == run_get)
+            report_not_fetched (options->args, error->message);
+          else
+            report_failure (NULL, error);
           return FALSE;
         }
       return command->run (conn, options);
@@ -386,7 +412,7 @@ main (int    argc,
       char **argv)
 {
   g_autoptr(GError) error = NULL;
-  g_auto(Options) options = { .port = DEFAULT_PORT };
+  g_auto(Options) options = { .port = DEFAULT_PORT, .timeout = DEFAULT_TIMEOUT_S };
   const Command *command;
   int command_argc;
   char **command_argv;

@@ -229,6 +229,14 @@ file_unchanged (int             fd,
   return fc_file_id_equal (id, &now);
 }
 
+/* G_IO_ERROR_BUSY marks a change worth a fresh start, not an ERR 500. */
+static void
+set_changed_error (GError **error)
+{
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_BUSY,
+                       _("The file changed while it was read"));
+}
+
 /* Streams a file that is not cached, a chunk at a time, checking its
  * identity after each read: once `OK <size>` is out, bytes of another
  * version must never follow (sendfile() could not tell). Before the
@@ -261,8 +269,7 @@ conn_send_file (Conn            *conn,
         {
           if (header_len == 0)
             return GET_CLOSE;
-          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_BUSY,
-                               _("The file changed while it was read"));
+          set_changed_error (error);
           return GET_RETRY;
         }
 
@@ -289,8 +296,8 @@ conn_send_file (Conn            *conn,
 }
 
 /* Reads the whole of a file opened as @id. Fails with
- * %FC_ERROR_READ_FAILED, or %G_IO_ERROR_BUSY when the file changed under
- * the read (worth a fresh start, not an ERR 500). */
+ * %FC_ERROR_READ_FAILED, or set_changed_error() when the file changed
+ * under the read. */
 static GBytes *
 read_file (int              fd,
            const FcFileId  *id,
@@ -298,8 +305,6 @@ read_file (int              fd,
 {
   g_autofree char *data = g_malloc (id->size + 1);
   guint64 done = 0;
-  struct stat st;
-  FcFileId after;
 
   /* One byte more than expected tells a grown file from a complete read. */
   while (done <= id->size)
@@ -319,18 +324,9 @@ read_file (int              fd,
       done += (guint64) n;
     }
 
-  if (fstat (fd, &st) != 0)
+  if (done != id->size || !file_unchanged (fd, id))
     {
-      g_set_error (error, FC_ERROR, FC_ERROR_READ_FAILED,
-                   _("Read failed: %s"), g_strerror (errno));
-      return NULL;
-    }
-  fc_file_id_from_stat (&after, &st);
-
-  if (done != id->size || !fc_file_id_equal (id, &after))
-    {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_BUSY,
-                           _("The file changed while it was read"));
+      set_changed_error (error);
       return NULL;
     }
 

@@ -45,8 +45,10 @@ open_error (const char  *name,
       code = FC_ERROR_PERMISSION_DENIED;
       break;
     case EXDEV:
-    case ELOOP:
       code = FC_ERROR_OUTSIDE_ROOT;
+      break;
+    case ELOOP:
+      code = FC_ERROR_LINK_LOOP;
       break;
     case EISDIR:
     case ENXIO:

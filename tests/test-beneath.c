@@ -165,7 +165,7 @@ static const struct {
   { "parent/outside/secret", NULL, FC_ERROR_OUTSIDE_ROOT },
   { "parent", NULL, FC_ERROR_OUTSIDE_ROOT },
   { "slash/etc/passwd", NULL, FC_ERROR_OUTSIDE_ROOT },
-  { "loop-a", NULL, FC_ERROR_OUTSIDE_ROOT },
+  { "loop-a", NULL, FC_ERROR_LINK_LOOP },
 };
 
 static void

@@ -187,13 +187,14 @@ test_get_closed_port (void)
   tu_rm_rf (out);
 }
 
-/* A server that answers one GET with a promise it does not keep: it
- * closes, or (@stall) stops sending and waits for the client to give up. */
+/* A server that answers GETs in turn with @replies, the last a promise it
+ * does not keep: it then closes, or (@stall) stops sending and waits for
+ * the client to give up. */
 typedef struct {
   int listen_fd;
-  const char *reply;
+  const char *const *replies;  /* NULL-terminated */
   gboolean stall;
-  gboolean served;
+  gboolean served;             /* the last reply was sent */
 } FakeServer;
 
 static gpointer
@@ -202,15 +203,20 @@ fake_server_run (gpointer data)
   FakeServer *server = data;
   struct timeval tv = { .tv_sec = TU_IO_TIMEOUT_S };
   int fd = accept (server->listen_fd, NULL, NULL);
-  g_autofree char *line = NULL;
 
   if (fd < 0)
     return NULL;
   g_assert_cmpint (setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), ==, 0);
-  line = tu_read_line (fd);
-  g_assert_nonnull (line);
-  g_assert_true (g_str_has_prefix (line, "GET "));
-  tu_send_str (fd, server->reply);
+  /* One request at a time: closing with a request unread could reset
+   * the connection before the client has read the replies sent. */
+  for (const char *const *reply = server->replies; *reply != NULL; reply++)
+    {
+      g_autofree char *line = tu_read_line (fd);
+
+      g_assert_nonnull (line);
+      g_assert_true (g_str_has_prefix (line, "GET "));
+      tu_send_str (fd, *reply);
+    }
   server->served = TRUE;
   if (server->stall)
     g_assert_true (tu_wait_closed (fd, TU_IO_TIMEOUT_S * 1000, NULL));
@@ -219,11 +225,14 @@ fake_server_run (gpointer data)
 }
 
 /* Runs `filecache get @args` against a FakeServer; returns the exit status
- * and, through @err, stderr. Asserts no file was left behind. */
+ * and, through @err, stderr. Asserts that the files left in the output
+ * directory are exactly @kept (as dir_listing() gives them): no partial
+ * or temporary one. */
 static int
-get_from_fake_server (const char *reply, gboolean stall, const char *const *args, char **err)
+get_from_fake_server (const char *const *replies, gboolean stall, const char *const *args,
+                      const char *kept, char **err)
 {
-  FakeServer server = { -1, reply, stall, FALSE };
+  FakeServer server = { -1, replies, stall, FALSE };
   struct timeval tv = { .tv_sec = TU_IO_TIMEOUT_S };
   struct sockaddr_in addr = { .sin_family = AF_INET };
   socklen_t len = sizeof addr;
@@ -245,7 +254,7 @@ get_from_fake_server (const char *reply, gboolean stall, const char *const *args
 
   status = run_client ("get", ntohs (addr.sin_port), out, args, NULL, err);
   listing = dir_listing (out);
-  g_assert_cmpstr (listing, ==, "");
+  g_assert_cmpstr (listing, ==, kept);
 
   g_thread_join (thread);
   g_assert_true (server.served);
@@ -257,23 +266,46 @@ get_from_fake_server (const char *reply, gboolean stall, const char *const *args
 static void
 test_get_short_body (void)
 {
+  const char *replies[] = { "OK 100\nonly ten b", NULL };
   const char *args[] = { "short.txt", "later.txt", NULL };
   g_autofree char *err = NULL;
 
-  g_assert_cmpint (get_from_fake_server ("OK 100\nonly ten b", FALSE, args, &err), >, 0);
+  g_assert_cmpint (get_from_fake_server (replies, FALSE, args, "", &err), >, 0);
   assert_stderr_mentions (err, "short.txt");
   /* The names the lost connection left undone are named too. */
   assert_stderr_mentions (err, "later.txt");
 }
 
+/* The second of three names is cut short: the first is kept, the third
+ * is named as not fetched. */
+static void
+test_get_cut_midway (void)
+{
+  const char *replies[] = { "OK 6\nfirst\n", "OK 100\nonly ten b", NULL };
+  const char *args[] = { "first.txt", "cut.txt", "third.txt", NULL };
+  g_autofree char *err = NULL;
+
+  g_assert_cmpint (get_from_fake_server (replies, FALSE, args, "first.txt", &err), >, 0);
+  g_assert_null (strstr (err, "first.txt"));
+  assert_stderr_mentions (err, "cut.txt");
+  assert_stderr_mentions (err, "third.txt");
+}
+
 static void
 test_get_stalled (void)
 {
-  const char *args[] = { "--timeout", "1", "stalled.txt", NULL };
+  const char *replies[] = { "OK 10\nab", NULL };
+  const char *args[] = { "--timeout", "1", "stalled.txt", "later.txt", NULL };
   g_autofree char *err = NULL;
+  gint64 start = g_get_monotonic_time ();
 
-  g_assert_cmpint (get_from_fake_server ("OK 10\nab", TRUE, args, &err), >, 0);
+  g_assert_cmpint (get_from_fake_server (replies, TRUE, args, "", &err), >, 0);
+  /* About one timeout; far from TU_IO_TIMEOUT_S, when the fake server
+   * itself would give up. */
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 10 * G_USEC_PER_SEC);
   assert_stderr_mentions (err, "stalled.txt");
+  assert_stderr_mentions (err, "timed out");
+  assert_stderr_mentions (err, "later.txt");
 }
 
 /* Finds the table row for @name: `SIZE HITS NAME`, however aligned. */
@@ -344,6 +376,7 @@ main (int argc, char **argv)
   tu_add ("/client/get/no-clobber-on-failure", NULL, test_get_no_clobber);
   tu_add ("/client/get/forbidden", NULL, test_get_forbidden);
   g_test_add_func ("/client/get/short-body", test_get_short_body);
+  g_test_add_func ("/client/get/cut-midway", test_get_cut_midway);
   g_test_add_func ("/client/get/stalled-server-times-out", test_get_stalled);
   g_test_add_func ("/client/get/closed-port", test_get_closed_port);
   tu_add ("/client/list", NULL, test_list);

@@ -2,6 +2,7 @@
 
 #include "config.h"
 
+#include <stdarg.h>
 #include <string.h>
 
 #include <glib/gi18n.h>
@@ -24,6 +25,7 @@ struct _FccConn {
   GOutputStream *out;             /* (unowned): belongs to connection */
   guint64 body_size;              /* of the last GET reply */
   guint64 body_left;              /* bytes of it not yet read */
+  guint timeout_s;                /* of every read and write, for the messages */
   gboolean broken;                /* the byte stream is closed or out of step */
 };
 
@@ -99,6 +101,7 @@ fcc_conn_open (const char  *host,
     g_buffered_input_stream_new_sized (g_io_stream_get_input_stream (G_IO_STREAM (connection)),
                                        READ_BUFFER_SIZE));
   conn->out = g_io_stream_get_output_stream (G_IO_STREAM (connection));
+  conn->timeout_s = timeout_s;
   conn->connection = g_steal_pointer (&connection);
   return conn;
 }
@@ -164,11 +167,37 @@ has_control_byte (const char *text,
   return FALSE;
 }
 
+/* GIO's own message, "Socket I/O timed out", tells neither what was
+ * awaited nor for how long: a timeout gets the message @format makes
+ * instead. Other errors are passed on as they are. */
+static void G_GNUC_PRINTF (3, 4)
+propagate_io_error (GError      **error,
+                    GError       *local_error,
+                    const char   *format,
+                    ...)
+{
+  va_list args;
+  g_autofree char *message = NULL;
+
+  if (!g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    {
+      g_propagate_error (error, local_error);
+      return;
+    }
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_error_free (local_error);
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, message);
+}
+
 static char *
 read_line (FccConn  *conn,
            GError  **error)
 {
   gsize scanned = 0;
+  g_autoptr(GError) local_error = NULL;
 
   for (;;)
     {
@@ -202,9 +231,13 @@ read_line (FccConn  *conn,
           return NULL;
         }
 
-      filled = g_buffered_input_stream_fill (conn->in, -1, NULL, error);
+      filled = g_buffered_input_stream_fill (conn->in, -1, NULL, &local_error);
       if (filled < 0)
-        return NULL;
+        {
+          propagate_io_error (error, g_steal_pointer (&local_error),
+                              _("no reply from the server for %u s"), conn->timeout_s);
+          return NULL;
+        }
       if (filled == 0)
         {
           g_set_error_literal (error, FCC_ERROR, FCC_ERROR_CLOSED,
@@ -239,6 +272,7 @@ send_request (FccConn     *conn,
               GError     **error)
 {
   g_autofree char *line = NULL;
+  g_autoptr(GError) local_error = NULL;
 
   if (argument != NULL)
     {
@@ -263,9 +297,11 @@ send_request (FccConn     *conn,
     line = g_strconcat (command, " ", argument, "\n", NULL);
   else
     line = g_strconcat (command, "\n", NULL);
-  if (!g_output_stream_write_all (conn->out, line, strlen (line), NULL, NULL, error))
+  if (!g_output_stream_write_all (conn->out, line, strlen (line), NULL, NULL, &local_error))
     {
       conn->broken = TRUE;
+      propagate_io_error (error, g_steal_pointer (&local_error),
+                          _("sending the request timed out after %u s"), conn->timeout_s);
       return FALSE;
     }
   return TRUE;
@@ -407,17 +443,28 @@ fcc_conn_read_body (FccConn  *conn,
                     gsize     len,
                     GError  **error)
 {
+  gsize available = g_buffered_input_stream_get_available (conn->in);
+  unsigned long long done = conn->body_size - conn->body_left;
+  unsigned long long size = conn->body_size;
+  g_autoptr(GError) local_error = NULL;
   gssize n;
 
   g_return_val_if_fail (!conn->broken && conn->body_left > 0, -1);
 
+  /* A read for more than is buffered waits for the rest before it returns
+   * any of it: a server stalling mid-body would cost two timeouts. */
+  if (available > 0)
+    len = MIN (len, available);
+
   n = g_input_stream_read (G_INPUT_STREAM (conn->in), buffer, MIN (len, conn->body_left),
-                           NULL, error);
+                           NULL, &local_error);
   if (n == 0)
     g_set_error (error, FCC_ERROR, FCC_ERROR_CLOSED,
-                 _("connection closed after %llu of %llu bytes"),
-                 (unsigned long long) (conn->body_size - conn->body_left),
-                 (unsigned long long) conn->body_size);
+                 _("connection closed after %llu of %llu bytes"), done, size);
+  if (n < 0)
+    propagate_io_error (error, g_steal_pointer (&local_error),
+                        _("timed out after %llu of %llu bytes: nothing received for %u s"),
+                        done, size, conn->timeout_s);
   if (n <= 0)
     {
       conn->broken = TRUE;

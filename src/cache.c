@@ -214,6 +214,8 @@ wait_for_load (FcCache  *cache,
  * @cache: a cache
  * @name: the file's name
  * @id: the identity of the file as just opened on disk
+ * @counted: %TRUE when this GET was counted already, by an earlier attempt
+ *   that found the file changing under it; the entry's hits still count it
  * @bytes: (out) (transfer full): with %FC_LOOKUP_READY, the content
  * @load: (out) (transfer full): with %FC_LOOKUP_LOAD, the load to finish
  *
@@ -228,6 +230,7 @@ FcLookup
 fc_cache_lookup (FcCache         *cache,
                  const char      *name,
                  const FcFileId  *id,
+                 gboolean         counted,
                  GBytes         **bytes,
                  FcCacheLoad    **load)
 {
@@ -244,7 +247,7 @@ fc_cache_lookup (FcCache         *cache,
         {
           /* Another version is being loaded; this request has a newer
            * descriptor and must not wait for old bytes. */
-          cache->misses++;
+          cache->misses += !counted;
           goto out;
         }
       entry_remove (cache, entry, &graveyard);
@@ -254,14 +257,14 @@ fc_cache_lookup (FcCache         *cache,
 
   if (entry != NULL && !entry->loading)
     {
-      cache->hits++;
+      cache->hits += !counted;
       entry_touch (cache, entry);
       *bytes = g_bytes_ref (entry->bytes);
       result = FC_LOOKUP_READY;
       goto out;
     }
 
-  cache->misses++;
+  cache->misses += !counted;
 
   if (entry != NULL)
     {
@@ -373,6 +376,7 @@ fc_cache_load_abort (FcCache     *cache,
  * fc_cache_miss:
  * @cache: a cache
  * @name: (nullable): the name asked for, if it was a valid one
+ * @counted: as for fc_cache_lookup()
  *
  * Counts a GET that could not be served at all (no such file, not
  * servable, invalid name) as the miss it is, and drops @name's cached
@@ -380,13 +384,14 @@ fc_cache_load_abort (FcCache     *cache,
  */
 void
 fc_cache_miss (FcCache    *cache,
-               const char *name)
+               const char *name,
+               gboolean    counted)
 {
   Graveyard graveyard = { NULL };
   Entry *entry;
 
   g_mutex_lock (&cache->lock);
-  cache->misses++;
+  cache->misses += !counted;
   entry = name != NULL ? g_hash_table_lookup (cache->table, name) : NULL;
   if (entry != NULL)
     {

@@ -54,6 +54,7 @@ void        fc_cache_free           (FcCache      *cache);
 FcLookup    fc_cache_lookup         (FcCache       *cache,
                                      const char    *name,
                                      const FcFileId *id,
+                                     gboolean       counted,
                                      GBytes       **bytes,
                                      FcCacheLoad  **load);
 void        fc_cache_load_finish    (FcCache      *cache,
@@ -62,7 +63,8 @@ void        fc_cache_load_finish    (FcCache      *cache,
 void        fc_cache_load_abort     (FcCache      *cache,
                                      FcCacheLoad  *load);
 void        fc_cache_miss           (FcCache      *cache,
-                                     const char   *name);
+                                     const char   *name,
+                                     gboolean      counted);
 
 gboolean    fc_cache_evict          (FcCache      *cache,
                                      const char   *name);

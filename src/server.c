@@ -334,17 +334,18 @@ read_file (int              fd,
 }
 
 static GetResult
-serve_opened (Conn        *conn,
-              const char  *name,
-              int          fd,
-              const FcFileId *id,
-              GError     **error)
+serve_opened (Conn            *conn,
+              const char      *name,
+              int              fd,
+              const FcFileId  *id,
+              gboolean         counted,
+              GError         **error)
 {
   FcCache *cache = conn->server->cache;
   g_autoptr(GBytes) bytes = NULL;
   FcCacheLoad *load = NULL;
 
-  switch (fc_cache_lookup (cache, name, id, &bytes, &load))
+  switch (fc_cache_lookup (cache, name, id, counted, &bytes, &load))
     {
     case FC_LOOKUP_READY:
       break;
@@ -366,9 +367,11 @@ serve_opened (Conn        *conn,
   return conn_send_bytes (conn, bytes) ? GET_DONE : GET_CLOSE;
 }
 
+/* @counted: an earlier attempt at this GET already counted it. */
 static GetResult
 handle_get_once (Conn        *conn,
                  const char  *name,
+                 gboolean     counted,
                  GError     **error)
 {
   FcServer *server = conn->server;
@@ -380,12 +383,12 @@ handle_get_once (Conn        *conn,
   if (fd < 0)
     {
       /* Whatever made the name unservable, its cached copy is stale. */
-      fc_cache_miss (server->cache, name);
+      fc_cache_miss (server->cache, name, counted);
       return GET_DONE;
     }
 
   fc_file_id_from_stat (&id, &st);
-  result = serve_opened (conn, name, fd, &id, error);
+  result = serve_opened (conn, name, fd, &id, counted, error);
   g_close (fd, NULL);
   return result;
 }
@@ -397,7 +400,7 @@ handle_get (Conn       *conn,
   for (guint attempt = 1; ; attempt++)
     {
       g_autoptr(GError) error = NULL;
-      GetResult result = handle_get_once (conn, name, &error);
+      GetResult result = handle_get_once (conn, name, attempt > 1, &error);
 
       if (result == GET_RETRY && attempt < GET_ATTEMPTS)
         {
@@ -438,7 +441,7 @@ handle_line (Conn     *conn,
     {
       /* Every GET is a hit or a miss, even one the cache never saw. */
       if (request.command == FC_COMMAND_GET)
-        fc_cache_miss (conn->server->cache, NULL);
+        fc_cache_miss (conn->server->cache, NULL, FALSE);
       return conn_send_error (conn, error);
     }
 

@@ -30,7 +30,7 @@ get (FcCache        *cache,
 {
   g_autoptr(GBytes) bytes = NULL;
   FcCacheLoad *load = NULL;
-  FcLookup result = fc_cache_lookup (cache, name, id, &bytes, &load);
+  FcLookup result = fc_cache_lookup (cache, name, id, FALSE, &bytes, &load);
 
   if (result == FC_LOOKUP_LOAD)
     {
@@ -245,11 +245,38 @@ test_miss_unservable (void)
   FcFileId a = file_id (1, 10);
 
   get (cache, "a", &a, NULL);
-  fc_cache_miss (cache, "a");
-  fc_cache_miss (cache, "never");
-  fc_cache_miss (cache, NULL);
+  fc_cache_miss (cache, "a", FALSE);
+  fc_cache_miss (cache, "never", FALSE);
+  fc_cache_miss (cache, NULL, FALSE);
   assert_order (cache, "");
   assert_stats (cache, 0, 4, 1, 0, 1, 0, 0);
+}
+
+/* A GET tried again after its file changed under the first read is
+ * still one GET: one miss, though the copy it ends up with counts it. */
+static void
+test_retry_counted_once (void)
+{
+  g_autoptr(FcCache) cache = fc_cache_new (100);
+  FcFileId old = file_id (1, 10), fresh = file_id (1, 12);
+  g_autoptr(GBytes) none = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GBytes) shared = NULL;
+  g_autoptr(GArray) list = NULL;
+  FcCacheLoad *load = NULL;
+
+  g_assert_cmpint (fc_cache_lookup (cache, "f", &old, FALSE, &none, &load), ==, FC_LOOKUP_LOAD);
+  fc_cache_load_abort (cache, load);
+  g_assert_cmpint (fc_cache_lookup (cache, "f", &fresh, TRUE, &none, &load), ==, FC_LOOKUP_LOAD);
+  bytes = content ("f", 12);
+  fc_cache_load_finish (cache, load, bytes);
+  assert_stats (cache, 0, 1, 1, 0, 0, 1, 12);
+
+  g_assert_cmpint (fc_cache_lookup (cache, "f", &fresh, TRUE, &shared, &load), ==, FC_LOOKUP_READY);
+  fc_cache_miss (cache, "gone", TRUE);
+  assert_stats (cache, 0, 1, 1, 0, 0, 1, 12);
+  list = fc_cache_list (cache);
+  g_assert_cmpuint (g_array_index (list, FcCacheInfo, 0).hits, ==, 2);
 }
 
 static void
@@ -286,7 +313,7 @@ waiter_thread (gpointer data)
   Waiter *waiter = data;
   FcCacheLoad *load = NULL;
 
-  waiter->result = fc_cache_lookup (waiter->cache, "f", &waiter->id, &waiter->bytes, &load);
+  waiter->result = fc_cache_lookup (waiter->cache, "f", &waiter->id, FALSE, &waiter->bytes, &load);
   return NULL;
 }
 
@@ -329,7 +356,7 @@ test_single_flight (void)
   g_autofree GThread **threads = NULL;
   FcCacheLoad *load = NULL;
 
-  g_assert_cmpint (fc_cache_lookup (cache, "f", &id, &none, &load), ==, FC_LOOKUP_LOAD);
+  g_assert_cmpint (fc_cache_lookup (cache, "f", &id, FALSE, &none, &load), ==, FC_LOOKUP_LOAD);
   /* A loading copy is neither listed nor evictable. */
   assert_order (cache, "");
   g_assert_false (fc_cache_evict (cache, "f"));
@@ -361,7 +388,7 @@ test_single_flight_abort (void)
   g_autofree GThread **threads = NULL;
   FcCacheLoad *load = NULL;
 
-  g_assert_cmpint (fc_cache_lookup (cache, "f", &id, &none, &load), ==, FC_LOOKUP_LOAD);
+  g_assert_cmpint (fc_cache_lookup (cache, "f", &id, FALSE, &none, &load), ==, FC_LOOKUP_LOAD);
   threads = start_waiters (cache, waiters, G_N_ELEMENTS (waiters), 1);
   fc_cache_load_abort (cache, load);
 
@@ -384,7 +411,7 @@ test_loads_reserve_capacity (void)
   g_autoptr(GBytes) bytes = content ("a", 60);
   FcCacheLoad *load = NULL;
 
-  g_assert_cmpint (fc_cache_lookup (cache, "a", &a, &none, &load), ==, FC_LOOKUP_LOAD);
+  g_assert_cmpint (fc_cache_lookup (cache, "a", &a, FALSE, &none, &load), ==, FC_LOOKUP_LOAD);
   /* Two loads in flight may not promise more memory than the capacity. */
   g_assert_cmpint (get (cache, "b", &b, NULL), ==, FC_LOOKUP_BYPASS);
   /* A newer version than the one loading is served from disk, not waited for. */
@@ -411,6 +438,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/cache/evict/while-held", test_evict_while_held);
   g_test_add_func ("/cache/refresh/changed-identity", test_refresh_on_change);
   g_test_add_func ("/cache/refresh/miss-unservable", test_miss_unservable);
+  g_test_add_func ("/cache/refresh/retry-counted-once", test_retry_counted_once);
   g_test_add_func ("/cache/single-flight/shared", test_single_flight);
   g_test_add_func ("/cache/single-flight/abort", test_single_flight_abort);
   g_test_add_func ("/cache/load/reserves-capacity", test_loads_reserve_capacity);

@@ -294,6 +294,63 @@ out:
   return result;
 }
 
+/**
+ * fc_cache_peek:
+ * @cache: a cache
+ * @name: a file's name
+ * @id: (out): with %TRUE, the identity of the cached copy
+ *
+ * Counts nothing and changes nothing: it tells whether a freshness check
+ * without opening the file (see fc_cache_lookup_hit()) is worth a try.
+ *
+ * Returns: whether @name has a cached copy now
+ */
+gboolean
+fc_cache_peek (FcCache    *cache,
+               const char *name,
+               FcFileId   *id)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&cache->lock);
+  Entry *entry = g_hash_table_lookup (cache->table, name);
+
+  if (entry == NULL || entry->loading)
+    return FALSE;
+  *id = entry->id;
+  return TRUE;
+}
+
+/**
+ * fc_cache_lookup_hit:
+ * @cache: a cache
+ * @name: a file's name
+ * @id: the identity of the file that @name names now, from a stat() that
+ *   need not have been confined: the cached copy was read through a
+ *   confined open, and a match proves the same inode, unchanged
+ * @bytes: (out) (transfer full): with %TRUE, the content
+ *
+ * The cheap path of a GET: a hit is counted only when a cached copy of
+ * exactly @id is there. Otherwise nothing is counted or changed, and the
+ * caller takes the full path (open confined, then fc_cache_lookup()).
+ *
+ * Returns: %TRUE for a hit
+ */
+gboolean
+fc_cache_lookup_hit (FcCache         *cache,
+                     const char      *name,
+                     const FcFileId  *id,
+                     GBytes         **bytes)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&cache->lock);
+  Entry *entry = g_hash_table_lookup (cache->table, name);
+
+  if (entry == NULL || entry->loading || !fc_file_id_equal (&entry->id, id))
+    return FALSE;
+  cache->hits++;
+  entry_touch (cache, entry);
+  *bytes = g_bytes_ref (entry->bytes);
+  return TRUE;
+}
+
 /* Ends the load of @entry: its reservation is released and the requests
  * waiting on it are woken, with @bytes or (on failure) none. */
 static void

@@ -57,6 +57,13 @@ FcLookup    fc_cache_lookup         (FcCache       *cache,
                                      gboolean       counted,
                                      GBytes       **bytes,
                                      FcCacheLoad  **load);
+gboolean    fc_cache_peek           (FcCache       *cache,
+                                     const char    *name,
+                                     FcFileId      *id);
+gboolean    fc_cache_lookup_hit     (FcCache       *cache,
+                                     const char    *name,
+                                     const FcFileId *id,
+                                     GBytes       **bytes);
 void        fc_cache_load_finish    (FcCache      *cache,
                                      FcCacheLoad  *load,
                                      GBytes       *bytes);

@@ -18,6 +18,7 @@ typedef enum {
   FC_ERROR_PERMISSION_DENIED,  /* 403 */
   FC_ERROR_OUTSIDE_ROOT,       /* 403 */
   FC_ERROR_LINK_LOOP,          /* 403 */
+  FC_ERROR_SIZE_MISMATCH,      /* 403 */
   FC_ERROR_NOT_FOUND,          /* 404 */
   FC_ERROR_LINE_TOO_LONG,      /* 414 */
   FC_ERROR_READ_FAILED,        /* 500 */

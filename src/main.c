@@ -26,6 +26,7 @@ typedef struct {
   guint port;
   guint64 cache_size;
   guint max_clients;
+  guint threads;
   guint request_timeout;
   guint idle_timeout;
   guint send_timeout;
@@ -56,6 +57,7 @@ typedef struct {
 static const NumberOption number_options[] = {
   { "--port", G_STRUCT_OFFSET (Options, port), 0, G_MAXUINT16 },
   { "--max-clients", G_STRUCT_OFFSET (Options, max_clients), 1, 1000000 },
+  { "--threads", G_STRUCT_OFFSET (Options, threads), 1, 1024 },
   { "--request-timeout", G_STRUCT_OFFSET (Options, request_timeout), 1, 86400 },
   { "--idle-timeout", G_STRUCT_OFFSET (Options, idle_timeout), 1, 86400 },
   { "--send-timeout", G_STRUCT_OFFSET (Options, send_timeout), 1, 86400 },
@@ -104,7 +106,9 @@ parse_options (Options   *options,
     { "cache-size", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) parse_cache_size,
       N_("Memory cache capacity, in bytes or with a K, M or G suffix (default: 64M; 0 disables)"), N_("SIZE") },
     { "max-clients", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) parse_number,
-      N_("Most connections served at once (default: 256)"), N_("N") },
+      N_("Most connections served at once (default: 10000)"), N_("N") },
+    { "threads", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) parse_number,
+      N_("Worker threads that serve the connections (default: twice the processors)"), N_("N") },
     { "request-timeout", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) parse_number,
       N_("Seconds to finish a request line once begun (default: 10)"), N_("S") },
     { "idle-timeout", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) parse_number,
@@ -192,10 +196,10 @@ announce (gpointer user_data)
       fflush (stdout);
     }
 
-  g_message (_("Serving “%s” on %s port %u (cache %" G_GUINT64_FORMAT " bytes, at most %u clients)"),
+  g_message (_("Serving “%s” on %s port %u (cache %" G_GUINT64_FORMAT " bytes, at most %u clients, %u threads)"),
              fc_server_get_root (run->server), run->config->host,
              fc_server_get_port (run->server), run->options->cache_size,
-             run->config->max_clients);
+             run->config->max_clients, run->config->threads);
 }
 
 static gboolean
@@ -232,7 +236,7 @@ main (int   argc,
   Options options = {
     .port = 3030,
     .cache_size = G_GUINT64_CONSTANT (64) << 20,
-    .max_clients = 256,
+    .max_clients = 10000,
     .request_timeout = 10,
     .idle_timeout = 60,
     .send_timeout = 30,
@@ -273,6 +277,7 @@ main (int   argc,
     .host = options.host != NULL ? options.host : "localhost",
     .port = (guint16) options.port,
     .max_clients = fit_clients_to_fd_limit (options.max_clients),
+    .threads = options.threads > 0 ? options.threads : 2 * g_get_num_processors (),
     .request_timeout = options.request_timeout,
     .idle_timeout = options.idle_timeout,
     .send_timeout = options.send_timeout,

@@ -11,6 +11,7 @@ typedef struct {
   const char *host;         /* "localhost", an address, or a host name */
   guint16 port;             /* 0: pick a free one */
   guint max_clients;
+  guint threads;            /* worker threads, at least 1 */
   guint request_timeout;    /* seconds */
   guint idle_timeout;       /* seconds */
   guint send_timeout;       /* seconds */

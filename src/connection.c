@@ -1,0 +1,407 @@
+#define G_LOG_DOMAIN "filecached"
+
+#include "config.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "errors.h"
+#include "protocol.h"
+#include "request.h"
+#include "connection.h"
+
+/* After QUIT or 414 the connection is drained this long, and of at most
+ * this much, before close(), so unread request bytes do not turn our FIN
+ * into a RST that would destroy the reply still in flight. */
+#define LINGER_USEC (2 * G_USEC_PER_SEC)
+#define LINGER_MAX_BYTES (256 * 1024)
+
+typedef enum {
+  STATE_READING,                /* waiting for (more of) a request line */
+  STATE_WRITING,                /* a reply is partly sent: waiting for room */
+  STATE_LINGERING,              /* half-closed after the last reply */
+} State;
+
+/* A connection between two steps costs this struct, its socket, and
+ * while a line is half received the bytes received of it: no buffer,
+ * no thread. */
+struct _FcConn {
+  FcWaited waited;              /* first, for fc_conn_from_waited() */
+  FcServeContext *context;      /* (unowned) */
+  GSocketConnection *connection; /* (owned) */
+  char *in;                     /* (owned) (nullable): input received, not yet answered */
+  gsize in_len;
+  gint64 partial_since;         /* when the unfinished line in @in began */
+  gint64 idle_since;            /* when the last reply ended */
+  gsize lingered;               /* bytes drained while lingering */
+  FcReply reply;                /* the reply on its way, while writing */
+  State state;
+  gboolean readable;            /* the kernel may hold input not yet read */
+  gboolean close_after_reply;
+};
+
+/**
+ * fc_conn_new:
+ * @context: the serving context; must outlive the connection
+ * @connection: (transfer none): an accepted connection, counted in
+ *   `context->clients` (fc_conn_free() uncounts it)
+ *
+ * Returns: (transfer full): the connection's state, ready for fc_conn_run()
+ */
+FcConn *
+fc_conn_new (FcServeContext    *context,
+             GSocketConnection *connection)
+{
+  FcConn *conn = g_new0 (FcConn, 1);
+  int one = 1;
+
+  conn->context = context;
+  conn->connection = g_object_ref (connection);
+  conn->waited.fd = g_socket_get_fd (g_socket_connection_get_socket (connection));
+  conn->waited.deadline = G_MAXINT64;
+  conn->idle_since = g_get_monotonic_time ();
+  conn->state = STATE_READING;
+  fc_reply_init (&conn->reply);
+
+  /* Replies are written whole; Nagle would only hold the last segment
+   * back for the peer's delayed ACK. */
+  setsockopt (conn->waited.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return conn;
+}
+
+FcWaited *
+fc_conn_waited (FcConn *conn)
+{
+  return &conn->waited;
+}
+
+FcConn *
+fc_conn_from_waited (FcWaited *waited)
+{
+  return (FcConn *) waited;
+}
+
+/**
+ * fc_conn_free:
+ * @conn: a connection no longer in any waiter
+ *
+ * Closes the socket (a reply still unsent is cut) and uncounts the client.
+ */
+void
+fc_conn_free (FcConn *conn)
+{
+  FcServeContext *context = conn->context;
+
+  fc_reply_clear (&conn->reply);
+  g_free (conn->in);
+  g_socket_close (g_socket_connection_get_socket (conn->connection), NULL);
+  g_object_unref (conn->connection);
+  g_free (conn);
+  atomic_fetch_sub (&context->clients, 1);
+}
+
+/**
+ * fc_conn_timed_out:
+ * @conn: a connection whose deadline passed
+ *
+ * Says why it is about to be closed, for whoever debugs.
+ */
+void
+fc_conn_timed_out (FcConn *conn)
+{
+  static const char *const reasons[] = {
+    [STATE_READING] = "request timeout",
+    [STATE_WRITING] = "send timeout",
+    [STATE_LINGERING] = "linger time over",
+  };
+  const char *reason = reasons[conn->state];
+
+  if (conn->state == STATE_READING && conn->in_len == 0)
+    reason = "idle timeout";
+  FC_REQUEST_DEBUG (conn->context, "closing a connection: %s", reason);
+}
+
+/* Keeps what was received and not answered, for the connection's next
+ * turn: scratch space belongs to the thread. */
+static void
+conn_keep_input (FcConn     *conn,
+                 const char *data,
+                 gsize       len)
+{
+  if (len == 0)
+    {
+      g_clear_pointer (&conn->in, g_free);
+      conn->in_len = 0;
+      return;
+    }
+  conn->in = g_realloc (conn->in, len);
+  memcpy (conn->in, data, len);
+  conn->in_len = len;
+}
+
+static FcReplyResult
+conn_write (FcConn        *conn,
+            FcWaiter      *waiter,
+            FcConnScratch *scratch)
+{
+  guint64 before = conn->reply.sent;
+  guint64 body = 0;
+  FcReplyResult result = fc_reply_write (&conn->reply, conn->waited.fd, &scratch->chunk, &body);
+
+  if (body > 0)
+    atomic_fetch_add (&conn->context->bytes_sent, body);
+
+  switch (result)
+    {
+    case FC_REPLY_DONE:
+      fc_reply_clear (&conn->reply);
+      break;
+    case FC_REPLY_AGAIN:
+      /* The send timeout counts from the last byte the peer took. */
+      if (conn->state != STATE_WRITING || conn->reply.sent != before)
+        fc_waiter_set_deadline (waiter, &conn->waited,
+                                g_get_monotonic_time () + conn->context->send_timeout);
+      conn->state = STATE_WRITING;
+      break;
+    case FC_REPLY_FAILED:
+      break;
+    }
+  return result;
+}
+
+/* Reads and drops what the peer still sends; FALSE once it is done. */
+static gboolean
+conn_linger_read (FcConn        *conn,
+                  FcConnScratch *scratch)
+{
+  for (;;)
+    {
+      ssize_t n = recv (conn->waited.fd, scratch->in, FC_CONN_IN_SIZE, MSG_DONTWAIT);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && errno == EAGAIN)
+        return TRUE;
+      if (n <= 0)
+        return FALSE;
+      conn->lingered += (gsize) n;
+      if (conn->lingered >= LINGER_MAX_BYTES)
+        return FALSE;
+    }
+}
+
+/* Half-closes after the last reply, so it reaches the peer before
+ * close() can reset the connection. */
+static gboolean
+conn_linger (FcConn        *conn,
+             FcWaiter      *waiter,
+             FcConnScratch *scratch)
+{
+  conn_keep_input (conn, NULL, 0);
+  if (shutdown (conn->waited.fd, SHUT_WR) != 0)
+    return FALSE;
+  conn->state = STATE_LINGERING;
+  fc_waiter_set_deadline (waiter, &conn->waited, g_get_monotonic_time () + LINGER_USEC);
+  return conn_linger_read (conn, scratch);
+}
+
+/* Answers every whole line in @buf (@len bytes), in order, as long as
+ * each reply leaves at once. Returns how many bytes were consumed; sets
+ * @go_on to FALSE when the connection must close, and leaves the state
+ * WRITING or LINGERING when it must wait for the peer. */
+static gsize
+conn_answer_lines (FcConn        *conn,
+                   FcWaiter      *waiter,
+                   FcConnScratch *scratch,
+                   char          *buf,
+                   gsize          len,
+                   gboolean      *go_on)
+{
+  gsize start = 0;
+
+  while (start < len)
+    {
+      gsize line_len = 0;
+      FcAnswer answer;
+
+      switch (fc_request_scan (buf + start, len - start, &line_len))
+        {
+        case FC_SCAN_LINE:
+          answer = fc_request_answer (conn->context, buf + start, line_len,
+                                      &conn->reply, &scratch->chunk);
+          start += line_len;
+          break;
+
+        case FC_SCAN_TOO_LONG:
+          {
+            g_autoptr(GError) error = g_error_new_literal (FC_ERROR, FC_ERROR_LINE_TOO_LONG,
+                                                           "request line too long");
+
+            atomic_fetch_add (&conn->context->requests, 1);
+            answer = fc_request_answer_error (conn->context, error, &conn->reply);
+            start = len;
+          }
+          break;
+
+        case FC_SCAN_NEED_MORE:
+        default:
+          return start;
+        }
+
+      conn->close_after_reply = answer == FC_ANSWER_CLOSE;
+      switch (conn_write (conn, waiter, scratch))
+        {
+        case FC_REPLY_DONE:
+          break;
+        case FC_REPLY_AGAIN:
+          return start;
+        case FC_REPLY_FAILED:
+          *go_on = FALSE;
+          return start;
+        }
+
+      if (conn->close_after_reply)
+        {
+          *go_on = conn_linger (conn, waiter, scratch);
+          return start;
+        }
+      conn->idle_since = g_get_monotonic_time ();
+    }
+  return start;
+}
+
+/* Reads and answers requests until the next step would wait. */
+static gboolean
+conn_read (FcConn        *conn,
+           FcWaiter      *waiter,
+           FcConnScratch *scratch)
+{
+  char *buf = scratch->in;
+  gsize len = conn->in_len;
+  gboolean fresh = len == 0;
+
+  if (len > 0)
+    memcpy (buf, conn->in, len);
+
+  for (;;)
+    {
+      gboolean go_on = TRUE;
+      gsize used = conn_answer_lines (conn, waiter, scratch, buf, len, &go_on);
+      ssize_t n;
+
+      if (!go_on)
+        return FALSE;
+      if (conn->state != STATE_READING)
+        {
+          if (conn->state == STATE_WRITING)
+            conn_keep_input (conn, buf + used, len - used);
+          return TRUE;
+        }
+
+      memmove (buf, buf + used, len - used);
+      len -= used;
+      /* What is left began with the last read, not the first. */
+      if (len > 0 && (used > 0 || fresh))
+        conn->partial_since = g_get_monotonic_time ();
+
+      if (!conn->readable)
+        {
+          conn_keep_input (conn, buf, len);
+          fc_waiter_set_deadline (waiter, &conn->waited,
+                                  len > 0 ? conn->partial_since + conn->context->request_timeout
+                                          : conn->idle_since + conn->context->idle_timeout);
+          return TRUE;
+        }
+
+      n = recv (conn->waited.fd, buf + len, FC_CONN_IN_SIZE - len, MSG_DONTWAIT);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && errno == EAGAIN)
+        {
+          conn->readable = FALSE;
+          continue;
+        }
+      if (n <= 0)
+        return FALSE;
+      /* A short read emptied the socket: the waiter tells of what comes
+       * next (edge-triggered), so no recv() is spent to hear EAGAIN. */
+      if ((gsize) n < FC_CONN_IN_SIZE - len)
+        conn->readable = FALSE;
+      fresh = len == 0;
+      len += (gsize) n;
+    }
+}
+
+/**
+ * fc_conn_run:
+ * @conn: a connection in @waiter, which has just said it can go on (or
+ *   just entered it)
+ * @waiter: the waiter of the calling thread
+ * @scratch: the calling thread's scratch space
+ *
+ * Serves @conn until its next step would wait: reads requests, answers
+ * them in order, writes replies, each until the kernel says EAGAIN. Then
+ * sets the connection's deadline (request, idle, send or linger) in
+ * @waiter. Runs in the thread that owns @waiter; blocks only on the disk.
+ *
+ * Returns: %FALSE when the connection is over: the caller takes it out
+ *   of the waiter and frees it
+ */
+gboolean
+fc_conn_run (FcConn        *conn,
+             FcWaiter      *waiter,
+             FcConnScratch *scratch)
+{
+  conn->readable = TRUE;
+
+  switch (conn->state)
+    {
+    case STATE_LINGERING:
+      return conn_linger_read (conn, scratch);
+
+    case STATE_WRITING:
+      switch (conn_write (conn, waiter, scratch))
+        {
+        case FC_REPLY_AGAIN:
+          return TRUE;
+        case FC_REPLY_FAILED:
+          return FALSE;
+        case FC_REPLY_DONE:
+          break;
+        }
+      if (conn->close_after_reply)
+        return conn_linger (conn, waiter, scratch);
+      conn->state = STATE_READING;
+      conn->idle_since = g_get_monotonic_time ();
+      G_GNUC_FALLTHROUGH;
+
+    case STATE_READING:
+      break;
+    }
+
+  return conn_read (conn, waiter, scratch);
+}
+
+/**
+ * fc_conn_scratch_init:
+ * @scratch: (out caller-allocates): a thread's scratch space
+ *
+ * One per worker thread: what a connection needs only while it runs.
+ */
+void
+fc_conn_scratch_init (FcConnScratch *scratch)
+{
+  scratch->in = g_malloc (FC_CONN_IN_SIZE);
+  /* Large reads amortize the identity check made after each. */
+  fc_chunk_init (&scratch->chunk, 1024 * 1024);
+}
+
+void
+fc_conn_scratch_clear (FcConnScratch *scratch)
+{
+  g_clear_pointer (&scratch->in, g_free);
+  fc_chunk_clear (&scratch->chunk);
+}

@@ -1,0 +1,170 @@
+#define G_LOG_DOMAIN "filecached"
+
+#include "config.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <glib/gi18n.h>
+
+#include "errors.h"
+#include "file-read.h"
+
+/**
+ * fc_file_unchanged:
+ * @fd: an open file
+ * @id: its identity when it was opened
+ *
+ * Whether the content of @fd can still be the one it had when @id was
+ * taken. The kernel updates mtime before it changes the data
+ * (file_modified() precedes the copy in generic_perform_write()), so
+ * bytes read while size and mtime stay the same belong to that version.
+ * ctime is left out on purpose: a rename over the name, a chmod or a new
+ * link changes it and not the bytes of the open file.
+ */
+gboolean
+fc_file_unchanged (int             fd,
+                   const FcFileId *id)
+{
+  struct stat st;
+  FcFileId now;
+
+  if (fstat (fd, &st) != 0)
+    return FALSE;
+  fc_file_id_from_stat (&now, &st);
+  return now.size == id->size && now.mtime_ns == id->mtime_ns;
+}
+
+static void
+set_changed_error (GError **error)
+{
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_BUSY,
+                       _("The file changed while it was read"));
+}
+
+/* Reads until @want bytes or the end of the file; returns how many, or
+ * -1 with errno set. */
+static gssize
+read_fully (int      fd,
+            guint64  offset,
+            char    *buf,
+            gsize    want)
+{
+  gsize done = 0;
+
+  while (done < want)
+    {
+      ssize_t n = pread (fd, buf + done, want - done, (off_t) (offset + done));
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return -1;
+      if (n == 0)
+        break;
+      done += (gsize) n;
+    }
+  return (gssize) done;
+}
+
+/* A file that reads longer or shorter than its size while its identity
+ * holds is a pseudo-file (procfs, sysfs): its stat size says nothing, and
+ * serving it would drop or invent content. */
+static gboolean
+check_length (gssize           n,
+              gsize            want,
+              int              fd,
+              const FcFileId  *id,
+              GError         **error)
+{
+  if (n < 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, FC_ERROR, FC_ERROR_READ_FAILED,
+                   _("Read failed: %s"), g_strerror (saved_errno));
+      return FALSE;
+    }
+  if (!fc_file_unchanged (fd, id))
+    {
+      set_changed_error (error);
+      return FALSE;
+    }
+  if ((gsize) n != want)
+    {
+      g_set_error_literal (error, FC_ERROR, FC_ERROR_SIZE_MISMATCH,
+                           _("The file’s content is not as long as its size says"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * fc_file_read_at:
+ * @fd: an open file
+ * @id: its identity when opened
+ * @offset: where to start, in bytes
+ * @buf: (out caller-allocates): at least @want bytes, plus one when the
+ *   read reaches the end of the file
+ * @want: bytes to read; at most `id->size - offset`
+ * @error: %G_IO_ERROR_BUSY when the file changed (nothing read can be
+ *   trusted), %FC_ERROR_SIZE_MISMATCH when it is shorter (or, read to its
+ *   end, longer) than its size, %FC_ERROR_READ_FAILED
+ *
+ * Reads @want bytes of the version @id names. Any thread.
+ *
+ * Returns: @want, or 0 with @error set
+ */
+gsize
+fc_file_read_at (int              fd,
+                 const FcFileId  *id,
+                 guint64          offset,
+                 char            *buf,
+                 gsize            want,
+                 GError         **error)
+{
+  /* Reaching the end, one byte more tells a longer pseudo-file. */
+  gsize ask = offset + want == id->size ? want + 1 : want;
+  gssize n = read_fully (fd, offset, buf, ask);
+
+  if (!check_length (n, want, fd, id, error))
+    return 0;
+  return want;
+}
+
+/**
+ * fc_file_read_whole:
+ * @fd: an open file
+ * @id: its identity when opened
+ * @error: as for fc_file_read_at(), or %G_IO_ERROR_NO_SPACE when there is
+ *   no memory for it (the caller can still stream it)
+ *
+ * Reads the whole of the version @id names into memory. An allocation
+ * sized by a file never aborts the process. Any thread.
+ *
+ * Returns: (transfer full): the content, or %NULL with @error set
+ */
+GBytes *
+fc_file_read_whole (int              fd,
+                    const FcFileId  *id,
+                    GError         **error)
+{
+  g_autofree char *data = NULL;
+  gssize n;
+
+  if (id->size < G_MAXSIZE)
+    data = g_try_malloc (id->size + 1);
+  if (data == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+                   _("Not enough memory to load %" G_GUINT64_FORMAT " bytes"), id->size);
+      return NULL;
+    }
+
+  n = read_fully (fd, 0, data, id->size + 1);
+  if (!check_length (n, id->size, fd, id, error))
+    return NULL;
+  return g_bytes_new_take (g_steal_pointer (&data), id->size);
+}

@@ -1,0 +1,24 @@
+#pragma once
+
+#include <glib.h>
+
+#include "cache.h"
+
+G_BEGIN_DECLS
+
+/* Reading a file whose identity was taken when it was opened, with the
+ * proof that the bytes read belong to that version. */
+
+gboolean fc_file_unchanged   (int              fd,
+                              const FcFileId  *id);
+gsize    fc_file_read_at     (int              fd,
+                              const FcFileId  *id,
+                              guint64          offset,
+                              char            *buf,
+                              gsize            want,
+                              GError         **error);
+GBytes  *fc_file_read_whole  (int              fd,
+                              const FcFileId  *id,
+                              GError         **error);
+
+G_END_DECLS

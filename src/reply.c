@@ -1,0 +1,271 @@
+#define G_LOG_DOMAIN "filecached"
+
+#include "config.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+
+#include "file-read.h"
+#include "reply.h"
+
+/* A file body is read this much at a time at first; the window then
+ * grows while the socket takes whole windows and shrinks to what it took
+ * when it fills, so a parked reply re-reads little on its return. */
+#define WINDOW_START (256 * 1024)
+#define WINDOW_MIN (64 * 1024)
+
+/**
+ * fc_reply_init:
+ * @reply: (out caller-allocates): storage for a reply
+ *
+ * Makes @reply empty (nothing pending).
+ */
+void
+fc_reply_init (FcReply *reply)
+{
+  *reply = (FcReply) { .file_fd = -1 };
+}
+
+/**
+ * fc_reply_clear:
+ * @reply: a reply
+ *
+ * Drops what @reply holds (its bytes, its file) and makes it empty.
+ */
+void
+fc_reply_clear (FcReply *reply)
+{
+  g_clear_pointer (&reply->bytes, g_bytes_unref);
+  if (reply->file_fd >= 0)
+    close (reply->file_fd);
+  fc_reply_init (reply);
+}
+
+/**
+ * fc_reply_set_static:
+ * @reply: an empty reply
+ * @text: (transfer none): a whole reply with no body; must outlive it
+ * @len: its length in bytes
+ */
+void
+fc_reply_set_static (FcReply    *reply,
+                     const char *text,
+                     gsize       len)
+{
+  reply->head = text;
+  reply->head_len = len;
+}
+
+/**
+ * fc_reply_set_bytes:
+ * @reply: an empty reply
+ * @bytes: (transfer none): the body; `OK <size>` goes before it
+ */
+void
+fc_reply_set_bytes (FcReply *reply,
+                    GBytes  *bytes)
+{
+  reply->bytes = g_bytes_ref (bytes);
+  reply->body_len = g_bytes_get_size (bytes);
+  reply->head = reply->status;
+  reply->head_len = fc_format_status (reply->status, reply->body_len);
+}
+
+/**
+ * fc_reply_set_file:
+ * @reply: an empty reply
+ * @fd: (transfer full): the file, open for reading
+ * @id: its identity when opened: every byte sent is proved to belong to
+ *   that version (fc_file_read_at()), or the reply fails
+ *
+ * The body is `id->size` bytes of @fd, read through an #FcChunk.
+ */
+void
+fc_reply_set_file (FcReply        *reply,
+                   int             fd,
+                   const FcFileId *id)
+{
+  static atomic_uint_fast64_t serials = 1;
+
+  reply->file_fd = fd;
+  reply->file_id = *id;
+  reply->body_len = id->size;
+  reply->head = reply->status;
+  reply->head_len = fc_format_status (reply->status, reply->body_len);
+  reply->window = WINDOW_START;
+  reply->serial = atomic_fetch_add (&serials, 1);
+}
+
+/**
+ * fc_reply_pending:
+ * @reply: a reply
+ *
+ * Returns: whether @reply has bytes still to send
+ */
+gboolean
+fc_reply_pending (const FcReply *reply)
+{
+  return reply->sent < reply->head_len + reply->body_len;
+}
+
+/**
+ * fc_chunk_init:
+ * @chunk: (out caller-allocates): storage for a chunk
+ * @size: the most file bytes one write takes, in bytes
+ */
+void
+fc_chunk_init (FcChunk *chunk,
+               gsize    size)
+{
+  *chunk = (FcChunk) { .data = g_malloc (size + 1), .size = size };
+}
+
+void
+fc_chunk_clear (FcChunk *chunk)
+{
+  g_clear_pointer (&chunk->data, g_free);
+}
+
+/**
+ * fc_chunk_fill:
+ * @chunk: a thread's chunk
+ * @reply: a file reply
+ * @offset: the first body byte wanted
+ * @error: as for fc_file_read_at()
+ *
+ * Reads the next window of @reply's file from @offset into @chunk, unless
+ * @chunk holds it already.
+ *
+ * Returns: %FALSE with @error set when the bytes cannot be proved to be
+ *   those of the reply's version
+ */
+gboolean
+fc_chunk_fill (FcChunk        *chunk,
+               const FcReply  *reply,
+               guint64         offset,
+               GError        **error)
+{
+  gsize want = (gsize) MIN (reply->body_len - offset, MIN (reply->window, chunk->size));
+
+  if (chunk->holder == reply->serial && offset >= chunk->offset &&
+      offset < chunk->offset + chunk->len)
+    return TRUE;
+
+  chunk->holder = 0;
+  if (fc_file_read_at (reply->file_fd, &reply->file_id, offset, chunk->data, want, error) != want)
+    return FALSE;
+  chunk->holder = reply->serial;
+  chunk->offset = offset;
+  chunk->len = want;
+  return TRUE;
+}
+
+/* The vector of what is left to send; the body comes from memory, or
+ * from @chunk for a file. */
+static int
+reply_iov (FcReply      *reply,
+           FcChunk      *chunk,
+           struct iovec  iov[2])
+{
+  int n = 0;
+  guint64 body_done = reply->sent > reply->head_len ? reply->sent - reply->head_len : 0;
+
+  if (reply->sent < reply->head_len)
+    iov[n++] = (struct iovec) { (char *) reply->head + reply->sent, reply->head_len - reply->sent };
+
+  if (reply->bytes != NULL && body_done < reply->body_len)
+    iov[n++] = (struct iovec) {
+      (char *) g_bytes_get_data (reply->bytes, NULL) + body_done,
+      reply->body_len - body_done
+    };
+  else if (reply->file_fd >= 0 && body_done < reply->body_len)
+    iov[n++] = (struct iovec) {
+      chunk->data + (body_done - chunk->offset),
+      chunk->len - (gsize) (body_done - chunk->offset)
+    };
+  return n;
+}
+
+/**
+ * fc_reply_write:
+ * @reply: a pending reply
+ * @socket_fd: a non-blocking socket
+ * @chunk: the calling thread's chunk, for file bodies
+ * @body_sent: (inout): incremented by the body bytes written
+ *
+ * Writes as much of @reply as the socket takes, a status line and the
+ * start of its body in one sendmsg(). Before the status line has left,
+ * a file reply's first window must be in @chunk already (the caller
+ * proved it with fc_chunk_fill(), so that a change or a read error is
+ * still answerable with an ERR line).
+ *
+ * Returns: %FC_REPLY_AGAIN when the socket is full (wait until it is
+ *   writable, then call again), %FC_REPLY_FAILED when the connection must
+ *   end: the peer left, or the file changed or failed after the status
+ *   line promised its size
+ */
+FcReplyResult
+fc_reply_write (FcReply *reply,
+                int      socket_fd,
+                FcChunk *chunk,
+                guint64 *body_sent)
+{
+  while (fc_reply_pending (reply))
+    {
+      struct iovec iov[2];
+      struct msghdr msg = { .msg_iov = iov };
+      gsize head_left = reply->sent < reply->head_len ? reply->head_len - reply->sent : 0;
+      guint64 body_done = reply->sent - (reply->head_len - head_left);
+      gsize asked = 0;
+      ssize_t n;
+
+      /* Also while the status line is still partly unsent: the chunk may
+       * have served another reply since this one parked. */
+      if (reply->file_fd >= 0 && body_done < reply->body_len)
+        {
+          g_autoptr(GError) error = NULL;
+
+          if (!fc_chunk_fill (chunk, reply, body_done, &error))
+            {
+              g_debug ("closing a connection mid-reply: %s", error->message);
+              return FC_REPLY_FAILED;
+            }
+        }
+
+      msg.msg_iovlen = (size_t) reply_iov (reply, chunk, iov);
+      for (size_t i = 0; i < msg.msg_iovlen; i++)
+        asked += iov[i].iov_len;
+
+      n = sendmsg (socket_fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return errno == EAGAIN ? FC_REPLY_AGAIN : FC_REPLY_FAILED;
+
+      reply->sent += (guint64) n;
+      if ((gsize) n > head_left)
+        *body_sent += (gsize) n - head_left;
+
+      if (reply->file_fd >= 0 && msg.msg_iovlen > 0)
+        {
+          gsize body_asked = asked - head_left;
+          gsize body_took = (gsize) n > head_left ? (gsize) n - head_left : 0;
+
+          if (body_took < body_asked)
+            reply->window = MAX (WINDOW_MIN, body_took);
+          else
+            reply->window = MIN (reply->window * 2, chunk->size);
+        }
+
+      /* A short write means the socket buffer is full: the next one
+       * would only say EAGAIN. */
+      if ((gsize) n < asked)
+        return fc_reply_pending (reply) ? FC_REPLY_AGAIN : FC_REPLY_DONE;
+    }
+  return FC_REPLY_DONE;
+}

@@ -1,0 +1,67 @@
+#pragma once
+
+#include <glib.h>
+
+#include "cache.h"
+#include "protocol.h"
+
+G_BEGIN_DECLS
+
+/* One reply on its way to a client: a status line, then a body from
+ * memory or from an open file, and how much of it has left. It holds no
+ * buffer of its own, so a reply parked by a slow reader costs a few
+ * dozen bytes plus what it references. */
+typedef struct {
+  const char *head;             /* (unowned): static text, or status */
+  gsize head_len;
+  char status[FC_STATUS_MAX];
+  GBytes *bytes;                /* (owned) (nullable): the body, from memory */
+  int file_fd;                  /* (owned): the body, from this file; or -1 */
+  FcFileId file_id;             /* the version that file_fd must keep */
+  guint64 body_len;
+  guint64 sent;                 /* of head and body together */
+  gsize window;                 /* bytes of the file read per step */
+  guint64 serial;               /* names this file reply to an FcChunk */
+} FcReply;
+
+/* A thread's buffer for file bodies. @offset/@len say which body bytes of
+ * which reply it holds now; any other reply overwrites it. */
+typedef struct {
+  char *data;                   /* (owned): size + 1 bytes */
+  gsize size;
+  guint64 holder;               /* serial of the reply whose bytes it holds; 0: none */
+  guint64 offset;
+  gsize len;
+} FcChunk;
+
+typedef enum {
+  FC_REPLY_DONE,                /* all sent */
+  FC_REPLY_AGAIN,               /* the socket is full: wait until writable */
+  FC_REPLY_FAILED,              /* the peer is gone, or the file changed after the status line */
+} FcReplyResult;
+
+void          fc_reply_init        (FcReply       *reply);
+void          fc_reply_clear       (FcReply       *reply);
+void          fc_reply_set_static  (FcReply       *reply,
+                                    const char    *text,
+                                    gsize          len);
+void          fc_reply_set_bytes   (FcReply       *reply,
+                                    GBytes        *bytes);
+void          fc_reply_set_file    (FcReply       *reply,
+                                    int            fd,
+                                    const FcFileId *id);
+gboolean      fc_reply_pending     (const FcReply *reply);
+FcReplyResult fc_reply_write       (FcReply       *reply,
+                                    int            socket_fd,
+                                    FcChunk       *chunk,
+                                    guint64       *body_sent);
+
+void          fc_chunk_init        (FcChunk       *chunk,
+                                    gsize          size);
+void          fc_chunk_clear       (FcChunk       *chunk);
+gboolean      fc_chunk_fill        (FcChunk       *chunk,
+                                    const FcReply *reply,
+                                    guint64        offset,
+                                    GError       **error);
+
+G_END_DECLS

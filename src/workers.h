@@ -1,0 +1,22 @@
+#pragma once
+
+#include <gio/gio.h>
+
+#include "serve-context.h"
+
+G_BEGIN_DECLS
+
+/* The threads that serve connections: each owns a waiter and serves the
+ * connections handed to it, one step at a time, until they close. */
+typedef struct _FcWorkers FcWorkers;
+
+FcWorkers *fc_workers_new   (FcServeContext     *context,
+                             guint               n_threads,
+                             GError            **error);
+void       fc_workers_adopt (FcWorkers          *workers,
+                             GSocketConnection  *connection);
+void       fc_workers_free  (FcWorkers          *workers);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FcWorkers, fc_workers_free)
+
+G_END_DECLS

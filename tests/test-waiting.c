@@ -1,0 +1,268 @@
+/* Connections that wait cost no thread: the real daemon, with few worker
+ * threads, against many connections that idle, trickle, stall, pipeline
+ * or read slowly. Nothing here is timed against a figure: each test
+ * checks who is served and what arrives. */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define KiB 1024
+#define MiB (1024 * 1024)
+
+static guint
+daemon_threads (TuDaemon *d)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/status",
+                                           g_subprocess_get_identifier (d->proc));
+  g_autofree char *status = NULL;
+  const char *line;
+
+  g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
+  line = strstr (status, "\nThreads:");
+  g_assert_nonnull (line);
+  return (guint) g_ascii_strtoull (line + strlen ("\nThreads:"), NULL, 10);
+}
+
+static guint8 *
+put_seeded (TuDaemon *d, const char *name, guint32 seed, gsize len)
+{
+  guint8 *data = tu_make_content (seed, len);
+
+  tu_write_file (d->root, name, data, len);
+  return data;
+}
+
+/* 300 keep-alive connections (more than the old default limit of 256
+ * threads) on 2 worker threads: every one is served, before and after
+ * idling, and the daemon makes no thread for them. */
+static void
+test_idle_connections (void)
+{
+  TuDaemon *d = tu_daemon_start ("--threads", "2", NULL);
+  int fds[300];
+  guint threads;
+
+  tu_write_file_str (d->root, "a", "hello\n");
+  threads = daemon_threads (d);
+  for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
+    {
+      fds[i] = tu_connect (d->port);
+      tu_assert_get (fds[i], "a", "hello\n", 6);
+    }
+  g_assert_cmpuint (daemon_threads (d), ==, threads);
+  for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
+    {
+      tu_assert_ping (fds[i]);
+      close (fds[i]);
+    }
+  tu_daemon_stop (d);
+}
+
+/* Half a request line on 200 connections, one worker thread: a good
+ * client is still served at once, and each stalled line, finished
+ * later, is answered. */
+static void
+test_stalled_lines (void)
+{
+  TuDaemon *d = tu_daemon_start ("--threads", "1", NULL);
+  int stalled[200];
+  int good;
+
+  tu_write_file_str (d->root, "a", "hello\n");
+  for (guint i = 0; i < G_N_ELEMENTS (stalled); i++)
+    {
+      stalled[i] = tu_connect (d->port);
+      tu_send_str (stalled[i], "GET ");
+    }
+  good = tu_connect (d->port);
+  tu_assert_get (good, "a", "hello\n", 6);
+  close (good);
+
+  for (guint i = 0; i < G_N_ELEMENTS (stalled); i++)
+    tu_send_str (stalled[i], "a\n");
+  for (guint i = 0; i < G_N_ELEMENTS (stalled); i++)
+    {
+      tu_assert_get_reply (stalled[i], "hello\n", 6);
+      close (stalled[i]);
+    }
+  tu_daemon_stop (d);
+}
+
+/* Two connections trickle pipelined requests a byte at a time,
+ * interleaved, to one worker: each gets its own replies, in order. */
+static void
+test_trickled_interleaved (void)
+{
+  TuDaemon *d = tu_daemon_start ("--threads", "1", NULL);
+  const char *requests = "GET a\nPING\nGET b\n";
+  int one = tu_connect (d->port);
+  int two = tu_connect (d->port);
+  g_autofree char *line = NULL;
+
+  tu_write_file_str (d->root, "a", "first\n");
+  tu_write_file_str (d->root, "b", "second\n");
+  for (const char *p = requests; *p != '\0'; p++)
+    {
+      tu_send (one, p, 1);
+      tu_send (two, p, 1);
+      g_usleep (2000);
+    }
+  for (guint i = 0; i < 2; i++)
+    {
+      int fd = i == 0 ? one : two;
+
+      tu_assert_get_reply (fd, "first\n", 6);
+      g_clear_pointer (&line, g_free);
+      line = tu_read_line (fd);
+      g_assert_cmpstr (line, ==, "OK PONG\n");
+      tu_assert_get_reply (fd, "second\n", 7);
+      close (fd);
+    }
+  tu_daemon_stop (d);
+}
+
+/* Clients that ask for large files and do not read, cached and streamed,
+ * hold no thread: with one worker, another client is served meanwhile,
+ * and each slow reader, reading at last, gets every byte. */
+static void
+slow_readers (const char *cache_size)
+{
+  TuDaemon *d = tu_daemon_start ("--threads", "1", "--cache-size", cache_size, NULL);
+  gsize size = 4 * MiB;
+  g_autofree guint8 *big = put_seeded (d, "big", 3, size);
+  int slow[16];
+  int good;
+  guint threads = daemon_threads (d);
+
+  for (guint i = 0; i < G_N_ELEMENTS (slow); i++)
+    {
+      slow[i] = tu_connect_full ("127.0.0.1", d->port, 4096);
+      tu_send_str (slow[i], "GET big\nPING\n");
+    }
+  good = tu_connect (d->port);
+  tu_assert_ping (good);
+  tu_write_file_str (d->root, "small", "small\n");
+  tu_assert_get (good, "small", "small\n", 6);
+  g_assert_cmpuint (daemon_threads (d), ==, threads);
+  close (good);
+
+  for (guint i = 0; i < G_N_ELEMENTS (slow); i++)
+    {
+      g_autofree char *line = NULL;
+
+      tu_assert_get_reply (slow[i], big, size);
+      line = tu_read_line (slow[i]);
+      g_assert_cmpstr (line, ==, "OK PONG\n");
+      close (slow[i]);
+    }
+  tu_daemon_stop (d);
+}
+
+static void
+test_slow_readers_cached (void)
+{
+  slow_readers ("64M");
+}
+
+static void
+test_slow_readers_streamed (void)
+{
+  slow_readers ("64K");
+}
+
+/* 400 pipelined GETs sent before any reply is read: the connection
+ * parks mid-reply with requests still buffered, and every reply comes,
+ * in order. */
+static void
+test_pipelined_while_parked (void)
+{
+  TuDaemon *d = tu_daemon_start ("--threads", "1", NULL);
+  gsize size = 64 * KiB;
+  g_autofree guint8 *a = put_seeded (d, "a", 5, size);
+  g_autofree guint8 *b = put_seeded (d, "b", 6, size);
+  GString *requests = g_string_new (NULL);
+  int fd = tu_connect_full ("127.0.0.1", d->port, 8192);
+
+  for (guint i = 0; i < 400; i++)
+    g_string_append (requests, i % 2 == 0 ? "GET a\n" : "GET b\n");
+  tu_send (fd, requests->str, requests->len);
+  g_string_free (requests, TRUE);
+  for (guint i = 0; i < 400; i++)
+    tu_assert_get_reply (fd, i % 2 == 0 ? a : b, size);
+  close (fd);
+  tu_daemon_stop (d);
+}
+
+/* A connection that sends nothing after a half line is closed at the
+ * request timeout even while its worker serves others. */
+static void
+test_timeouts_while_parked (void)
+{
+  TuDaemon *d = tu_daemon_start ("--threads", "1", "--request-timeout", "1",
+                                 "--idle-timeout", "2", NULL);
+  int partial = tu_connect (d->port);
+  int idle = tu_connect (d->port);
+  int busy = tu_connect (d->port);
+  gint64 start = g_get_monotonic_time ();
+
+  tu_send_str (partial, "GET a");
+  /* The busy one keeps the worker at work the whole time. */
+  while (g_get_monotonic_time () - start < 3 * G_USEC_PER_SEC)
+    {
+      tu_assert_ping (busy);
+      g_usleep (20 * 1000);
+    }
+  g_assert_true (tu_wait_closed (partial, 10000, NULL));
+  g_assert_true (tu_wait_closed (idle, 10000, NULL));
+  tu_assert_ping (busy);
+  close (partial);
+  close (idle);
+  close (busy);
+  tu_daemon_stop (d);
+}
+
+/* SIGTERM with connections parked in every state: a prompt, clean exit. */
+static void
+test_stop_while_parked (void)
+{
+  TuDaemon *d = tu_daemon_start ("--threads", "2", "--cache-size", "64K", NULL);
+  g_autofree guint8 *big = put_seeded (d, "big", 7, 8 * MiB);
+  int fds[30];
+
+  for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
+    {
+      fds[i] = tu_connect_full ("127.0.0.1", d->port, 4096);
+      if (i % 3 == 0)
+        tu_send_str (fds[i], "GET big\n");
+      else if (i % 3 == 1)
+        tu_send_str (fds[i], "GET bi");
+      else
+        tu_assert_ping (fds[i]);
+    }
+  tu_daemon_stop_with (d, SIGTERM);
+  for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
+    {
+      g_assert_true (tu_wait_closed (fds[i], 10000, NULL));
+      close (fds[i]);
+    }
+}
+
+int
+main (int argc, char *argv[])
+{
+  tu_init (&argc, &argv);
+
+  g_test_add_func ("/waiting/idle-connections-hold-no-thread", test_idle_connections);
+  g_test_add_func ("/waiting/stalled-lines-lock-nobody-out", test_stalled_lines);
+  g_test_add_func ("/waiting/trickled-interleaved", test_trickled_interleaved);
+  g_test_add_func ("/waiting/slow-readers/cached", test_slow_readers_cached);
+  g_test_add_func ("/waiting/slow-readers/streamed", test_slow_readers_streamed);
+  g_test_add_func ("/waiting/pipelined-while-parked", test_pipelined_while_parked);
+  g_test_add_func ("/waiting/timeouts-while-parked", test_timeouts_while_parked);
+  g_test_add_func ("/waiting/stop-while-parked", test_stop_while_parked);
+  return g_test_run ();
+}

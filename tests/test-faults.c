@@ -1,0 +1,123 @@
+/* Faults found from outside (issue 8), each as a kind: the real daemon
+ * against what an unlucky admin or a hostile client does. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define MiB (1024 * 1024)
+
+static guint8 *
+put_seeded (TuDaemon *d, const char *name, guint32 seed, gsize len)
+{
+  guint8 *data = tu_make_content (seed, len);
+
+  tu_write_file (d->root, name, data, len);
+  return data;
+}
+
+/* Publishing by atomic rename, or a chmod, while a large file streams:
+ * the open file is intact, so the transfer ends whole (fault 5). */
+static void
+metadata_change_mid_stream (gboolean rename_over)
+{
+  TuDaemon *d = tu_daemon_start ("--cache-size", "1M", NULL);
+  gsize size = 48 * MiB;
+  g_autofree guint8 *big = put_seeded (d, "big", 11, size);
+  g_autofree char *path = tu_daemon_path (d, "big");
+  g_autofree char *line = NULL;
+  g_autofree guint8 *head = NULL;
+  g_autofree guint8 *rest = NULL;
+  int fd = tu_connect_full ("127.0.0.1", d->port, 64 * 1024);
+  g_autofree char *expected = g_strdup_printf ("OK %" G_GSIZE_FORMAT "\n", size);
+
+  tu_send_str (fd, "GET big\n");
+  line = tu_read_line (fd);
+  g_assert_cmpstr (line, ==, expected);
+  head = tu_read_exact (fd, 4 * MiB);
+  g_assert_cmpmem (head, 4 * MiB, big, 4 * MiB);
+
+  if (rename_over)
+    {
+      g_autofree guint8 *next = put_seeded (d, "big.new", 12, size);
+      g_autofree char *new_path = tu_daemon_path (d, "big.new");
+
+      g_assert_cmpint (rename (new_path, path), ==, 0);
+    }
+  else
+    g_assert_cmpint (chmod (path, 0600), ==, 0);
+
+  rest = tu_read_exact (fd, size - 4 * MiB);
+  g_assert_cmpmem (rest, size - 4 * MiB, big + 4 * MiB, size - 4 * MiB);
+  tu_assert_ping (fd);
+  close (fd);
+  tu_daemon_stop (d);
+}
+
+static void
+test_rename_over_mid_stream (void)
+{
+  metadata_change_mid_stream (TRUE);
+}
+
+static void
+test_chmod_mid_stream (void)
+{
+  metadata_change_mid_stream (FALSE);
+}
+
+/* A capacity far beyond memory and a 64 GiB sparse file: the GET is
+ * served (streamed), the daemon does not abort (fault 2). */
+static void
+test_capacity_beyond_memory (void)
+{
+  TuDaemon *d = tu_daemon_start ("--cache-size", "100G", NULL);
+  g_autofree char *path = tu_daemon_path (d, "sparse");
+  guint64 size = G_GUINT64_CONSTANT (64) << 30;
+  g_autofree char *expected = g_strdup_printf ("OK %" G_GUINT64_FORMAT "\n", size);
+  g_autofree char *line = NULL;
+  g_autofree guint8 *head = NULL;
+  int file = open (path, O_WRONLY | O_CREAT, 0644);
+  int fd;
+
+  g_assert_cmpint (file, >=, 0);
+  if (ftruncate (file, (off_t) size) != 0)
+    {
+      g_test_skip ("no sparse 64 GiB file on this file system");
+      close (file);
+      tu_daemon_stop (d);
+      return;
+    }
+  close (file);
+
+  fd = tu_connect (d->port);
+  tu_send_str (fd, "GET sparse\n");
+  line = tu_read_line (fd);
+  g_assert_cmpstr (line, ==, expected);
+  head = tu_read_exact (fd, MiB);
+  for (gsize i = 0; i < MiB; i++)
+    g_assert_cmpuint (head[i], ==, 0);
+  close (fd);
+
+  /* Still serving. */
+  fd = tu_connect (d->port);
+  tu_assert_ping (fd);
+  close (fd);
+  tu_daemon_stop (d);
+}
+
+int
+main (int argc, char *argv[])
+{
+  tu_init (&argc, &argv);
+
+  g_test_add_func ("/faults/stream/rename-over-mid-stream", test_rename_over_mid_stream);
+  g_test_add_func ("/faults/stream/chmod-mid-stream", test_chmod_mid_stream);
+  g_test_add_func ("/faults/memory/capacity-beyond-memory", test_capacity_beyond_memory);
+  return g_test_run ();
+}

@@ -1,0 +1,156 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <gio/gio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "file-read.h"
+
+typedef struct {
+  char *dir;                    /* (owned) */
+  char *path;                   /* (owned) */
+  int fd;
+  FcFileId id;
+} Fixture;
+
+static void
+open_id (Fixture    *f,
+         const char *path)
+{
+  struct stat st;
+
+  f->fd = open (path, O_RDONLY | O_CLOEXEC);
+  g_assert_cmpint (f->fd, >=, 0);
+  g_assert_cmpint (fstat (f->fd, &st), ==, 0);
+  fc_file_id_from_stat (&f->id, &st);
+}
+
+static void
+setup (Fixture       *f,
+       gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+
+  f->dir = g_dir_make_tmp ("file-read-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->path = g_build_filename (f->dir, "f", NULL);
+  g_assert_true (g_file_set_contents (f->path, "0123456789", 10, NULL));
+  open_id (f, f->path);
+}
+
+static void
+teardown (Fixture       *f,
+          gconstpointer  data)
+{
+  close (f->fd);
+  g_unlink (f->path);
+  g_rmdir (f->dir);
+  g_free (f->path);
+  g_free (f->dir);
+}
+
+static void
+test_read_unchanged (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) whole = fc_file_read_whole (f->fd, &f->id, &error);
+  char buf[11];
+
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (whole, NULL), g_bytes_get_size (whole), "0123456789", 10);
+  g_assert_cmpuint (fc_file_read_at (f->fd, &f->id, 3, buf, 7, &error), ==, 7);
+  g_assert_no_error (error);
+  g_assert_cmpmem (buf, 7, "3456789", 7);
+}
+
+/* A chmod, a new link or a rename over the name changes ctime, not the
+ * bytes of the open file: reading goes on (issue 8, fault 5). */
+static void
+test_metadata_change_is_no_change (Fixture *f, gconstpointer data)
+{
+  g_autofree char *other = g_build_filename (f->dir, "g", NULL);
+  g_autoptr(GError) error = NULL;
+  char buf[11];
+
+  g_assert_cmpint (chmod (f->path, 0600), ==, 0);
+  g_assert_true (g_file_set_contents (other, "abcdefghij", 10, NULL));
+  g_assert_cmpint (rename (other, f->path), ==, 0);
+  g_assert_cmpuint (fc_file_read_at (f->fd, &f->id, 0, buf, 10, &error), ==, 10);
+  g_assert_no_error (error);
+  g_assert_cmpmem (buf, 10, "0123456789", 10);
+}
+
+/* A rewrite of the open file, same length, new mtime: nothing read can
+ * be trusted. */
+static void
+test_content_change (Fixture *f, gconstpointer data)
+{
+  struct timespec times[2] = { { 0, UTIME_OMIT }, { 1000, 0 } };
+  g_autoptr(GError) error = NULL;
+  char buf[11];
+  int w = open (f->path, O_WRONLY);
+
+  g_assert_cmpint (pwrite (w, "X", 1, 0), ==, 1);
+  /* Make the change visible whatever the clock's granularity. */
+  g_assert_cmpint (futimens (w, times), ==, 0);
+  close (w);
+  g_assert_cmpuint (fc_file_read_at (f->fd, &f->id, 0, buf, 10, &error), ==, 0);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BUSY);
+  g_clear_error (&error);
+  g_assert_null (fc_file_read_whole (f->fd, &f->id, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BUSY);
+}
+
+/* A pseudo-file whose stat size (0) says nothing of its content: refused
+ * the same way whether it would be loaded or streamed (fault 7). */
+static void
+test_pseudo_file (void)
+{
+  Fixture f = { 0 };
+  g_autoptr(GError) error = NULL;
+  char buf[16];
+
+  if (!g_file_test ("/proc/sys/kernel/ostype", G_FILE_TEST_EXISTS))
+    {
+      g_test_skip ("no /proc/sys/kernel/ostype");
+      return;
+    }
+  open_id (&f, "/proc/sys/kernel/ostype");
+  g_assert_cmpuint (f.id.size, ==, 0);
+  g_assert_null (fc_file_read_whole (f.fd, &f.id, &error));
+  g_assert_error (error, FC_ERROR, FC_ERROR_SIZE_MISMATCH);
+  g_clear_error (&error);
+  g_assert_cmpuint (fc_file_read_at (f.fd, &f.id, 0, buf, 0, &error), ==, 0);
+  g_assert_error (error, FC_ERROR, FC_ERROR_SIZE_MISMATCH);
+  close (f.fd);
+}
+
+/* A file too large for memory is an error the caller can stream
+ * around, never an abort (fault 2). */
+static void
+test_too_large_for_memory (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  FcFileId huge = f->id;
+
+  huge.size = G_GUINT64_CONSTANT (1) << 62;
+  g_assert_null (fc_file_read_whole (f->fd, &huge, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add ("/file-read/unchanged", Fixture, NULL, setup, test_read_unchanged, teardown);
+  g_test_add ("/file-read/metadata-change-is-no-change", Fixture, NULL, setup,
+              test_metadata_change_is_no_change, teardown);
+  g_test_add ("/file-read/content-change", Fixture, NULL, setup, test_content_change, teardown);
+  g_test_add_func ("/file-read/pseudo-file", test_pseudo_file);
+  g_test_add ("/file-read/too-large-for-memory", Fixture, NULL, setup,
+              test_too_large_for_memory, teardown);
+  return g_test_run ();
+}

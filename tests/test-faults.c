@@ -1,6 +1,7 @@
 /* Faults found from outside (issue 8), each as a kind: the real daemon
  * against what an unlucky admin or a hostile client does. */
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -111,6 +112,130 @@ test_capacity_beyond_memory (void)
   tu_daemon_stop (d);
 }
 
+/* A file truncated while it streams: the reply ends short with a close,
+ * and every byte that did arrive is the old version's. */
+static void
+test_shrink_mid_stream (void)
+{
+  TuDaemon *d = tu_daemon_start ("--cache-size", "1M", NULL);
+  gsize size = 32 * MiB;
+  g_autofree guint8 *big = put_seeded (d, "big", 13, size);
+  g_autofree char *path = tu_daemon_path (d, "big");
+  g_autofree char *line = NULL;
+  g_autofree guint8 *head = NULL;
+  g_autofree guint8 *rest = g_malloc (size);
+  int fd = tu_connect_full ("127.0.0.1", d->port, 64 * 1024);
+  gsize got = 0;
+
+  tu_send_str (fd, "GET big\n");
+  line = tu_read_line (fd);
+  head = tu_read_exact (fd, MiB);
+  g_assert_cmpint (truncate (path, 2 * MiB), ==, 0);
+  for (;;)
+    {
+      ssize_t n = recv (fd, rest + got, size - got, 0);
+
+      if (n <= 0)
+        break;
+      got += (gsize) n;
+    }
+  g_assert_cmpuint (MiB + got, <, size);
+  g_assert_cmpmem (rest, got, big + MiB, got);
+  close (fd);
+  tu_daemon_stop (d);
+}
+
+/* SIGTERM with transfers in flight, cached and streamed: a clean exit. */
+static void
+test_sigterm_with_transfers (void)
+{
+  TuDaemon *d = tu_daemon_start ("--cache-size", "16M", NULL);
+  g_autofree guint8 *cached = put_seeded (d, "cached", 14, 8 * MiB);
+  g_autofree guint8 *streamed = put_seeded (d, "streamed", 15, 32 * MiB);
+  int fds[8];
+
+  for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
+    {
+      g_autofree char *line = NULL;
+
+      fds[i] = tu_connect_full ("127.0.0.1", d->port, 8192);
+      tu_send_str (fds[i], i % 2 == 0 ? "GET cached\n" : "GET streamed\n");
+      line = tu_read_line (fds[i]);
+      g_assert_true (g_str_has_prefix (line, "OK "));
+    }
+  tu_daemon_stop_with (d, SIGTERM);
+  for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
+    {
+      g_assert_true (tu_wait_closed (fds[i], 10000, NULL));
+      close (fds[i]);
+    }
+}
+
+static guint
+daemon_fds (TuDaemon *d)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/fd", g_subprocess_get_identifier (d->proc));
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
+/* 2000 connections cut at every stage (mid-line, mid-reply of a cached
+ * and of a streamed file, reset): the daemon's descriptors come back to
+ * their baseline. */
+static void
+test_connect_cut_cycles (void)
+{
+  TuDaemon *d = tu_daemon_start ("--cache-size", "1M", NULL);
+  g_autofree guint8 *cached = put_seeded (d, "cached", 16, 256 * 1024);
+  g_autofree guint8 *streamed = put_seeded (d, "streamed", 17, 4 * MiB);
+  static const char *const sends[] = { "GET cach", "GET cached\n", "GET streamed\n", "PING\nGET streamed\n" };
+  guint baseline;
+  gint64 deadline;
+
+  /* Load the cached file once, so the baseline has its descriptors. */
+  {
+    int fd = tu_connect (d->port);
+
+    tu_assert_get (fd, "cached", cached, 256 * 1024);
+    close (fd);
+  }
+  g_usleep (100 * 1000);
+  baseline = daemon_fds (d);
+
+  for (guint i = 0; i < 2000; i++)
+    {
+      int fd = tu_connect_full ("127.0.0.1", d->port, 4096);
+
+      tu_send_str (fd, sends[i % G_N_ELEMENTS (sends)]);
+      if (i % 5 == 0)
+        {
+          struct linger reset = { 1, 0 };
+
+          setsockopt (fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+        }
+      close (fd);
+    }
+
+  deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  while (daemon_fds (d) > baseline)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (50 * 1000);
+    }
+  {
+    int fd = tu_connect (d->port);
+
+    tu_assert_get (fd, "cached", cached, 256 * 1024);
+    close (fd);
+  }
+  tu_daemon_stop (d);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -119,5 +244,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/faults/stream/rename-over-mid-stream", test_rename_over_mid_stream);
   g_test_add_func ("/faults/stream/chmod-mid-stream", test_chmod_mid_stream);
   g_test_add_func ("/faults/memory/capacity-beyond-memory", test_capacity_beyond_memory);
+  g_test_add_func ("/faults/stream/shrink-mid-stream", test_shrink_mid_stream);
+  g_test_add_func ("/faults/signal/sigterm-with-transfers", test_sigterm_with_transfers);
+  g_test_add_func ("/faults/descriptors/connect-cut-cycles", test_connect_cut_cycles);
   return g_test_run ();
 }

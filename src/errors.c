@@ -15,7 +15,9 @@ static const GDBusErrorEntry dbus_errors[] = {
   { FC_ERROR_LINK_LOOP, "org.filecached.Error.LinkLoop" },
   { FC_ERROR_SIZE_MISMATCH, "org.filecached.Error.SizeMismatch" },
   { FC_ERROR_NOT_FOUND, "org.filecached.Error.NotFound" },
+  { FC_ERROR_DIGEST_MISMATCH, "org.filecached.Error.DigestMismatch" },
   { FC_ERROR_LINE_TOO_LONG, "org.filecached.Error.LineTooLong" },
+  { FC_ERROR_OFFSET_BEYOND_END, "org.filecached.Error.OffsetBeyondEnd" },
   { FC_ERROR_READ_FAILED, "org.filecached.Error.ReadFailed" },
   { FC_ERROR_BUSY, "org.filecached.Error.Busy" },
 };
@@ -61,7 +63,9 @@ static const FcErrorReply replies[FC_ERROR_N_CODES] = {
   [FC_ERROR_LINK_LOOP] = REPLY (403, "too many levels of symbolic links"),
   [FC_ERROR_SIZE_MISMATCH] = REPLY (403, "size does not match content"),
   [FC_ERROR_NOT_FOUND] = REPLY (404, "no such file"),
+  [FC_ERROR_DIGEST_MISMATCH] = REPLY (412, "file changed"),
   [FC_ERROR_LINE_TOO_LONG] = REPLY (414, "request line too long"),
+  [FC_ERROR_OFFSET_BEYOND_END] = REPLY (416, "offset beyond end of file"),
   [FC_ERROR_READ_FAILED] = REPLY (500, "read error"),
   [FC_ERROR_BUSY] = REPLY (503, "too many connections"),
 };

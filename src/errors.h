@@ -20,7 +20,9 @@ typedef enum {
   FC_ERROR_LINK_LOOP,          /* 403 */
   FC_ERROR_SIZE_MISMATCH,      /* 403 */
   FC_ERROR_NOT_FOUND,          /* 404 */
+  FC_ERROR_DIGEST_MISMATCH,    /* 412 */
   FC_ERROR_LINE_TOO_LONG,      /* 414 */
+  FC_ERROR_OFFSET_BEYOND_END,  /* 416 */
   FC_ERROR_READ_FAILED,        /* 500 */
   FC_ERROR_BUSY,               /* 503 */
 } FcError;

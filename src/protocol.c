@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "digest.h"
 #include "names.h"
 #include "protocol.h"
 
@@ -46,6 +47,40 @@ word_is (const char *line,
 
 #define WORD_IS(line, len, word) word_is (line, len, word, sizeof (word) - 1)
 
+/* `<offset> <sha256> ` before the name: the number rules of PROTOCOL.md
+ * (decimal, no sign, no leading zero), 64 lowercase hex digits. A number
+ * too large for 64 bits is still a number, beyond any file's end. */
+static gboolean
+parse_getfrom (FcRequest  *request,
+               GError    **error)
+{
+  const char *p = request->name;
+  const char *end = p + request->name_len;
+  guint64 offset = 0;
+
+  if (p == end || !g_ascii_isdigit (*p) || (*p == '0' && p + 1 < end && g_ascii_isdigit (p[1])))
+    goto malformed;
+  for (; p < end && g_ascii_isdigit (*p); p++)
+    {
+      guint digit = (guint) (*p - '0');
+
+      offset = offset > (G_MAXUINT64 - digit) / 10 ? G_MAXUINT64 : offset * 10 + digit;
+    }
+  if (p == end || *p != ' ' || end - (p + 1) < FC_DIGEST_HEX_LEN + 2 ||
+      !fc_digest_from_hex (p + 1, request->digest) || p[1 + FC_DIGEST_HEX_LEN] != ' ')
+    goto malformed;
+
+  request->offset = offset;
+  request->name = p + 1 + FC_DIGEST_HEX_LEN + 1;
+  request->name_len = (gsize) (end - request->name);
+  return TRUE;
+
+malformed:
+  g_set_error_literal (error, FC_ERROR, FC_ERROR_MALFORMED,
+                       "GETFROM needs an offset, a SHA-256 and a name");
+  return FALSE;
+}
+
 /**
  * fc_request_parse:
  * @line: one line as found by fc_request_scan(); modified in place
@@ -85,6 +120,10 @@ fc_request_parse (char       *line,
     request->command = FC_COMMAND_PING, word_len = 4;
   else if (WORD_IS (line, len, "QUIT"))
     request->command = FC_COMMAND_QUIT, word_len = 4;
+  else if (WORD_IS (line, len, "STAT"))
+    request->command = FC_COMMAND_STAT, word_len = 4;
+  else if (WORD_IS (line, len, "GETFROM"))
+    request->command = FC_COMMAND_GETFROM, word_len = 7;
   else
     {
       if (len == 0)
@@ -96,8 +135,13 @@ fc_request_parse (char       *line,
       return FALSE;
     }
 
-  if (request->command != FC_COMMAND_GET)
+  switch (request->command)
     {
+    case FC_COMMAND_GET:
+    case FC_COMMAND_STAT:
+    case FC_COMMAND_GETFROM:
+      break;
+    default:
       if (len == word_len)
         return TRUE;
       g_set_error_literal (error, FC_ERROR, FC_ERROR_UNEXPECTED_ARGUMENT,
@@ -108,12 +152,15 @@ fc_request_parse (char       *line,
   if (len == word_len)
     {
       g_set_error_literal (error, FC_ERROR, FC_ERROR_MISSING_NAME,
-                           "GET without a name");
+                           "request without a name");
       return FALSE;
     }
 
   request->name = line + word_len + 1;
   request->name_len = len - word_len - 1;
+  if (request->command == FC_COMMAND_GETFROM &&
+      !parse_getfrom (request, error))
+    return FALSE;
   return fc_name_validate (request->name, request->name_len, error);
 }
 
@@ -163,6 +210,30 @@ fc_format_status (char    *buf,
 
   memcpy (buf, "OK ", 3);
   n = 3 + fc_format_uint (buf + 3, size);
+  buf[n++] = '\n';
+  return n;
+}
+
+/**
+ * fc_format_stat:
+ * @buf: room for %FC_STAT_MAX bytes
+ * @size: the file's size
+ * @digest: its SHA-256
+ *
+ * Writes the reply to STAT, `OK <size> <sha256>` LF (PROTOCOL.md 1.1).
+ *
+ * Returns: the number of bytes written
+ */
+gsize
+fc_format_stat (char         *buf,
+                guint64       size,
+                const guint8  digest[32])
+{
+  gsize n = fc_format_status (buf, size) - 1;
+
+  buf[n++] = ' ';
+  fc_digest_to_hex (digest, buf + n);
+  n += FC_DIGEST_HEX_LEN;
   buf[n++] = '\n';
   return n;
 }

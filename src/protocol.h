@@ -15,12 +15,16 @@ typedef enum {
   FC_COMMAND_LIST,
   FC_COMMAND_PING,
   FC_COMMAND_QUIT,
+  FC_COMMAND_STAT,    /* version 1.1 */
+  FC_COMMAND_GETFROM, /* version 1.1 */
 } FcCommand;
 
 typedef struct {
   FcCommand command;
   const char *name;   /* (nullable): points into the parsed line, NUL-terminated */
   gsize name_len;
+  guint64 offset;     /* GETFROM: G_MAXUINT64 for any number beyond it */
+  guint8 digest[32];  /* GETFROM: the SHA-256 asked for */
 } FcRequest;
 
 typedef enum {
@@ -31,6 +35,8 @@ typedef enum {
 
 /* Longest decimal guint64 plus "OK " and LF. */
 #define FC_STATUS_MAX (3 + 20 + 1)
+/* The longest status line with no body: a reply to STAT. */
+#define FC_STAT_MAX (FC_STATUS_MAX + 1 + 64)
 
 FcScan   fc_request_scan        (const char  *buf,
                                  gsize        len,
@@ -41,6 +47,9 @@ gboolean fc_request_parse       (char        *line,
                                  GError     **error);
 gsize    fc_format_status       (char        *buf,
                                  guint64      size);
+gsize    fc_format_stat         (char        *buf,
+                                 guint64      size,
+                                 const guint8 digest[32]);
 gsize    fc_format_uint         (char        *buf,
                                  guint64      value);
 GString *fc_format_list         (GArray      *entries);

@@ -82,19 +82,23 @@ fc_reply_set_bytes (FcReply *reply,
  * @fd: (transfer full): the file, open for reading
  * @id: its identity when opened: every byte sent is proved to belong to
  *   that version (fc_file_read_at()), or the reply fails
+ * @start: the first byte of the body, at most `id->size`
  *
- * The body is `id->size` bytes of @fd, read through an #FcChunk.
+ * The body is the bytes of @fd from @start to its end, read through an
+ * #FcChunk.
  */
 void
 fc_reply_set_file (FcReply        *reply,
                    int             fd,
-                   const FcFileId *id)
+                   const FcFileId *id,
+                   guint64         start)
 {
   static atomic_uint_fast64_t serials = 1;
 
   reply->file_fd = fd;
   reply->file_id = *id;
-  reply->body_len = id->size;
+  reply->file_start = start;
+  reply->body_len = id->size - start;
   reply->head = reply->status;
   reply->head_len = fc_format_status (reply->status, reply->body_len);
   reply->window = WINDOW_START;
@@ -135,7 +139,7 @@ fc_chunk_clear (FcChunk *chunk)
  * fc_chunk_fill:
  * @chunk: a thread's chunk
  * @reply: a file reply
- * @offset: the first body byte wanted
+ * @offset: the first body byte wanted, counted from the body's start
  * @error: as for fc_file_read_at()
  *
  * Reads the next window of @reply's file from @offset into @chunk, unless
@@ -157,7 +161,8 @@ fc_chunk_fill (FcChunk        *chunk,
     return TRUE;
 
   chunk->holder = 0;
-  if (fc_file_read_at (reply->file_fd, &reply->file_id, offset, chunk->data, want, error) != want)
+  if (fc_file_read_at (reply->file_fd, &reply->file_id, reply->file_start + offset,
+                       chunk->data, want, error) != want)
     return FALSE;
   chunk->holder = reply->serial;
   chunk->offset = offset;

@@ -14,10 +14,11 @@ G_BEGIN_DECLS
 typedef struct {
   const char *head;             /* (unowned): static text, or status */
   gsize head_len;
-  char status[FC_STATUS_MAX];
+  char status[FC_STAT_MAX];    /* a status line: OK <size>, or a reply to STAT */
   GBytes *bytes;                /* (owned) (nullable): the body, from memory */
   int file_fd;                  /* (owned): the body, from this file; or -1 */
   FcFileId file_id;             /* the version that file_fd must keep */
+  guint64 file_start;           /* where in the file the body starts */
   guint64 body_len;
   guint64 sent;                 /* of head and body together */
   gsize window;                 /* bytes of the file read per step */
@@ -49,7 +50,8 @@ void          fc_reply_set_bytes   (FcReply       *reply,
                                     GBytes        *bytes);
 void          fc_reply_set_file    (FcReply       *reply,
                                     int            fd,
-                                    const FcFileId *id);
+                                    const FcFileId *id,
+                                    guint64        start);
 gboolean      fc_reply_pending     (const FcReply *reply);
 FcReplyResult fc_reply_write       (FcReply       *reply,
                                     int            socket_fd,

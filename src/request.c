@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,9 +22,28 @@
 #define REPLY_BYE "OK BYE\n"
 
 typedef enum {
-  GET_DONE,                     /* @reply is set, or @error */
+  GET_DONE,                     /* answered, or @error set */
   GET_RETRY,                    /* the file changed under us: start again */
 } GetResult;
+
+/* What a GET, STAT or GETFROM serves: the cached bytes of one version, or
+ * the open file of one version, to stream. */
+typedef struct {
+  GBytes *bytes;                /* (owned) (nullable) */
+  int fd;                       /* (owned): or -1 */
+  FcFileId id;
+} Source;
+
+static void
+source_clear (Source *source)
+{
+  g_clear_pointer (&source->bytes, g_bytes_unref);
+  if (source->fd >= 0)
+    close (source->fd);
+  source->fd = -1;
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Source, source_clear)
 
 /**
  * fc_request_answer_error:
@@ -53,131 +73,199 @@ fc_request_answer_error (FcServeContext *context,
 /* A hit proved fresh by one fstatat() beneath the root, against the
  * identity the cached bytes were read with: no open(), no close(). */
 static gboolean
-get_cached (FcServeContext *context,
-            const char     *name,
-            FcReply        *reply)
+resolve_cached (FcServeContext *context,
+                const char     *name,
+                Source         *source)
 {
-  g_autoptr(GBytes) bytes = NULL;
   struct stat st;
   FcFileId cached;
-  FcFileId id;
 
   if (!fc_cache_peek (context->cache, name, &cached) ||
       fstatat (context->root_fd, name, &st, AT_NO_AUTOMOUNT) != 0)
     return FALSE;
 
-  fc_file_id_from_stat (&id, &st);
-  if (!fc_file_id_equal (&id, &cached) ||
-      !fc_cache_lookup_hit (context->cache, name, &id, &bytes))
-    return FALSE;
-
-  fc_reply_set_bytes (reply, bytes);
-  return TRUE;
+  fc_file_id_from_stat (&source->id, &st);
+  return fc_file_id_equal (&source->id, &cached) &&
+         fc_cache_lookup_hit (context->cache, name, &source->id, &source->bytes);
 }
 
-/* Streams @fd (transfer full): its first window is read now, so that a
- * change (worth a fresh start) or a failed read (ERR 500) is still
- * answerable. */
+/* Opens @name confined beneath the root and counts the request as a hit
+ * or a miss (@counted: an earlier attempt did); a miss that fits is
+ * loaded into the cache. */
 static GetResult
-get_streamed (int              fd,
-              const FcFileId  *id,
-              FcReply         *reply,
-              FcChunk         *chunk,
-              GError         **error)
+resolve_opened (FcServeContext  *context,
+                const char      *name,
+                gboolean         counted,
+                Source          *source,
+                GError         **error)
 {
-  fc_reply_set_file (reply, fd, id);
+  FcCache *cache = context->cache;
+  g_autoptr(GError) load_error = NULL;
+  FcCacheLoad *load = NULL;
+  struct stat st;
+
+  source->fd = fc_open_beneath (context->root_fd, name, &st, error);
+  if (source->fd < 0)
+    {
+      /* Whatever made the name unservable, its cached copy is stale. */
+      fc_cache_miss (cache, name, counted);
+      return GET_DONE;
+    }
+  fc_file_id_from_stat (&source->id, &st);
+
+  switch (fc_cache_lookup (cache, name, &source->id, counted, &source->bytes, &load))
+    {
+    case FC_LOOKUP_READY:
+      break;
+
+    case FC_LOOKUP_LOAD:
+      source->bytes = fc_file_read_whole (source->fd, &source->id, &load_error);
+      if (source->bytes != NULL)
+        {
+          fc_cache_load_finish (cache, load, source->bytes);
+          break;
+        }
+      fc_cache_load_abort (cache, load);
+      /* No memory for the whole file is no reason to refuse it. */
+      if (g_error_matches (load_error, G_IO_ERROR, G_IO_ERROR_NO_SPACE))
+        return GET_DONE;
+      g_propagate_error (error, g_steal_pointer (&load_error));
+      return g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_BUSY) ? GET_RETRY : GET_DONE;
+
+    case FC_LOOKUP_BYPASS:
+      return GET_DONE;
+    }
+
+  close (source->fd);
+  source->fd = -1;
+  return GET_DONE;
+}
+
+/* The body from @start: the cached bytes, or the file streamed, its
+ * first window read now so that a change (worth a fresh start) or a
+ * failed read (ERR 500) is still answerable. */
+static GetResult
+reply_body (Source   *source,
+            guint64   start,
+            FcReply  *reply,
+            FcChunk  *chunk,
+            GError  **error)
+{
+  if (source->bytes != NULL)
+    {
+      g_autoptr(GBytes) body = start == 0 ? g_bytes_ref (source->bytes)
+                                          : g_bytes_new_from_bytes (source->bytes, start,
+                                                                    source->id.size - start);
+
+      fc_reply_set_bytes (reply, body);
+      return GET_DONE;
+    }
+
+  fc_reply_set_file (reply, g_steal_fd (&source->fd), &source->id, start);
   if (fc_chunk_fill (chunk, reply, 0, error))
     return GET_DONE;
   fc_reply_clear (reply);
   return g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_BUSY) ? GET_RETRY : GET_DONE;
 }
 
-/* Answers from the cache or from @fd (transfer full). */
+/* The SHA-256 of the source's version, computed once (single flight). */
 static GetResult
-get_opened (FcServeContext  *context,
-            const char      *name,
-            int              fd,
-            const FcFileId  *id,
-            gboolean         counted,
-            FcReply         *reply,
-            FcChunk         *chunk,
-            GError         **error)
+source_digest (FcServeContext  *context,
+               const Source    *source,
+               FcChunk         *chunk,
+               guint8           digest[FC_DIGEST_LEN],
+               GError         **error)
 {
-  FcCache *cache = context->cache;
-  g_autoptr(GBytes) bytes = NULL;
-  g_autoptr(GError) load_error = NULL;
-  FcCacheLoad *load = NULL;
+  FcDigestJob *job = NULL;
 
-  switch (fc_cache_lookup (cache, name, id, counted, &bytes, &load))
+  if (fc_digests_lookup (context->digests, &source->id, digest, &job) == FC_DIGEST_READY)
+    return GET_DONE;
+
+  if (source->bytes != NULL)
+    fc_digest_of_bytes (source->bytes, digest);
+  else if (!fc_digest_of_file (source->fd, &source->id, chunk->data, chunk->size, digest, error))
     {
-    case FC_LOOKUP_READY:
-      break;
-
-    case FC_LOOKUP_LOAD:
-      bytes = fc_file_read_whole (fd, id, &load_error);
-      if (bytes != NULL)
-        {
-          fc_cache_load_finish (cache, load, bytes);
-          break;
-        }
-      fc_cache_load_abort (cache, load);
-      /* No memory for the whole file is no reason to refuse it. */
-      if (g_error_matches (load_error, G_IO_ERROR, G_IO_ERROR_NO_SPACE))
-        return get_streamed (fd, id, reply, chunk, error);
-      close (fd);
-      g_propagate_error (error, g_steal_pointer (&load_error));
+      /* The chunk held this reply's bytes no longer. */
+      chunk->holder = 0;
+      fc_digests_abort (context->digests, job);
       return g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_BUSY) ? GET_RETRY : GET_DONE;
-
-    case FC_LOOKUP_BYPASS:
-      return get_streamed (fd, id, reply, chunk, error);
     }
-
-  close (fd);
-  fc_reply_set_bytes (reply, bytes);
+  chunk->holder = 0;
+  fc_digests_finish (context->digests, job, digest);
   return GET_DONE;
 }
 
-/* @counted: an earlier attempt at this GET already counted it. */
+/* What GET, STAT and GETFROM do once the version is known. */
 static GetResult
-get_once (FcServeContext  *context,
-          const char      *name,
-          gboolean         counted,
-          FcReply         *reply,
-          FcChunk         *chunk,
-          GError         **error)
+answer_source (FcServeContext   *context,
+               const FcRequest  *request,
+               Source           *source,
+               FcReply          *reply,
+               FcChunk          *chunk,
+               GError          **error)
 {
-  struct stat st;
-  FcFileId id;
-  int fd = fc_open_beneath (context->root_fd, name, &st, error);
+  guint8 digest[FC_DIGEST_LEN];
+  guint8 wanted[FC_DIGEST_LEN];
+  GetResult result;
 
-  if (fd < 0)
+  switch (request->command)
     {
-      /* Whatever made the name unservable, its cached copy is stale. */
-      fc_cache_miss (context->cache, name, counted);
-      return GET_DONE;
-    }
+    case FC_COMMAND_GET:
+      return reply_body (source, 0, reply, chunk, error);
 
-  fc_file_id_from_stat (&id, &st);
-  return get_opened (context, name, fd, &id, counted, reply, chunk, error);
+    case FC_COMMAND_STAT:
+      result = source_digest (context, source, chunk, digest, error);
+      if (result == GET_DONE && *error == NULL)
+        fc_reply_set_static (reply, reply->status,
+                             fc_format_stat (reply->status, source->id.size, digest));
+      return result;
+
+    case FC_COMMAND_GETFROM:
+      memcpy (wanted, request->digest, FC_DIGEST_LEN);
+      result = source_digest (context, source, chunk, digest, error);
+      if (result != GET_DONE || *error != NULL)
+        return result;
+      if (memcmp (digest, wanted, FC_DIGEST_LEN) != 0)
+        {
+          g_set_error_literal (error, FC_ERROR, FC_ERROR_DIGEST_MISMATCH,
+                               "the file's content has another SHA-256");
+          return GET_DONE;
+        }
+      if (request->offset > source->id.size)
+        {
+          g_set_error_literal (error, FC_ERROR, FC_ERROR_OFFSET_BEYOND_END,
+                               "offset beyond end of file");
+          return GET_DONE;
+        }
+      return reply_body (source, request->offset, reply, chunk, error);
+
+    default:
+      g_assert_not_reached ();
+    }
 }
 
+/* GET, STAT and GETFROM: each is one hit or one miss, counted before any
+ * byte of the reply leaves. */
 static void
-answer_get (FcServeContext *context,
-            const char     *name,
-            FcReply        *reply,
-            FcChunk        *chunk)
+answer_file (FcServeContext  *context,
+             const FcRequest *request,
+             FcReply         *reply,
+             FcChunk         *chunk)
 {
-  if (get_cached (context, name, reply))
-    return;
-
   for (guint attempt = 1; ; attempt++)
     {
+      g_auto(Source) source = { NULL, -1 };
       g_autoptr(GError) error = NULL;
-      GetResult result = get_once (context, name, attempt > 1, reply, chunk, &error);
+      GetResult result = GET_DONE;
+
+      if (attempt > 1 || !resolve_cached (context, request->name, &source))
+        result = resolve_opened (context, request->name, attempt > 1, &source, &error);
+      if (result == GET_DONE && error == NULL)
+        result = answer_source (context, request, &source, reply, chunk, &error);
 
       if (result == GET_RETRY && attempt < GET_ATTEMPTS)
         {
-          FC_REQUEST_DEBUG (context, "GET %s: %s; trying again", name, error->message);
+          FC_REQUEST_DEBUG (context, "%s: %s; trying again", request->name, error->message);
           continue;
         }
       if (error != NULL)
@@ -228,7 +316,8 @@ fc_request_answer (FcServeContext *context,
   if (!fc_request_parse (line, line_len, &request, &error))
     {
       /* Every GET is a hit or a miss, even one the cache never saw. */
-      if (request.command == FC_COMMAND_GET)
+      if (request.command == FC_COMMAND_GET || request.command == FC_COMMAND_STAT ||
+          request.command == FC_COMMAND_GETFROM)
         fc_cache_miss (context->cache, NULL, FALSE);
       return fc_request_answer_error (context, error, reply);
     }
@@ -236,8 +325,10 @@ fc_request_answer (FcServeContext *context,
   switch (request.command)
     {
     case FC_COMMAND_GET:
-      FC_REQUEST_DEBUG (context, "GET %s", request.name);
-      answer_get (context, request.name, reply, chunk);
+    case FC_COMMAND_STAT:
+    case FC_COMMAND_GETFROM:
+      FC_REQUEST_DEBUG (context, "%s", line);
+      answer_file (context, &request, reply, chunk);
       return FC_ANSWER_REPLY;
     case FC_COMMAND_LIST:
       answer_list (context, reply);

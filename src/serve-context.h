@@ -5,6 +5,7 @@
 #include <glib.h>
 
 #include "cache.h"
+#include "digest.h"
 
 G_BEGIN_DECLS
 
@@ -13,6 +14,7 @@ G_BEGIN_DECLS
 typedef struct {
   int root_fd;                  /* (unowned): O_PATH, the served directory */
   FcCache *cache;               /* (unowned) */
+  FcDigests *digests;           /* (owned) */
   gint64 request_timeout;       /* µs */
   gint64 idle_timeout;          /* µs */
   gint64 send_timeout;          /* µs */

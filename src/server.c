@@ -177,6 +177,8 @@ fc_server_new (const FcServerConfig  *config,
   server->context.idle_timeout = (gint64) config->idle_timeout * G_USEC_PER_SEC;
   server->context.send_timeout = (gint64) config->send_timeout * G_USEC_PER_SEC;
   server->context.cache = cache;
+  /* Each ready digest costs about 120 bytes: 2 MiB in all. */
+  server->context.digests = fc_digests_new (16384);
   server->context.debug = !g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN);
   return g_steal_pointer (&server);
 }
@@ -314,6 +316,7 @@ fc_server_free (FcServer *server)
   fc_server_stop (server);
   if (server->context.root_fd >= 0)
     g_close (server->context.root_fd, NULL);
+  g_clear_pointer (&server->context.digests, fc_digests_free);
   g_free (server->root);
   g_free (server->host);
   g_free (server);

@@ -1,0 +1,149 @@
+#include <glib.h>
+#include <string.h>
+
+#include "digest.h"
+
+static FcFileId
+version (guint64 ino)
+{
+  return (FcFileId) { .dev = 1, .ino = ino, .size = 10, .mtime_ns = 5, .ctime_ns = 5 };
+}
+
+static void
+test_hex_round_trip (void)
+{
+  static const char hex[] = "a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447";
+  guint8 digest[FC_DIGEST_LEN];
+  char back[FC_DIGEST_HEX_LEN];
+  g_autoptr(GBytes) bytes = g_bytes_new_static ("hello world\n", 12);
+
+  g_assert_true (fc_digest_from_hex (hex, digest));
+  fc_digest_to_hex (digest, back);
+  g_assert_cmpmem (back, sizeof back, hex, FC_DIGEST_HEX_LEN);
+  /* PROTOCOL.md 1.1's example. */
+  fc_digest_of_bytes (bytes, digest);
+  fc_digest_to_hex (digest, back);
+  g_assert_cmpmem (back, sizeof back, hex, FC_DIGEST_HEX_LEN);
+}
+
+static void
+test_hex_refused (void)
+{
+  static const char *const bad[] = {
+    "A948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447",
+    "g948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447",
+    "a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a44 ",
+  };
+  guint8 digest[FC_DIGEST_LEN];
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    g_assert_false (fc_digest_from_hex (bad[i], digest));
+}
+
+/* A version's digest is computed once; others read it back. */
+static void
+test_table_once (void)
+{
+  g_autoptr(FcDigests) digests = fc_digests_new (4);
+  FcFileId id = version (1);
+  guint8 digest[FC_DIGEST_LEN] = { 7 };
+  guint8 out[FC_DIGEST_LEN] = { 0 };
+  FcDigestJob *job = NULL;
+
+  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job), ==, FC_DIGEST_COMPUTE);
+  fc_digests_finish (digests, job, digest);
+  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job), ==, FC_DIGEST_READY);
+  g_assert_cmpmem (out, sizeof out, digest, sizeof digest);
+
+  /* Another version of the same file is another digest. */
+  id.mtime_ns++;
+  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job), ==, FC_DIGEST_COMPUTE);
+  fc_digests_abort (digests, job);
+}
+
+/* Past its bound the least recently used digest goes. */
+static void
+test_table_bounded (void)
+{
+  g_autoptr(FcDigests) digests = fc_digests_new (3);
+  guint8 digest[FC_DIGEST_LEN] = { 1 };
+  guint8 out[FC_DIGEST_LEN];
+  FcDigestJob *job = NULL;
+
+  for (guint64 ino = 1; ino <= 4; ino++)
+    {
+      FcFileId id = version (ino);
+
+      g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job), ==, FC_DIGEST_COMPUTE);
+      fc_digests_finish (digests, job, digest);
+      if (ino == 3)
+        {
+          /* 1 becomes the most recently used. */
+          FcFileId first = version (1);
+
+          g_assert_cmpint (fc_digests_lookup (digests, &first, out, &job), ==, FC_DIGEST_READY);
+        }
+    }
+  for (guint64 ino = 1; ino <= 4; ino++)
+    {
+      FcFileId id = version (ino);
+      FcDigestLookup result = fc_digests_lookup (digests, &id, out, &job);
+
+      g_assert_cmpint (result, ==, ino == 2 ? FC_DIGEST_COMPUTE : FC_DIGEST_READY);
+      if (result == FC_DIGEST_COMPUTE)
+        fc_digests_abort (digests, job);
+    }
+}
+
+typedef struct {
+  FcDigests *digests;
+  guint computed;               /* atomic */
+} Flight;
+
+static gpointer
+flight_thread (gpointer data)
+{
+  Flight *flight = data;
+  FcFileId id = version (9);
+  guint8 out[FC_DIGEST_LEN];
+  FcDigestJob *job = NULL;
+
+  if (fc_digests_lookup (flight->digests, &id, out, &job) == FC_DIGEST_COMPUTE)
+    {
+      guint8 digest[FC_DIGEST_LEN] = { 9 };
+
+      g_atomic_int_inc (&flight->computed);
+      g_usleep (50 * 1000);
+      fc_digests_finish (flight->digests, job, digest);
+      return NULL;
+    }
+  g_assert_cmpuint (out[0], ==, 9);
+  return NULL;
+}
+
+/* 16 concurrent requests for one version: one computes, all get it. */
+static void
+test_table_single_flight (void)
+{
+  Flight flight = { fc_digests_new (8), 0 };
+  GThread *threads[16];
+
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    threads[i] = g_thread_new ("flight", flight_thread, &flight);
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    g_thread_join (threads[i]);
+  g_assert_cmpuint (flight.computed, ==, 1);
+  fc_digests_free (flight.digests);
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/digest/hex/round-trip", test_hex_round_trip);
+  g_test_add_func ("/digest/hex/refused", test_hex_refused);
+  g_test_add_func ("/digest/table/once-per-version", test_table_once);
+  g_test_add_func ("/digest/table/bounded", test_table_bounded);
+  g_test_add_func ("/digest/table/single-flight", test_table_single_flight);
+  return g_test_run ();
+}

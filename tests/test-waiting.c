@@ -6,7 +6,10 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <glib/gstdio.h>
 
 #include "testutil.h"
 
@@ -251,6 +254,41 @@ test_stop_while_parked (void)
     }
 }
 
+/* Threads are made at start: a limit on threads is a clear start-up
+ * error naming the cause, never a crash under load. */
+static void
+test_thread_limit (void)
+{
+  g_autofree char *dir = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *daemon = g_getenv ("FILECACHED");
+  int status;
+
+  if (getuid () != 0 || g_find_program_in_path ("setpriv") == NULL ||
+      g_find_program_in_path ("prlimit") == NULL)
+    {
+      g_test_skip ("needs root, setpriv and prlimit to run the daemon as a user with a thread limit");
+      return;
+    }
+  dir = g_dir_make_tmp ("filecached-threads-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (chmod (dir, 0755), ==, 0);
+  {
+    const char *argv[] = {
+      "prlimit", "--nproc=3", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+      daemon, "--no-dbus", "--host", "127.0.0.1", "--port", "0", "--threads", "16", dir, NULL
+    };
+
+    status = tu_run (argv, 20, &out, &err);
+  }
+  g_assert_cmpint (status, ==, 1);
+  g_assert_nonnull (strstr (err, "worker thread"));
+  g_assert_cmpstr (out, ==, "");
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -264,5 +302,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/waiting/pipelined-while-parked", test_pipelined_while_parked);
   g_test_add_func ("/waiting/timeouts-while-parked", test_timeouts_while_parked);
   g_test_add_func ("/waiting/stop-while-parked", test_stop_while_parked);
+  g_test_add_func ("/waiting/thread-limit-is-a-start-up-error", test_thread_limit);
   return g_test_run ();
 }

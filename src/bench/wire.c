@@ -101,15 +101,17 @@ fcb_reply_in_progress (const FcbReply *reply)
   return reply->head_len > 0 || reply->in_body;
 }
 
-/* Strict, as PROTOCOL.md: a decimal without sign or leading zero. */
+/* Unsigned decimal digits only, at most G_MAXUINT64. PROTOCOL.md forbids
+ * leading zeros; HTTP allows them. */
 static gboolean
-parse_protocol_number (const char *p,
-                       gsize       len,
-                       guint64    *value)
+parse_decimal (const char *p,
+               gsize       len,
+               gboolean    leading_zeros,
+               guint64    *value)
 {
   guint64 v = 0;
 
-  if (len == 0 || (p[0] == '0' && len > 1))
+  if (len == 0 || (!leading_zeros && p[0] == '0' && len > 1))
     return FALSE;
   for (gsize i = 0; i < len; i++)
     {
@@ -135,7 +137,7 @@ parse_status_line (FcbReply    *reply,
   if (end > 0 && line[end - 1] == '\r')
     end--;
   if (end > 3 && memcmp (line, "OK ", 3) == 0 &&
-      parse_protocol_number (line + 3, end - 3, &reply->body_size))
+      parse_decimal (line + 3, end - 3, FALSE, &reply->body_size))
     return TRUE;
 
   text = g_strndup (line, end);
@@ -144,25 +146,6 @@ parse_status_line (FcbReply    *reply,
   else
     g_set_error (error, FCB_WIRE_ERROR, FCB_WIRE_ERROR_BAD_REPLY, _("malformed status line: %s"), text);
   return FALSE;
-}
-
-/* HTTP allows leading zeros and surrounding blanks; the digits are strict. */
-static gboolean
-parse_content_length (const char *value,
-                      guint64    *length)
-{
-  guint64 v = 0;
-
-  if (*value == '\0')
-    return FALSE;
-  for (const char *p = value; *p != '\0'; p++)
-    {
-      if (!g_ascii_isdigit (*p) || v > (G_MAXUINT64 - 9) / 10)
-        return FALSE;
-      v = v * 10 + (guint64) (*p - '0');
-    }
-  *length = v;
-  return TRUE;
 }
 
 static gboolean
@@ -229,7 +212,7 @@ parse_http_head (FcbReply    *reply,
         {
           guint64 v;
 
-          if (!parse_content_length (value, &v) || (have_length && v != length))
+          if (!parse_decimal (value, strlen (value), TRUE, &v) || (have_length && v != length))
             {
               g_set_error (error, FCB_WIRE_ERROR, FCB_WIRE_ERROR_BAD_REPLY, _("bad Content-Length: %s"), value);
               return FALSE;

@@ -34,6 +34,8 @@ typedef struct {
   guint entries;
   guint64 size;
   guint64 capacity;
+  guint64 max_entry_size;  /* larger files are streamed, never loaded */
+  guint64 pinned;          /* bytes of copies evicted but still held by transfers */
 } FcCacheStats;
 
 typedef struct {
@@ -50,13 +52,34 @@ gboolean    fc_file_id_equal        (const FcFileId    *a,
 
 FcCache    *fc_cache_new            (guint64       capacity);
 void        fc_cache_free           (FcCache      *cache);
+void        fc_cache_set_max_entry_size (FcCache  *cache,
+                                     guint64       limit);
 
+/* What a server does with each GET, once it has opened the file and filled
+ * an FcFileId from fstat() on that descriptor:
+ *
+ *   switch (fc_cache_lookup (cache, name, &id, counted, &bytes, &load))
+ *     READY:  send @bytes.
+ *     LOAD:   data = g_try_malloc (id.size + 1)  (the +1 tells a grown file);
+ *             if NULL: fc_cache_load_abort (cache, load) and stream the file;
+ *             else read it; on failure fc_cache_load_abort (cache, load);
+ *             on success bytes = fc_cache_load_take (cache, load,
+ *                 g_bytes_new_take (data, id.size)) and send those bytes.
+ *     BYPASS: stream the file from disk through a small buffer.
+ *
+ * Send what fc_cache_load_take() returns, not the GBytes given to it: the
+ * returned copy is the one the `pinned` count follows. fc_cache_load_finish()
+ * is the older form, kept while server.c calls it; with it, the loader's own
+ * transfer is not counted in `pinned`. */
 FcLookup    fc_cache_lookup         (FcCache       *cache,
                                      const char    *name,
                                      const FcFileId *id,
                                      gboolean       counted,
                                      GBytes       **bytes,
                                      FcCacheLoad  **load);
+GBytes     *fc_cache_load_take      (FcCache      *cache,
+                                     FcCacheLoad  *load,
+                                     GBytes       *bytes);
 void        fc_cache_load_finish    (FcCache      *cache,
                                      FcCacheLoad  *load,
                                      GBytes       *bytes);

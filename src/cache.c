@@ -2,7 +2,31 @@
 
 #include "config.h"
 
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "cache.h"
+
+#define NSEC_PER_SEC G_GINT64_CONSTANT (1000000000)
+
+/* What an entry costs besides its struct and its name: the hash table's
+ * slot, the tracked copy's GBytes and Copy, and allocator headers. An
+ * estimate, on the high side. */
+#define ENTRY_OVERHEAD 128
+
+/* The bound on bookkeeping is this plus a sixteenth of the capacity: a
+ * cache of 1 byte still holds thousands of names of empty files, and
+ * none grows without bound. */
+#define BOOKKEEPING_BASE (G_GUINT64_CONSTANT (1) << 20)
+
+/* The file a load would read changed so recently that a change now might
+ * leave its ctime as it is (see unsettled_for()). The load waits until
+ * it cannot, if that takes at most this long; otherwise the file is
+ * served from disk and not cached yet. One tick of the kernel's coarse
+ * clock, which stamps files, is 1 to 10 ms. */
+#define SETTLE_MAX_NS (50 * G_GINT64_CONSTANT (1000000))
 
 /* An entry is either loading (bytes NULL, not in the LRU queue, its size
  * reserved) or ready (bytes set, in the queue). It is shared by the table
@@ -14,6 +38,7 @@ struct _FcCacheEntry {
   GBytes *bytes;                /* (owned) (nullable) */
   guint64 hits;
   gint64 last_use;
+  guint64 cost;                 /* bookkeeping bytes, see entry_cost() */
   GList link;                   /* in FcCache.lru while ready and in the table */
   guint refs;
   gboolean loading;
@@ -23,14 +48,44 @@ struct _FcCacheEntry {
 
 typedef struct _FcCacheEntry Entry;
 
+/* Counts the bytes of every cached copy alive, in the cache or only in
+ * transfers. Shared by the cache and each copy, since copies may outlive
+ * the cache. */
+typedef struct {
+  gatomicrefcount refs;
+  atomic_uint_fast64_t live;    /* (atomic) */
+} Tracker;
+
+/* The user data of a tracked copy: the GBytes whose memory it shares. */
+typedef struct {
+  GBytes *inner;                /* (owned) */
+  Tracker *tracker;             /* (owned) */
+} Copy;
+
+/* Memory the cache answers for, and its bounds:
+ * - size (ready entries) + reserved (loads in progress) <= capacity;
+ * - no file above max_entry_size = min(capacity, physical memory / 4,
+ *   --max-entry-size) is loaded;
+ * - cost + reserved_cost (names and bookkeeping) <= cost_bound =
+ *   1 MiB + capacity / 16, least recently used entries evicted past it;
+ * - a load starts only while size + reserved + pinned + its size
+ *   <= 2 x capacity, pinned being the bytes of copies no longer in the
+ *   cache but still held by transfers (tracker->live - size).
+ * Past any bound a file is served from disk instead. */
 struct _FcCache {
   GMutex lock;
   GCond loaded;                 /* broadcast whenever a load ends */
   GHashTable *table;            /* name → Entry, one ref each */
   GQueue lru;                   /* ready entries, most recently used first */
+  Tracker *tracker;             /* (owned) */
   guint64 capacity;
+  guint64 max_entry_limit;      /* --max-entry-size; G_MAXUINT64 when unset */
+  guint64 max_entry_size;
+  guint64 cost_bound;
   guint64 size;                 /* bytes of ready entries */
   guint64 reserved;             /* bytes promised to loads in progress */
+  guint64 cost;                 /* bookkeeping of ready entries */
+  guint64 reserved_cost;        /* bookkeeping of loads in progress */
   guint64 hits;
   guint64 misses;
   guint64 loads;
@@ -102,20 +157,25 @@ entry_remove (FcCache   *cache,
     {
       g_queue_unlink (&cache->lru, &entry->link);
       cache->size -= entry->id.size;
+      cache->cost -= entry->cost;
     }
   entry_unref (entry, graveyard);
 }
 
-/* Evicts from the cold end until at most @keep bytes are held; with 0,
- * empty files go too, as nothing may stay in a cache with no room. */
+/* Evicts from the cold end until at most @keep bytes and @keep_cost
+ * bytes of bookkeeping are held; with @keep 0, empty files go too, as
+ * nothing may stay in a cache with no room. */
 static guint
 shrink_to (FcCache   *cache,
            guint64    keep,
+           guint64    keep_cost,
            Graveyard *graveyard)
 {
   guint n = 0;
 
-  while (cache->lru.tail != NULL && (keep == 0 || cache->size + cache->reserved > keep))
+  while (cache->lru.tail != NULL &&
+         (keep == 0 || cache->size + cache->reserved > keep ||
+          cache->cost + cache->reserved_cost > keep_cost))
     {
       entry_remove (cache, cache->lru.tail->data, graveyard);
       cache->evictions++;
@@ -124,20 +184,174 @@ shrink_to (FcCache   *cache,
   return n;
 }
 
-/* Evicts least recently used entries until @extra more bytes fit, or
- * returns FALSE (evicting nothing) when they cannot fit at all because of
- * the capacity or of loads in progress. Capacity 0 holds not even an empty
- * file: it means caching is off. */
+/* Evicts least recently used entries until @extra more bytes and
+ * @extra_cost more bytes of bookkeeping fit, or returns FALSE (evicting
+ * nothing) when they cannot fit at all because of the bounds or of loads
+ * in progress. Capacity 0 holds not even an empty file: it means caching
+ * is off. */
 static gboolean
 make_room (FcCache   *cache,
            guint64    extra,
+           guint64    extra_cost,
            Graveyard *graveyard)
 {
   if (cache->capacity == 0 || extra > cache->capacity ||
-      cache->reserved > cache->capacity - extra)
+      cache->reserved > cache->capacity - extra ||
+      extra_cost > cache->cost_bound ||
+      cache->reserved_cost > cache->cost_bound - extra_cost)
     return FALSE;
 
-  shrink_to (cache, cache->capacity - extra, graveyard);
+  shrink_to (cache, cache->capacity - extra, cache->cost_bound - extra_cost, graveyard);
+  return TRUE;
+}
+
+/* Bytes of copies no longer in the cache but still held by transfers.
+ * Every ready entry holds its copy, so live never falls below size. */
+static guint64
+pinned (FcCache *cache)
+{
+  return atomic_load (&cache->tracker->live) - cache->size;
+}
+
+/* Whether a load of @size bytes may start now without the memory held
+ * for cached content (size, reserved, pinned) passing twice the
+ * capacity: beyond it, evicting more would only pin more. */
+static gboolean
+memory_allows (FcCache *cache,
+               guint64  size)
+{
+  guint64 bound = cache->capacity > G_MAXUINT64 / 2 ? G_MAXUINT64 : 2 * cache->capacity;
+  guint64 held = cache->size + cache->reserved + pinned (cache);
+
+  return held <= bound && size <= bound - held;
+}
+
+static guint64
+entry_cost (const char *name)
+{
+  return sizeof (Entry) + strlen (name) + 1 + ENTRY_OVERHEAD;
+}
+
+static guint64
+physical_memory (void)
+{
+  long pages = sysconf (_SC_PHYS_PAGES);
+  long page_size = sysconf (_SC_PAGESIZE);
+
+  if (pages <= 0 || page_size <= 0)
+    return G_MAXUINT64;
+  return (guint64) pages * (guint64) page_size;
+}
+
+/* Recomputes what follows from the capacity. */
+static void
+update_bounds (FcCache *cache)
+{
+  cache->max_entry_size = MIN (MIN (cache->capacity, physical_memory () / 4),
+                               cache->max_entry_limit);
+  cache->cost_bound = BOOKKEEPING_BASE + cache->capacity / 16;
+}
+
+static void
+tracker_unref (Tracker *tracker)
+{
+  if (g_atomic_ref_count_dec (&tracker->refs))
+    g_free (tracker);
+}
+
+static void
+copy_free (gpointer data)
+{
+  Copy *copy = data;
+  gsize size = g_bytes_get_size (copy->inner);
+
+  /* The memory goes first, so that pinned never says less than is held. */
+  g_bytes_unref (copy->inner);
+  atomic_fetch_sub (&copy->tracker->live, size);
+  tracker_unref (copy->tracker);
+  g_free (copy);
+}
+
+/* (transfer full): a GBytes sharing @inner's memory, counted in live for
+ * as long as anyone holds it. Takes @inner. */
+static GBytes *
+tracked_copy (Tracker *tracker,
+              GBytes  *inner)
+{
+  Copy *copy = g_new (Copy, 1);
+  gsize size;
+  gconstpointer data = g_bytes_get_data (inner, &size);
+
+  copy->inner = inner;
+  copy->tracker = tracker;
+  g_atomic_ref_count_inc (&tracker->refs);
+  atomic_fetch_add (&tracker->live, size);
+  return g_bytes_new_with_free_func (data, size, copy_free, copy);
+}
+
+/* The coarsest timestamp step @ctime_ns is consistent with: the largest
+ * power of ten dividing its nanoseconds, and two seconds for whole
+ * seconds (FAT counts in twos). On a nanosecond filesystem this is
+ * nanoseconds, but for one stamp in ten million, which only makes a load
+ * wait a little. */
+static gint64
+timestamp_granularity (gint64 ctime_ns)
+{
+  gint64 nsec = ctime_ns % NSEC_PER_SEC;
+  gint64 granularity = 1;
+
+  if (nsec < 0)
+    nsec += NSEC_PER_SEC;
+  if (nsec == 0)
+    return 2 * NSEC_PER_SEC;
+  while (nsec % (granularity * 10) == 0)
+    granularity *= 10;
+  return granularity;
+}
+
+/* The kernel stamps files from its coarse clock, the one
+ * CLOCK_REALTIME_COARSE reads, truncated to the filesystem's granularity. */
+static gint64
+coarse_now_ns (void)
+{
+  struct timespec now;
+
+  clock_gettime (CLOCK_REALTIME_COARSE, &now);
+  return (gint64) now.tv_sec * NSEC_PER_SEC + now.tv_nsec;
+}
+
+/* The racy-entry rule (git's "racily clean" entries). Identity can only
+ * tell versions apart if every change moves a timestamp. Every change to
+ * a file's data or its mtime sets its ctime to the coarse clock,
+ * truncated to the granularity G, and nobody can set ctime otherwise; so
+ * a change at any moment from now on stamps ctime >= now - G, and the
+ * recorded ctime is safe once ctime <= now - G. Until then a rewrite of
+ * the same length in the same tick would keep the identity and leave a
+ * stale copy cached for ever. Returns how many nanoseconds remain until
+ * the file's identity is safe, <= 0 when it already is. mtime is left
+ * out on purpose: it may be set anywhere (touch -d, archives), and a
+ * change moves ctime anyway. */
+static gint64
+unsettled_for (const FcFileId *id)
+{
+  return id->ctime_ns + timestamp_granularity (id->ctime_ns) - coarse_now_ns ();
+}
+
+/* Sleeps until @id is safe to cache. FALSE if the clock failed to get
+ * there in good time (stepped back meanwhile). */
+static gboolean
+wait_until_settled (const FcFileId *id)
+{
+  gint64 deadline = g_get_monotonic_time () + 2 * SETTLE_MAX_NS / 1000;
+  gint64 left;
+
+  while ((left = unsettled_for (id)) > 0)
+    {
+      if (g_get_monotonic_time () > deadline)
+        return FALSE;
+      /* The coarse clock moves a tick at a time: at least 1 ms. */
+      g_usleep ((gulong) MAX (left / 1000, 1000));
+    }
   return TRUE;
 }
 
@@ -169,7 +383,11 @@ fc_cache_new (guint64 capacity)
   g_cond_init (&cache->loaded);
   cache->table = g_hash_table_new (g_str_hash, g_str_equal);
   g_queue_init (&cache->lru);
+  cache->tracker = g_new0 (Tracker, 1);
+  g_atomic_ref_count_init (&cache->tracker->refs);
   cache->capacity = capacity;
+  cache->max_entry_limit = G_MAXUINT64;
+  update_bounds (cache);
   return cache;
 }
 
@@ -185,9 +403,31 @@ fc_cache_free (FcCache *cache)
   fc_cache_clear (cache);
   g_return_if_fail (g_hash_table_size (cache->table) == 0);
   g_hash_table_unref (cache->table);
+  tracker_unref (cache->tracker);
   g_cond_clear (&cache->loaded);
   g_mutex_clear (&cache->lock);
   g_free (cache);
+}
+
+/**
+ * fc_cache_set_max_entry_size:
+ * @cache: a cache
+ * @limit: the largest file to load into the cache, in bytes
+ *
+ * Lowers the largest file the cache holds as one entry, which is
+ * otherwise the smaller of the capacity and a quarter of physical memory;
+ * it never rises above those, whatever the capacity is later set to.
+ * Larger files are served from disk. Call it before serving: copies
+ * already held stay.
+ */
+void
+fc_cache_set_max_entry_size (FcCache *cache,
+                             guint64  limit)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&cache->lock);
+
+  cache->max_entry_limit = limit;
+  update_bounds (cache);
 }
 
 /* A request that found @entry loading waits for that load instead of
@@ -222,9 +462,17 @@ wait_for_load (FcCache  *cache,
  * Counts one GET as a hit or a miss and tells the caller how to answer it.
  * A cached copy whose identity differs from @id is dropped as stale. On a
  * miss that fits, the caller is made the loader and must end the load with
- * fc_cache_load_finish() or fc_cache_load_abort(); concurrent lookups of
+ * fc_cache_load_take() or fc_cache_load_abort(); concurrent lookups of
  * the same file block until then and share the result. The caller does no
  * disk I/O under the lock: it has already opened the file.
+ *
+ * A miss is %FC_LOOKUP_BYPASS when the file is larger than the largest
+ * entry, when the cache's memory bound is reached (pinned copies), when
+ * the bookkeeping cannot fit, or when the file changed within the last
+ * two seconds on a filesystem with whole-second timestamps. When it
+ * changed within the current tick of the clock (a few ms), the loader
+ * sleeps until the tick has passed before it is told to load, so that a
+ * cached copy is never of a version its identity cannot tell apart.
  */
 FcLookup
 fc_cache_lookup (FcCache         *cache,
@@ -236,6 +484,8 @@ fc_cache_lookup (FcCache         *cache,
 {
   Graveyard graveyard = { NULL };
   FcLookup result = FC_LOOKUP_BYPASS;
+  gint64 unsettled = 0;
+  guint64 cost;
   Entry *entry;
 
   g_mutex_lock (&cache->lock);
@@ -273,24 +523,36 @@ fc_cache_lookup (FcCache         *cache,
       goto out;
     }
 
-  if (!make_room (cache, id->size, &graveyard))
+  unsettled = unsettled_for (id);
+  cost = entry_cost (name);
+  if (id->size > cache->max_entry_size || unsettled > SETTLE_MAX_NS ||
+      !memory_allows (cache, id->size) || !make_room (cache, id->size, cost, &graveyard))
     goto out;
 
   entry = g_new0 (Entry, 1);
   entry->name = g_strdup (name);
   entry->id = *id;
+  entry->cost = cost;
   entry->link.data = entry;
   entry->loading = TRUE;
   entry->in_table = TRUE;
   entry->refs = 2;
   g_hash_table_insert (cache->table, entry->name, entry);
   cache->reserved += id->size;
+  cache->reserved_cost += cost;
   *load = entry;
   result = FC_LOOKUP_LOAD;
 
 out:
   g_mutex_unlock (&cache->lock);
   graveyard_bury (&graveyard);
+
+  /* Outside the lock: the sleep holds up only this file's requests. */
+  if (result == FC_LOOKUP_LOAD && unsettled > 0 && !wait_until_settled (id))
+    {
+      fc_cache_load_abort (cache, g_steal_pointer (load));
+      result = FC_LOOKUP_BYPASS;
+    }
   return result;
 }
 
@@ -362,10 +624,12 @@ load_end (FcCache   *cache,
   g_assert (entry->loading);
 
   cache->reserved -= entry->id.size;
+  cache->reserved_cost -= entry->cost;
 
   /* Capacity may have shrunk, or the name been invalidated, meanwhile:
    * the waiters still get the bytes, the table only if they fit. */
-  if (entry->in_table && (bytes == NULL || !make_room (cache, entry->id.size, graveyard)))
+  if (entry->in_table &&
+      (bytes == NULL || !make_room (cache, entry->id.size, entry->cost, graveyard)))
     entry_remove (cache, entry, graveyard);
 
   entry->loading = FALSE;
@@ -379,6 +643,7 @@ load_end (FcCache   *cache,
         {
           g_queue_push_head_link (&cache->lru, &entry->link);
           cache->size += entry->id.size;
+          cache->cost += entry->cost;
         }
     }
 
@@ -387,27 +652,35 @@ load_end (FcCache   *cache,
 }
 
 /**
- * fc_cache_load_finish:
+ * fc_cache_load_take:
  * @cache: a cache
  * @load: (transfer full): from fc_cache_lookup()
- * @bytes: the whole content, of exactly the size in the lookup's identity
+ * @bytes: (transfer full): the whole content, of exactly the size in the
+ *   lookup's identity
  *
  * Makes @bytes the cached copy and hands it to the requests that waited.
  * The entry counts the loader's GET as its first hit.
+ *
+ * Returns: (transfer full): the same content, to send instead of @bytes:
+ *   the copy whose memory the cache accounts for as pinned once it has
+ *   left the cache while a transfer still holds it
  */
-void
-fc_cache_load_finish (FcCache     *cache,
-                      FcCacheLoad *load,
-                      GBytes      *bytes)
+GBytes *
+fc_cache_load_take (FcCache     *cache,
+                    FcCacheLoad *load,
+                    GBytes      *bytes)
 {
   Graveyard graveyard = { NULL };
+  GBytes *copy;
 
-  g_return_if_fail (g_bytes_get_size (bytes) == load->id.size);
+  g_return_val_if_fail (g_bytes_get_size (bytes) == load->id.size, bytes);
 
+  copy = tracked_copy (cache->tracker, bytes);
   g_mutex_lock (&cache->lock);
-  load_end (cache, load, bytes, &graveyard);
+  load_end (cache, load, copy, &graveyard);
   g_mutex_unlock (&cache->lock);
   graveyard_bury (&graveyard);
+  return copy;
 }
 
 /**
@@ -505,7 +778,7 @@ fc_cache_clear (FcCache *cache)
   guint n;
 
   g_mutex_lock (&cache->lock);
-  n = shrink_to (cache, 0, &graveyard);
+  n = shrink_to (cache, 0, 0, &graveyard);
   g_mutex_unlock (&cache->lock);
   graveyard_bury (&graveyard);
   return n;
@@ -516,7 +789,9 @@ fc_cache_clear (FcCache *cache)
  * @cache: a cache
  * @capacity: the new capacity in bytes; 0 disables caching
  *
- * Evicts least recently used copies at once until the cache fits.
+ * Evicts least recently used copies at once until the cache fits, and
+ * recomputes the bounds that follow from the capacity (the largest entry,
+ * the bookkeeping bound).
  */
 void
 fc_cache_set_capacity (FcCache *cache,
@@ -526,7 +801,8 @@ fc_cache_set_capacity (FcCache *cache,
 
   g_mutex_lock (&cache->lock);
   cache->capacity = capacity;
-  shrink_to (cache, capacity, &graveyard);
+  update_bounds (cache);
+  shrink_to (cache, capacity, cache->cost_bound, &graveyard);
   g_mutex_unlock (&cache->lock);
   graveyard_bury (&graveyard);
 }
@@ -566,6 +842,8 @@ fc_cache_get_stats (FcCache           *cache,
   stats->entries = cache->lru.length;
   stats->size = cache->size;
   stats->capacity = cache->capacity;
+  stats->max_entry_size = cache->max_entry_size;
+  stats->pinned = pinned (cache);
 }
 
 static void

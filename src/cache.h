@@ -34,6 +34,8 @@ typedef struct {
   guint entries;
   guint64 size;
   guint64 capacity;
+  guint64 max_entry_size;  /* larger files are streamed, never loaded */
+  guint64 pinned;          /* bytes of copies evicted but still held by transfers */
 } FcCacheStats;
 
 typedef struct {
@@ -50,7 +52,22 @@ gboolean    fc_file_id_equal        (const FcFileId    *a,
 
 FcCache    *fc_cache_new            (guint64       capacity);
 void        fc_cache_free           (FcCache      *cache);
+void        fc_cache_set_max_entry_size (FcCache  *cache,
+                                     guint64       limit);
 
+/* What a server does with each GET, once it has opened the file and filled
+ * an FcFileId from fstat() on that descriptor:
+ *
+ *   switch (fc_cache_lookup (cache, name, &id, counted, &bytes, &load))
+ *     READY:  send @bytes.
+ *     LOAD:   read the whole file (fc_file_read_whole(), which never aborts
+ *             for want of memory); on failure fc_cache_load_abort (cache,
+ *             load) and refuse or stream; on success bytes =
+ *             fc_cache_load_take (cache, load, bytes) and send those bytes.
+ *     BYPASS: stream the file from disk through a small buffer.
+ *
+ * Send what fc_cache_load_take() returns, not the GBytes given to it: the
+ * returned copy is the one the `pinned` count follows. */
 FcLookup    fc_cache_lookup         (FcCache       *cache,
                                      const char    *name,
                                      const FcFileId *id,
@@ -64,7 +81,7 @@ gboolean    fc_cache_lookup_hit     (FcCache       *cache,
                                      const char    *name,
                                      const FcFileId *id,
                                      GBytes       **bytes);
-void        fc_cache_load_finish    (FcCache      *cache,
+GBytes     *fc_cache_load_take      (FcCache      *cache,
                                      FcCacheLoad  *load,
                                      GBytes       *bytes);
 void        fc_cache_load_abort     (FcCache      *cache,

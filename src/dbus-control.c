@@ -188,6 +188,8 @@ handle_stats (FcDbusCache1          *skeleton,
   g_variant_dict_insert (&dict, "clients", "u", server.stats.clients);
   g_variant_dict_insert (&dict, "clients-total", "t", server.stats.clients_total);
   g_variant_dict_insert (&dict, "uptime", "t", server.stats.uptime);
+  g_variant_dict_insert (&dict, "max-entry-size", "t", cache.max_entry_size);
+  g_variant_dict_insert (&dict, "pinned", "t", cache.pinned);
 
   fc_dbus_cache1_complete_stats (skeleton, invocation, g_variant_dict_end (&dict));
   return G_DBUS_METHOD_INVOCATION_HANDLED;

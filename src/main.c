@@ -25,6 +25,7 @@ typedef struct {
   char *host;
   guint port;
   guint64 cache_size;
+  guint64 max_entry_size;   /* G_MAXUINT64: no limit of its own */
   guint max_clients;
   guint threads;
   guint request_timeout;
@@ -37,14 +38,16 @@ typedef struct {
 } Options;
 
 static gboolean
-parse_cache_size (const char  *option_name,
-                  const char  *value,
-                  gpointer     data,
-                  GError     **error)
+parse_size (const char  *option_name,
+            const char  *value,
+            gpointer     data,
+            GError     **error)
 {
   Options *options = data;
+  guint64 *size = strcmp (option_name, "--cache-size") == 0 ? &options->cache_size
+                                                            : &options->max_entry_size;
 
-  return fc_size_parse (value, &options->cache_size, error);
+  return fc_size_parse (value, size, error);
 }
 
 typedef struct {
@@ -103,8 +106,10 @@ parse_options (Options   *options,
       N_("Address or host name to listen on (default: localhost, IPv4 and IPv6)"), N_("ADDR") },
     { "port", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) parse_number,
       N_("TCP port (default: 3030; 0 picks a free one and prints it)"), N_("N") },
-    { "cache-size", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) parse_cache_size,
+    { "cache-size", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) parse_size,
       N_("Memory cache capacity, in bytes or with a K, M or G suffix (default: 64M; 0 disables)"), N_("SIZE") },
+    { "max-entry-size", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) parse_size,
+      N_("Largest file kept in the cache, larger ones are streamed (default and most: the capacity or a quarter of memory, whichever is smaller)"), N_("SIZE") },
     { "max-clients", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) parse_number,
       N_("Most connections served at once (default: 10000)"), N_("N") },
     { "threads", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) parse_number,
@@ -236,6 +241,7 @@ main (int   argc,
   Options options = {
     .port = 3030,
     .cache_size = G_GUINT64_CONSTANT (64) << 20,
+    .max_entry_size = G_MAXUINT64,
     .max_clients = 10000,
     .request_timeout = 10,
     .idle_timeout = 60,
@@ -284,6 +290,7 @@ main (int   argc,
   };
 
   cache = fc_cache_new (options.cache_size);
+  fc_cache_set_max_entry_size (cache, options.max_entry_size);
   server = fc_server_new (&config, cache, &error);
   if (server == NULL || !fc_server_start (server, &error))
     {

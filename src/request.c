@@ -122,7 +122,8 @@ resolve_opened (FcServeContext  *context,
       source->bytes = fc_file_read_whole (source->fd, &source->id, &load_error);
       if (source->bytes != NULL)
         {
-          fc_cache_load_finish (cache, load, source->bytes);
+          /* Send the cache's copy: the one its pinned count follows. */
+          source->bytes = fc_cache_load_take (cache, load, source->bytes);
           break;
         }
       fc_cache_load_abort (cache, load);

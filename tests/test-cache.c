@@ -1,5 +1,7 @@
 #include <glib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cache.h"
 
@@ -33,10 +35,7 @@ get (FcCache        *cache,
   FcLookup result = fc_cache_lookup (cache, name, id, FALSE, &bytes, &load);
 
   if (result == FC_LOOKUP_LOAD)
-    {
-      bytes = content (name, id->size);
-      fc_cache_load_finish (cache, load, bytes);
-    }
+    bytes = fc_cache_load_take (cache, load, content (name, id->size));
   if (out != NULL)
     *out = g_steal_pointer (&bytes);
   return result;
@@ -268,8 +267,7 @@ test_retry_counted_once (void)
   g_assert_cmpint (fc_cache_lookup (cache, "f", &old, FALSE, &none, &load), ==, FC_LOOKUP_LOAD);
   fc_cache_load_abort (cache, load);
   g_assert_cmpint (fc_cache_lookup (cache, "f", &fresh, TRUE, &none, &load), ==, FC_LOOKUP_LOAD);
-  bytes = content ("f", 12);
-  fc_cache_load_finish (cache, load, bytes);
+  bytes = fc_cache_load_take (cache, load, content ("f", 12));
   assert_stats (cache, 0, 1, 1, 0, 0, 1, 12);
 
   g_assert_cmpint (fc_cache_lookup (cache, "f", &fresh, TRUE, &shared, &load), ==, FC_LOOKUP_READY);
@@ -349,7 +347,7 @@ test_single_flight (void)
 {
   g_autoptr(FcCache) cache = fc_cache_new (1000);
   FcFileId id = file_id (1, 100);
-  g_autoptr(GBytes) bytes = content ("f", 100);
+  g_autoptr(GBytes) bytes = NULL;
   g_autoptr(GBytes) none = NULL;
   g_autoptr(GArray) list = NULL;
   Waiter waiters[16];
@@ -363,7 +361,7 @@ test_single_flight (void)
   g_assert_cmpuint (fc_cache_clear (cache), ==, 0);
 
   threads = start_waiters (cache, waiters, G_N_ELEMENTS (waiters), 1);
-  fc_cache_load_finish (cache, load, bytes);
+  bytes = fc_cache_load_take (cache, load, content ("f", 100));
 
   for (guint i = 0; i < G_N_ELEMENTS (waiters); i++)
     {
@@ -408,7 +406,6 @@ test_loads_reserve_capacity (void)
   g_autoptr(FcCache) cache = fc_cache_new (100);
   FcFileId a = file_id (1, 60), b = file_id (2, 60), newer = file_id (1, 61);
   g_autoptr(GBytes) none = NULL;
-  g_autoptr(GBytes) bytes = content ("a", 60);
   FcCacheLoad *load = NULL;
 
   g_assert_cmpint (fc_cache_lookup (cache, "a", &a, FALSE, &none, &load), ==, FC_LOOKUP_LOAD);
@@ -418,9 +415,214 @@ test_loads_reserve_capacity (void)
   g_assert_cmpint (get (cache, "a", &newer, NULL), ==, FC_LOOKUP_BYPASS);
   /* The capacity shrank meanwhile: the load completes but is not kept. */
   fc_cache_set_capacity (cache, 50);
-  fc_cache_load_finish (cache, load, bytes);
+  g_bytes_unref (fc_cache_load_take (cache, load, content ("a", 60)));
   assert_order (cache, "");
   assert_stats (cache, 0, 3, 1, 0, 0, 0, 0);
+}
+
+static guint64
+max_entry_size (FcCache *cache)
+{
+  FcCacheStats stats;
+
+  fc_cache_get_stats (cache, &stats, NULL, NULL);
+  return stats.max_entry_size;
+}
+
+static guint64
+pinned (FcCache *cache)
+{
+  FcCacheStats stats;
+
+  fc_cache_get_stats (cache, &stats, NULL, NULL);
+  return stats.pinned;
+}
+
+static void
+test_max_entry_size_option (void)
+{
+  g_autoptr(FcCache) cache = fc_cache_new (1000);
+  FcFileId over = file_id (1, 101), at = file_id (2, 100);
+
+  g_assert_cmpuint (max_entry_size (cache), ==, 1000);
+  fc_cache_set_max_entry_size (cache, 100);
+  g_assert_cmpuint (max_entry_size (cache), ==, 100);
+  g_assert_cmpint (get (cache, "over", &over, NULL), ==, FC_LOOKUP_BYPASS);
+  g_assert_cmpint (get (cache, "at", &at, NULL), ==, FC_LOOKUP_LOAD);
+  assert_order (cache, "at");
+
+  /* Never above the capacity, as the capacity goes down and up again. */
+  fc_cache_set_capacity (cache, 50);
+  g_assert_cmpuint (max_entry_size (cache), ==, 50);
+  fc_cache_set_capacity (cache, 5000);
+  g_assert_cmpuint (max_entry_size (cache), ==, 100);
+  fc_cache_set_max_entry_size (cache, G_MAXUINT64);
+  g_assert_cmpuint (max_entry_size (cache), ==, 5000);
+}
+
+static guint64
+physical_memory (void)
+{
+  return (guint64) sysconf (_SC_PHYS_PAGES) * (guint64) sysconf (_SC_PAGESIZE);
+}
+
+/* A capacity larger than memory does not make a file as large as memory
+ * (or 64 GiB, a sparse file's typical size) loadable. */
+static void
+test_max_entry_size_memory (void)
+{
+  g_autoptr(FcCache) cache = fc_cache_new (G_MAXUINT64);
+  FcFileId huge = file_id (1, MAX (G_GUINT64_CONSTANT (64) << 30, physical_memory ()));
+
+  g_assert_cmpuint (max_entry_size (cache), <=, physical_memory () / 4);
+  g_assert_cmpint (get (cache, "huge", &huge, NULL), ==, FC_LOOKUP_BYPASS);
+  fc_cache_set_capacity (cache, G_MAXUINT64 - 1);
+  g_assert_cmpuint (max_entry_size (cache), <=, physical_memory () / 4);
+  g_assert_cmpint (get (cache, "huge", &huge, NULL), ==, FC_LOOKUP_BYPASS);
+}
+
+static void
+test_pinned_while_held (void)
+{
+  g_autoptr(FcCache) cache = fc_cache_new (100);
+  FcFileId a = file_id (1, 40), b = file_id (2, 30);
+  GBytes *loader = NULL;
+  GBytes *reader = NULL;
+  GBytes *held_b = NULL;
+
+  get (cache, "a", &a, &loader);
+  get (cache, "a", &a, &reader);
+  get (cache, "b", &b, &held_b);
+  g_assert_cmpuint (pinned (cache), ==, 0);
+
+  g_assert_true (fc_cache_evict (cache, "a"));
+  g_assert_cmpuint (pinned (cache), ==, 40);
+  g_bytes_unref (loader);
+  g_assert_cmpuint (pinned (cache), ==, 40);
+  g_assert_cmpuint (fc_cache_clear (cache), ==, 1);
+  g_assert_cmpuint (pinned (cache), ==, 70);
+  g_bytes_unref (reader);
+  g_assert_cmpuint (pinned (cache), ==, 30);
+  g_bytes_unref (held_b);
+  g_assert_cmpuint (pinned (cache), ==, 0);
+}
+
+/* Stalled transfers each holding a different evicted file: past twice
+ * the capacity, new files are served from disk rather than loaded. */
+static void
+test_pinned_bound (void)
+{
+  g_autoptr(FcCache) cache = fc_cache_new (100);
+  g_autoptr(GPtrArray) held = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  FcCacheStats stats;
+  guint loaded = 0;
+
+  for (guint i = 0; i < 6; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("f%u", i);
+      FcFileId id = file_id (i + 1, 60);
+      GBytes *bytes = NULL;
+
+      if (get (cache, name, &id, &bytes) == FC_LOOKUP_LOAD)
+        {
+          loaded++;
+          g_ptr_array_add (held, bytes);
+        }
+      fc_cache_get_stats (cache, &stats, NULL, NULL);
+      g_assert_cmpuint (stats.size + stats.pinned, <=, 200);
+    }
+  g_assert_cmpuint (loaded, ==, 3);
+  g_assert_cmpuint (stats.pinned, ==, 120);
+
+  /* Once the transfers let go, loading resumes. */
+  g_ptr_array_set_size (held, 0);
+  g_assert_cmpuint (pinned (cache), ==, 0);
+  {
+    FcFileId id = file_id (10, 60);
+
+    g_assert_cmpint (get (cache, "g", &id, NULL), ==, FC_LOOKUP_LOAD);
+  }
+}
+
+/* 16,384 names of one empty file (links to "." make them) in a cache of
+ * one byte: the names are what costs, and they are bounded. */
+static void
+test_bookkeeping_bound (void)
+{
+  g_autoptr(FcCache) cache = fc_cache_new (1);
+  FcFileId empty = file_id (1, 0);
+  const guint n = 16384;
+  g_autoptr(GString) name = g_string_new (NULL);
+  g_autoptr(GArray) list = NULL;
+  FcCacheStats stats;
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_string_assign (name, "");
+      for (guint j = 0; j < 500; j++)
+        g_string_append (name, "./");
+      g_string_append_printf (name, "empty-%u", i);
+      g_assert_cmpint (get (cache, name->str, &empty, NULL), ==, FC_LOOKUP_LOAD);
+    }
+
+  fc_cache_get_stats (cache, &stats, NULL, NULL);
+  /* 1 MiB + capacity / 16, and each name costs more than its length. */
+  g_assert_cmpuint (stats.entries, >, 0);
+  g_assert_cmpuint (stats.entries, <, (1 << 20) / name->len);
+  g_assert_cmpuint (stats.evictions, ==, n - stats.entries);
+  list = fc_cache_list (cache);
+  g_assert_cmpstr (g_array_index (list, FcCacheInfo, 0).name, ==, name->str);
+}
+
+static gint64
+coarse_now_ns (void)
+{
+  struct timespec now;
+
+  clock_gettime (CLOCK_REALTIME_COARSE, &now);
+  return (gint64) now.tv_sec * 1000000000 + now.tv_nsec;
+}
+
+/* Changed within the clock's current tick (here: stamped a little ahead
+ * of it, as a fine-grained stamp can be): the load waits until a change
+ * would move the ctime, so the copy's identity tells versions apart. */
+static void
+test_racy_waits (void)
+{
+  g_autoptr(FcCache) cache = fc_cache_new (100);
+  FcFileId id = file_id (1, 10);
+  g_autoptr(GBytes) none = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  FcCacheLoad *load = NULL;
+
+  id.ctime_ns = coarse_now_ns () + 5 * 1000 * 1000;
+  if (id.ctime_ns % 1000000000 == 0)
+    id.ctime_ns++;
+  id.mtime_ns = id.ctime_ns;
+
+  g_assert_cmpint (fc_cache_lookup (cache, "f", &id, FALSE, &none, &load), ==, FC_LOOKUP_LOAD);
+  g_assert_cmpint (coarse_now_ns (), >, id.ctime_ns);
+  bytes = fc_cache_load_take (cache, load, content ("f", 10));
+  g_assert_cmpint (get (cache, "f", &id, NULL), ==, FC_LOOKUP_READY);
+  assert_stats (cache, 1, 1, 1, 0, 0, 1, 10);
+}
+
+/* On a filesystem stamping whole seconds, a file changed within the last
+ * two seconds is served from disk, not cached yet. */
+static void
+test_racy_whole_seconds (void)
+{
+  g_autoptr(FcCache) cache = fc_cache_new (100);
+  gint64 second = coarse_now_ns () / 1000000000 * 1000000000;
+  FcFileId recent = file_id (1, 10), settled = file_id (1, 10);
+
+  recent.ctime_ns = recent.mtime_ns = second;
+  settled.ctime_ns = settled.mtime_ns = second - 3 * G_GINT64_CONSTANT (1000000000);
+
+  g_assert_cmpint (get (cache, "f", &recent, NULL), ==, FC_LOOKUP_BYPASS);
+  assert_order (cache, "");
+  g_assert_cmpint (get (cache, "f", &settled, NULL), ==, FC_LOOKUP_LOAD);
+  g_assert_cmpint (get (cache, "f", &settled, NULL), ==, FC_LOOKUP_READY);
 }
 
 int
@@ -442,5 +644,12 @@ main (int argc, char *argv[])
   g_test_add_func ("/cache/single-flight/shared", test_single_flight);
   g_test_add_func ("/cache/single-flight/abort", test_single_flight_abort);
   g_test_add_func ("/cache/load/reserves-capacity", test_loads_reserve_capacity);
+  g_test_add_func ("/cache/max-entry-size/option", test_max_entry_size_option);
+  g_test_add_func ("/cache/max-entry-size/bounded-by-memory", test_max_entry_size_memory);
+  g_test_add_func ("/cache/pinned/while-held", test_pinned_while_held);
+  g_test_add_func ("/cache/pinned/bound-bypasses", test_pinned_bound);
+  g_test_add_func ("/cache/bookkeeping/bounded", test_bookkeeping_bound);
+  g_test_add_func ("/cache/racy/waits-for-tick", test_racy_waits);
+  g_test_add_func ("/cache/racy/whole-seconds-not-cached", test_racy_whole_seconds);
   return g_test_run ();
 }

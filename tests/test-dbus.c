@@ -8,11 +8,13 @@
 
 #include "testutil.h"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define DAEMON_NAME "org.filecached.Daemon"
@@ -228,6 +230,7 @@ static const struct {
   { "invalidations", "t" }, { "entries", "u" }, { "size", "t" }, { "capacity", "t" },
   { "requests", "t" }, { "errors", "t" }, { "refused", "t" }, { "bytes-sent", "t" },
   { "clients", "u" }, { "clients-total", "t" }, { "uptime", "t" },
+  { "max-entry-size", "t" }, { "pinned", "t" },
 };
 
 static const char *
@@ -735,7 +738,8 @@ test_stats_keys_fresh (Fixture *f, gconstpointer data)
     {
       const char *key = stat_keys[i].key;
 
-      if (g_str_equal (key, "capacity"))
+      /* The largest entry is the capacity, on any machine with 256 MiB. */
+      if (g_str_equal (key, "capacity") || g_str_equal (key, "max-entry-size"))
         assert_stat (stats, key, DEFAULT_CAPACITY);
       else if (g_str_equal (key, "uptime"))
         g_assert_cmpuint (stat_value (stats, key), <, 120);
@@ -1432,6 +1436,119 @@ test_client_clear (Fixture *f, gconstpointer data)
   close (fd);
 }
 
+/* ---- memory bounds ---- */
+
+static const char *const max_entry_1000[] = { "--cache-size", "1M", "--max-entry-size", "1000", NULL };
+
+static void
+test_max_entry_size (Fixture *f, gconstpointer data)
+{
+  int fd = tu_connect (f->d->port);
+  g_autofree guint8 *over = put (f, "over", 1, 1001);
+  g_autoptr(GVariant) stats = get_stats (f);
+
+  assert_stat (stats, "max-entry-size", 1000);
+  tu_assert_get (fd, "over", over, 1001);
+  put_and_get (f, fd, "at", 2, 1000);
+  assert_cached (f, fd, "at");
+
+  /* Never above the capacity; back to the option's value after. */
+  set_capacity (f, 500);
+  wait_stat (f, "max-entry-size", 500);
+  set_capacity (f, 2 * MiB);
+  wait_stat (f, "max-entry-size", 1000);
+  close (fd);
+}
+
+/* Sends "GET @name" and reads nothing: the reply stays in the daemon. */
+static int
+stalled_get (Fixture *f, const char *name)
+{
+  int fd = tu_connect_full ("127.0.0.1", f->d->port, 16 * KiB);
+  g_autofree char *line = g_strdup_printf ("GET %s\n", name);
+
+  tu_send_str (fd, line);
+  return fd;
+}
+
+static void
+test_stats_pinned (Fixture *f, gconstpointer data)
+{
+  const gsize len = 32 * MiB;
+  g_autofree guint8 *content = put (f, "big", 3, len);
+  g_autoptr(GVariant) before = NULL;
+  int loader, reader;
+
+  loader = stalled_get (f, "big");
+  wait_stat (f, "loads", 1);
+  reader = stalled_get (f, "big");
+  wait_stat (f, "hits", 1);
+  before = get_stats (f);
+  assert_stat (before, "pinned", 0);
+
+  g_assert_true (evict (f, "big"));
+  wait_stat (f, "pinned", len);
+  close (loader);
+  close (reader);
+  wait_stat (f, "pinned", 0);
+}
+
+static const char *const huge_capacity[] = { "--cache-size", "100G", "--max-entry-size", "1M", NULL };
+
+static guint64
+daemon_peak_rss (Fixture *f)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%u/status", name_owner_pid (f->bus));
+  g_autofree char *status = NULL;
+  const char *line;
+
+  g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
+  line = strstr (status, "\nVmHWM:");
+  g_assert_nonnull (line);
+  return g_ascii_strtoull (line + strlen ("\nVmHWM:"), NULL, 10) * KiB;
+}
+
+/* A capacity far beyond memory does not make a file beyond the largest
+ * entry load: a 1 GiB sparse file is streamed whole, and the daemon's
+ * memory stays far below its size. */
+static void
+test_stream_over_max_entry_size (Fixture *f, gconstpointer data)
+{
+  const gsize len = 1024 * MiB;
+  g_autofree char *path = g_build_filename (f->d->root, "sparse", NULL);
+  g_autofree char *status = NULL;
+  g_autofree char *expected = g_strdup_printf ("OK %" G_GSIZE_FORMAT "\n", len);
+  g_autofree guint8 *buffer = g_malloc (MiB);
+  g_autoptr(GVariant) stats = NULL;
+  int file = open (path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  int fd = tu_connect (f->d->port);
+
+  g_assert_cmpint (file, >=, 0);
+  g_assert_cmpint (ftruncate (file, (off_t) len), ==, 0);
+  close (file);
+
+  tu_send_str (fd, "GET sparse\n");
+  status = tu_read_line (fd);
+  g_assert_cmpstr (status, ==, expected);
+  for (gsize got = 0; got < len; )
+    {
+      ssize_t n = recv (fd, buffer, MIN (MiB, len - got), 0);
+
+      g_assert_cmpint (n, >, 0);
+      g_assert_true (buffer[0] == 0 && memcmp (buffer, buffer + 1, (gsize) n - 1) == 0);
+      got += (gsize) n;
+    }
+  tu_assert_ping (fd);
+
+  stats = get_stats (f);
+  assert_stat (stats, "capacity", G_GUINT64_CONSTANT (100) << 30);
+  assert_stat (stats, "max-entry-size", MiB);
+  assert_stat (stats, "loads", 0);
+  assert_stat (stats, "entries", 0);
+  g_assert_cmpuint (daemon_peak_rss (f), <, len / 2);
+  close (fd);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1454,6 +1571,9 @@ main (int argc, char **argv)
   add_test ("/dbus/stats/clients", NULL, test_stats_clients);
   add_test ("/dbus/stats/concurrent-exact", NULL, test_stats_concurrent_exact);
   add_test ("/dbus/stats/single-flight", NULL, test_single_flight);
+  add_test ("/dbus/stats/max-entry-size", max_entry_1000, test_max_entry_size);
+  add_test ("/dbus/stats/pinned", NULL, test_stats_pinned);
+  add_test ("/dbus/stream/over-max-entry-size", huge_capacity, test_stream_over_max_entry_size);
 
   add_test ("/dbus/property/root", NULL, test_property_root);
   add_test ("/dbus/property/port", NULL, test_property_port);

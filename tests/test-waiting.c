@@ -263,11 +263,12 @@ test_thread_limit (void)
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
   g_autoptr(GError) error = NULL;
+  g_autofree char *setpriv = g_find_program_in_path ("setpriv");
+  g_autofree char *prlimit = g_find_program_in_path ("prlimit");
   const char *daemon = g_getenv ("FILECACHED");
   int status;
 
-  if (getuid () != 0 || g_find_program_in_path ("setpriv") == NULL ||
-      g_find_program_in_path ("prlimit") == NULL)
+  if (getuid () != 0 || setpriv == NULL || prlimit == NULL)
     {
       g_test_skip ("needs root, setpriv and prlimit to run the daemon as a user with a thread limit");
       return;

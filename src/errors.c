@@ -19,6 +19,7 @@ static const GDBusErrorEntry dbus_errors[] = {
   { FC_ERROR_LINE_TOO_LONG, "org.filecached.Error.LineTooLong" },
   { FC_ERROR_OFFSET_BEYOND_END, "org.filecached.Error.OffsetBeyondEnd" },
   { FC_ERROR_READ_FAILED, "org.filecached.Error.ReadFailed" },
+  { FC_ERROR_LISTINGS_BUSY, "org.filecached.Error.ListingsBusy" },
   { FC_ERROR_BUSY, "org.filecached.Error.Busy" },
 };
 
@@ -67,6 +68,7 @@ static const FcErrorReply replies[FC_ERROR_N_CODES] = {
   [FC_ERROR_LINE_TOO_LONG] = REPLY (414, "request line too long"),
   [FC_ERROR_OFFSET_BEYOND_END] = REPLY (416, "offset beyond end of file"),
   [FC_ERROR_READ_FAILED] = REPLY (500, "read error"),
+  [FC_ERROR_LISTINGS_BUSY] = REPLY (500, "too many listings in flight, try again"),
   [FC_ERROR_BUSY] = REPLY (503, "too many connections"),
 };
 

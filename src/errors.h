@@ -24,6 +24,7 @@ typedef enum {
   FC_ERROR_LINE_TOO_LONG,      /* 414 */
   FC_ERROR_OFFSET_BEYOND_END,  /* 416 */
   FC_ERROR_READ_FAILED,        /* 500 */
+  FC_ERROR_LISTINGS_BUSY,      /* 500 */
   FC_ERROR_BUSY,               /* 503 */
 } FcError;
 

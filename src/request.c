@@ -275,17 +275,50 @@ answer_file (FcServeContext  *context,
     }
 }
 
+typedef struct {
+  FcServeContext *context;
+  char *text;                   /* (owned) */
+  gsize len;
+} Listing;
+
+static void
+listing_free (gpointer data)
+{
+  Listing *listing = data;
+
+  atomic_fetch_sub (&listing->context->listing_bytes, listing->len);
+  g_free (listing->text);
+  g_free (listing);
+}
+
+/* LIST replies held by connections are charged against
+ * FC_LISTING_BUDGET: clients that send LIST and never read cannot make
+ * the daemon hold a copy of the cache's names each. */
 static void
 answer_list (FcServeContext *context,
              FcReply        *reply)
 {
   g_autoptr(GArray) entries = fc_cache_list (context->cache);
   GString *text = fc_format_list (entries);
-  gsize len = text->len;
-  g_autoptr(GBytes) bytes = g_string_free_to_bytes (text);
+  Listing *listing = g_new (Listing, 1);
+  g_autoptr(GBytes) bytes = NULL;
+
+  listing->context = context;
+  listing->len = text->len;
+  listing->text = g_string_free (text, FALSE);
+  bytes = g_bytes_new_with_free_func (listing->text, listing->len, listing_free, listing);
+  if (atomic_fetch_add (&context->listing_bytes, listing->len) + listing->len > FC_LISTING_BUDGET)
+    {
+      g_autoptr(GError) error = g_error_new (FC_ERROR, FC_ERROR_LISTINGS_BUSY,
+                                             "LIST replies in flight would exceed %u bytes",
+                                             FC_LISTING_BUDGET);
+
+      fc_request_answer_error (context, error, reply);
+      return;
+    }
 
   /* LIST's text is all status line, no body: bytes-sent counts bodies. */
-  fc_reply_set_static (reply, g_bytes_get_data (bytes, NULL), len);
+  fc_reply_set_static (reply, listing->text, listing->len);
   reply->bytes = g_steal_pointer (&bytes);
 }
 

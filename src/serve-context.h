@@ -24,7 +24,11 @@ typedef struct {
   atomic_uint_fast64_t errors;
   atomic_uint_fast64_t bytes_sent;
   atomic_uint clients;          /* connections open now */
+  atomic_size_t listing_bytes;  /* LIST replies held by connections */
 } FcServeContext;
+
+/* The most bytes of LIST replies held at once, by all connections. */
+#define FC_LISTING_BUDGET (64u * 1024 * 1024)
 
 /* GLib 2.74 formats a debug message before deciding to drop it: on the
  * hot path, ask once whether anyone listens. */

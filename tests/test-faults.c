@@ -236,6 +236,81 @@ test_connect_cut_cycles (void)
   tu_daemon_stop (d);
 }
 
+/* Clients that send LIST and never read: the replies held for them are
+ * bounded (64 MiB in all); past it LIST answers ERR 500 and the daemon
+ * goes on serving; once they are gone LIST works again (fault 3c). Each
+ * reply here is 8 MB, twice what the kernel's send buffer can take. */
+static void
+test_unread_listings (void)
+{
+  TuDaemon *d = tu_daemon_start ("--cache-size", "512M", NULL);
+  GString *requests = g_string_new (NULL);
+  g_autoptr(GString) dir = g_string_new (NULL);
+  int fd = tu_connect (d->port);
+  int stalled[40];
+  guint refused = 0;
+
+  for (guint level = 0; level < 15; level++)
+    {
+      if (level > 0)
+        g_string_append_c (dir, '/');
+      for (guint i = 0; i < 250; i++)
+        g_string_append_c (dir, 'd');
+    }
+  for (guint i = 0; i < 2000; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("%s/%08u%0200u", dir->str, i, 0);
+
+      tu_write_file_str (d->root, name, "x");
+      g_string_append_printf (requests, "GET %s\n", name);
+    }
+  tu_send (fd, requests->str, requests->len);
+  g_string_free (requests, TRUE);
+  for (guint i = 0; i < 2000; i++)
+    tu_assert_get_reply (fd, "x", 1);
+
+  for (guint i = 0; i < G_N_ELEMENTS (stalled); i++)
+    {
+      stalled[i] = tu_connect_full ("127.0.0.1", d->port, 4096);
+      tu_send_str (stalled[i], "LIST\n");
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (stalled); i++)
+    {
+      g_autofree char *line = tu_read_line (stalled[i]);
+
+      if (g_str_has_prefix (line, "ERR 500 "))
+        refused++;
+      else
+        g_assert_cmpstr (line, ==, "OK 2000\n");
+    }
+  tu_assert_ping (fd);
+  g_assert_cmpuint (refused, >, 0);
+  g_assert_cmpuint (refused, <, G_N_ELEMENTS (stalled));
+  for (guint i = 0; i < G_N_ELEMENTS (stalled); i++)
+    close (stalled[i]);
+
+  {
+    gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+    for (;;)
+      {
+        g_autofree char *line = NULL;
+
+        tu_send_str (fd, "LIST\n");
+        line = tu_read_line (fd);
+        if (g_str_equal (line, "OK 2000\n"))
+          break;
+        g_assert_true (g_str_has_prefix (line, "ERR 500 "));
+        g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+        g_usleep (50 * 1000);
+      }
+    for (guint i = 0; i < 2000; i++)
+      g_free (tu_read_line (fd));
+  }
+  close (fd);
+  tu_daemon_stop (d);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -247,5 +322,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/faults/stream/shrink-mid-stream", test_shrink_mid_stream);
   g_test_add_func ("/faults/signal/sigterm-with-transfers", test_sigterm_with_transfers);
   g_test_add_func ("/faults/descriptors/connect-cut-cycles", test_connect_cut_cycles);
+  g_test_add_func ("/faults/memory/unread-listings", test_unread_listings);
   return g_test_run ();
 }

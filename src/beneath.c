@@ -25,6 +25,8 @@
 #define MAX_LINKS 40
 
 #define FILE_FLAGS (O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+/* Resolves without opening: neither blocks on a FIFO nor wakes a device. */
+#define PATH_FLAGS (O_PATH | O_CLOEXEC)
 
 static int
 open_error (const char  *name,
@@ -65,7 +67,7 @@ open_error (const char  *name,
   return -1;
 }
 
-/* A FIFO or device was opened O_NONBLOCK (or O_PATH) and is closed unread. */
+/* Takes @fd: refuses anything but a regular file, closing it unread. */
 static int
 check_regular (int           fd,
                const char   *name,
@@ -117,27 +119,23 @@ path_is_beneath (const char *path,
   return strncmp (path, root, len) == 0 && (path[len] == '/' || path[len] == '\0');
 }
 
-/* The fast openers refuse any path that leaves the root on the way, even
- * one that comes back (an absolute link to a file inside, "../root/x").
- * The contract asks only where the file lies once every link is resolved,
- * so such a name gets a second, slower look: resolve it fully without
- * opening the target (O_PATH neither blocks on a FIFO nor wakes a
- * device), ask the kernel where it ended, and reopen that very inode for
- * reading only if it lies beneath the root. Without /proc, the answer
- * stays no. */
+/* The fast resolvers refuse any path that leaves the root on the way,
+ * even one that comes back (an absolute link to a file inside,
+ * "../root/x"). The contract asks only where the file lies once every
+ * link is resolved, so such a name gets a second, slower look: resolve it
+ * fully, ask the kernel where it ended, and keep it only if it lies
+ * beneath the root. Without /proc, the answer stays no.
+ * Returns an O_PATH descriptor, or -1 with *saved_errno set. */
 static int
-open_resolved (int  root_fd,
-               const char *name,
-               int *saved_errno)
+resolve_escaping (int  root_fd,
+                  const char *name,
+                  int *saved_errno)
 {
   g_autofree char *root = fd_path (root_fd);
   g_autofree char *path = NULL;
-  char reopen[64];
-  struct stat st;
   int pfd;
-  int fd;
 
-  pfd = openat (root_fd, name, O_PATH | O_CLOEXEC);
+  pfd = openat (root_fd, name, PATH_FLAGS);
   if (pfd < 0)
     {
       *saved_errno = errno;
@@ -151,58 +149,27 @@ open_resolved (int  root_fd,
       *saved_errno = EXDEV;
       return -1;
     }
-
-  /* check_regular() refuses anything else on the O_PATH descriptor. */
-  if (fstat (pfd, &st) != 0 || !S_ISREG (st.st_mode))
-    return pfd;
-
-  g_snprintf (reopen, sizeof reopen, "/proc/self/fd/%d", pfd);
-  fd = open (reopen, FILE_FLAGS);
-  *saved_errno = errno;
-  g_close (pfd, NULL);
-  return fd;
+  return pfd;
 }
 
-/* Where both openers end, so the rules after resolution have one home. */
+/* Resolves @name beneath @root_fd and opens what it reaches with @flags
+ * (PATH_FLAGS or FILE_FLAGS). Returns a descriptor, or -1 with
+ * *saved_errno set: EXDEV when the path left the root on the way, ENOSYS
+ * when the kernel lacks the means. */
+typedef int (*Resolver) (int          root_fd,
+                         const char  *name,
+                         int          flags,
+                         int         *saved_errno);
+
 static int
-open_finish (int           root_fd,
-             const char   *name,
-             int           fd,
-             int           saved_errno,
-             struct stat  *st,
-             GError      **error)
-{
-  if (fd < 0 && saved_errno == EXDEV)
-    fd = open_resolved (root_fd, name, &saved_errno);
-  if (fd < 0)
-    return open_error (name, saved_errno, error);
-  return check_regular (fd, name, st, error);
-}
-
-/**
- * fc_open_beneath_openat2:
- * @root_fd: a directory descriptor
- * @name: a name that passed fc_name_validate()
- * @st: (out): the opened file's status
- * @error: an %FC_ERROR, or %G_IO_ERROR_NOT_SUPPORTED when the kernel
- *   lacks openat2()
- *
- * Opens @name for reading with the kernel refusing any resolution that
- * leaves @root_fd, through `..` or any symbolic link; a name refused so
- * is resolved once more in full and opened only if the file it reaches
- * lies beneath the root.
- *
- * Returns: a descriptor of a regular file, or -1
- */
-int
-fc_open_beneath_openat2 (int           root_fd,
-                         const char   *name,
-                         struct stat  *st,
-                         GError      **error)
+resolve_openat2 (int          root_fd,
+                 const char  *name,
+                 int          flags,
+                 int         *saved_errno)
 {
 #if HAVE_OPENAT2_H && defined(SYS_openat2)
   struct open_how how = {
-    .flags = FILE_FLAGS,
+    .flags = flags,
     .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
   };
   int fd;
@@ -214,20 +181,10 @@ fc_open_beneath_openat2 (int           root_fd,
     fd = (int) syscall (SYS_openat2, root_fd, name, &how, sizeof how);
   while (fd < 0 && (errno == EINTR || errno == EAGAIN) && ++tries < 8);
 
-  if (fd < 0)
-    {
-      if (errno == ENOSYS)
-        {
-          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                               "openat2() is not available");
-          return -1;
-        }
-    }
-
-  return open_finish (root_fd, name, fd, errno, st, error);
+  *saved_errno = errno;
+  return fd;
 #else
-  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                       "openat2() is not available");
+  *saved_errno = ENOSYS;
   return -1;
 #endif
 }
@@ -291,35 +248,33 @@ walk_follow_link (Walk       *walk,
   return 0;
 }
 
-/**
- * fc_open_beneath_walk:
- * @root_fd: a directory descriptor
- * @name: a name that passed fc_name_validate()
- * @st: (out): the opened file's status
- * @error: an %FC_ERROR
- *
- * The same contract as fc_open_beneath_openat2() for kernels without it:
- * one component at a time, never following a link by the kernel
- * (`O_NOFOLLOW`), resolving links and `..` itself against the stack of
- * directories opened so far, so it can tell when a path would leave the
- * root. Renames racing with the walk can make it fail, never escape.
- *
- * Returns: a descriptor of a regular file, or -1
- */
-int
-fc_open_beneath_walk (int           root_fd,
-                      const char   *name,
-                      struct stat  *st,
-                      GError      **error)
+static gboolean
+is_link (int fd)
+{
+  struct stat st;
+
+  return fstat (fd, &st) == 0 && S_ISLNK (st.st_mode);
+}
+
+/* The Resolver for kernels without openat2(): one component at a time,
+ * never following a link by the kernel (`O_NOFOLLOW`), resolving links
+ * and `..` itself against the stack of directories opened so far, so it
+ * can tell when a path would leave the root. Renames racing with the
+ * walk can make it fail, never escape. */
+static int
+resolve_walk (int          root_fd,
+              const char  *name,
+              int          flags,
+              int         *saved_errno)
 {
   Walk walk = { g_ptr_array_new (), G_QUEUE_INIT, 0 };
-  int saved_errno = 0;
   int fd = -1;
 
+  *saved_errno = 0;
   g_ptr_array_add (walk.dirs, GINT_TO_POINTER (root_fd));
   walk_push_path (&walk, name);
 
-  while (saved_errno == 0 && fd < 0)
+  while (*saved_errno == 0 && fd < 0)
     {
       g_autofree char *component = g_queue_pop_head (&walk.pending);
       gboolean last = g_queue_is_empty (&walk.pending);
@@ -328,22 +283,29 @@ fc_open_beneath_walk (int           root_fd,
       if (component == NULL)
         {
           /* The path ended on a directory (a link to "." or similar). */
-          saved_errno = EISDIR;
+          *saved_errno = EISDIR;
           break;
         }
 
       if (strcmp (component, "..") == 0)
         {
           if (walk.dirs->len == 1)
-            saved_errno = EXDEV;
+            *saved_errno = EXDEV;
           else
             g_close (GPOINTER_TO_INT (g_ptr_array_steal_index (walk.dirs, walk.dirs->len - 1)), NULL);
           continue;
         }
 
       next = openat (walk_top (&walk), component,
-                     last ? FILE_FLAGS | O_NOFOLLOW
+                     last ? flags | O_NOFOLLOW
                           : O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      /* O_PATH | O_NOFOLLOW opens a link itself where other flags fail. */
+      if (next >= 0 && last && (flags & O_PATH) && is_link (next))
+        {
+          g_close (next, NULL);
+          next = -1;
+          errno = ELOOP;
+        }
       if (next >= 0)
         {
           if (last)
@@ -355,20 +317,112 @@ fc_open_beneath_walk (int           root_fd,
 
       /* O_NOFOLLOW refuses a link with ELOOP (last) or ENOTDIR (O_DIRECTORY):
        * find out whether it was one before giving up. */
-      saved_errno = errno;
-      if (saved_errno == ELOOP || saved_errno == ENOTDIR)
+      *saved_errno = errno;
+      if (*saved_errno == ELOOP || *saved_errno == ENOTDIR)
         {
           struct stat lst;
 
           if (fstatat (walk_top (&walk), component, &lst, AT_SYMLINK_NOFOLLOW) == 0 &&
               S_ISLNK (lst.st_mode))
-            saved_errno = walk_follow_link (&walk, component);
+            *saved_errno = walk_follow_link (&walk, component);
         }
     }
 
   walk_clear (&walk);
+  return fd;
+}
 
-  return open_finish (root_fd, name, fd, saved_errno, st, error);
+/* Opening for reading is not free of effects on anything but a regular
+ * file: it releases a writer blocked in open() on a FIFO (whose message
+ * is then lost), rewinds a tape, hangs up a modem. So the name is first
+ * resolved to an O_PATH descriptor, which opens nothing, and only a
+ * regular file is opened for reading, through /proc so that it is the
+ * very inode checked. Without /proc, it is resolved again by name and
+ * checked again after opening: a file swapped for a FIFO in between is
+ * still refused, though that FIFO was opened. */
+static int
+open_beneath (Resolver      resolve,
+              int           root_fd,
+              const char   *name,
+              struct stat  *st,
+              GError      **error)
+{
+  char reopen[64];
+  int saved_errno;
+  int pfd;
+  int fd;
+
+  pfd = resolve (root_fd, name, PATH_FLAGS, &saved_errno);
+  if (pfd < 0 && saved_errno == ENOSYS)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                           "openat2() is not available");
+      return -1;
+    }
+  if (pfd < 0 && saved_errno == EXDEV)
+    pfd = resolve_escaping (root_fd, name, &saved_errno);
+  if (pfd < 0)
+    return open_error (name, saved_errno, error);
+
+  pfd = check_regular (pfd, name, st, error);
+  if (pfd < 0)
+    return -1;
+
+  g_snprintf (reopen, sizeof reopen, "/proc/self/fd/%d", pfd);
+  fd = open (reopen, FILE_FLAGS);
+  saved_errno = errno;
+  g_close (pfd, NULL);
+  if (fd < 0 && saved_errno == ENOENT)
+    fd = resolve (root_fd, name, FILE_FLAGS, &saved_errno);
+  if (fd < 0)
+    return open_error (name, saved_errno, error);
+  return check_regular (fd, name, st, error);
+}
+
+/**
+ * fc_open_beneath_openat2:
+ * @root_fd: a directory descriptor
+ * @name: a name that passed fc_name_validate()
+ * @st: (out): the opened file's status
+ * @error: an %FC_ERROR, or %G_IO_ERROR_NOT_SUPPORTED when the kernel
+ *   lacks openat2()
+ *
+ * Opens @name for reading with the kernel refusing any resolution that
+ * leaves @root_fd, through `..` or any symbolic link; a name refused so
+ * is resolved once more in full and opened only if the file it reaches
+ * lies beneath the root. Nothing but a regular file is ever opened for
+ * reading.
+ *
+ * Returns: a descriptor of a regular file, or -1
+ */
+int
+fc_open_beneath_openat2 (int           root_fd,
+                         const char   *name,
+                         struct stat  *st,
+                         GError      **error)
+{
+  return open_beneath (resolve_openat2, root_fd, name, st, error);
+}
+
+/**
+ * fc_open_beneath_walk:
+ * @root_fd: a directory descriptor
+ * @name: a name that passed fc_name_validate()
+ * @st: (out): the opened file's status
+ * @error: an %FC_ERROR
+ *
+ * The same contract as fc_open_beneath_openat2() for kernels without it,
+ * resolving one component at a time in user space.
+ *
+ * Returns: a descriptor of a regular file, or -1
+ */
+int
+fc_open_beneath_walk (int           root_fd,
+                      const char   *name,
+                      struct stat  *st,
+                      GError      **error)
+{
+  return open_beneath (resolve_walk, root_fd, name, st, error);
 }
 
 /**

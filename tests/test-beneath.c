@@ -1,12 +1,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gio/gio.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <glib/gstdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "beneath.h"
 #include "errors.h"
+#include "testutil.h"
 
 typedef int (*Opener) (int, const char *, struct stat *, GError **);
 
@@ -226,6 +229,127 @@ test_walk (Fixture       *fixture,
   check_opener (fixture, fc_open_beneath_walk);
 }
 
+static gboolean
+have_openat2 (Fixture *fixture)
+{
+  g_autoptr(GError) error = NULL;
+  struct stat st;
+  int fd = fc_open_beneath_openat2 (fixture->root_fd, "a.txt", &st, &error);
+
+  if (fd >= 0)
+    g_close (fd, NULL);
+  return !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
+}
+
+/* Refusing a FIFO leaves it untouched: a writer blocked in open() waiting
+ * for a reader stays blocked, where opening it to look would release it
+ * and lose its message. @data: the Opener. */
+static void
+test_fifo_writer_waits (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  Opener opener = (Opener) data;
+  g_autofree char *path = g_build_filename (fixture->root, "fifo", NULL);
+  g_autoptr(GError) error = NULL;
+  TuFifoWriter *writer;
+  struct stat st;
+
+  if (opener == fc_open_beneath_openat2 && !have_openat2 (fixture))
+    {
+      g_test_skip ("the kernel has no openat2()");
+      return;
+    }
+  writer = tu_fifo_writer_start (path);
+  g_assert_cmpint (opener (fixture->root_fd, "fifo", &st, &error), ==, -1);
+  g_assert_error (error, FC_ERROR, FC_ERROR_NOT_REGULAR);
+  g_clear_error (&error);
+  /* Reached through a link, and through one that leaves and comes back. */
+  g_assert_cmpint (opener (fixture->root_fd, "parent/root/fifo", &st, &error), ==, -1);
+  g_assert_error (error, FC_ERROR, FC_ERROR_NOT_REGULAR);
+  tu_fifo_writer_finish (writer);
+}
+
+/* Hides /proc from this process alone: a private mount namespace with an
+ * empty tmpfs over it. */
+static gboolean
+hide_proc (void)
+{
+  return unshare (CLONE_NEWNS) == 0 &&
+         mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 &&
+         mount ("tmpfs", "/proc", "tmpfs", 0, "size=4k") == 0;
+}
+
+/* Without /proc, files are still served (reopened by name) and the rest
+ * still refused; only links that leave the root and come back are no
+ * longer told from escapes. */
+static void
+test_no_proc (Fixture       *fixture,
+              gconstpointer  data)
+{
+  static const struct {
+    const char *name;
+    const char *content;
+    FcError code;
+  } no_proc_cases[] = {
+    { "a.txt", "a\n" },
+    { "sub/b.txt", "b\n" },
+    { "to-a", "a\n" },
+    { "sub/up-a", "a\n" },
+    { "fifo", NULL, FC_ERROR_NOT_REGULAR },
+    { "sub", NULL, FC_ERROR_NOT_REGULAR },
+    { "rel-escape", NULL, FC_ERROR_OUTSIDE_ROOT },
+    { "abs-in", NULL, FC_ERROR_OUTSIDE_ROOT },
+    { "missing", NULL, FC_ERROR_NOT_FOUND },
+  };
+  const Opener openers[] = { fc_open_beneath_openat2, fc_open_beneath_walk };
+
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDOUT | G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  if (!hide_proc ())
+    {
+      g_test_skip ("cannot hide /proc (needs CAP_SYS_ADMIN)");
+      return;
+    }
+  g_assert_false (g_file_test ("/proc/self", G_FILE_TEST_EXISTS));
+
+  for (gsize o = 0; o < G_N_ELEMENTS (openers); o++)
+    {
+      if (openers[o] == fc_open_beneath_openat2 && !have_openat2 (fixture))
+        continue;
+      for (gsize i = 0; i < G_N_ELEMENTS (no_proc_cases); i++)
+        {
+          g_autoptr(GError) error = NULL;
+          struct stat st;
+          int fd;
+
+          g_test_message ("opener %" G_GSIZE_FORMAT ", name: %s", o, no_proc_cases[i].name);
+          fd = openers[o] (fixture->root_fd, no_proc_cases[i].name, &st, &error);
+          if (no_proc_cases[i].content != NULL)
+            {
+              char buf[64];
+              ssize_t n;
+
+              g_assert_no_error (error);
+              n = read (fd, buf, sizeof buf);
+              g_assert_cmpmem (buf, n, no_proc_cases[i].content, strlen (no_proc_cases[i].content));
+              g_close (fd, NULL);
+            }
+          else
+            {
+              g_assert_cmpint (fd, ==, -1);
+              g_assert_error (error, FC_ERROR, (gint) no_proc_cases[i].code);
+            }
+        }
+    }
+  /* LeakSanitizer reads /proc at exit. */
+  g_assert_cmpint (umount2 ("/proc", MNT_DETACH), ==, 0);
+}
+
 static void
 test_default (Fixture       *fixture,
               gconstpointer  data)
@@ -240,5 +364,10 @@ main (int argc, char *argv[])
   g_test_add ("/beneath/openat2", Fixture, NULL, fixture_set_up, test_openat2, fixture_tear_down);
   g_test_add ("/beneath/walk", Fixture, NULL, fixture_set_up, test_walk, fixture_tear_down);
   g_test_add ("/beneath/default", Fixture, NULL, fixture_set_up, test_default, fixture_tear_down);
+  g_test_add ("/beneath/openat2/fifo-writer-waits", Fixture, fc_open_beneath_openat2,
+              fixture_set_up, test_fifo_writer_waits, fixture_tear_down);
+  g_test_add ("/beneath/walk/fifo-writer-waits", Fixture, fc_open_beneath_walk,
+              fixture_set_up, test_fifo_writer_waits, fixture_tear_down);
+  g_test_add ("/beneath/no-proc", Fixture, NULL, fixture_set_up, test_no_proc, fixture_tear_down);
   return g_test_run ();
 }

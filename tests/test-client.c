@@ -6,18 +6,26 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Runs `filecache COMMAND -H 127.0.0.1 -p PORT [-o OUT] ARGS...`. */
-static int
-run_client (const char *command, guint16 port, const char *out_dir,
-            const char *const *args, char **out_stdout, char **out_stderr)
+/* The argv of `filecache COMMAND -H 127.0.0.1 -p PORT [-o OUT] ARGS...`,
+ * run by `sh -c` after @shell_prefix if not NULL (to set a `ulimit`). */
+static GPtrArray *
+client_argv (const char *shell_prefix, const char *command, guint16 port,
+             const char *out_dir, const char *const *args)
 {
-  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  GPtrArray *argv = g_ptr_array_new_with_free_func (g_free);
 
+  if (shell_prefix != NULL)
+    {
+      g_ptr_array_add (argv, g_strdup ("sh"));
+      g_ptr_array_add (argv, g_strdup ("-c"));
+      g_ptr_array_add (argv, g_strdup_printf ("%s && exec \"$0\" \"$@\"", shell_prefix));
+    }
   g_ptr_array_add (argv, g_strdup (g_getenv ("FILECACHE")));
   g_ptr_array_add (argv, g_strdup (command));
   g_ptr_array_add (argv, g_strdup ("-H"));
@@ -32,7 +40,25 @@ run_client (const char *command, guint16 port, const char *out_dir,
   for (gsize i = 0; args != NULL && args[i] != NULL; i++)
     g_ptr_array_add (argv, g_strdup (args[i]));
   g_ptr_array_add (argv, NULL);
+  return argv;
+}
+
+static int
+run_client_in_shell (const char *shell_prefix, const char *command, guint16 port,
+                     const char *out_dir, const char *const *args,
+                     char **out_stdout, char **out_stderr)
+{
+  g_autoptr(GPtrArray) argv = client_argv (shell_prefix, command, port, out_dir, args);
+
   return tu_run ((const char *const *) argv->pdata, 30, out_stdout, out_stderr);
+}
+
+/* Runs `filecache COMMAND -H 127.0.0.1 -p PORT [-o OUT] ARGS...`. */
+static int
+run_client (const char *command, guint16 port, const char *out_dir,
+            const char *const *args, char **out_stdout, char **out_stderr)
+{
+  return run_client_in_shell (NULL, command, port, out_dir, args, out_stdout, out_stderr);
 }
 
 static gint
@@ -194,7 +220,7 @@ typedef struct {
   int listen_fd;
   const char *const *replies;  /* NULL-terminated */
   gboolean stall;
-  gboolean served;             /* the last reply was sent */
+  gboolean served;             /* (atomic): the last reply was sent */
 } FakeServer;
 
 static gpointer
@@ -217,11 +243,38 @@ fake_server_run (gpointer data)
       g_assert_true (g_str_has_prefix (line, "GET "));
       tu_send_str (fd, *reply);
     }
-  server->served = TRUE;
+  g_atomic_int_set (&server->served, TRUE);
   if (server->stall)
     g_assert_true (tu_wait_closed (fd, TU_IO_TIMEOUT_S * 1000, NULL));
   close (fd);
   return NULL;
+}
+
+/* Starts @server listening on loopback; returns its port. */
+static guint16
+fake_server_start (FakeServer *server, GThread **thread)
+{
+  struct timeval tv = { .tv_sec = TU_IO_TIMEOUT_S };
+  struct sockaddr_in addr = { .sin_family = AF_INET };
+  socklen_t len = sizeof addr;
+
+  addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  server->listen_fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  g_assert_cmpint (bind (server->listen_fd, (struct sockaddr *) &addr, sizeof addr), ==, 0);
+  /* Bounds accept() too, should the client never come. */
+  g_assert_cmpint (setsockopt (server->listen_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), ==, 0);
+  g_assert_cmpint (listen (server->listen_fd, 4), ==, 0);
+  g_assert_cmpint (getsockname (server->listen_fd, (struct sockaddr *) &addr, &len), ==, 0);
+  *thread = g_thread_new ("fake-server", fake_server_run, server);
+  return ntohs (addr.sin_port);
+}
+
+static void
+fake_server_finish (FakeServer *server, GThread *thread)
+{
+  g_thread_join (thread);
+  g_assert_true (server->served);
+  close (server->listen_fd);
 }
 
 /* Runs `filecache get @args` against a FakeServer; returns the exit status
@@ -233,32 +286,20 @@ get_from_fake_server (const char *const *replies, gboolean stall, const char *co
                       const char *kept, char **err)
 {
   FakeServer server = { -1, replies, stall, FALSE };
-  struct timeval tv = { .tv_sec = TU_IO_TIMEOUT_S };
-  struct sockaddr_in addr = { .sin_family = AF_INET };
-  socklen_t len = sizeof addr;
   g_autoptr(GError) error = NULL;
   g_autofree char *out = g_dir_make_tmp ("filecache-test-XXXXXX", &error);
   g_autofree char *listing = NULL;
   GThread *thread;
+  guint16 port;
   int status;
 
   g_assert_no_error (error);
-  addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  server.listen_fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  g_assert_cmpint (bind (server.listen_fd, (struct sockaddr *) &addr, sizeof addr), ==, 0);
-  /* Bounds accept() too, should the client never come. */
-  g_assert_cmpint (setsockopt (server.listen_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), ==, 0);
-  g_assert_cmpint (listen (server.listen_fd, 4), ==, 0);
-  g_assert_cmpint (getsockname (server.listen_fd, (struct sockaddr *) &addr, &len), ==, 0);
-  thread = g_thread_new ("fake-server", fake_server_run, &server);
-
-  status = run_client ("get", ntohs (addr.sin_port), out, args, NULL, err);
+  port = fake_server_start (&server, &thread);
+  status = run_client ("get", port, out, args, NULL, err);
   listing = dir_listing (out);
   g_assert_cmpstr (listing, ==, kept);
 
-  g_thread_join (thread);
-  g_assert_true (server.served);
-  close (server.listen_fd);
+  fake_server_finish (&server, thread);
   tu_rm_rf (out);
   return status;
 }
@@ -306,6 +347,104 @@ test_get_stalled (void)
   assert_stderr_mentions (err, "stalled.txt");
   assert_stderr_mentions (err, "timed out");
   assert_stderr_mentions (err, "later.txt");
+}
+
+/* A file size limit (`ulimit -f`) reached midway is a write error like
+ * any other, not a silent death by SIGXFSZ: the name and the cause are
+ * told, and no partial file is left. */
+static void
+test_get_file_size_limit (TuFixture *f, gconstpointer data)
+{
+  const char *args[] = { "big", NULL };
+  gsize size = 1024 * 1024;
+  g_autofree guint8 *big = tu_make_content (5, size);
+  g_autofree char *err = NULL;
+  g_autofree char *listing = NULL;
+
+  tu_write_file (f->d->root, "big", big, size);
+  /* 64 blocks: 32 KiB, or 64 KiB where a block is 1 KiB. */
+  g_assert_cmpint (run_client_in_shell ("ulimit -f 64", "get", f->d->port, f->out, args,
+                                        NULL, &err), >, 0);
+  assert_stderr_mentions (err, "big");
+  assert_stderr_mentions (err, "File too large");
+  listing = dir_listing (f->out);
+  g_assert_cmpstr (listing, ==, "");
+}
+
+typedef struct {
+  const char *path;
+  int signum;        /* sent midway */
+  gboolean ignored;  /* by the client's parent, as nohup does with SIGHUP */
+} SignalCase;
+
+static const SignalCase signal_cases[] = {
+  { "/client/get/signal-midway/SIGINT", SIGINT, FALSE },
+  { "/client/get/signal-midway/SIGTERM", SIGTERM, FALSE },
+  { "/client/get/signal-midway/SIGHUP", SIGHUP, FALSE },
+  { "/client/get/signal-midway/SIGQUIT", SIGQUIT, FALSE },
+  { "/client/get/signal-midway/SIGHUP-ignored", SIGHUP, TRUE },
+};
+
+/* The disposition the client starts with. */
+static void
+set_child_signal (gpointer data)
+{
+  const SignalCase *sc = data;
+
+  signal (sc->signum, sc->ignored ? SIG_IGN : SIG_DFL);
+}
+
+/* A signal that ends the client midway through a transfer (the user's
+ * ^C or ^\, a closed terminal, kill) leaves no temporary file behind;
+ * one ignored on entry stays ignored, and a SIGTERM sent after it is
+ * what ends the client. */
+static void
+test_get_signal_midway (gconstpointer data)
+{
+  const SignalCase *sc = data;
+  const char *replies[] = { "OK 100\nonly ten b", NULL };
+  const char *args[] = { "slow.txt", NULL };
+  FakeServer server = { -1, replies, TRUE, FALSE };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = g_dir_make_tmp ("filecache-test-XXXXXX", &error);
+  g_autoptr(GPtrArray) argv = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autofree char *listing = NULL;
+  gint64 deadline = g_get_monotonic_time () + TU_IO_TIMEOUT_S * G_USEC_PER_SEC;
+  GThread *thread;
+
+  g_assert_no_error (error);
+  /* No core file from SIGQUIT. */
+  argv = client_argv ("ulimit -c 0", "get", fake_server_start (&server, &thread), out, args);
+  g_subprocess_launcher_set_child_setup (launcher, set_child_signal, (gpointer) sc, NULL);
+  proc = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+  g_assert_no_error (error);
+
+  /* Midway: once the temporary file exists and the body has begun. */
+  for (;;)
+    {
+      g_autofree char *during = dir_listing (out);
+
+      if (g_atomic_int_get (&server.served) && g_str_has_prefix (during, ".slow.txt."))
+        break;
+      if (g_get_monotonic_time () > deadline)
+        g_error ("the client never began the transfer");
+      g_usleep (10000);
+    }
+  g_subprocess_send_signal (proc, sc->signum);
+  /* Were the first one handled, its handler would block this one and
+   * the process would die of the first. */
+  if (sc->ignored)
+    g_subprocess_send_signal (proc, SIGTERM);
+  g_assert_true (g_subprocess_wait (proc, NULL, &error));
+  g_assert_true (g_subprocess_get_if_signaled (proc));
+  g_assert_cmpint (g_subprocess_get_term_sig (proc), ==, sc->ignored ? SIGTERM : sc->signum);
+  listing = dir_listing (out);
+  g_assert_cmpstr (listing, ==, "");
+
+  fake_server_finish (&server, thread);
+  tu_rm_rf (out);
 }
 
 /* Finds the table row for @name: `SIZE HITS NAME`, however aligned. */
@@ -379,6 +518,9 @@ main (int argc, char **argv)
   g_test_add_func ("/client/get/cut-midway", test_get_cut_midway);
   g_test_add_func ("/client/get/stalled-server-times-out", test_get_stalled);
   g_test_add_func ("/client/get/closed-port", test_get_closed_port);
+  tu_add ("/client/get/file-size-limit", NULL, test_get_file_size_limit);
+  for (gsize i = 0; i < G_N_ELEMENTS (signal_cases); i++)
+    g_test_add_data_func (signal_cases[i].path, &signal_cases[i], test_get_signal_midway);
   tu_add ("/client/list", NULL, test_list);
   tu_add ("/client/ping", NULL, test_ping);
   g_test_add_func ("/client/ping/closed-port", test_ping_closed_port);

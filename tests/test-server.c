@@ -394,6 +394,21 @@ test_forbidden_fifo (TuFixture *f, gconstpointer data)
   tu_assert_ping (f->fd);
 }
 
+/* Refusing a FIFO has no effect on it: a local writer waiting for a
+ * reader keeps waiting, and its message goes to the real reader. */
+static void
+test_forbidden_fifo_writer_waits (TuFixture *f, gconstpointer data)
+{
+  g_autofree char *path = tu_daemon_path (f->d, "fifo");
+  TuFifoWriter *writer;
+
+  g_assert_cmpint (mkfifo (path, 0644), ==, 0);
+  writer = tu_fifo_writer_start (path);
+  assert_get_err (f->fd, "fifo", "403");
+  tu_fifo_writer_finish (writer);
+  tu_assert_ping (f->fd);
+}
+
 static void
 put_secret (TuDaemon *d)
 {
@@ -1455,6 +1470,7 @@ main (int argc, char **argv)
   tu_add ("/server/error/400/name-4001-bytes", NULL, test_bad_name_4001_bytes);
   tu_add ("/server/error/403/directory", NULL, test_forbidden_directory);
   tu_add ("/server/error/403/fifo", NULL, test_forbidden_fifo);
+  tu_add ("/server/error/403/fifo-writer-waits", NULL, test_forbidden_fifo_writer_waits);
   for (gsize i = 0; i < G_N_ELEMENTS (escapes); i++)
     tu_add (escapes[i].path, &escapes[i], test_forbidden_escape);
   tu_add ("/server/error/403/symlink-chain-outside", NULL, test_forbidden_symlink_chain);

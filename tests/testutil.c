@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -785,4 +786,87 @@ tu_list_find (GPtrArray *entries, const char *name)
         return entry;
     }
   return NULL;
+}
+
+#define FIFO_MESSAGE "a message for the reader"
+
+struct _TuFifoWriter {
+  char *path;           /* (owned) */
+  GThread *thread;      /* (owned) */
+  int tid;              /* (atomic): 0 until the thread runs */
+  int reader_coming;    /* (atomic): set just before the test opens the FIFO */
+  gboolean released_early;
+  gssize written;
+};
+
+static gpointer
+fifo_writer_run (gpointer data)
+{
+  TuFifoWriter *w = data;
+  sigset_t pipe_only;
+  int fd;
+
+  /* A reader that comes and goes turns the write into EPIPE, which must
+   * fail the test rather than kill it. */
+  sigemptyset (&pipe_only);
+  sigaddset (&pipe_only, SIGPIPE);
+  pthread_sigmask (SIG_BLOCK, &pipe_only, NULL);
+
+  g_atomic_int_set (&w->tid, gettid ());
+  fd = open (w->path, O_WRONLY | O_CLOEXEC);
+  w->released_early = !g_atomic_int_get (&w->reader_coming);
+  w->written = fd < 0 ? -1 : write (fd, FIFO_MESSAGE, strlen (FIFO_MESSAGE));
+  if (fd >= 0)
+    close (fd);
+  return NULL;
+}
+
+/* Whether thread @tid sleeps in openat(), as /proc shows the syscall a
+ * blocked thread is in. */
+static gboolean
+thread_in_openat (int tid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/self/task/%d/syscall", tid);
+  g_autofree char *text = NULL;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return FALSE;
+  return g_ascii_strtoll (text, NULL, 10) == SYS_openat && g_ascii_isdigit (text[0]);
+}
+
+TuFifoWriter *
+tu_fifo_writer_start (const char *path)
+{
+  TuFifoWriter *w = g_new0 (TuFifoWriter, 1);
+  gint64 deadline = g_get_monotonic_time () + TU_IO_TIMEOUT_S * G_USEC_PER_SEC;
+
+  w->path = g_strdup (path);
+  w->thread = g_thread_new ("fifo-writer", fifo_writer_run, w);
+  while (g_atomic_int_get (&w->tid) == 0 || !thread_in_openat (g_atomic_int_get (&w->tid)))
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("the FIFO writer never blocked in open()");
+      g_usleep (1000);
+    }
+  return w;
+}
+
+void
+tu_fifo_writer_finish (TuFifoWriter *w)
+{
+  char buf[64];
+  ssize_t n;
+  int fd;
+
+  g_atomic_int_set (&w->reader_coming, TRUE);
+  fd = open (w->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  g_assert_cmpint (fd, >=, 0);
+  g_thread_join (w->thread);
+  g_assert_false (w->released_early);
+  g_assert_cmpint (w->written, ==, (gssize) strlen (FIFO_MESSAGE));
+  n = read (fd, buf, sizeof buf);
+  g_assert_cmpmem (buf, n, FIFO_MESSAGE, strlen (FIFO_MESSAGE));
+  close (fd);
+  g_free (w->path);
+  g_free (w);
 }

@@ -117,4 +117,14 @@ GPtrArray *tu_read_list (int fd);
 /* (nullable) (transfer none) */
 TuListEntry *tu_list_find (GPtrArray *entries, const char *name);
 
+/* A local writer waiting on a FIFO: a thread blocked in open(O_WRONLY)
+ * until some reader comes, which then writes a message. */
+typedef struct _TuFifoWriter TuFifoWriter;
+
+/* Returns once the thread is blocked in open() on the FIFO @path. */
+TuFifoWriter *tu_fifo_writer_start (const char *path);
+/* Comes as the reader, then asserts that no one came before (the writer
+ * was still blocked) and that the message arrived whole. Frees @writer. */
+void tu_fifo_writer_finish (TuFifoWriter *writer);
+
 G_END_DECLS

@@ -11,7 +11,6 @@
 
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
-#include <gio/gunixoutputstream.h>
 
 #include "fetch.h"
 
@@ -36,6 +35,10 @@ typedef struct {
  * would remove it when the user interrupts a long transfer. */
 static const char *volatile signal_unlink_path;
 
+/* Signals a user can send that end the process by default. Not SIGPIPE:
+ * GSocket ignores it process-wide, so a closed stderr is an EPIPE. */
+static const int fatal_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+
 static void
 unlink_and_die (int signum)
 {
@@ -50,20 +53,47 @@ unlink_and_die (int signum)
 /**
  * fcc_fetch_clean_up_on_signals:
  *
- * Makes SIGINT, SIGTERM and SIGHUP remove the temporary file of a
- * transfer in progress before they end the process.
+ * Makes the signals that would end the process (SIGINT, SIGTERM, SIGHUP,
+ * SIGQUIT, unless ignored already) remove the temporary file of
+ * a transfer in progress first, and turns a file size limit (`ulimit -f`) from a silent death by
+ * SIGXFSZ into a write error (EFBIG) that is reported and cleaned up
+ * like any other.
  */
 void
 fcc_fetch_clean_up_on_signals (void)
 {
-  static const int signals[] = { SIGINT, SIGTERM, SIGHUP };
   struct sigaction action = { 0 };
 
   action.sa_handler = unlink_and_die;
   action.sa_flags = SA_RESETHAND;
+  /* One at a time: the process dies of the first. */
   sigemptyset (&action.sa_mask);
-  for (gsize i = 0; i < G_N_ELEMENTS (signals); i++)
-    sigaction (signals[i], &action, NULL);
+  for (gsize i = 0; i < G_N_ELEMENTS (fatal_signals); i++)
+    sigaddset (&action.sa_mask, fatal_signals[i]);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (fatal_signals); i++)
+    {
+      struct sigaction old;
+
+      /* One ignored on entry stays so: `nohup filecache get` must outlive
+       * its terminal. */
+      if (sigaction (fatal_signals[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+        sigaction (fatal_signals[i], &action, NULL);
+    }
+  signal (SIGXFSZ, SIG_IGN);
+}
+
+/* Blocks (@block) or unblocks the fatal signals, so that a temporary file
+ * is never created without the handler knowing its name. */
+static void
+block_fatal_signals (gboolean block)
+{
+  sigset_t set;
+
+  sigemptyset (&set);
+  for (gsize i = 0; i < G_N_ELEMENTS (fatal_signals); i++)
+    sigaddset (&set, fatal_signals[i]);
+  sigprocmask (block ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
 }
 
 static void
@@ -123,30 +153,43 @@ set_error_from_errno (GError     **error,
                "%s: %s", what, g_strerror (saved_errno));
 }
 
+/* Errors name @path, the file the user asked for, not the hidden
+ * temporary one @fd refers to: ENOSPC, EDQUOT, EFBIG, EIO. */
 static gboolean
-sync_and_close (GOutputStream  *out,
-                const char     *path,
-                GError        **error)
+write_all (int            fd,
+           const guint8  *data,
+           gsize          len,
+           const char    *path,
+           GError       **error)
 {
-  /* Without it, a crash soon after the rename could leave an empty file
-   * under the final name on filesystems that allocate blocks late. */
-  if (fsync (g_unix_output_stream_get_fd (G_UNIX_OUTPUT_STREAM (out))) != 0)
+  while (len > 0)
     {
-      int saved_errno = errno;
+      ssize_t n = write (fd, data, len);
 
-      set_error_from_errno (error, saved_errno, _("cannot write %s"), path);
-      return FALSE;
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int saved_errno = errno;
+
+          set_error_from_errno (error, saved_errno, _("cannot write %s"), path);
+          return FALSE;
+        }
+      /* A short write (a limit or a full disk reached midway) is retried:
+       * the next write says why it cannot go on. */
+      data += n;
+      len -= (gsize) n;
     }
-  return g_output_stream_close (out, NULL, error);
+  return TRUE;
 }
 
 static gboolean
-receive (FccConn        *conn,
-         const char     *name,
-         const char     *label,
-         GOutputStream  *out,
-         const char     *path,
-         GError        **error)
+receive (FccConn     *conn,
+         const char  *name,
+         const char  *label,
+         int          fd,
+         const char  *path,
+         GError     **error)
 {
   guint64 size;
   g_autofree guint8 *chunk = NULL;
@@ -164,13 +207,39 @@ receive (FccConn        *conn,
     {
       gssize n = fcc_conn_read_body (conn, chunk, CHUNK_SIZE, error);
 
-      if (n < 0 || !g_output_stream_write_all (out, chunk, n, NULL, NULL, error))
+      if (n < 0 || !write_all (fd, chunk, n, path, error))
         return FALSE;
       done += n;
       progress_update (&progress, done);
     }
 
-  return sync_and_close (out, path, error);
+  /* Without it, a crash soon after the rename could leave an empty file
+   * under the final name on filesystems that allocate blocks late; and
+   * a full disk or quota may only show here. */
+  if (fsync (fd) != 0)
+    {
+      int saved_errno = errno;
+
+      set_error_from_errno (error, saved_errno, _("cannot write %s"), path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Takes @fd. A network filesystem may report a full disk only here. */
+static gboolean
+close_written (int          fd,
+               const char  *path,
+               GError     **error)
+{
+  if (close (fd) != 0 && errno != EINTR)
+    {
+      int saved_errno = errno;
+
+      set_error_from_errno (error, saved_errno, _("cannot write %s"), path);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static gboolean
@@ -212,8 +281,8 @@ fcc_fetch (FccConn     *conn,
   g_autofree char *tmp_name = NULL;
   g_autofree char *tmp_path = NULL;
   g_autofree char *path = NULL;
-  g_autoptr(GOutputStream) out = NULL;
   int fd;
+  int saved_errno;
   gboolean ok;
 
   if (*base == '\0' || strcmp (base, ".") == 0 || strcmp (base, "..") == 0)
@@ -227,19 +296,22 @@ fcc_fetch (FccConn     *conn,
   tmp_path = g_build_filename (dir, tmp_name, NULL);
   path = g_build_filename (dir, base, NULL);
 
+  block_fatal_signals (TRUE);
   fd = g_mkstemp_full (tmp_path, O_WRONLY | O_CLOEXEC, 0644);
+  saved_errno = errno;
+  if (fd >= 0)
+    signal_unlink_path = tmp_path;
+  block_fatal_signals (FALSE);
   if (fd < 0)
     {
-      int saved_errno = errno;
-
       set_error_from_errno (error, saved_errno, _("cannot create a file in %s"), dir);
       return FALSE;
     }
-  signal_unlink_path = tmp_path;
-  out = g_unix_output_stream_new (fd, TRUE);
 
-  ok = receive (conn, name, base, out, tmp_path, error) &&
-       rename_into_place (tmp_path, path, error);
+  ok = receive (conn, name, base, fd, path, error);
+  /* Closed whatever happened, but the first error is the one reported. */
+  ok = close_written (fd, path, ok ? error : NULL) && ok;
+  ok = ok && rename_into_place (tmp_path, path, error);
   if (!ok)
     g_unlink (tmp_path);
   /* Only now: a signal in between finds the path already gone, harmlessly. */

@@ -327,8 +327,9 @@ conn_read (FcConn        *conn,
       if (n <= 0)
         return FALSE;
       /* A short read emptied the socket: the waiter tells of what comes
-       * next (edge-triggered), so no recv() is spent to hear EAGAIN. */
-      if ((gsize) n < FC_CONN_IN_SIZE - len)
+       * next (edge-triggered), so no recv() is spent to hear EAGAIN;
+       * unless the peer has closed, when the next recv() says so. */
+      if ((gsize) n < FC_CONN_IN_SIZE - len && !conn->waited.peer_closed)
         conn->readable = FALSE;
       fresh = len == 0;
       len += (gsize) n;

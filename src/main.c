@@ -204,7 +204,7 @@ announce (gpointer user_data)
   g_message (_("Serving “%s” on %s port %u (cache %" G_GUINT64_FORMAT " bytes, at most %u clients, %u threads)"),
              fc_server_get_root (run->server), run->config->host,
              fc_server_get_port (run->server), run->options->cache_size,
-             run->config->max_clients, run->config->threads);
+             run->config->max_clients, fc_server_get_threads (run->server));
 }
 
 static gboolean
@@ -283,7 +283,7 @@ main (int   argc,
     .host = options.host != NULL ? options.host : "localhost",
     .port = (guint16) options.port,
     .max_clients = fit_clients_to_fd_limit (options.max_clients),
-    .threads = options.threads > 0 ? options.threads : 2 * g_get_num_processors (),
+    .threads = options.threads,
     .request_timeout = options.request_timeout,
     .idle_timeout = options.idle_timeout,
     .send_timeout = options.send_timeout,

@@ -172,7 +172,7 @@ fc_server_new (const FcServerConfig  *config,
   server->host = g_strdup (config->host);
   server->port = config->port;
   server->max_clients = config->max_clients;
-  server->n_threads = config->threads;
+  server->n_threads = config->threads > 0 ? config->threads : 2 * g_get_num_processors ();
   server->context.request_timeout = (gint64) config->request_timeout * G_USEC_PER_SEC;
   server->context.idle_timeout = (gint64) config->idle_timeout * G_USEC_PER_SEC;
   server->context.send_timeout = (gint64) config->send_timeout * G_USEC_PER_SEC;
@@ -332,6 +332,18 @@ const char *
 fc_server_get_root (FcServer *server)
 {
   return server->root;
+}
+
+/**
+ * fc_server_get_threads:
+ * @server: a server
+ *
+ * Returns: how many worker threads serve its connections
+ */
+guint
+fc_server_get_threads (FcServer *server)
+{
+  return server->n_threads;
 }
 
 /**

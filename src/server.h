@@ -11,7 +11,7 @@ typedef struct {
   const char *host;         /* "localhost", an address, or a host name */
   guint16 port;             /* 0: pick a free one */
   guint max_clients;
-  guint threads;            /* worker threads, at least 1 */
+  guint threads;            /* worker threads; 0: twice the processors */
   guint request_timeout;    /* seconds */
   guint idle_timeout;       /* seconds */
   guint send_timeout;       /* seconds */
@@ -38,6 +38,7 @@ void        fc_server_stop         (FcServer              *server);
 void        fc_server_free         (FcServer              *server);
 guint16     fc_server_get_port     (FcServer              *server);
 const char *fc_server_get_root     (FcServer              *server);
+guint       fc_server_get_threads  (FcServer              *server);
 void        fc_server_get_stats    (FcServer              *server,
                                     FcServerStats         *stats);
 

@@ -263,7 +263,15 @@ fc_waiter_dispatch (FcWaiter *waiter)
   int n = epoll_wait (waiter->epoll_fd, events, BATCH, wait_ms (waiter));
 
   for (int i = 0; i < n; i++)
-    waiter->func (events[i].data.ptr, FC_WAIT_READY, waiter->user_data);
+    {
+      FcWaited *waited = events[i].data.ptr;
+
+      /* Data and the peer's FIN that arrive together make one edge: a
+       * reader that stops at a short read would never hear of the FIN. */
+      if (events[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        waited->peer_closed = TRUE;
+      waiter->func (waited, FC_WAIT_READY, waiter->user_data);
+    }
   if (n < 0 && errno != EINTR)
     g_warning ("epoll_wait: %s", g_strerror (errno));
   expire (waiter);

@@ -18,6 +18,7 @@ typedef struct {
   gint64 deadline;          /* monotonic µs; G_MAXINT64: none */
   gint64 key;               /* private: its position in the heap */
   guint index;              /* private: 1 + heap slot; 0 when not entered */
+  gboolean peer_closed;     /* the kernel has said the peer shut down its side */
 } FcWaited;
 
 typedef enum {

@@ -290,6 +290,31 @@ test_thread_limit (void)
   g_rmdir (dir);
 }
 
+/* A last request and the peer's FIN in one segment (one epoll edge): the
+ * connection is answered and closed at once, not at the idle timeout. */
+static void
+test_request_with_fin (void)
+{
+  TuDaemon *d = tu_daemon_start ("--threads", "1", "--idle-timeout", "60", NULL);
+
+  for (guint i = 0; i < 20; i++)
+    {
+      int fd = tu_connect (d->port);
+      g_autofree char *line = NULL;
+
+      tu_assert_ping (fd);
+      /* Parked now; the data and the FIN leave together. */
+      g_usleep (10 * 1000);
+      g_assert_cmpint (send (fd, "PING\n", 5, MSG_MORE), ==, 5);
+      g_assert_cmpint (shutdown (fd, SHUT_WR), ==, 0);
+      line = tu_read_line_timeout (fd, 5000);
+      g_assert_cmpstr (line, ==, "OK PONG\n");
+      g_assert_true (tu_wait_closed (fd, 5000, NULL));
+      close (fd);
+    }
+  tu_daemon_stop (d);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -303,6 +328,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/waiting/pipelined-while-parked", test_pipelined_while_parked);
   g_test_add_func ("/waiting/timeouts-while-parked", test_timeouts_while_parked);
   g_test_add_func ("/waiting/stop-while-parked", test_stop_while_parked);
+  g_test_add_func ("/waiting/request-with-fin", test_request_with_fin);
   g_test_add_func ("/waiting/thread-limit-is-a-start-up-error", test_thread_limit);
   return g_test_run ();
 }

@@ -14,6 +14,7 @@
 
 #include "cache.h"
 #include "dbus-control.h"
+#include "notify.h"
 #include "server.h"
 #include "size.h"
 
@@ -196,6 +197,7 @@ announce (gpointer user_data)
              fc_server_get_root (run->server), run->config->host,
              fc_server_get_port (run->server), run->options->cache_size,
              run->config->max_clients);
+  fc_notify_ready ();
 }
 
 static gboolean

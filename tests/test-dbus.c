@@ -369,12 +369,11 @@ wait_stat (Fixture *f, const char *key, guint64 expected)
     }
 }
 
-/* (transfer full): the names ListCache gives, in its order, joined by
- * commas, so that a failure shows the whole list. */
+/* (transfer full): the names of a(sttx) @entries, joined by commas, so
+ * that a failure shows the whole list */
 static char *
-cached_names (Fixture *f)
+entry_names (GVariant *entries)
 {
-  g_autoptr(GVariant) entries = list_cache (f);
   g_autoptr(GPtrArray) names = g_ptr_array_new ();
   GVariantIter iter;
   const char *name;
@@ -384,6 +383,15 @@ cached_names (Fixture *f)
     g_ptr_array_add (names, (gpointer) name);
   g_ptr_array_add (names, NULL);
   return g_strjoinv (",", (char **) names->pdata);
+}
+
+/* (transfer full): the names ListCache gives, in its order */
+static char *
+cached_names (Fixture *f)
+{
+  g_autoptr(GVariant) entries = list_cache (f);
+
+  return entry_names (entries);
 }
 
 /* The same for the TCP `LIST` on @fd. */
@@ -817,21 +825,6 @@ test_list_cache_over_8mib (Fixture *f, gconstpointer data)
 }
 
 static const char *const cache_1g[] = { "--cache-size", "1G", NULL };
-
-/* (transfer full): the names of a(sttx) @entries, joined by commas */
-static char *
-entry_names (GVariant *entries)
-{
-  g_autoptr(GPtrArray) names = g_ptr_array_new ();
-  GVariantIter iter;
-  const char *name;
-
-  g_variant_iter_init (&iter, entries);
-  while (g_variant_iter_next (&iter, "(&sttx)", &name, NULL, NULL, NULL))
-    g_ptr_array_add (names, (gpointer) name);
-  g_ptr_array_add (names, NULL);
-  return g_strjoinv (",", (char **) names->pdata);
-}
 
 static void
 test_list_cache_range_pages (Fixture *f, gconstpointer data)

@@ -864,16 +864,45 @@ info_clear (gpointer data)
 GArray *
 fc_cache_list (FcCache *cache)
 {
+  return fc_cache_list_range (cache, 0, G_MAXUINT);
+}
+
+/**
+ * fc_cache_list_range:
+ * @cache: a cache
+ * @offset: position of the first copy wanted, 0 being the most recently used
+ * @count: the most copies wanted
+ *
+ * One snapshot of part of the LRU order, copied under the lock: only the
+ * copies returned are copied, whatever the size of the cache; reaching
+ * @offset costs a walk of that many list links.
+ *
+ * Returns: (transfer full) (element-type FcCacheInfo): at most @count
+ *   cached copies from position @offset on, most recently used first;
+ *   empty when @offset is past the end
+ */
+GArray *
+fc_cache_list_range (FcCache *cache,
+                     guint    offset,
+                     guint    count)
+{
   GArray *list = g_array_new (FALSE, FALSE, sizeof (FcCacheInfo));
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&cache->lock);
-  guint i = 0;
+  GList *l = cache->lru.head;
+  guint n;
 
   g_array_set_clear_func (list, info_clear);
-  g_array_set_size (list, cache->lru.length);
-  for (GList *l = cache->lru.head; l != NULL; l = l->next)
+  if (offset >= cache->lru.length)
+    return list;
+
+  n = MIN (count, cache->lru.length - offset);
+  for (guint i = 0; i < offset; i++)
+    l = l->next;
+  g_array_set_size (list, n);
+  for (guint i = 0; i < n; i++, l = l->next)
     {
       const Entry *entry = l->data;
-      FcCacheInfo *info = &g_array_index (list, FcCacheInfo, i++);
+      FcCacheInfo *info = &g_array_index (list, FcCacheInfo, i);
 
       info->name = g_strdup (entry->name);
       info->size = entry->id.size;

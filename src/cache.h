@@ -104,6 +104,9 @@ void        fc_cache_get_stats      (FcCache          *cache,
                                      FcCacheLockedFunc under_lock,
                                      gpointer          user_data);
 GArray     *fc_cache_list           (FcCache      *cache);
+GArray     *fc_cache_list_range     (FcCache      *cache,
+                                     guint         offset,
+                                     guint         count);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FcCache, fc_cache_free)
 

@@ -4,6 +4,7 @@
 
 #include <glib/gi18n.h>
 
+#include "bus-limit.h"
 #include "dbus-control.h"
 #include "errors.h"
 #include "fc-dbus-generated.h"
@@ -82,17 +83,135 @@ fc_control_skeleton_init (FcControlSkeleton *skeleton)
 {
 }
 
+/* DBUS.md 1.1: the most serialized data (GVariant's form of the reply's
+ * body) a list reply holds, all of it or nothing. */
+#define LIST_REPLY_MAX (8 * 1024 * 1024)
+/* DBUS.md 1.1: the largest page ListCacheRange gives. */
+#define LIST_RANGE_COUNT_MAX 10000
+/* Every list reply's whole message fits this: on the wire an entry takes
+ * at most 8 bytes more than in GVariant's form, where it takes at least
+ * 32, and the header is well under 4 KiB. A bus that carries this much
+ * is not probed again. */
+#define LIST_MESSAGE_MAX (LIST_REPLY_MAX + LIST_REPLY_MAX / 4 + 4096)
+
 struct _FcDbusControl {
   FcCache *cache;                 /* (unowned) */
   FcServer *server;               /* (unowned) */
   FcDbusCache1 *skeleton;         /* (owned) */
+  FcBusLimit *limit;              /* (owned) */
+  GCancellable *cancellable;      /* (owned): stops bus probes at exit */
   GBusType bus_type;
   guint owner_id;
   gboolean announced;
+  gboolean connected;             /* the bus was reached once */
+  gboolean owned;                 /* the name was owned once */
   FcDbusReadyFunc ready;
   FcDbusFatalFunc fatal;
   gpointer user_data;
 };
+
+/* Returns: (transfer full) (nullable): the reply body (a(sttx)) holding
+ * @entries, or %NULL with %FC_ERROR_TOO_LARGE when it would exceed
+ * LIST_REPLY_MAX bytes. */
+static GVariant *
+list_reply_body (GArray  *entries,
+                 GError **error)
+{
+  g_autoptr(GVariant) body = NULL;
+  gsize least = 0;
+
+  /* No serialized form of an entry is smaller than its name, padded to
+   * 8, and its three numbers: a list far over the bound is refused
+   * without building a variant of that size first. */
+  for (guint i = 0; i < entries->len; i++)
+    least += ((strlen (g_array_index (entries, FcCacheInfo, i).name) + 1 + 7) & ~(gsize) 7) + 24;
+
+  if (least <= LIST_REPLY_MAX)
+    {
+      GVariantBuilder builder;
+
+      g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(sttx)"));
+      for (guint i = 0; i < entries->len; i++)
+        {
+          const FcCacheInfo *info = &g_array_index (entries, FcCacheInfo, i);
+
+          g_variant_builder_add (&builder, "(sttx)", info->name, info->size, info->hits,
+                                 info->last_use);
+        }
+      body = g_variant_ref_sink (g_variant_new ("(@a(sttx))", g_variant_builder_end (&builder)));
+    }
+
+  if (body == NULL || g_variant_get_size (body) > LIST_REPLY_MAX)
+    {
+      g_set_error (error, FC_ERROR, FC_ERROR_TOO_LARGE,
+                   _("The reply with %u cached files would exceed %d bytes; ask ListCacheRange for fewer at a time"),
+                   entries->len, LIST_REPLY_MAX);
+      return NULL;
+    }
+  return g_steal_pointer (&body);
+}
+
+/* The size of the whole reply message, header included, as sent. */
+static gsize
+reply_message_size (GDBusMethodInvocation *invocation,
+                    GVariant              *body)
+{
+  g_autoptr(GDBusMessage) reply = NULL;
+  g_autofree guchar *blob = NULL;
+  gsize size = G_MAXSIZE;
+
+  reply = g_dbus_message_new_method_reply (g_dbus_method_invocation_get_message (invocation));
+  g_dbus_message_set_body (reply, body);
+  blob = g_dbus_message_to_blob (reply, &size, G_DBUS_CAPABILITY_FLAGS_NONE, NULL);
+  return blob != NULL ? size : G_MAXSIZE;
+}
+
+typedef struct {
+  GDBusMethodInvocation *invocation;  /* (owned) */
+  GVariant *body;                     /* (owned) */
+} PendingReply;
+
+static void
+on_reply_checked (GObject      *source_object,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  PendingReply *pending = user_data;
+  g_autoptr(GError) error = NULL;
+
+  /* Both calls take over the invocation. */
+  if (fc_bus_limit_check_finish (result, &error))
+    g_dbus_method_invocation_return_value (pending->invocation, pending->body);
+  else
+    g_dbus_method_invocation_return_gerror (pending->invocation, error);
+  g_variant_unref (pending->body);
+  g_free (pending);
+}
+
+/* Answers @invocation with @entries, or with TooLarge when the reply
+ * exceeds what DBUS.md allows or what the bus carries: a bus disconnects
+ * whoever sends it a message over its limit. */
+static void
+reply_entries (FcDbusControl         *control,
+               GDBusMethodInvocation *invocation,
+               GArray                *entries)
+{
+  g_autoptr(GError) error = NULL;
+  GVariant *body = list_reply_body (entries, &error);
+  PendingReply *pending;
+
+  if (body == NULL)
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return;
+    }
+
+  pending = g_new0 (PendingReply, 1);
+  pending->invocation = invocation;
+  pending->body = body;
+  fc_bus_limit_check_async (control->limit, reply_message_size (invocation, body),
+                            control->cancellable, on_reply_checked, pending);
+}
 
 static gboolean
 handle_list_cache (FcDbusCache1          *skeleton,
@@ -101,17 +220,32 @@ handle_list_cache (FcDbusCache1          *skeleton,
 {
   FcDbusControl *control = user_data;
   g_autoptr(GArray) entries = fc_cache_list (control->cache);
-  GVariantBuilder builder;
 
-  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(sttx)"));
-  for (guint i = 0; i < entries->len; i++)
+  reply_entries (control, invocation, entries);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_list_cache_range (FcDbusCache1          *skeleton,
+                         GDBusMethodInvocation *invocation,
+                         guint                  offset,
+                         guint                  count,
+                         gpointer               user_data)
+{
+  FcDbusControl *control = user_data;
+  g_autoptr(GArray) entries = NULL;
+
+  if (count > LIST_RANGE_COUNT_MAX)
     {
-      const FcCacheInfo *info = &g_array_index (entries, FcCacheInfo, i);
-
-      g_variant_builder_add (&builder, "(sttx)", info->name, info->size, info->hits, info->last_use);
+      /* FC_ERROR_INVALID_NAME is the domain's InvalidArgument. */
+      g_dbus_method_invocation_return_error (invocation, FC_ERROR, FC_ERROR_INVALID_NAME,
+                                             _("count %u is above %d"),
+                                             count, LIST_RANGE_COUNT_MAX);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
 
-  fc_dbus_cache1_complete_list_cache (skeleton, invocation, g_variant_builder_end (&builder));
+  entries = fc_cache_list_range (control->cache, offset, count);
+  reply_entries (control, invocation, entries);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -217,6 +351,12 @@ on_bus_acquired (GDBusConnection *connection,
   FcDbusControl *control = user_data;
   g_autoptr(GError) error = NULL;
 
+  /* GDBus's default for a bus connection is to raise SIGTERM when the bus
+   * goes away; DBUS.md wants TCP served on without the bus. Set before
+   * anything can close the connection: this runs as it is made. */
+  g_dbus_connection_set_exit_on_close (connection, FALSE);
+  control->connected = TRUE;
+
   if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (control->skeleton),
                                          connection, FC_DBUS_PATH, &error))
     g_warning (_("Cannot export the D-Bus control object: %s"), error->message);
@@ -236,8 +376,11 @@ on_name_acquired (GDBusConnection *connection,
                   const char      *name,
                   gpointer         user_data)
 {
+  FcDbusControl *control = user_data;
+
   g_debug ("D-Bus: owning %s", name);
-  control_announce (user_data);
+  control->owned = TRUE;
+  control_announce (control);
 }
 
 static const char *
@@ -262,8 +405,10 @@ name_has_owner (GDBusConnection *connection,
   return has_owner;
 }
 
-/* GLib reports an unreachable bus and a name owned by someone else
- * through the same callback; only the connection tells them apart. */
+/* GLib reports an unreachable bus, a lost bus and a name owned by
+ * someone else through the same callback; the connection and what came
+ * before tell them apart. Only the last one, at start, stops the daemon:
+ * DBUS.md wants TCP served on without the bus. */
 static void
 on_name_lost (GDBusConnection *connection,
               const char      *name,
@@ -272,11 +417,24 @@ on_name_lost (GDBusConnection *connection,
   FcDbusControl *control = user_data;
   g_autoptr(GError) error = NULL;
 
+  if (connection == NULL && control->connected)
+    {
+      g_warning (_("Lost the connection to the %s bus; serving without D-Bus control"),
+                 bus_name (control->bus_type));
+      control_announce (control);
+      return;
+    }
   if (connection == NULL)
     {
       g_warning (_("Cannot reach the %s bus; serving without D-Bus control"),
                  bus_name (control->bus_type));
       control_announce (control);
+      return;
+    }
+  if (control->owned)
+    {
+      g_warning (_("Lost the name %s on the %s bus; serving without D-Bus control"),
+                 name, bus_name (control->bus_type));
       return;
     }
 
@@ -303,8 +461,8 @@ on_name_lost (GDBusConnection *connection,
  * @user_data: for @ready and @fatal
  *
  * Exports the control interface and asks for the name, in the
- * thread-default main context. An unreachable bus is a warning only: the
- * TCP service goes on without control.
+ * thread-default main context. An unreachable bus, and a bus lost later,
+ * are a warning only: the TCP service goes on without control.
  *
  * Returns: (transfer full): the control object
  */
@@ -324,6 +482,8 @@ fc_dbus_control_new (FcCache         *cache,
   control->ready = ready;
   control->fatal = fatal;
   control->user_data = user_data;
+  control->limit = fc_bus_limit_new (bus_type, LIST_MESSAGE_MAX);
+  control->cancellable = g_cancellable_new ();
 
   /* Registers the D-Bus error names before any method can fail. */
   (void) fc_error_quark ();
@@ -334,6 +494,7 @@ fc_dbus_control_new (FcCache         *cache,
   fc_dbus_cache1_set_port (control->skeleton, fc_server_get_port (server));
 
   g_signal_connect (control->skeleton, "handle-list-cache", G_CALLBACK (handle_list_cache), control);
+  g_signal_connect (control->skeleton, "handle-list-cache-range", G_CALLBACK (handle_list_cache_range), control);
   g_signal_connect (control->skeleton, "handle-evict", G_CALLBACK (handle_evict), control);
   g_signal_connect (control->skeleton, "handle-clear", G_CALLBACK (handle_clear), control);
   g_signal_connect (control->skeleton, "handle-stats", G_CALLBACK (handle_stats), control);
@@ -354,5 +515,10 @@ fc_dbus_control_free (FcDbusControl *control)
     g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (control->skeleton));
   g_signal_handlers_disconnect_by_data (control->skeleton, control);
   g_object_unref (control->skeleton);
+  /* A probe still running answers its call with an error, and keeps the
+   * limit alive until then. */
+  g_cancellable_cancel (control->cancellable);
+  g_object_unref (control->cancellable);
+  fc_bus_limit_unref (control->limit);
   g_free (control);
 }

@@ -21,6 +21,7 @@ static const GDBusErrorEntry dbus_errors[] = {
   { FC_ERROR_READ_FAILED, "org.filecached.Error.ReadFailed" },
   { FC_ERROR_LISTINGS_BUSY, "org.filecached.Error.ListingsBusy" },
   { FC_ERROR_BUSY, "org.filecached.Error.Busy" },
+  { FC_ERROR_TOO_LARGE, "org.filecached.Error.TooLarge" },
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (dbus_errors) == FC_ERROR_N_CODES);
@@ -52,7 +53,7 @@ typedef struct {
   { status, REPLY_LINE (status, text), sizeof (REPLY_LINE (status, text)) - 1 }
 
 /* Protocol text: English by contract, never translated. */
-static const FcErrorReply replies[FC_ERROR_N_CODES] = {
+static const FcErrorReply replies[FC_ERROR_N_WIRE_CODES] = {
   [FC_ERROR_MALFORMED] = REPLY (400, "malformed request"),
   [FC_ERROR_UNKNOWN_COMMAND] = REPLY (400, "unknown command"),
   [FC_ERROR_MISSING_NAME] = REPLY (400, "missing name"),
@@ -74,7 +75,7 @@ static const FcErrorReply replies[FC_ERROR_N_CODES] = {
 
 /**
  * fc_error_reply:
- * @code: an #FcError
+ * @code: an #FcError below %FC_ERROR_N_WIRE_CODES
  * @len: (out): length of the returned line
  *
  * Returns: (transfer none): the complete `ERR` line, LF included, that
@@ -84,7 +85,7 @@ const char *
 fc_error_reply (FcError code,
                 gsize  *len)
 {
-  g_return_val_if_fail ((guint) code < FC_ERROR_N_CODES, NULL);
+  g_return_val_if_fail ((guint) code < FC_ERROR_N_WIRE_CODES, NULL);
 
   *len = replies[code].len;
   return replies[code].line;
@@ -92,13 +93,13 @@ fc_error_reply (FcError code,
 
 /**
  * fc_error_status:
- * @code: an #FcError
+ * @code: an #FcError below %FC_ERROR_N_WIRE_CODES
  *
  * Returns: the protocol status code (400, 403, ...) for @code.
  */
 guint
 fc_error_status (FcError code)
 {
-  g_return_val_if_fail ((guint) code < FC_ERROR_N_CODES, 500);
+  g_return_val_if_fail ((guint) code < FC_ERROR_N_WIRE_CODES, 500);
   return replies[code].status;
 }

@@ -6,8 +6,10 @@ G_BEGIN_DECLS
 
 #define FC_ERROR (fc_error_quark ())
 
-/* One code per refusal the daemon can give; each maps to exactly one wire
- * reply (fc_error_reply()) so the hot path never formats an error line. */
+/* One code per refusal the daemon can give. Each of the first
+ * FC_ERROR_N_WIRE_CODES maps to exactly one wire reply (fc_error_reply())
+ * so the hot path never formats an error line; the others are refusals
+ * of the D-Bus interface only. Each has a D-Bus name. */
 typedef enum {
   FC_ERROR_MALFORMED,          /* 400 */
   FC_ERROR_UNKNOWN_COMMAND,    /* 400 */
@@ -26,9 +28,11 @@ typedef enum {
   FC_ERROR_READ_FAILED,        /* 500 */
   FC_ERROR_LISTINGS_BUSY,      /* 500 */
   FC_ERROR_BUSY,               /* 503 */
+  FC_ERROR_TOO_LARGE,          /* D-Bus only: a reply the bus would not carry */
 } FcError;
 
-#define FC_ERROR_N_CODES (FC_ERROR_BUSY + 1)
+#define FC_ERROR_N_WIRE_CODES (FC_ERROR_BUSY + 1)
+#define FC_ERROR_N_CODES (FC_ERROR_TOO_LARGE + 1)
 
 GQuark       fc_error_quark  (void);
 const char  *fc_error_reply  (FcError code,

@@ -14,6 +14,7 @@
 
 #include "cache.h"
 #include "dbus-control.h"
+#include "notify.h"
 #include "server.h"
 #include "size.h"
 
@@ -151,15 +152,24 @@ parse_options (Options   *options,
   return TRUE;
 }
 
+/* Connections served at once when --max-clients is not given. */
+#define DEFAULT_MAX_CLIENTS 10000
+
 /* Raises the soft limit on open files to the hard one, and serves no more
  * clients than it then allows: a daemon that runs out of descriptors
- * stops accepting altogether. */
+ * stops accepting altogether. @max_clients 0 is the default, lowered
+ * without a warning (the "Serving" line says the figure): only a limit
+ * the admin asked for and cannot have is worth one. */
 static guint
 fit_clients_to_fd_limit (guint max_clients)
 {
+  gboolean asked = max_clients != 0;
+
   struct rlimit limit;
   rlim_t fit;
 
+  if (!asked)
+    max_clients = DEFAULT_MAX_CLIENTS;
   if (getrlimit (RLIMIT_NOFILE, &limit) != 0)
     return max_clients;
   if (limit.rlim_cur < limit.rlim_max)
@@ -172,6 +182,8 @@ fit_clients_to_fd_limit (guint max_clients)
   fit = limit.rlim_cur > FD_RESERVE + 2 ? (limit.rlim_cur - FD_RESERVE) / 2 : 1;
   if (max_clients <= fit)
     return max_clients;
+  if (!asked)
+    return (guint) fit;
 
   g_warning (_("--max-clients %u needs more open files than the limit of %lu allows; serving at most %lu clients"),
              max_clients, (unsigned long) limit.rlim_cur, (unsigned long) fit);
@@ -205,6 +217,7 @@ announce (gpointer user_data)
              fc_server_get_root (run->server), run->config->host,
              fc_server_get_port (run->server), run->options->cache_size,
              run->config->max_clients, fc_server_get_threads (run->server));
+  fc_notify_ready ();
 }
 
 static gboolean
@@ -242,7 +255,6 @@ main (int   argc,
     .port = 3030,
     .cache_size = G_GUINT64_CONSTANT (64) << 20,
     .max_entry_size = G_MAXUINT64,
-    .max_clients = 10000,
     .request_timeout = 10,
     .idle_timeout = 60,
     .send_timeout = 30,

@@ -58,6 +58,21 @@ assert_order (FcCache    *cache,
 }
 
 static void
+assert_range (FcCache    *cache,
+              guint       offset,
+              guint       count,
+              const char *expected)
+{
+  g_autoptr(GArray) list = fc_cache_list_range (cache, offset, count);
+  g_autoptr(GString) names = g_string_new (NULL);
+
+  for (guint i = 0; i < list->len; i++)
+    g_string_append_printf (names, "%s%s", i > 0 ? " " : "",
+                            g_array_index (list, FcCacheInfo, i).name);
+  g_assert_cmpstr (names->str, ==, expected);
+}
+
+static void
 assert_stats (FcCache *cache,
               guint64  hits,
               guint64  misses,
@@ -105,6 +120,43 @@ test_lru_order (void)
   g_assert_cmpint (g_array_index (list, FcCacheInfo, 0).last_use, >=,
                    g_array_index (list, FcCacheInfo, 2).last_use);
   assert_stats (cache, 3, 3, 3, 0, 0, 3, 60);
+}
+
+/* Pages of the LRU order, as ListCacheRange serves them. */
+static void
+test_list_range (void)
+{
+  static const struct {
+    guint offset;
+    guint count;
+    const char *expected;
+  } cases[] = {
+    { 0, 2, "e d" },
+    { 0, 5, "e d c b a" },
+    { 2, G_MAXUINT, "c b a" },
+    { 3, 10, "b a" },
+    { 4, 1, "a" },
+    { 1, 0, "" },
+    { 5, 1, "" },
+    { G_MAXUINT, G_MAXUINT, "" },
+  };
+  g_autoptr(FcCache) cache = fc_cache_new (1000);
+  const char *names[] = { "a", "b", "c", "d", "e" };
+  g_autoptr(GArray) page = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      FcFileId id = file_id (i + 1, 10 * (i + 1));
+
+      g_assert_cmpint (get (cache, names[i], &id, NULL), ==, FC_LOOKUP_LOAD);
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    assert_range (cache, cases[i].offset, cases[i].count, cases[i].expected);
+
+  page = fc_cache_list_range (cache, 1, 1);
+  g_assert_cmpstr (g_array_index (page, FcCacheInfo, 0).name, ==, "d");
+  g_assert_cmpuint (g_array_index (page, FcCacheInfo, 0).size, ==, 40);
+  g_assert_cmpuint (g_array_index (page, FcCacheInfo, 0).hits, ==, 1);
 }
 
 static void
@@ -630,6 +682,7 @@ main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/cache/lru/order", test_lru_order);
+  g_test_add_func ("/cache/list/range", test_list_range);
   g_test_add_func ("/cache/capacity/exactly-full", test_exactly_full);
   g_test_add_func ("/cache/capacity/one-byte-over", test_one_byte_over);
   g_test_add_func ("/cache/capacity/file-equal-to-capacity", test_equal_to_capacity);

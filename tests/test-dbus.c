@@ -14,7 +14,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define DAEMON_NAME "org.filecached.Daemon"
@@ -40,17 +42,87 @@ static GTestDBus *test_bus;
  * g_test_dbus_down() waits for the singleton to be finalized, and a
  * connection closed at each teardown leaves nothing behind. */
 static GDBusConnection *
-bus_connect (void)
+bus_connect_to (const char *address)
 {
   g_autoptr(GError) error = NULL;
   GDBusConnection *bus;
 
-  bus = g_dbus_connection_new_for_address_sync (g_test_dbus_get_bus_address (test_bus),
+  bus = g_dbus_connection_new_for_address_sync (address,
                                                 G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
                                                 G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
                                                 NULL, NULL, &error);
   g_assert_no_error (error);
   return bus;
+}
+
+static GDBusConnection *
+bus_connect (void)
+{
+  return bus_connect_to (g_test_dbus_get_bus_address (test_bus));
+}
+
+/* A dbus-daemon of one test's own, which it may kill or give a smaller
+ * max_message_size than GTestDBus's bus has. */
+typedef struct {
+  GSubprocess *proc; /* (owned) */
+  char *dir;         /* (owned) */
+  char *address;     /* (owned) */
+} OwnBus;
+
+/* @max_message_size: the bus's limit in bytes; 0 for dbus-daemon's own */
+static OwnBus *
+own_bus_start (gsize max_message_size)
+{
+  OwnBus *bus = g_new0 (OwnBus, 1);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *limit = NULL;
+  g_autofree char *config = NULL;
+  g_autofree char *config_path = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GDataInputStream) out = NULL;
+
+  bus->dir = g_dir_make_tmp ("filecached-bus-XXXXXX", &error);
+  g_assert_no_error (error);
+  limit = max_message_size == 0 ? g_strdup ("")
+          : g_strdup_printf ("<limit name=\"max_message_size\">%" G_GSIZE_FORMAT "</limit>",
+                             max_message_size);
+  config = g_strdup_printf ("<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN\"\n"
+                            " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+                            "<busconfig><type>session</type><listen>unix:dir=%s</listen>"
+                            "<policy context=\"default\"><allow send_destination=\"*\"/>"
+                            "<allow receive_sender=\"*\"/><allow own=\"*\"/></policy>"
+                            "%s</busconfig>\n",
+                            bus->dir, limit);
+  config_path = g_build_filename (bus->dir, "bus.conf", NULL);
+  g_file_set_contents (config_path, config, -1, &error);
+  g_assert_no_error (error);
+
+  launcher = tu_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  bus->proc = g_subprocess_launcher_spawn (launcher, &error, "dbus-daemon",
+                                           "--config-file", config_path, "--nofork",
+                                           "--nopidfile", "--print-address", NULL);
+  g_assert_no_error (error);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (bus->proc));
+  bus->address = g_data_input_stream_read_line (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (bus->address);
+  return bus;
+}
+
+/* Kills the bus daemon (if still alive) and frees @bus. */
+static void
+own_bus_stop (OwnBus *bus)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_subprocess_send_signal (bus->proc, SIGTERM);
+  g_subprocess_wait (bus->proc, NULL, &error);
+  g_assert_no_error (error);
+  tu_rm_rf (bus->dir);
+  g_object_unref (bus->proc);
+  g_free (bus->dir);
+  g_free (bus->address);
+  g_free (bus);
 }
 
 static void
@@ -163,6 +235,13 @@ static GVariant *
 list_cache (Fixture *f)
 {
   return call_for_value (f, "ListCache", NULL, "(a(sttx))");
+}
+
+/* (transfer full): a(sttx) */
+static GVariant *
+list_cache_range (Fixture *f, guint offset, guint count)
+{
+  return call_for_value (f, "ListCacheRange", g_variant_new ("(uu)", offset, count), "(a(sttx))");
 }
 
 static gboolean
@@ -292,12 +371,11 @@ wait_stat (Fixture *f, const char *key, guint64 expected)
     }
 }
 
-/* (transfer full): the names ListCache gives, in its order, joined by
- * commas, so that a failure shows the whole list. */
+/* (transfer full): the names of a(sttx) @entries, joined by commas, so
+ * that a failure shows the whole list */
 static char *
-cached_names (Fixture *f)
+entry_names (GVariant *entries)
 {
-  g_autoptr(GVariant) entries = list_cache (f);
   g_autoptr(GPtrArray) names = g_ptr_array_new ();
   GVariantIter iter;
   const char *name;
@@ -307,6 +385,15 @@ cached_names (Fixture *f)
     g_ptr_array_add (names, (gpointer) name);
   g_ptr_array_add (names, NULL);
   return g_strjoinv (",", (char **) names->pdata);
+}
+
+/* (transfer full): the names ListCache gives, in its order */
+static char *
+cached_names (Fixture *f)
+{
+  g_autoptr(GVariant) entries = list_cache (f);
+
+  return entry_names (entries);
 }
 
 /* The same for the TCP `LIST` on @fd. */
@@ -625,6 +712,241 @@ test_list_cache_matches_tcp (Fixture *f, gconstpointer data)
   assert_cached (f, fd, "a,c,dir/b");
   g_assert_cmpuint (((TuListEntry *) g_ptr_array_index (listed, 0))->hits, ==, 2);
   close (fd);
+}
+
+/* ---- bounded list replies (DBUS.md 1.1) ---- */
+
+#define TOO_LARGE "org.filecached.Error.TooLarge"
+
+/* Asserts that @error is the daemon's refusal @name. */
+static void
+assert_remote_error (const GError *error, const char *name)
+{
+  g_autofree char *remote = NULL;
+
+  g_assert_nonnull (error);
+  g_assert_true (g_dbus_error_is_remote_error (error));
+  remote = g_dbus_error_get_remote_error (error);
+  g_assert_cmpstr (remote, ==, name);
+}
+
+/* (transfer full): the name of the @i-th of many files: @prefix, then @i
+ * in 5 digits. */
+static char *
+many_name (const char *prefix, guint i)
+{
+  return g_strdup_printf ("%s%05u", prefix, i);
+}
+
+/* Writes @n one-byte files named by many_name() and caches them with one
+ * batch of pipelined GETs, in order: the last one is the most recently
+ * used. One byte each, so that thousands cost little but their names. */
+static void
+cache_many (Fixture *f, const char *prefix, guint n)
+{
+  int fd = tu_connect (f->d->port);
+  g_autoptr(GString) requests = g_string_new (NULL);
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *name = many_name (prefix, i);
+
+      tu_write_file (f->d->root, name, "x", 1);
+      g_string_append_printf (requests, "GET %s\n", name);
+    }
+  tu_send (fd, requests->str, requests->len);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *status = tu_read_line (fd);
+      g_autofree guint8 *body = NULL;
+
+      g_assert_cmpstr (status, ==, "OK 1\n");
+      body = tu_read_exact (fd, 1);
+    }
+  close (fd);
+}
+
+/* Whether the TCP `LIST` shows @n entries named by many_name(), most
+ * recently used first. */
+static void
+assert_listed_many (Fixture *f, const char *prefix, guint n)
+{
+  int fd = tu_connect (f->d->port);
+  g_autoptr(GPtrArray) listed = tu_list (fd);
+
+  g_assert_cmpuint (listed->len, ==, n);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *name = many_name (prefix, n - 1 - i);
+
+      g_assert_cmpstr (((TuListEntry *) g_ptr_array_index (listed, i))->name, ==, name);
+    }
+  close (fd);
+}
+
+/* 2200 names of 3990 bytes (in 19 directories, each component under 255
+ * bytes) make a reply of 8.8 MB, over the 8 MiB of DBUS.md, yet one a
+ * stock bus carries: only the daemon's bound refuses it. */
+#define HUGE_COUNT 2200
+
+static char *
+huge_prefix (void)
+{
+  g_autoptr(GString) prefix = g_string_new (NULL);
+
+  for (guint i = 0; i < 19; i++)
+    {
+      for (guint j = 0; j < 198; j++)
+        g_string_append_c (prefix, 'd');
+      g_string_append_printf (prefix, "%02u/", i);
+    }
+  while (prefix->len < 3985)
+    g_string_append_c (prefix, 'n');
+  return g_string_free (g_steal_pointer (&prefix), FALSE);
+}
+
+static void
+test_list_cache_over_8mib (Fixture *f, gconstpointer data)
+{
+  g_autofree char *prefix = huge_prefix ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) page = NULL;
+  g_autoptr(GVariant) stats = NULL;
+
+  cache_many (f, prefix, HUGE_COUNT);
+  reply = call_full (f, DAEMON_IFACE, "ListCache", NULL, "(a(sttx))", &error);
+  g_assert_null (reply);
+  assert_remote_error (error, TOO_LARGE);
+
+  /* Refused whole, and nothing else lost: the pages still come. */
+  page = list_cache_range (f, HUGE_COUNT - 1000, 1000);
+  g_assert_cmpuint (g_variant_n_children (page), ==, 1000);
+  stats = get_stats (f);
+  assert_stat (stats, "entries", HUGE_COUNT);
+}
+
+static const char *const cache_1g[] = { "--cache-size", "1G", NULL };
+
+static void
+test_list_cache_range_pages (Fixture *f, gconstpointer data)
+{
+  static const struct {
+    guint offset;
+    guint count;
+    const char *expected;
+  } pages[] = {
+    { 0, 2, "e,d" }, { 2, 2, "c,b" }, { 4, 2, "a" }, { 1, 0, "" },
+    { 0, 10000, "e,d,c,b,a" }, { 5, 1, "" }, { G_MAXUINT32, 10000, "" },
+  };
+  static const char *const names[] = { "a", "b", "c", "d", "e" };
+  int fd = tu_connect (f->d->port);
+  g_autoptr(GVariant) all = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    put_and_get (f, fd, names[i], i, 10 + i);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (pages); i++)
+    {
+      g_autoptr(GVariant) page = list_cache_range (f, pages[i].offset, pages[i].count);
+      g_autofree char *got = entry_names (page);
+
+      g_test_message ("ListCacheRange (%u, %u)", pages[i].offset, pages[i].count);
+      g_assert_cmpstr (got, ==, pages[i].expected);
+    }
+
+  /* A page holds the very entries of ListCache, numbers included. */
+  all = list_cache (f);
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autoptr(GVariant) page = list_cache_range (f, i, 1);
+      g_autoptr(GVariant) entry = g_variant_get_child_value (all, i);
+      g_autoptr(GVariant) paged = g_variant_get_child_value (page, 0);
+
+      g_assert_cmpuint (g_variant_n_children (page), ==, 1);
+      g_assert_true (g_variant_equal (paged, entry));
+    }
+  close (fd);
+}
+
+static void
+test_list_cache_range_count_limit (Fixture *f, gconstpointer data)
+{
+  static const guint32 too_many[] = { 10001, G_MAXUINT32 };
+  int fd = tu_connect (f->d->port);
+
+  put_and_get (f, fd, "a", 1, 10);
+  for (gsize i = 0; i < G_N_ELEMENTS (too_many); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) reply = call_full (f, DAEMON_IFACE, "ListCacheRange",
+                                             g_variant_new ("(uu)", 0, too_many[i]),
+                                             "(a(sttx))", &error);
+
+      g_assert_null (reply);
+      assert_remote_error (error, INVALID_ARGUMENT);
+    }
+  assert_cached (f, fd, "a");
+  close (fd);
+}
+
+/* A bus that carries at most 64 KiB, a daemon on it, and more cached
+ * files than one reply of 64 KiB can list: 2000 names of 45 bytes take
+ * 160 KB on the wire. */
+#define SMALL_BUS_LIMIT (64 * KiB)
+#define SMALL_BUS_COUNT 2000
+#define SMALL_BUS_PREFIX "file-with-a-name-long-enough-to-fill-a-bus"
+
+typedef struct {
+  Fixture f;     /* first, for the helpers that take a Fixture */
+  OwnBus *bus;   /* (owned) */
+} SmallBus;
+
+static void
+small_bus_setup (SmallBus *s, gconstpointer data)
+{
+  s->bus = own_bus_start (SMALL_BUS_LIMIT);
+  s->f.bus = bus_connect_to (s->bus->address);
+  s->f.d = tu_daemon_start_dbus (s->bus->address, NULL);
+  wait_name_owned (s->f.bus, TRUE);
+  cache_many (&s->f, SMALL_BUS_PREFIX, SMALL_BUS_COUNT);
+}
+
+static void
+small_bus_teardown (SmallBus *s, gconstpointer data)
+{
+  g_autofree char *rest = NULL;
+
+  g_assert_cmpint (tu_daemon_finish (s->f.d, SIGTERM, WAIT_S, &rest), ==, 0);
+  /* Never disconnected, never told to stop. */
+  g_assert_null (strstr (rest, "WARNING"));
+  bus_close (s->f.bus);
+  own_bus_stop (s->bus);
+}
+
+#define add_small_bus_test(path, func) \
+  g_test_add (path, SmallBus, NULL, small_bus_setup, func, small_bus_teardown)
+
+static void
+test_list_cache_too_large_for_bus (SmallBus *s, gconstpointer data)
+{
+  Fixture *f = &s->f;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) page = NULL;
+  g_autoptr(GVariant) stats = NULL;
+
+  reply = call_full (f, DAEMON_IFACE, "ListCache", NULL, "(a(sttx))", &error);
+  g_assert_null (reply);
+  assert_remote_error (error, TOO_LARGE);
+
+  /* Still on the bus with its name, answering, and serving TCP. */
+  g_assert_true (name_has_owner (f->bus));
+  page = list_cache_range (f, 0, 100);
+  g_assert_cmpuint (g_variant_n_children (page), ==, 100);
+  stats = get_stats (f);
+  assert_stat (stats, "entries", SMALL_BUS_COUNT);
+  assert_listed_many (f, SMALL_BUS_PREFIX, SMALL_BUS_COUNT);
 }
 
 /* ---- Evict ---- */
@@ -1251,17 +1573,18 @@ is_warning (const char *line)
   return strstr (line, "WARNING") != NULL || strstr (line, "CRITICAL") != NULL;
 }
 
+/* Waits for the daemon's one warning, of a bus it went without, and
+ * checks that it serves TCP after it, and warns of nothing else until it
+ * stops, cleanly, when told to. */
 static void
-test_bus_unreachable (void)
+assert_serves_without_bus (TuDaemon *d)
 {
-  TuDaemon *d = tu_daemon_start_dbus ("unix:path=/nonexistent/bus", NULL);
   g_autofree char *warning = NULL;
   g_autofree char *rest = NULL;
   g_autofree guint8 *a = tu_make_content (1, 100);
+  g_autoptr(GPtrArray) listed = NULL;
   int fd;
 
-  /* The port is announced once the bus has failed; still wait for the
-   * warning, so that TCP is checked after the failure, not before it. */
   for (;;)
     {
       g_autofree char *line = tu_daemon_read_stderr_line (d, WAIT_S);
@@ -1282,10 +1605,71 @@ test_bus_unreachable (void)
   tu_assert_ping (fd);
   tu_write_file (d->root, "a", a, 100);
   tu_assert_get (fd, "a", a, 100);
+  listed = tu_list (fd);
+  g_assert_cmpuint (listed->len, ==, 1);
   close (fd);
 
   g_assert_cmpint (tu_daemon_finish (d, SIGTERM, WAIT_S, &rest), ==, 0);
   g_assert_false (is_warning (rest));
+}
+
+static void
+test_bus_unreachable (void)
+{
+  /* The port is announced once the bus has failed; the warning is still
+   * awaited, so that TCP is checked after the failure, not before it. */
+  assert_serves_without_bus (tu_daemon_start_dbus ("unix:path=/nonexistent/bus", NULL));
+}
+
+/* DBUS.md 1.1: a bus lost after start is one warning too. */
+static void
+test_bus_lost (void)
+{
+  OwnBus *bus = own_bus_start (0);
+  GDBusConnection *watcher = bus_connect_to (bus->address);
+  TuDaemon *d = tu_daemon_start_dbus (bus->address, NULL);
+
+  wait_name_owned (watcher, TRUE);
+  bus_close (watcher);
+  own_bus_stop (bus);
+  assert_serves_without_bus (d);
+}
+
+/* Type=notify: the daemon says READY=1 once it owns its name, so that
+ * systemd need not watch the name (and stop the daemon when it goes). */
+static void
+test_notify_ready (Fixture *f, gconstpointer data)
+{
+  g_autofree char *dir = g_dir_make_tmp ("filecached-notify-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "notify", NULL);
+  struct sockaddr_un address = { .sun_family = AF_UNIX };
+  struct pollfd pfd = { .events = POLLIN };
+  TuDaemon *d;
+  char message[64] = "";
+  ssize_t n;
+
+  g_assert_nonnull (dir);
+  g_assert_cmpuint (strlen (path), <, sizeof address.sun_path);
+  strcpy (address.sun_path, path);
+  pfd.fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  g_assert_cmpint (pfd.fd, >=, 0);
+  g_assert_cmpint (bind (pfd.fd, (struct sockaddr *) &address, sizeof address), ==, 0);
+
+  /* The fixture's daemon holds the name: stop it, so this one gets it. */
+  tu_daemon_stop (f->d);
+  wait_name_owned (f->bus, FALSE);
+  g_setenv ("NOTIFY_SOCKET", path, TRUE);
+  d = tu_daemon_start_dbus (NULL, NULL);
+  g_unsetenv ("NOTIFY_SOCKET");
+  f->d = d;
+
+  g_assert_cmpint (poll (&pfd, 1, WAIT_S * 1000), ==, 1);
+  n = recv (pfd.fd, message, sizeof message - 1, 0);
+  g_assert_cmpint (n, >, 0);
+  g_assert_cmpstr (message, ==, "READY=1");
+  g_assert_true (name_has_owner (f->bus));
+  close (pfd.fd);
+  tu_rm_rf (dir);
 }
 
 static void
@@ -1549,6 +1933,44 @@ test_stream_over_max_entry_size (Fixture *f, gconstpointer data)
   close (fd);
 }
 
+/* `filecache list --dbus` prints what `filecache list` prints. */
+static void
+assert_client_lists_alike (Fixture *f, const char *bus_address)
+{
+  g_autofree char *port = g_strdup_printf ("%u", f->d->port);
+  const char *tcp_argv[] = { g_getenv ("FILECACHE"), "list", "--host", "127.0.0.1",
+                             "--port", port, NULL };
+  g_autofree char *env = g_strdup_printf ("DBUS_SESSION_BUS_ADDRESS=%s", bus_address);
+  const char *dbus_argv[] = { "env", env, g_getenv ("FILECACHE"), "list", "--dbus", NULL };
+  g_autofree char *tcp_out = NULL;
+  g_autofree char *dbus_out = NULL;
+  g_autofree char *dbus_err = NULL;
+
+  g_assert_cmpint (tu_run (tcp_argv, WAIT_S, &tcp_out, NULL), ==, 0);
+  g_assert_cmpint (tu_run (dbus_argv, WAIT_S, &dbus_out, &dbus_err), ==, 0);
+  g_assert_cmpstr (dbus_err, ==, "");
+  g_assert_cmpstr (dbus_out, ==, tcp_out);
+}
+
+static void
+test_client_list (Fixture *f, gconstpointer data)
+{
+  int fd = tu_connect (f->d->port);
+
+  put_and_get (f, fd, "a", 1, 100);
+  put_and_get (f, fd, "dir/b c", 2, 2000);
+  put_and_get (f, fd, "a", 1, 100);
+  assert_client_lists_alike (f, g_test_dbus_get_bus_address (test_bus));
+  close (fd);
+}
+
+/* More entries than one page, and pages of 1000 too large for the bus. */
+static void
+test_client_list_small_bus (SmallBus *s, gconstpointer data)
+{
+  assert_client_lists_alike (&s->f, s->bus->address);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1557,6 +1979,10 @@ main (int argc, char **argv)
   tu_init (&argc, &argv);
 
   add_test ("/dbus/list-cache/matches-tcp-list", NULL, test_list_cache_matches_tcp);
+  add_test ("/dbus/list-cache/over-8mib-too-large", cache_1g, test_list_cache_over_8mib);
+  add_small_bus_test ("/dbus/list-cache/too-large-for-bus", test_list_cache_too_large_for_bus);
+  add_test ("/dbus/list-cache-range/pages", NULL, test_list_cache_range_pages);
+  add_test ("/dbus/list-cache-range/count-limit", NULL, test_list_cache_range_count_limit);
   add_test ("/dbus/evict/cached", NULL, test_evict_cached);
   add_test ("/dbus/evict/not-cached", NULL, test_evict_not_cached);
   add_test ("/dbus/evict/invalid-name", NULL, test_evict_invalid_name);
@@ -1587,10 +2013,14 @@ main (int argc, char **argv)
   add_test ("/dbus/client/evict", NULL, test_client_evict);
   add_test ("/dbus/client/evict-invalid-name", NULL, test_client_evict_invalid);
   add_test ("/dbus/client/clear", NULL, test_client_clear);
+  add_test ("/dbus/client/list", NULL, test_client_list);
+  add_small_bus_test ("/dbus/client/list-pages-on-small-bus", test_client_list_small_bus);
 
   add_test ("/dbus/name/second-daemon-refused", NULL, test_name_second_daemon_refused);
   g_test_add_func ("/dbus/name/no-dbus", test_no_dbus);
   g_test_add_func ("/dbus/name/bus-unreachable", test_bus_unreachable);
+  g_test_add_func ("/dbus/name/bus-lost-keeps-serving", test_bus_lost);
+  add_test ("/dbus/name/notify-ready-once-owned", NULL, test_notify_ready);
 
   test_bus = g_test_dbus_new (G_TEST_DBUS_NONE);
   g_test_dbus_up (test_bus);

@@ -121,7 +121,7 @@ test_scan (void)
 static void
 test_error_replies (void)
 {
-  static const guint status[FC_ERROR_N_CODES] = {
+  static const guint status[FC_ERROR_N_WIRE_CODES] = {
     [FC_ERROR_MALFORMED] = 400, [FC_ERROR_UNKNOWN_COMMAND] = 400,
     [FC_ERROR_MISSING_NAME] = 400, [FC_ERROR_UNEXPECTED_ARGUMENT] = 400,
     [FC_ERROR_INVALID_NAME] = 400, [FC_ERROR_NOT_REGULAR] = 403,
@@ -132,7 +132,7 @@ test_error_replies (void)
     [FC_ERROR_READ_FAILED] = 500, [FC_ERROR_LISTINGS_BUSY] = 500, [FC_ERROR_BUSY] = 503,
   };
 
-  for (guint code = 0; code < FC_ERROR_N_CODES; code++)
+  for (guint code = 0; code < FC_ERROR_N_WIRE_CODES; code++)
     {
       gsize len = 0;
       const char *reply = fc_error_reply ((FcError) code, &len);

@@ -59,6 +59,10 @@ void tu_fixture_teardown (TuFixture *f, gconstpointer data);
 #define tu_add(path, data, func) \
   g_test_add (path, TuFixture, data, tu_fixture_setup, func, tu_fixture_teardown)
 
+/* (transfer full): a launcher whose children are killed if the test dies,
+ * for helpers (a bus daemon) that must not outlive a failed test. */
+GSubprocessLauncher *tu_launcher_new (GSubprocessFlags flags);
+
 /* Runs @argv to completion, capturing stdout and stderr; fails the test if
  * it runs longer than @timeout_s.  Returns the exit status, or -1 if the
  * process died from a signal. */

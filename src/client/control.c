@@ -9,12 +9,17 @@
 #include "conn.h"
 #include "control.h"
 #include "dbus-control.h"
+#include "errors.h"
 
 #define CONTROL_INTERFACE "org.filecached.Cache1"
 
 /* Generous: Clear and Stats wait for the cache lock, which a load of a
  * large file may hold for a while. */
 #define CALL_TIMEOUT_MS (10 * 1000)
+
+/* Entries asked for by one ListCacheRange call; halved while the daemon
+ * answers that a page is more than the bus carries. */
+#define LIST_PAGE 1000
 
 /* The column where the values of "filecache stats" start: past the
  * longest label ("clients-total:", "invalidations:") and a space. */
@@ -78,6 +83,9 @@ fcc_control_open (GBusType   bus_type,
       g_propagate_error (error, g_steal_pointer (&local_error));
       return NULL;
     }
+
+  /* The daemon's refusals then arrive as FC_ERROR codes to test. */
+  (void) fc_error_quark ();
 
   control = g_new0 (FccControl, 1);
   control->bus = g_steal_pointer (&bus);
@@ -318,4 +326,89 @@ fcc_control_clear (FccControl  *control,
     return FALSE;
   g_variant_get (reply, "(u)", count);
   return TRUE;
+}
+
+/* Appends to @entries the page of at most @count entries from @offset,
+ * halving @count while the daemon finds the page too large for the bus.
+ * Returns: the number appended, or -1 with @error set */
+static gint64
+list_page (FccControl  *control,
+           guint        offset,
+           guint       *count,
+           GPtrArray   *entries,
+           GError     **error)
+{
+  for (;;)
+    {
+      g_autoptr(GError) local_error = NULL;
+      g_autoptr(GVariant) reply = NULL;
+      GVariantIter *iter;
+      FccListEntry entry;
+      gint64 n = 0;
+
+      reply = control_call (control, CONTROL_INTERFACE, "ListCacheRange",
+                            g_variant_new ("(uu)", offset, *count),
+                            G_VARIANT_TYPE ("(a(sttx))"), &local_error);
+      if (reply == NULL && *count > 1 &&
+          g_error_matches (local_error, FC_ERROR, FC_ERROR_TOO_LARGE))
+        {
+          *count /= 2;
+          continue;
+        }
+      if (reply == NULL)
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return -1;
+        }
+
+      g_variant_get (reply, "(a(sttx))", &iter);
+      while (g_variant_iter_next (iter, "(sttx)", &entry.name, &entry.size, &entry.hits, NULL))
+        {
+          g_ptr_array_add (entries, g_memdup2 (&entry, sizeof entry));
+          n++;
+        }
+      g_variant_iter_free (iter);
+      return n;
+    }
+}
+
+static void
+list_entry_free (gpointer data)
+{
+  FccListEntry *entry = data;
+
+  g_free (entry->name);
+  g_free (entry);
+}
+
+/**
+ * fcc_control_list:
+ *
+ * Reads the daemon's cache list page by page (ListCacheRange), so that
+ * no reply is larger than the bus carries, however many files are
+ * cached. The pages are separate snapshots: a file used while they are
+ * read may show twice or not at all.
+ *
+ * Returns: (transfer full) (element-type FccListEntry): the cached files,
+ *   most recently used first; or %NULL with @error set
+ */
+GPtrArray *
+fcc_control_list (FccControl  *control,
+                  GError     **error)
+{
+  g_autoptr(GPtrArray) entries = g_ptr_array_new_with_free_func (list_entry_free);
+  guint count = LIST_PAGE;
+  guint offset = 0;
+
+  for (;;)
+    {
+      gint64 n = list_page (control, offset, &count, entries, error);
+
+      if (n < 0)
+        return NULL;
+      /* Only the last page is short (or empty). */
+      if (n < count)
+        return g_steal_pointer (&entries);
+      offset += (guint) n;
+    }
 }

@@ -6,6 +6,12 @@ G_BEGIN_DECLS
 
 typedef struct _FccControl FccControl;
 
+typedef struct {
+  char *name;       /* (owned) */
+  guint64 size;
+  guint64 hits;
+} FccListEntry;
+
 FccControl *fcc_control_open           (GBusType     bus_type,
                                         GError     **error);
 void        fcc_control_free           (FccControl  *control);
@@ -18,6 +24,8 @@ gboolean    fcc_control_evict          (FccControl  *control,
                                         GError     **error);
 gboolean    fcc_control_clear          (FccControl  *control,
                                         guint32     *count,
+                                        GError     **error);
+GPtrArray  *fcc_control_list           (FccControl  *control,
                                         GError     **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FccControl, fcc_control_free)

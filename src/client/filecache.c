@@ -27,6 +27,7 @@ typedef struct {
   int timeout;       /* seconds */
   char *output_dir;  /* (owned) (nullable): NULL for the current directory */
   gboolean system_bus;
+  gboolean dbus;     /* a command that speaks both: over D-Bus */
   char **args;       /* (owned) (nullable): the operands */
 } Options;
 
@@ -44,8 +45,8 @@ typedef struct {
   const char *name;
   const char *summary;
   gboolean    takes_names;
-  /* Exactly one is set: the command speaks PROTOCOL.md over TCP, or
-   * DBUS.md to the daemon on the bus. */
+  /* The command speaks PROTOCOL.md over TCP, or DBUS.md to the daemon
+   * on the bus, or either (TCP unless --dbus or --system). */
   gboolean  (*run)         (FccConn       *conn,
                             const Options *options);
   gboolean  (*run_control) (FccControl    *control,
@@ -99,6 +100,29 @@ run_get (FccConn       *conn,
 }
 
 static GString *
+list_table_new (void)
+{
+  GString *table = g_string_new (NULL);
+
+  /* Translators: the column headings of "filecache list", right-aligned
+   * in 10 and 6 columns; keep them short. */
+  g_string_append_printf (table, "%10s %6s  %s\n", _("SIZE"), _("HITS"), _("NAME"));
+  return table;
+}
+
+static void
+list_table_add (GString    *table,
+                const char *size,
+                gsize       size_len,
+                const char *hits,
+                gsize       hits_len,
+                const char *name)
+{
+  g_string_append_printf (table, "%10.*s %6.*s  %s\n",
+                          (int) size_len, size, (int) hits_len, hits, name);
+}
+
+static GString *
 read_list (FccConn  *conn,
            GError  **error)
 {
@@ -108,10 +132,7 @@ read_list (FccConn  *conn,
   if (!fcc_conn_call_count (conn, "LIST", NULL, &count, error))
     return NULL;
 
-  table = g_string_new (NULL);
-  /* Translators: the column headings of "filecache list", right-aligned
-   * in 10 and 6 columns; keep them short. */
-  g_string_append_printf (table, "%10s %6s  %s\n", _("SIZE"), _("HITS"), _("NAME"));
+  table = list_table_new ();
   for (guint64 i = 0; i < count; i++)
     {
       g_autofree char *line = fcc_conn_read_line (conn, error);
@@ -131,22 +152,39 @@ read_list (FccConn  *conn,
           fcc_conn_set_malformed (conn, line, error);
           return NULL;
         }
-      g_string_append_printf (table, "%10.*s %6.*s  %s\n",
-                              (int) (hits - line), line,
-                              (int) (name - hits - 1), hits + 1,
-                              name + 1);
+      list_table_add (table, line, hits - line, hits + 1, name - hits - 1, name + 1);
     }
   return g_steal_pointer (&table);
 }
 
-static gboolean
-run_list (FccConn       *conn,
-          const Options *options)
+static GString *
+read_list_dbus (FccControl  *control,
+                GError     **error)
 {
-  g_autoptr(GError) error = NULL;
-  /* Read to the end before printing, so a failure prints no half table. */
-  g_autoptr(GString) table = read_list (conn, &error);
+  g_autoptr(GPtrArray) entries = fcc_control_list (control, error);
+  g_autoptr(GString) table = NULL;
 
+  if (entries == NULL)
+    return NULL;
+
+  table = list_table_new ();
+  for (guint i = 0; i < entries->len; i++)
+    {
+      const FccListEntry *entry = g_ptr_array_index (entries, i);
+      g_autofree char *size = g_strdup_printf ("%" G_GUINT64_FORMAT, entry->size);
+      g_autofree char *hits = g_strdup_printf ("%" G_GUINT64_FORMAT, entry->hits);
+
+      list_table_add (table, size, strlen (size), hits, strlen (hits), entry->name);
+    }
+  return g_steal_pointer (&table);
+}
+
+/* Prints all of @table, read to the end first so that a failure prints
+ * no half table; or reports @error. */
+static gboolean
+print_list (GString      *table,
+            const GError *error)
+{
   if (table == NULL)
     {
       report_failure (NULL, error);
@@ -154,6 +192,26 @@ run_list (FccConn       *conn,
     }
   fputs (table->str, stdout);
   return TRUE;
+}
+
+static gboolean
+run_list (FccConn       *conn,
+          const Options *options)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) table = read_list (conn, &error);
+
+  return print_list (table, error);
+}
+
+static gboolean
+run_list_dbus (FccControl    *control,
+               const Options *options)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) table = read_list_dbus (control, &error);
+
+  return print_list (table, error);
 }
 
 static gboolean
@@ -236,7 +294,7 @@ run_clear (FccControl    *control,
 
 static const Command commands[] = {
   { "get", N_("Fetch each NAME into a file named after its last component"), TRUE, run_get, NULL },
-  { "list", N_("Show the files in the server's memory cache"), FALSE, run_list, NULL },
+  { "list", N_("Show the files in the server's memory cache"), FALSE, run_list, run_list_dbus },
   { "ping", N_("Check that the server answers"), FALSE, run_ping, NULL },
   { "stats", N_("Show the daemon's counters (over D-Bus)"), FALSE, NULL, run_stats },
   { "evict", N_("Drop each NAME from the daemon's cache (over D-Bus)"), TRUE, NULL, run_evict },
@@ -257,13 +315,19 @@ parse_command_options (const Command   *command,
       N_("TCP port of the server (default: 3030)"), N_("PORT") },
     { "timeout", 0, 0, G_OPTION_ARG_INT, &options->timeout,
       N_("Seconds to wait for the server at any one step (default: 30)"), N_("S") },
-    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &options->args,
-      NULL, NULL },
+    G_OPTION_ENTRY_NULL
+  };
+  const GOptionEntry dbus_choice_entries[] = {
+    { "dbus", 0, 0, G_OPTION_ARG_NONE, &options->dbus,
+      N_("Ask the daemon over D-Bus instead of TCP"), NULL },
     G_OPTION_ENTRY_NULL
   };
   const GOptionEntry bus_entries[] = {
     { "system", 0, 0, G_OPTION_ARG_NONE, &options->system_bus,
       N_("Talk to the daemon on the system bus (default: the session bus)"), NULL },
+    G_OPTION_ENTRY_NULL
+  };
+  const GOptionEntry operand_entries[] = {
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &options->args,
       NULL, NULL },
     G_OPTION_ENTRY_NULL
@@ -280,10 +344,13 @@ parse_command_options (const Command   *command,
   context = g_option_context_new (command->takes_names ? N_("NAME…") : NULL);
   g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
   g_option_context_set_summary (context, command->summary);
-  if (command->run == NULL)
-    g_option_context_add_main_entries (context, bus_entries, NULL);
-  else
+  if (command->run != NULL)
     g_option_context_add_main_entries (context, connection_entries, NULL);
+  if (command->run != NULL && command->run_control != NULL)
+    g_option_context_add_main_entries (context, dbus_choice_entries, NULL);
+  if (command->run_control != NULL)
+    g_option_context_add_main_entries (context, bus_entries, NULL);
+  g_option_context_add_main_entries (context, operand_entries, NULL);
   /* The names a TCP command takes are files to fetch, and so to save. */
   if (command->run != NULL && command->takes_names)
     g_option_context_add_main_entries (context, save_entries, NULL);
@@ -382,7 +449,7 @@ run_command (const Command *command,
   g_autoptr(FccConn) conn = NULL;
   g_autoptr(FccControl) control = NULL;
 
-  if (command->run != NULL)
+  if (command->run != NULL && (command->run_control == NULL || !(options->dbus || options->system_bus)))
     {
       conn = fcc_conn_open (options->host != NULL ? options->host : DEFAULT_HOST,
                             options->port, (guint) options->timeout, &error);

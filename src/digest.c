@@ -155,10 +155,12 @@ job_end (FcDigests    *digests,
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&digests->lock);
 
-  job->computing = FALSE;
+  /* Out of the table while still computing: it was never in the LRU
+   * queue, so it must not be unlinked from it. */
   if (job->in_table && digest == NULL)
     entry_remove (digests, job);
-  else if (job->in_table)
+  job->computing = FALSE;
+  if (job->in_table)
     {
       memcpy (job->digest, digest, FC_DIGEST_LEN);
       g_queue_push_head_link (&digests->lru, &job->link);

@@ -61,6 +61,48 @@ test_table_once (void)
   fc_digests_abort (digests, job);
 }
 
+/* A failed computation leaves the table as it was: the ready digests
+ * stay, and the version can be computed again. */
+static void
+test_table_abort (void)
+{
+  g_autoptr(FcDigests) digests = fc_digests_new (2);
+  guint8 digest[FC_DIGEST_LEN] = { 3 };
+  guint8 out[FC_DIGEST_LEN];
+  FcDigestJob *job = NULL;
+
+  for (guint64 ino = 1; ino <= 2; ino++)
+    {
+      FcFileId id = version (ino);
+
+      g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job), ==, FC_DIGEST_COMPUTE);
+      fc_digests_finish (digests, job, digest);
+    }
+  for (guint round = 0; round < 3; round++)
+    {
+      FcFileId failing = version (9);
+
+      g_assert_cmpint (fc_digests_lookup (digests, &failing, out, &job), ==, FC_DIGEST_COMPUTE);
+      fc_digests_abort (digests, job);
+    }
+  for (guint64 ino = 1; ino <= 3; ino++)
+    {
+      FcFileId id = version (ino);
+      FcDigestLookup result = fc_digests_lookup (digests, &id, out, &job);
+
+      g_assert_cmpint (result, ==, ino <= 2 ? FC_DIGEST_READY : FC_DIGEST_COMPUTE);
+      if (result == FC_DIGEST_COMPUTE)
+        fc_digests_finish (digests, job, digest);
+    }
+  /* Bounded still: 3 went in, 1 (least recently used) went out. */
+  {
+    FcFileId first = version (1);
+
+    g_assert_cmpint (fc_digests_lookup (digests, &first, out, &job), ==, FC_DIGEST_COMPUTE);
+    fc_digests_abort (digests, job);
+  }
+}
+
 /* Past its bound the least recently used digest goes. */
 static void
 test_table_bounded (void)
@@ -144,6 +186,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/digest/hex/refused", test_hex_refused);
   g_test_add_func ("/digest/table/once-per-version", test_table_once);
   g_test_add_func ("/digest/table/bounded", test_table_bounded);
+  g_test_add_func ("/digest/table/abort", test_table_abort);
   g_test_add_func ("/digest/table/single-flight", test_table_single_flight);
   return g_test_run ();
 }

@@ -80,7 +80,7 @@ test_fallback_utf8_locale (void)
 
 /* Runs @program (an environment variable naming it) with the environment
  * changes @env (`env` arguments, NULL-terminated) and @args; returns its
- * stderr and asserts it failed. */
+ * stderr and asserts it failed (a usage error may have its own status). */
 static char *
 run_failing (const char         *program,
              const char *const  *env,
@@ -98,7 +98,7 @@ run_failing (const char         *program,
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
 
-  g_assert_cmpint (tu_run ((const char *const *) argv->pdata, 30, &out, &err), ==, 1);
+  g_assert_cmpint (tu_run ((const char *const *) argv->pdata, 30, &out, &err), >, 0);
   return err;
 }
 

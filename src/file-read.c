@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -159,7 +160,7 @@ fc_file_read_whole (int              fd,
   if (data == NULL)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
-                   _("Not enough memory to load %" G_GUINT64_FORMAT " bytes"), id->size);
+                   _("Not enough memory to load %" PRIu64 " bytes"), id->size);
       return NULL;
     }
 

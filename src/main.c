@@ -2,7 +2,7 @@
 
 #include "config.h"
 
-#include <locale.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +14,7 @@
 
 #include "cache.h"
 #include "dbus-control.h"
+#include "i18n.h"
 #include "notify.h"
 #include "server.h"
 #include "size.h"
@@ -213,7 +214,7 @@ announce (gpointer user_data)
       fflush (stdout);
     }
 
-  g_message (_("Serving “%s” on %s port %u (cache %" G_GUINT64_FORMAT " bytes, at most %u clients, %u threads)"),
+  g_message (_("Serving “%s” on %s port %u (cache %" PRIu64 " bytes, at most %u clients, %u threads)"),
              fc_server_get_root (run->server), run->config->host,
              fc_server_get_port (run->server), run->options->cache_size,
              run->config->max_clients, fc_server_get_threads (run->server));
@@ -267,10 +268,7 @@ main (int   argc,
   FcServerConfig config;
   Run run = { NULL, EXIT_FAILURE, NULL, NULL, NULL };
 
-  setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  textdomain (GETTEXT_PACKAGE);
+  fc_i18n_init ();
 
   /* A peer that vanishes mid-sendfile() must cost an EPIPE, not the process. */
   signal (SIGPIPE, SIG_IGN);

@@ -63,7 +63,7 @@ worker_take_inbox (Worker *worker)
   GSocketConnection *connection;
 
   if (read (worker->wake.fd, &count, sizeof count) < 0 && errno != EAGAIN)
-    g_warning ("Cannot read a worker's event descriptor: %s", g_strerror (errno));
+    g_warning (_("Cannot read a worker’s event descriptor: %s"), g_strerror (errno));
 
   g_mutex_lock (&worker->lock);
   inbox = worker->inbox;
@@ -229,7 +229,7 @@ fc_workers_adopt (FcWorkers         *workers,
   g_mutex_unlock (&worker->lock);
 
   if (was_empty && write (worker->wake.fd, &one, sizeof one) != sizeof one)
-    g_warning ("Cannot wake a worker thread: %s", g_strerror (errno));
+    g_warning (_("Cannot wake a worker thread: %s"), g_strerror (errno));
 }
 
 /**
@@ -252,7 +252,7 @@ fc_workers_free (FcWorkers *workers)
       worker->stopping = TRUE;
       g_mutex_unlock (&worker->lock);
       if (worker->thread != NULL && write (worker->wake.fd, &one, sizeof one) != sizeof one)
-        g_warning ("Cannot wake a worker thread: %s", g_strerror (errno));
+        g_warning (_("Cannot wake a worker thread: %s"), g_strerror (errno));
     }
 
   for (guint i = 0; i < workers->n_threads; i++)

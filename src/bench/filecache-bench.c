@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <locale.h>
 #include <netdb.h>
 #include <signal.h>
@@ -204,9 +205,9 @@ report_load (const Options       *options,
   printf (_("%s: %s port %d, %s, %s, %d connections, %u threads, pipeline %u, %.1f s\n"),
           PROGRAM_NAME, host, options->port, config->http ? "HTTP/1.1" : _("filecached protocol"),
           mode_names[config->mode], options->connections, config->threads, config->pipeline, usage->seconds);
-  printf (_("  requests   %" G_GUINT64_FORMAT " (%.1f/s)\n"), totals->requests, rps);
+  printf (_("  requests   %" PRIu64 " (%.1f/s)\n"), totals->requests, rps);
   printf (_("  body       %.1f MB (%.2f MB/s)\n"), (double) totals->body_bytes / 1e6, mbps);
-  printf (_("  errors     %" G_GUINT64_FORMAT " (reconnects %" G_GUINT64_FORMAT ")\n"),
+  printf (_("  errors     %" PRIu64 " (reconnects %" PRIu64 ")\n"),
           totals->errors, totals->reconnects);
   if (hist->total > 0)
     printf (_("  latency us p50 %s  p90 %s  p99 %s  p99.9 %s  mean %s  max %s\n"),
@@ -238,9 +239,9 @@ report_held (const Options       *options,
   printf (_("%s: %s port %d, %s, %s, %d connections held %.1f s\n"),
           PROGRAM_NAME, host, options->port, config->http ? "HTTP/1.1" : _("filecached protocol"),
           mode_names[config->mode], options->connections, options->duration);
-  printf (_("  open       %" G_GUINT64_FORMAT " at the end (dropped by the server %" G_GUINT64_FORMAT ")\n"),
+  printf (_("  open       %" PRIu64 " at the end (dropped by the server %" PRIu64 ")\n"),
           totals->open, totals->dropped);
-  printf (_("  errors     %" G_GUINT64_FORMAT "\n"), totals->errors);
+  printf (_("  errors     %" PRIu64 "\n"), totals->errors);
   printf (_("  cpu        %.2f of one core\n"), usage->cpu);
   printf ("%s: mode=%s protocol=%s connections=%d open=%" G_GUINT64_FORMAT " dropped=%" G_GUINT64_FORMAT
           " errors=%" G_GUINT64_FORMAT " seconds=%.3f cpu=%.3f threads=%u\n",
@@ -325,8 +326,8 @@ run_slowloris (FcbLoad             *load,
           config->connections, config->reconnecting, options->probes, options->duration);
   printf (_("  probes     %u of %d got the file within %.1f s (us: p50 %s, max %s)\n"),
           ok, options->probes, options->probe_timeout, p50, max);
-  printf (_("  stalled    open at the end %" G_GUINT64_FORMAT ", dropped %" G_GUINT64_FORMAT
-            ", reconnects %" G_GUINT64_FORMAT ", failed %" G_GUINT64_FORMAT "\n"),
+  printf (_("  stalled    open at the end %" PRIu64 ", dropped %" PRIu64
+            ", reconnects %" PRIu64 ", failed %" PRIu64 "\n"),
           totals->open, totals->dropped, totals->reconnects, totals->errors);
   printf (_("  cpu        %.2f of one core\n"), usage.cpu);
   printf ("%s: mode=slowloris protocol=%s slowloris=%u reconnecting=%u probes=%d probe_ok=%u"

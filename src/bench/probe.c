@@ -21,7 +21,7 @@ static gboolean
 wait_for (int          fd,
           short        events,
           gint64       deadline_ns,
-          const char  *what,
+          const char  *timed_out,
           GError     **error)
 {
   for (;;)
@@ -43,7 +43,7 @@ wait_for (int          fd,
           return FALSE;
         }
     }
-  g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, _("timed out %s"), what);
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, timed_out);
   return FALSE;
 }
 
@@ -76,7 +76,7 @@ get_on (int                    fd,
     {
       if (errno != EINPROGRESS)
         return set_errno_error (error, "connect");
-      if (!wait_for (fd, POLLOUT, deadline_ns, _("connecting"), error))
+      if (!wait_for (fd, POLLOUT, deadline_ns, _("timed out connecting"), error))
         return FALSE;
       if (getsockopt (fd, SOL_SOCKET, SO_ERROR, &err, &err_len) != 0)
         return set_errno_error (error, "getsockopt");
@@ -93,7 +93,7 @@ get_on (int                    fd,
 
       if (n < 0 && errno == EAGAIN)
         {
-          if (!wait_for (fd, POLLOUT, deadline_ns, _("sending the request"), error))
+          if (!wait_for (fd, POLLOUT, deadline_ns, _("timed out sending the request"), error))
             return FALSE;
           continue;
         }
@@ -108,7 +108,7 @@ get_on (int                    fd,
       ssize_t n;
       gsize used;
 
-      if (!wait_for (fd, POLLIN, deadline_ns, _("waiting for the reply"), error))
+      if (!wait_for (fd, POLLIN, deadline_ns, _("timed out waiting for the reply"), error))
         return FALSE;
       n = recv (fd, buffer, sizeof buffer, 0);
       if (n < 0 && (errno == EAGAIN || errno == EINTR))

@@ -308,7 +308,7 @@ fcb_reply_feed (FcbReply    *reply,
           *consumed = (gsize) (p - data);
           reply->head_len = 0;
           g_set_error (error, FCB_WIRE_ERROR, FCB_WIRE_ERROR_BAD_REPLY,
-                       _("reply head longer than %" G_GSIZE_FORMAT " bytes"), reply->head_max);
+                       _("reply head longer than %zu bytes"), reply->head_max);
           return FCB_REPLY_FAILED;
         }
       memcpy (reply->head + reply->head_len, p, take);

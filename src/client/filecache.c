@@ -3,7 +3,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "conn.h"
 #include "control.h"
 #include "fetch.h"
+#include "i18n.h"
 
 /* The prefix of every message, as in the usual "program: what: why". */
 #define PROGRAM_NAME "filecache"
@@ -485,10 +485,7 @@ main (int    argc,
   char **command_argv;
   gboolean ok;
 
-  setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  textdomain (GETTEXT_PACKAGE);
+  fc_i18n_init ();
 
   command = parse_command_line (&argc, &argv, &error);
   if (command == NULL)

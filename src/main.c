@@ -211,8 +211,8 @@ announce (gpointer user_data)
     }
 
   if (run->n_listen_fds > 0)
-    g_message (_("Serving “%s” on %u sockets from systemd, port %u (cache %" G_GUINT64_FORMAT " bytes, at most %u clients, %u threads)"),
-               fc_server_get_root (run->server), run->n_listen_fds,
+    g_message (_("Serving “%s” on the sockets from systemd, port %u (cache %" G_GUINT64_FORMAT " bytes, at most %u clients, %u threads)"),
+               fc_server_get_root (run->server),
                fc_server_get_port (run->server), settings->cache_size,
                run->max_clients, fc_server_get_threads (run->server));
   else

@@ -443,6 +443,31 @@ test_reload_live_while_transferring (void)
   g_free (service_stop (s, SIGTERM));
 }
 
+/* A lower client limit refuses the next client, and keeps those it has. */
+static void
+test_reload_max_clients (void)
+{
+  const ServiceOptions options = { .config = "max-clients = 10\n" };
+  Service *s = service_start (&options);
+  g_autofree char *line = NULL;
+  int first = tu_connect (s->d->port);
+  int second = tu_connect (s->d->port);
+  int third;
+
+  tu_assert_ping (first);
+  tu_assert_ping (second);
+  service_reload (s, "max-clients = 2\n");
+  third = tu_connect (s->d->port);
+  line = tu_read_line (third);
+  tu_assert_err (line, "503");
+  tu_assert_ping (first);
+  tu_assert_ping (second);
+  close (third);
+  close (second);
+  close (first);
+  g_free (service_stop (s, SIGTERM));
+}
+
 /* What a running daemon cannot change is said, and left as it was; what
  * the command line gives stays as it says (here the port). */
 static void
@@ -616,6 +641,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/service/check-config/bad-option", test_check_config_bad_option);
   g_test_add_func ("/service/check-config/example", test_check_config_example);
   g_test_add_func ("/service/reload/live-while-transferring", test_reload_live_while_transferring);
+  g_test_add_func ("/service/reload/max-clients", test_reload_max_clients);
   g_test_add_func ("/service/reload/restart-settings-logged", test_reload_restart_settings_logged);
   g_test_add_func ("/service/reload/invalid-keeps-settings", test_reload_invalid_keeps_settings);
   g_test_add_func ("/service/reload/verbose", test_reload_verbose);

@@ -163,7 +163,7 @@ conn_write (FcConn        *conn,
       /* The send timeout counts from the last byte the peer took. */
       if (conn->state != STATE_WRITING || conn->reply.sent != before)
         fc_waiter_set_deadline (waiter, &conn->waited,
-                                g_get_monotonic_time () + conn->context->send_timeout);
+                                g_get_monotonic_time () + FC_SETTING_LOAD (conn->context, send_timeout));
       conn->state = STATE_WRITING;
       break;
     case FC_REPLY_FAILED:
@@ -311,8 +311,8 @@ conn_read (FcConn        *conn,
         {
           conn_keep_input (conn, buf, len);
           fc_waiter_set_deadline (waiter, &conn->waited,
-                                  len > 0 ? conn->partial_since + conn->context->request_timeout
-                                          : conn->idle_since + conn->context->idle_timeout);
+                                  len > 0 ? conn->partial_since + FC_SETTING_LOAD (conn->context, request_timeout)
+                                          : conn->idle_since + FC_SETTING_LOAD (conn->context, idle_timeout));
           return TRUE;
         }
 

@@ -506,6 +506,21 @@ fc_dbus_control_new (FcCache         *cache,
   return control;
 }
 
+/**
+ * fc_dbus_control_set_capacity:
+ * @control: the control object
+ * @capacity: the cache's new capacity, in bytes
+ *
+ * Changes the capacity as a Set of `Capacity` would, so that the
+ * property, its PropertiesChanged signal and the cache agree. Main thread.
+ */
+void
+fc_dbus_control_set_capacity (FcDbusControl *control,
+                              guint64        capacity)
+{
+  fc_dbus_cache1_set_capacity (control->skeleton, capacity);
+}
+
 void
 fc_dbus_control_free (FcDbusControl *control)
 {

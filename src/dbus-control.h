@@ -28,6 +28,8 @@ FcDbusControl *fc_dbus_control_new  (FcCache         *cache,
                                      FcDbusFatalFunc  fatal,
                                      gpointer         user_data);
 void           fc_dbus_control_free (FcDbusControl   *control);
+void           fc_dbus_control_set_capacity (FcDbusControl *control,
+                                     guint64          capacity);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FcDbusControl, fc_dbus_control_free)
 

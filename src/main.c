@@ -15,87 +15,42 @@
 #include "cache.h"
 #include "dbus-control.h"
 #include "i18n.h"
-#include "notify.h"
 #include "server.h"
-#include "size.h"
+#include "settings.h"
+#include "systemd.h"
 
 /* Besides a socket and a file per client: listeners, D-Bus, GLib's own
  * descriptors and refused connections being drained. */
 #define FD_RESERVE 128
 
 typedef struct {
-  char *host;
-  guint port;
-  guint64 cache_size;
-  guint64 max_entry_size;   /* G_MAXUINT64: no limit of its own */
-  guint max_clients;
-  guint threads;
-  guint request_timeout;
-  guint idle_timeout;
-  guint send_timeout;
-  gboolean no_dbus;
-  gboolean system_bus;
+  FcSettings given;         /* what the command line says: it wins over the file */
+  char *config_path;        /* (owned) (nullable): --config */
+  gboolean check_config;
   gboolean version;
-  char **dirs;
+  char **dirs;              /* (owned) (nullable) */
 } Options;
 
+/* Every setting's option goes through the same table as the file's keys,
+ * so that both take the same values and say the same about bad ones. */
 static gboolean
-parse_size (const char  *option_name,
-            const char  *value,
-            gpointer     data,
-            GError     **error)
+on_setting_option (const char  *option_name,
+                   const char  *value,
+                   gpointer     data,
+                   GError     **error)
 {
   Options *options = data;
-  guint64 *size = strcmp (option_name, "--cache-size") == 0 ? &options->cache_size
-                                                            : &options->max_entry_size;
+  FcSetting setting;
 
-  return fc_size_parse (value, size, error);
+  if (!fc_settings_lookup (option_name + 2, &setting))
+    g_return_val_if_reached (FALSE);
+  return fc_settings_set (&options->given, setting, option_name, value, error);
 }
 
-typedef struct {
-  const char *name;
-  gsize offset;      /* of the guint in Options */
-  guint min;
-  guint max;
-} NumberOption;
-
-static const NumberOption number_options[] = {
-  { "--port", G_STRUCT_OFFSET (Options, port), 0, G_MAXUINT16 },
-  { "--max-clients", G_STRUCT_OFFSET (Options, max_clients), 1, 1000000 },
-  { "--threads", G_STRUCT_OFFSET (Options, threads), 1, 1024 },
-  { "--request-timeout", G_STRUCT_OFFSET (Options, request_timeout), 1, 86400 },
-  { "--idle-timeout", G_STRUCT_OFFSET (Options, idle_timeout), 1, 86400 },
-  { "--send-timeout", G_STRUCT_OFFSET (Options, send_timeout), 1, 86400 },
-};
-
-/* G_OPTION_ARG_INT reads "010" as octal and "0x10" as hex; an admin
- * means decimal. */
-static gboolean
-parse_number (const char  *option_name,
-              const char  *value,
-              gpointer     data,
-              GError     **error)
-{
-  for (gsize i = 0; i < G_N_ELEMENTS (number_options); i++)
-    {
-      const NumberOption *option = &number_options[i];
-      guint64 number;
-
-      if (strcmp (option_name, option->name) != 0)
-        continue;
-      if (!g_ascii_string_to_unsigned (value, 10, option->min, option->max, &number, NULL))
-        {
-          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                       _("%s takes a whole number from %u to %u, not “%s”"),
-                       option->name, option->min, option->max, value);
-          return FALSE;
-        }
-      G_STRUCT_MEMBER (guint, data, option->offset) = (guint) number;
-      return TRUE;
-    }
-
-  g_return_val_if_reached (FALSE);
-}
+#define SETTING_OPTION(name, description, arg) \
+  { name, 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) on_setting_option, description, arg }
+#define SETTING_FLAG(name, description) \
+  { name, 0, G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, (gpointer) on_setting_option, description, NULL }
 
 static gboolean
 parse_options (Options   *options,
@@ -104,28 +59,22 @@ parse_options (Options   *options,
                GError   **error)
 {
   const GOptionEntry entries[] = {
-    { "host", 0, 0, G_OPTION_ARG_STRING, &options->host,
-      N_("Address or host name to listen on (default: localhost, IPv4 and IPv6)"), N_("ADDR") },
-    { "port", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) parse_number,
-      N_("TCP port (default: 3030; 0 picks a free one and prints it)"), N_("N") },
-    { "cache-size", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) parse_size,
-      N_("Memory cache capacity, in bytes or with a K, M or G suffix (default: 64M; 0 disables)"), N_("SIZE") },
-    { "max-entry-size", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) parse_size,
-      N_("Largest file kept in the cache, larger ones are streamed (default and most: the capacity or a quarter of memory, whichever is smaller)"), N_("SIZE") },
-    { "max-clients", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) parse_number,
-      N_("Most connections served at once (default: 10000)"), N_("N") },
-    { "threads", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) parse_number,
-      N_("Worker threads that serve the connections (default: twice the processors)"), N_("N") },
-    { "request-timeout", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) parse_number,
-      N_("Seconds to finish a request line once begun (default: 10)"), N_("S") },
-    { "idle-timeout", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) parse_number,
-      N_("Seconds an idle connection is kept (default: 60)"), N_("S") },
-    { "send-timeout", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) parse_number,
-      N_("Seconds a client may read nothing before it is dropped (default: 30)"), N_("S") },
-    { "no-dbus", 0, 0, G_OPTION_ARG_NONE, &options->no_dbus,
-      N_("Do not export the D-Bus control interface"), NULL },
-    { "system", 0, 0, G_OPTION_ARG_NONE, &options->system_bus,
-      N_("Use the system bus instead of the session bus"), NULL },
+    SETTING_OPTION ("host", N_("Address or host name to listen on (default: localhost, IPv4 and IPv6)"), N_("ADDR")),
+    SETTING_OPTION ("port", N_("TCP port (default: 3030; 0 picks a free one and prints it)"), N_("N")),
+    SETTING_OPTION ("cache-size", N_("Memory cache capacity, in bytes or with a K, M or G suffix (default: 64M; 0 disables)"), N_("SIZE")),
+    SETTING_OPTION ("max-entry-size", N_("Largest file kept in the cache, larger ones are streamed (default and most: the capacity or a quarter of memory, whichever is smaller)"), N_("SIZE")),
+    SETTING_OPTION ("max-clients", N_("Most connections served at once (default: 10000)"), N_("N")),
+    SETTING_OPTION ("threads", N_("Worker threads that serve the connections (default: twice the processors)"), N_("N")),
+    SETTING_OPTION ("request-timeout", N_("Seconds to finish a request line once begun (default: 10)"), N_("S")),
+    SETTING_OPTION ("idle-timeout", N_("Seconds an idle connection is kept (default: 60)"), N_("S")),
+    SETTING_OPTION ("send-timeout", N_("Seconds a client may read nothing before it is dropped (default: 30)"), N_("S")),
+    SETTING_FLAG ("no-dbus", N_("Do not export the D-Bus control interface")),
+    SETTING_FLAG ("system", N_("Use the system bus instead of the session bus")),
+    SETTING_FLAG ("verbose", N_("Log every request (debug messages)")),
+    { "config", 0, 0, G_OPTION_ARG_FILENAME, &options->config_path,
+      N_("Read the settings from FILE; the command line wins over it"), N_("FILE") },
+    { "check-config", 0, 0, G_OPTION_ARG_NONE, &options->check_config,
+      N_("Check the configuration file and the options, then exit"), NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &options->version,
       N_("Print the version and exit"), NULL },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &options->dirs, NULL, N_("[DIR]") },
@@ -133,8 +82,12 @@ parse_options (Options   *options,
   };
   g_autoptr(GOptionContext) context = g_option_context_new (NULL);
   g_autoptr(GOptionGroup) group = g_option_group_new (NULL, NULL, NULL, options, NULL);
+  g_autofree char *description =
+    g_strdup_printf (_("Every option but --config, --check-config and --version can also be set in %s, in the group [%s], under its name without the dashes (DIR as root). SIGHUP reads the file again."),
+                     FC_CONFIG_FILE, FC_SETTINGS_GROUP);
 
   g_option_context_set_summary (context, _("Serve the files of DIR (default: the current directory) over TCP, with hot files kept in memory."));
+  g_option_context_set_description (context, description);
   g_option_group_add_entries (group, entries);
   g_option_group_set_translation_domain (group, GETTEXT_PACKAGE);
   g_option_context_set_main_group (context, g_steal_pointer (&group));
@@ -149,28 +102,61 @@ parse_options (Options   *options,
                    options->dirs[0], options->dirs[1]);
       return FALSE;
     }
+  if (options->dirs != NULL && options->dirs[0] != NULL)
+    return fc_settings_set (&options->given, FC_SETTING_ROOT, "DIR", options->dirs[0], error);
 
   return TRUE;
 }
 
-/* Connections served at once when --max-clients is not given. */
-#define DEFAULT_MAX_CLIENTS 10000
+static void
+options_clear (Options *options)
+{
+  fc_settings_clear (&options->given);
+  g_free (options->config_path);
+  g_strfreev (options->dirs);
+}
+
+static const char *
+config_path (const Options *options)
+{
+  return options->config_path != NULL ? options->config_path : FC_CONFIG_FILE;
+}
+
+/* Defaults, then the file, then the command line. Without --config, a
+ * missing file means the defaults: a daemon run from a build tree needs
+ * none. */
+static gboolean
+load_settings (const Options  *options,
+               FcSettings     *settings,
+               GError        **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  fc_settings_init (settings);
+  if (!fc_settings_load_file (settings, config_path (options), &local_error) &&
+      (options->config_path != NULL ||
+       !g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT)))
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      fc_settings_clear (settings);
+      return FALSE;
+    }
+  fc_settings_merge (settings, &options->given);
+  return TRUE;
+}
 
 /* Raises the soft limit on open files to the hard one, and serves no more
  * clients than it then allows: a daemon that runs out of descriptors
- * stops accepting altogether. @max_clients 0 is the default, lowered
- * without a warning (the "Serving" line says the figure): only a limit
- * the admin asked for and cannot have is worth one. */
+ * stops accepting altogether. The default is lowered without a warning
+ * (the "Serving" line says the figure): only a limit the admin @asked
+ * for and cannot have is worth one. */
 static guint
-fit_clients_to_fd_limit (guint max_clients)
+fit_clients_to_fd_limit (guint    max_clients,
+                         gboolean asked)
 {
-  gboolean asked = max_clients != 0;
-
   struct rlimit limit;
   rlim_t fit;
 
-  if (!asked)
-    max_clients = DEFAULT_MAX_CLIENTS;
   if (getrlimit (RLIMIT_NOFILE, &limit) != 0)
     return max_clients;
   if (limit.rlim_cur < limit.rlim_max)
@@ -186,17 +172,32 @@ fit_clients_to_fd_limit (guint max_clients)
   if (!asked)
     return (guint) fit;
 
-  g_warning (_("--max-clients %u needs more open files than the limit of %lu allows; serving at most %lu clients"),
+  g_warning (_("max-clients %u needs more open files than the limit of %lu allows; serving at most %lu clients"),
              max_clients, (unsigned long) limit.rlim_cur, (unsigned long) fit);
   return (guint) fit;
+}
+
+/* The service manager is told, never asked: a failure to tell it is
+ * worth a warning, not a stop. */
+static void
+notify (const char *state)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!fc_systemd_notify (state, &error))
+    g_warning ("%s", error->message);
 }
 
 typedef struct {
   GMainLoop *loop;
   int status;
-  FcServer *server;
   const Options *options;
-  const FcServerConfig *config;
+  FcSettings *settings;           /* in force */
+  guint max_clients;              /* in force: fitted to the open-file limit */
+  guint n_listen_fds;
+  FcCache *cache;
+  FcServer *server;
+  FcDbusControl *control;         /* (nullable) */
 } Run;
 
 /* Says the daemon is up, once it is: TCP bound and, with D-Bus, the name
@@ -206,19 +207,123 @@ static void
 announce (gpointer user_data)
 {
   Run *run = user_data;
+  const FcSettings *settings = run->settings;
 
-  if (run->options->port == 0)
+  if (settings->port == 0 && run->n_listen_fds == 0)
     {
       /* Machine-readable for whoever asked for any free port. */
       printf ("%u\n", fc_server_get_port (run->server));
       fflush (stdout);
     }
 
-  g_message (_("Serving “%s” on %s port %u (cache %" PRIu64 " bytes, at most %u clients, %u threads)"),
-             fc_server_get_root (run->server), run->config->host,
-             fc_server_get_port (run->server), run->options->cache_size,
-             run->config->max_clients, fc_server_get_threads (run->server));
-  fc_notify_ready ();
+  if (run->n_listen_fds > 0)
+    g_message (_("Serving “%s” on the sockets from systemd, port %u (cache %" PRIu64 " bytes, at most %u clients, %u threads)"),
+               fc_server_get_root (run->server),
+               fc_server_get_port (run->server), settings->cache_size,
+               run->max_clients, fc_server_get_threads (run->server));
+  else
+    g_message (_("Serving “%s” on %s port %u (cache %" PRIu64 " bytes, at most %u clients, %u threads)"),
+               fc_server_get_root (run->server), settings->host,
+               fc_server_get_port (run->server), settings->cache_size,
+               run->max_clients, fc_server_get_threads (run->server));
+}
+
+static void
+apply_setting (Run              *run,
+               FcSetting         setting,
+               const FcSettings *next)
+{
+  switch (setting)
+    {
+    case FC_SETTING_CACHE_SIZE:
+      /* Through D-Bus when exported, so that the Capacity property and
+       * its watchers learn of it too. */
+      if (run->control != NULL)
+        fc_dbus_control_set_capacity (run->control, next->cache_size);
+      else
+        fc_cache_set_capacity (run->cache, next->cache_size);
+      break;
+    case FC_SETTING_MAX_ENTRY_SIZE:
+      fc_cache_set_max_entry_size (run->cache, next->max_entry_size);
+      break;
+    case FC_SETTING_MAX_CLIENTS:
+      run->max_clients = fit_clients_to_fd_limit (next->max_clients, next->given & (1u << FC_SETTING_MAX_CLIENTS));
+      fc_server_set_max_clients (run->server, run->max_clients);
+      break;
+    case FC_SETTING_REQUEST_TIMEOUT:
+    case FC_SETTING_IDLE_TIMEOUT:
+    case FC_SETTING_SEND_TIMEOUT:
+      fc_server_set_timeouts (run->server, next->request_timeout, next->idle_timeout,
+                              next->send_timeout);
+      break;
+    case FC_SETTING_VERBOSE:
+      g_log_set_debug_enabled (next->verbose);
+      fc_server_refresh_debug (run->server);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+static void
+notify_reloading (void)
+{
+  /* MONOTONIC_USEC lets systemd >= 253 (Type=notify-reload) match this
+   * report to the reload it asked for; older ones ignore it. */
+  g_autofree char *state = g_strdup_printf ("RELOADING=1\nMONOTONIC_USEC=%" G_GINT64_FORMAT,
+                                            g_get_monotonic_time ());
+
+  notify (state);
+}
+
+/* SIGHUP: reads the file again and applies what changed in it (a setting
+ * given on the command line still wins). Only changed settings are
+ * applied, so a capacity set over D-Bus since lasts until the file's
+ * cache-size changes. Connections and transfers go on throughout. */
+static gboolean
+on_reload_signal (gpointer user_data)
+{
+  Run *run = user_data;
+  g_auto(FcSettings) next = { NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) applied = g_string_new (NULL);
+  g_autoptr(GString) deferred = g_string_new (NULL);
+  guint changed;
+
+  notify_reloading ();
+  if (!load_settings (run->options, &next, &error))
+    {
+      g_warning (_("Not reloading, the settings in force stay: %s"), error->message);
+      notify ("READY=1");
+      return G_SOURCE_CONTINUE;
+    }
+
+  changed = fc_settings_diff (run->settings, &next);
+  for (guint i = 0; i < FC_N_SETTINGS; i++)
+    {
+      GString *list;
+
+      if ((changed & (1u << i)) == 0)
+        continue;
+      list = fc_settings_is_live ((FcSetting) i) ? applied : deferred;
+      g_string_append_printf (list, "%s%s", list->len > 0 ? ", " : "", fc_settings_key ((FcSetting) i));
+      if (list == applied)
+        apply_setting (run, (FcSetting) i, &next);
+    }
+
+  g_message (_("Reloaded %s; changed: %s"), config_path (run->options),
+             applied->len > 0 ? applied->str : _("nothing"));
+  if (deferred->len > 0)
+    g_warning (_("Changed in %s but applied only on restart: %s"),
+               config_path (run->options), deferred->str);
+
+  /* The values in force from now on, the deferred ones included: they
+   * are reported once, not at every reload until the restart. */
+  fc_settings_clear (run->settings);
+  *run->settings = next;
+  next = (FcSettings) { NULL };
+  notify ("READY=1");
+  return G_SOURCE_CONTINUE;
 }
 
 static gboolean
@@ -241,37 +346,45 @@ on_dbus_fatal (const GError *error,
   g_main_loop_quit (run->loop);
 }
 
-static void
-options_clear (Options *options)
+static int
+check_config (const Options *options)
 {
-  g_free (options->host);
-  g_strfreev (options->dirs);
+  g_auto(FcSettings) settings = { NULL };
+  g_autoptr(GError) error = NULL;
+
+  if (!load_settings (options, &settings, &error))
+    {
+      g_printerr ("filecached: %s\n", error->message);
+      return EXIT_FAILURE;
+    }
+  if (g_file_test (config_path (options), G_FILE_TEST_EXISTS))
+    g_print (_("%s: the configuration is valid\n"), config_path (options));
+  else
+    g_print (_("%s does not exist: the defaults and the command line apply\n"), config_path (options));
+  return EXIT_SUCCESS;
 }
 
 int
 main (int   argc,
       char *argv[])
 {
-  Options options = {
-    .port = 3030,
-    .cache_size = G_GUINT64_CONSTANT (64) << 20,
-    .max_entry_size = G_MAXUINT64,
-    .request_timeout = 10,
-    .idle_timeout = 60,
-    .send_timeout = 30,
-  };
+  Options options = { { NULL } };
+  g_auto(FcSettings) settings = { NULL };
   g_autoptr(GError) error = NULL;
   g_autoptr(FcCache) cache = NULL;
   g_autoptr(FcServer) server = NULL;
   g_autoptr(FcDbusControl) control = NULL;
   g_autoptr(GMainLoop) loop = NULL;
   FcServerConfig config;
-  Run run = { NULL, EXIT_FAILURE, NULL, NULL, NULL };
+  Run run = { NULL, EXIT_FAILURE };
 
   fc_i18n_init ();
 
   /* A peer that vanishes mid-sendfile() must cost an EPIPE, not the process. */
   signal (SIGPIPE, SIG_IGN);
+  /* GLib writes debug messages to stdout, where they would follow the
+   * port printed for --port 0: all of the log goes to stderr. */
+  g_log_writer_default_set_use_stderr (TRUE);
 
   if (!parse_options (&options, &argc, &argv, &error))
     {
@@ -287,20 +400,38 @@ main (int   argc,
       options_clear (&options);
       return EXIT_SUCCESS;
     }
+  if (options.check_config)
+    {
+      int status = check_config (&options);
+
+      options_clear (&options);
+      return status;
+    }
+
+  if (!load_settings (&options, &settings, &error) ||
+      !fc_systemd_take_listen_fds (&run.n_listen_fds, &error))
+    {
+      g_printerr ("filecached: %s\n", error->message);
+      options_clear (&options);
+      return EXIT_FAILURE;
+    }
+  if (settings.verbose)
+    g_log_set_debug_enabled (TRUE);
 
   config = (FcServerConfig) {
-    .root = options.dirs != NULL ? options.dirs[0] : ".",
-    .host = options.host != NULL ? options.host : "localhost",
-    .port = (guint16) options.port,
-    .max_clients = fit_clients_to_fd_limit (options.max_clients),
-    .threads = options.threads,
-    .request_timeout = options.request_timeout,
-    .idle_timeout = options.idle_timeout,
-    .send_timeout = options.send_timeout,
+    .root = settings.root,
+    .host = settings.host,
+    .port = (guint16) settings.port,
+    .n_listen_fds = run.n_listen_fds,
+    .max_clients = fit_clients_to_fd_limit (settings.max_clients, settings.given & (1u << FC_SETTING_MAX_CLIENTS)),
+    .threads = settings.threads,
+    .request_timeout = settings.request_timeout,
+    .idle_timeout = settings.idle_timeout,
+    .send_timeout = settings.send_timeout,
   };
 
-  cache = fc_cache_new (options.cache_size);
-  fc_cache_set_max_entry_size (cache, options.max_entry_size);
+  cache = fc_cache_new (settings.cache_size);
+  fc_cache_set_max_entry_size (cache, settings.max_entry_size);
   server = fc_server_new (&config, cache, &error);
   if (server == NULL || !fc_server_start (server, &error))
     {
@@ -308,20 +439,35 @@ main (int   argc,
       goto out;
     }
 
-  /* Before anything is announced: a supervisor may stop us right then. */
+  /* Before anything is announced: a supervisor may stop or reload us
+   * right then. */
   loop = g_main_loop_new (NULL, FALSE);
-  run = (Run) { loop, EXIT_SUCCESS, server, &options, &config };
+  run = (Run) { loop, EXIT_SUCCESS, &options, &settings, config.max_clients, run.n_listen_fds,
+                cache, server, NULL };
   g_unix_signal_add (SIGINT, on_stop_signal, &run);
   g_unix_signal_add (SIGTERM, on_stop_signal, &run);
+  g_unix_signal_add (SIGHUP, on_reload_signal, &run);
 
-  if (options.no_dbus)
+  /* Ready as soon as TCP is: the bus is an extra that may come later, or
+   * never. */
+  {
+    g_autofree char *status = g_strdup_printf (_("Serving “%s” on port %u"),
+                                               fc_server_get_root (server),
+                                               fc_server_get_port (server));
+    g_autofree char *state = g_strdup_printf ("READY=1\nSTATUS=%s", status);
+
+    notify (state);
+  }
+
+  if (settings.no_dbus)
     announce (&run);
   else
-    control = fc_dbus_control_new (cache, server,
-                                   options.system_bus ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION,
-                                   announce, on_dbus_fatal, &run);
+    control = run.control = fc_dbus_control_new (cache, server,
+                                                 settings.system_bus ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION,
+                                                 announce, on_dbus_fatal, &run);
   g_main_loop_run (loop);
 
+  notify ("STOPPING=1");
   g_message (_("Stopping"));
   g_clear_pointer (&control, fc_dbus_control_free);
   fc_server_stop (server);

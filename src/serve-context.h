@@ -10,15 +10,16 @@
 G_BEGIN_DECLS
 
 /* What every part of serving connections shares: set up by the server
- * before its workers start, read-only after that but for the counters. */
+ * before its workers start, read-only after that but for the counters
+ * and the settings a reload may change (atomic). */
 typedef struct {
   int root_fd;                  /* (unowned): O_PATH, the served directory */
   FcCache *cache;               /* (unowned) */
   FcDigests *digests;           /* (owned) */
-  gint64 request_timeout;       /* µs */
-  gint64 idle_timeout;          /* µs */
-  gint64 send_timeout;          /* µs */
-  gboolean debug;               /* per-request g_debug() output is wanted */
+  atomic_int_fast64_t request_timeout;  /* µs */
+  atomic_int_fast64_t idle_timeout;     /* µs */
+  atomic_int_fast64_t send_timeout;     /* µs */
+  atomic_bool debug;            /* per-request g_debug() output is wanted */
 
   atomic_uint_fast64_t requests;
   atomic_uint_fast64_t errors;
@@ -33,6 +34,14 @@ typedef struct {
 /* GLib 2.74 formats a debug message before deciding to drop it: on the
  * hot path, ask once whether anyone listens. */
 #define FC_REQUEST_DEBUG(context, ...) \
-  G_STMT_START { if (G_UNLIKELY ((context)->debug)) g_debug (__VA_ARGS__); } G_STMT_END
+  G_STMT_START { \
+    if (G_UNLIKELY (atomic_load_explicit (&(context)->debug, memory_order_relaxed))) \
+      g_debug (__VA_ARGS__); \
+  } G_STMT_END
+
+/* A setting a reload may change: any recent value will do, so no
+ * ordering is paid for on the hot path. */
+#define FC_SETTING_LOAD(context, field) \
+  atomic_load_explicit (&(context)->field, memory_order_relaxed)
 
 G_END_DECLS

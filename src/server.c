@@ -16,6 +16,7 @@
 #include "errors.h"
 #include "serve-context.h"
 #include "server.h"
+#include "systemd.h"
 #include "workers.h"
 
 /* A refused connection is drained this long before close(), so unread
@@ -31,7 +32,8 @@ struct _FcServer {
   char *root;                     /* (owned): absolute, links resolved */
   char *host;                     /* (owned) */
   guint16 port;
-  guint max_clients;
+  guint n_listen_fds;
+  guint max_clients;              /* main thread only */
   guint n_threads;
   GSocketService *service;        /* (owned) (nullable) */
   FcWorkers *workers;             /* (owned) (nullable) */
@@ -156,9 +158,18 @@ fc_server_new (const FcServerConfig  *config,
   server->context.root_fd = -1;
 
   /* A root this user cannot search would start and then refuse every
-   * GET: better said once, at start. */
-  if (root != NULL && access (root, R_OK | X_OK) == 0)
+   * GET: better said once, at start. The type is checked first: of a
+   * file, "not a directory" is the news, not its permissions. */
+  if (root != NULL)
     server->context.root_fd = open (root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (server->context.root_fd >= 0 && access (root, R_OK | X_OK) != 0)
+    {
+      int saved_errno = errno;
+
+      g_close (server->context.root_fd, NULL);
+      server->context.root_fd = -1;
+      errno = saved_errno;
+    }
   if (server->context.root_fd < 0)
     {
       int saved_errno = errno;
@@ -171,15 +182,14 @@ fc_server_new (const FcServerConfig  *config,
   server->root = g_steal_pointer (&root);
   server->host = g_strdup (config->host);
   server->port = config->port;
+  server->n_listen_fds = config->n_listen_fds;
   server->max_clients = config->max_clients;
   server->n_threads = config->threads > 0 ? config->threads : 2 * g_get_num_processors ();
-  server->context.request_timeout = (gint64) config->request_timeout * G_USEC_PER_SEC;
-  server->context.idle_timeout = (gint64) config->idle_timeout * G_USEC_PER_SEC;
-  server->context.send_timeout = (gint64) config->send_timeout * G_USEC_PER_SEC;
+  fc_server_set_timeouts (server, config->request_timeout, config->idle_timeout, config->send_timeout);
   server->context.cache = cache;
   /* Each ready digest costs about 120 bytes: 2 MiB in all. */
   server->context.digests = fc_digests_new (16384);
-  server->context.debug = !g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN);
+  fc_server_refresh_debug (server);
   return g_steal_pointer (&server);
 }
 
@@ -251,6 +261,39 @@ server_listen (FcServer  *server,
   return TRUE;
 }
 
+/* Sockets already bound and listening, by systemd: serving them needs no
+ * privilege to bind and no address of our own. */
+static gboolean
+server_adopt_listen_fds (FcServer  *server,
+                         GError   **error)
+{
+  GSocketListener *listener = G_SOCKET_LISTENER (server->service);
+
+  for (guint i = 0; i < server->n_listen_fds; i++)
+    {
+      int fd = FC_SYSTEMD_LISTEN_FDS_START + (int) i;
+      g_autoptr(GSocket) socket = g_socket_new_from_fd (fd, error);
+      g_autoptr(GSocketAddress) address = NULL;
+
+      if (socket == NULL)
+        return FALSE;
+      address = g_socket_get_local_address (socket, NULL);
+      if (g_socket_get_socket_type (socket) != G_SOCKET_TYPE_STREAM ||
+          !G_IS_INET_SOCKET_ADDRESS (address))
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                       _("Socket %d passed by systemd is not a TCP socket: use ListenStream= with an address and port"),
+                       fd);
+          return FALSE;
+        }
+      if (i == 0)
+        server->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address));
+      if (!g_socket_listener_add_socket (listener, socket, NULL, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 /**
  * fc_server_start:
  * @server: a server
@@ -258,7 +301,8 @@ server_listen (FcServer  *server,
  *
  * Starts the worker threads (all of them now: a thread limit is a
  * start-up error, never a crash under load), binds the configured
- * addresses and starts accepting in the thread-default main context.
+ * addresses (or takes the sockets systemd passed) and starts accepting
+ * in the thread-default main context.
  */
 gboolean
 fc_server_start (FcServer  *server,
@@ -280,7 +324,7 @@ fc_server_start (FcServer  *server,
    * connections into SYN retries. */
   g_socket_listener_set_backlog (G_SOCKET_LISTENER (server->service), 4096);
 
-  if (!server_listen (server, error))
+  if (server->n_listen_fds > 0 ? !server_adopt_listen_fds (server, error) : !server_listen (server, error))
     return FALSE;
 
   server->started = g_get_monotonic_time ();
@@ -364,4 +408,54 @@ fc_server_get_stats (FcServer      *server,
   stats->bytes_sent = atomic_load (&server->context.bytes_sent);
   stats->clients_total = atomic_load (&server->clients_total);
   stats->uptime = (guint64) ((g_get_monotonic_time () - server->started) / G_USEC_PER_SEC);
+}
+
+/**
+ * fc_server_set_max_clients:
+ * @server: a server
+ * @max_clients: most connections open at once
+ *
+ * Main thread, where connections are admitted. Connections beyond a
+ * lowered limit stay open; new ones are refused until the count falls.
+ */
+void
+fc_server_set_max_clients (FcServer *server,
+                           guint     max_clients)
+{
+  server->max_clients = max_clients;
+}
+
+/**
+ * fc_server_set_timeouts:
+ * @server: a server
+ * @request_timeout: seconds to finish a request line once begun
+ * @idle_timeout: seconds an idle connection is kept
+ * @send_timeout: seconds a client may read nothing
+ *
+ * Any thread. Each applies from the next wait that starts: a connection
+ * already waiting keeps the deadline it was given.
+ */
+void
+fc_server_set_timeouts (FcServer *server,
+                        guint     request_timeout,
+                        guint     idle_timeout,
+                        guint     send_timeout)
+{
+  atomic_store (&server->context.request_timeout, (gint64) request_timeout * G_USEC_PER_SEC);
+  atomic_store (&server->context.idle_timeout, (gint64) idle_timeout * G_USEC_PER_SEC);
+  atomic_store (&server->context.send_timeout, (gint64) send_timeout * G_USEC_PER_SEC);
+}
+
+/**
+ * fc_server_refresh_debug:
+ * @server: a server
+ *
+ * Asks GLib again whether debug messages are wanted, after
+ * g_log_set_debug_enabled(): the workers only ask a flag, per request.
+ */
+void
+fc_server_refresh_debug (FcServer *server)
+{
+  atomic_store (&server->context.debug,
+                !g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN));
 }

@@ -10,6 +10,8 @@ typedef struct {
   const char *root;         /* directory to serve */
   const char *host;         /* "localhost", an address, or a host name */
   guint16 port;             /* 0: pick a free one */
+  guint n_listen_fds;       /* listening TCP sockets from FC_SYSTEMD_LISTEN_FDS_START
+                             * on, served instead of host and port */
   guint max_clients;
   guint threads;            /* worker threads; 0: twice the processors */
   guint request_timeout;    /* seconds */
@@ -41,6 +43,13 @@ const char *fc_server_get_root     (FcServer              *server);
 guint       fc_server_get_threads  (FcServer              *server);
 void        fc_server_get_stats    (FcServer              *server,
                                     FcServerStats         *stats);
+void        fc_server_set_max_clients (FcServer           *server,
+                                    guint                  max_clients);
+void        fc_server_set_timeouts (FcServer              *server,
+                                    guint                  request_timeout,
+                                    guint                  idle_timeout,
+                                    guint                  send_timeout);
+void        fc_server_refresh_debug (FcServer             *server);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FcServer, fc_server_free)
 

@@ -1635,43 +1635,6 @@ test_bus_lost (void)
   assert_serves_without_bus (d);
 }
 
-/* Type=notify: the daemon says READY=1 once it owns its name, so that
- * systemd need not watch the name (and stop the daemon when it goes). */
-static void
-test_notify_ready (Fixture *f, gconstpointer data)
-{
-  g_autofree char *dir = g_dir_make_tmp ("filecached-notify-XXXXXX", NULL);
-  g_autofree char *path = g_build_filename (dir, "notify", NULL);
-  struct sockaddr_un address = { .sun_family = AF_UNIX };
-  struct pollfd pfd = { .events = POLLIN };
-  TuDaemon *d;
-  char message[64] = "";
-  ssize_t n;
-
-  g_assert_nonnull (dir);
-  g_assert_cmpuint (strlen (path), <, sizeof address.sun_path);
-  strcpy (address.sun_path, path);
-  pfd.fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  g_assert_cmpint (pfd.fd, >=, 0);
-  g_assert_cmpint (bind (pfd.fd, (struct sockaddr *) &address, sizeof address), ==, 0);
-
-  /* The fixture's daemon holds the name: stop it, so this one gets it. */
-  tu_daemon_stop (f->d);
-  wait_name_owned (f->bus, FALSE);
-  g_setenv ("NOTIFY_SOCKET", path, TRUE);
-  d = tu_daemon_start_dbus (NULL, NULL);
-  g_unsetenv ("NOTIFY_SOCKET");
-  f->d = d;
-
-  g_assert_cmpint (poll (&pfd, 1, WAIT_S * 1000), ==, 1);
-  n = recv (pfd.fd, message, sizeof message - 1, 0);
-  g_assert_cmpint (n, >, 0);
-  g_assert_cmpstr (message, ==, "READY=1");
-  g_assert_true (name_has_owner (f->bus));
-  close (pfd.fd);
-  tu_rm_rf (dir);
-}
-
 static void
 test_no_dbus (void)
 {
@@ -2020,7 +1983,6 @@ main (int argc, char **argv)
   g_test_add_func ("/dbus/name/no-dbus", test_no_dbus);
   g_test_add_func ("/dbus/name/bus-unreachable", test_bus_unreachable);
   g_test_add_func ("/dbus/name/bus-lost-keeps-serving", test_bus_lost);
-  add_test ("/dbus/name/notify-ready-once-owned", NULL, test_notify_ready);
 
   test_bus = g_test_dbus_new (G_TEST_DBUS_NONE);
   g_test_dbus_up (test_bus);

@@ -238,6 +238,9 @@ daemon_spawn (const char *const *args, gboolean dbus, const char *bus_address)
   g_assert_cmpint (mkdir (d->root, 0755), ==, 0);
 
   g_ptr_array_add (argv, (gpointer) env_path ("FILECACHED"));
+  /* Not the configuration file of a filecached installed on this
+   * machine: each test says all it wants (a later --config wins). */
+  g_ptr_array_add (argv, "--config=/dev/null");
   if (!dbus)
     g_ptr_array_add (argv, "--no-dbus");
   g_ptr_array_add (argv, "--port");

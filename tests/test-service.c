@@ -1,0 +1,653 @@
+/* The daemon as a system service: its configuration file, --check-config,
+ * SIGHUP, readiness through NOTIFY_SOCKET and the sockets systemd passes.
+ * Each test plays the service manager itself: it writes the file, listens
+ * on the notification socket and, for activation, binds the socket. */
+#define G_LOG_DOMAIN "test"
+
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define MiB (1024u * 1024u)
+
+typedef struct {
+  TuDaemon *d;      /* (owned) (nullable): NULL once finished */
+  char *config;     /* (owned): the configuration file, beside the root */
+  int notify_fd;    /* the service manager's end of NOTIFY_SOCKET */
+} Service;
+
+/* Writes the configuration file: the root, then @text. */
+static void
+service_write_config (Service    *s,
+                      const char *text)
+{
+  g_autofree char *contents = g_strdup_printf ("[filecached]\nroot = %s\n%s", s->d->root, text);
+  g_autoptr(GError) error = NULL;
+
+  g_file_set_contents (s->config, contents, -1, &error);
+  g_assert_no_error (error);
+}
+
+/* (transfer full): the next report to the service manager; fails the
+ * test if none comes in time. */
+static char *
+service_read_notify (Service *s)
+{
+  struct pollfd pfd = { .fd = s->notify_fd, .events = POLLIN };
+  char buf[4096];
+  ssize_t n;
+  int ready;
+
+  do
+    ready = poll (&pfd, 1, TU_IO_TIMEOUT_S * 1000);
+  while (ready < 0 && errno == EINTR);
+  if (ready <= 0)
+    g_error ("no report on NOTIFY_SOCKET within %d s", TU_IO_TIMEOUT_S);
+  n = recv (s->notify_fd, buf, sizeof buf, 0);
+  g_assert_cmpint (n, >, 0);
+  g_test_message ("notify: %.*s", (int) n, buf);
+  return g_strndup (buf, (gsize) n);
+}
+
+static gboolean
+has_line (const char *text,
+          const char *line)
+{
+  g_auto(GStrv) lines = g_strsplit (text, "\n", -1);
+
+  return g_strv_contains ((const char *const *) lines, line);
+}
+
+/* Skips reports until one holding the line @line, and returns it. */
+static char *
+service_await_notify (Service    *s,
+                      const char *line)
+{
+  for (;;)
+    {
+      char *state = service_read_notify (s);
+
+      if (has_line (state, line))
+        return state;
+      g_free (state);
+    }
+}
+
+/* (transfer full) the next stderr line containing @needle. */
+static char *
+service_await_stderr (Service    *s,
+                      const char *needle)
+{
+  for (;;)
+    {
+      char *line = tu_daemon_read_stderr_line (s->d, TU_IO_TIMEOUT_S);
+
+      if (line == NULL)
+        g_error ("the daemon's stderr ended before a line with “%s”", needle);
+      g_test_message ("stderr: %s", line);
+      if (strstr (line, needle) != NULL)
+        return line;
+      g_free (line);
+    }
+}
+
+static int
+bind_notify_socket (const char *path)
+{
+  struct sockaddr_un address = { .sun_family = AF_UNIX };
+  int fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpuint (strlen (path), <, sizeof address.sun_path);
+  g_strlcpy (address.sun_path, path, sizeof address.sun_path);
+  g_assert_cmpint (bind (fd, (struct sockaddr *) &address, sizeof address), ==, 0);
+  return fd;
+}
+
+/* A listening TCP socket on 127.0.0.1, as filecached.socket makes one. */
+static int
+listen_loopback (guint16 *port)
+{
+  struct sockaddr_in address = { .sin_family = AF_INET };
+  socklen_t len = sizeof address;
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (bind (fd, (struct sockaddr *) &address, sizeof address), ==, 0);
+  g_assert_cmpint (listen (fd, 16), ==, 0);
+  g_assert_cmpint (getsockname (fd, (struct sockaddr *) &address, &len), ==, 0);
+  *port = ntohs (address.sin_port);
+  return fd;
+}
+
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+typedef struct {
+  const char *config;           /* (nullable): after the root line */
+  gboolean activated;           /* pass a socket as systemd does */
+  gboolean dbus;                /* leave out --no-dbus */
+  const char *bus_address;      /* (nullable): DBUS_SESSION_BUS_ADDRESS */
+  const char *const *args;      /* (nullable): more options */
+} ServiceOptions;
+
+/* Starts the daemon with `--config` and NOTIFY_SOCKET, its stderr kept,
+ * and returns once it reports READY=1: on 127.0.0.1 with a port it
+ * picks, or on a socket passed through tests/activate. */
+static Service *
+service_start (const ServiceOptions *options)
+{
+  Service *s = g_new0 (Service, 1);
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *notify_path = NULL;
+  g_autofree char *ready = NULL;
+  GSubprocessFlags flags = G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE;
+  int listen_fd = -1;
+
+  s->d = g_new0 (TuDaemon, 1);
+  s->d->base = g_dir_make_tmp ("filecached-service-XXXXXX", &error);
+  g_assert_no_error (error);
+  s->d->root = g_build_filename (s->d->base, "root", NULL);
+  g_assert_cmpint (mkdir (s->d->root, 0755), ==, 0);
+  s->config = g_build_filename (s->d->base, "filecached.conf", NULL);
+  service_write_config (s, options->config != NULL ? options->config : "");
+  notify_path = g_build_filename (s->d->base, "notify", NULL);
+  s->notify_fd = bind_notify_socket (notify_path);
+
+  if (options->activated)
+    {
+      g_ptr_array_add (argv, g_test_build_filename (G_TEST_BUILT, "activate", NULL));
+      g_ptr_array_add (argv, g_strdup ("1"));
+    }
+  g_ptr_array_add (argv, g_strdup (g_getenv ("FILECACHED")));
+  g_ptr_array_add (argv, g_strdup_printf ("--config=%s", s->config));
+  if (!options->dbus)
+    g_ptr_array_add (argv, g_strdup ("--no-dbus"));
+  if (!options->activated)
+    {
+      g_ptr_array_add (argv, g_strdup ("--host=127.0.0.1"));
+      g_ptr_array_add (argv, g_strdup ("--port=0"));
+    }
+  for (gsize i = 0; options->args != NULL && options->args[i] != NULL; i++)
+    g_ptr_array_add (argv, g_strdup (options->args[i]));
+  g_ptr_array_add (argv, NULL);
+
+  launcher = g_subprocess_launcher_new (flags);
+  g_subprocess_launcher_setenv (launcher, "NOTIFY_SOCKET", notify_path, TRUE);
+  /* Per-request debug output is the daemon's to turn on, by its setting. */
+  g_subprocess_launcher_unsetenv (launcher, "G_MESSAGES_DEBUG");
+  if (options->bus_address != NULL)
+    g_subprocess_launcher_setenv (launcher, "DBUS_SESSION_BUS_ADDRESS", options->bus_address, TRUE);
+  if (options->activated)
+    {
+      listen_fd = listen_loopback (&s->d->port);
+      g_subprocess_launcher_take_fd (launcher, listen_fd, 3);
+    }
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  s->d->proc = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+  g_assert_no_error (error);
+
+  ready = service_await_notify (s, "READY=1");
+  if (!options->activated)
+    {
+      /* Printed once announced, just after READY=1 without D-Bus. */
+      g_autoptr(GDataInputStream) out =
+        g_data_input_stream_new (g_subprocess_get_stdout_pipe (s->d->proc));
+      g_autofree char *line = g_data_input_stream_read_line (out, NULL, NULL, &error);
+      guint64 port = 0;
+
+      g_assert_no_error (error);
+      g_assert_nonnull (line);
+      g_assert_true (g_ascii_string_to_unsigned (line, 10, 1, G_MAXUINT16, &port, NULL));
+      s->d->port = (guint16) port;
+      g_filter_input_stream_set_close_base_stream (G_FILTER_INPUT_STREAM (out), FALSE);
+    }
+  return s;
+}
+
+/* Sends @signum, asserts a clean exit, frees @s; (transfer full) the rest
+ * of stderr. */
+static char *
+service_stop (Service *s,
+              int      signum)
+{
+  char *err = NULL;
+
+  g_assert_cmpint (tu_daemon_finish (s->d, signum, 10, &err), ==, 0);
+  close (s->notify_fd);
+  g_free (s->config);
+  g_free (s);
+  return err;
+}
+
+static void
+service_reload (Service    *s,
+                const char *config)
+{
+  g_autofree char *reloading = NULL;
+  g_autofree char *ready = NULL;
+
+  service_write_config (s, config);
+  g_subprocess_send_signal (s->d->proc, SIGHUP);
+  reloading = service_await_notify (s, "RELOADING=1");
+  ready = service_await_notify (s, "READY=1");
+}
+
+static void
+assert_list_has (int fd, const char *name, gboolean expected)
+{
+  g_autoptr(GPtrArray) entries = tu_list (fd);
+
+  g_assert_cmpint (tu_list_find (entries, name) != NULL, ==, expected);
+}
+
+/* ---- the configuration file ---- */
+
+/* The file's settings apply (the root, a client limit), and an option on
+ * the command line wins over the file's (an address that cannot be bound). */
+static void
+test_config_file_applies (void)
+{
+  const ServiceOptions options = {
+    .config = "max-clients = 1\nhost = 203.0.113.1\nport = 1\n",
+  };
+  Service *s = service_start (&options);
+  g_autofree char *line = NULL;
+  int first, second;
+
+  tu_write_file_str (s->d->root, "hello", "hello\n");
+  first = tu_connect (s->d->port);
+  tu_assert_get (first, "hello", "hello\n", 6);
+  second = tu_connect (s->d->port);
+  line = tu_read_line (second);
+  tu_assert_err (line, "503");
+  close (second);
+  close (first);
+  g_free (service_stop (s, SIGTERM));
+}
+
+static void
+test_config_invalid_refuses_start (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("filecached-service-XXXXXX", NULL);
+  g_autofree char *config = g_build_filename (dir, "bad.conf", NULL);
+  g_autofree char *expected = g_strdup_printf ("%s:3: cache-size", config);
+  g_autofree char *err = NULL;
+  g_autofree char *config_arg = g_strdup_printf ("--config=%s", config);
+  const char *argv[] = { g_getenv ("FILECACHED"), config_arg, "--no-dbus", "--port=0", dir, NULL };
+
+  g_assert_true (g_file_set_contents (config, "[filecached]\n# the cache\ncache-size = lots\n", -1, NULL));
+  g_assert_cmpint (tu_run (argv, 20, NULL, &err), ==, 1);
+  g_assert_nonnull (strstr (err, expected));
+  g_assert_nonnull (strstr (err, "lots"));
+  tu_rm_rf (dir);
+}
+
+/* Only the default file may be missing: one asked for must be there. */
+static void
+test_config_named_file_missing (void)
+{
+  const char *argv[] = { g_getenv ("FILECACHED"), "--config=/nonexistent/filecached.conf",
+                         "--no-dbus", "--port=0", NULL };
+  g_autofree char *err = NULL;
+
+  g_assert_cmpint (tu_run (argv, 20, NULL, &err), ==, 1);
+  g_assert_nonnull (strstr (err, "/nonexistent/filecached.conf"));
+}
+
+/* ---- --check-config ---- */
+
+static void
+test_check_config_valid (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("filecached-service-XXXXXX", NULL);
+  g_autofree char *config = g_build_filename (dir, "good.conf", NULL);
+  g_autofree char *config_arg = g_strdup_printf ("--config=%s", config);
+  const char *argv[] = { g_getenv ("FILECACHED"), "--check-config", config_arg, NULL };
+  g_autofree char *out = NULL;
+
+  g_assert_true (g_file_set_contents (config, "[filecached]\nport = 9\nverbose = true\n", -1, NULL));
+  g_assert_cmpint (tu_run (argv, 20, &out, NULL), ==, 0);
+  g_assert_nonnull (strstr (out, config));
+  tu_rm_rf (dir);
+}
+
+static void
+test_check_config_invalid (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("filecached-service-XXXXXX", NULL);
+  g_autofree char *config = g_build_filename (dir, "bad.conf", NULL);
+  g_autofree char *config_arg = g_strdup_printf ("--config=%s", config);
+  g_autofree char *expected = g_strdup_printf ("%s:2: unknown key “prot”", config);
+  const char *argv[] = { g_getenv ("FILECACHED"), "--check-config", config_arg, NULL };
+  g_autofree char *err = NULL;
+
+  g_assert_true (g_file_set_contents (config, "[filecached]\nprot = 9\n", -1, NULL));
+  g_assert_cmpint (tu_run (argv, 20, NULL, &err), ==, 1);
+  g_assert_nonnull (strstr (err, expected));
+  tu_rm_rf (dir);
+}
+
+/* The command line is checked too: it is half of the configuration. */
+static void
+test_check_config_bad_option (void)
+{
+  const char *argv[] = { g_getenv ("FILECACHED"), "--check-config", "--config=/dev/null",
+                         "--idle-timeout=0", NULL };
+  g_autofree char *err = NULL;
+
+  g_assert_cmpint (tu_run (argv, 20, NULL, &err), ==, 1);
+  g_assert_nonnull (strstr (err, "--idle-timeout"));
+}
+
+/* The commented example shipped in data/ is valid as it is, and with
+ * every commented setting uncommented. */
+static void
+test_check_config_example (void)
+{
+  g_autofree char *example = g_test_build_filename (G_TEST_BUILT, "..", "data",
+                                                    "filecached.conf.example", NULL);
+  g_autofree char *dir = g_dir_make_tmp ("filecached-service-XXXXXX", NULL);
+  g_autofree char *uncommented_path = g_build_filename (dir, "all.conf", NULL);
+  g_autofree char *text = NULL;
+  g_autoptr(GRegex) commented = g_regex_new ("^#([a-z-]+ = )", G_REGEX_MULTILINE, 0, NULL);
+  g_autofree char *uncommented = NULL;
+
+  for (guint pass = 0; pass < 2; pass++)
+    {
+      g_autofree char *config_arg = g_strdup_printf ("--config=%s", pass == 0 ? example : uncommented_path);
+      const char *argv[] = { g_getenv ("FILECACHED"), "--check-config", config_arg, NULL };
+
+      if (pass == 1)
+        {
+          g_assert_true (g_file_get_contents (example, &text, NULL, NULL));
+          uncommented = g_regex_replace (commented, text, -1, 0, "\\1", 0, NULL);
+          g_assert_cmpstr (uncommented, !=, text);
+          g_assert_true (g_file_set_contents (uncommented_path, uncommented, -1, NULL));
+        }
+      g_assert_cmpint (tu_run (argv, 20, NULL, NULL), ==, 0);
+    }
+  tu_rm_rf (dir);
+}
+
+/* ---- reload ---- */
+
+/* SIGHUP lowers the capacity (evicting at once) and the idle timeout,
+ * while a transfer is stalled halfway and an idle client waits: both go
+ * on. */
+static void
+test_reload_live_while_transferring (void)
+{
+  const ServiceOptions options = {
+    .config = "cache-size = 64M\nidle-timeout = 60\nsend-timeout = 300\n",
+  };
+  Service *s = service_start (&options);
+  gsize size = 8 * MiB;
+  g_autofree guint8 *big = tu_make_content (7, size);
+  g_autofree guint8 *head = NULL;
+  g_autofree guint8 *rest = NULL;
+  g_autofree char *reloaded = NULL;
+  g_autofree char *status = g_strdup_printf ("OK %" G_GSIZE_FORMAT "\n", size);
+  gsize head_len = 4096;
+  int idle, transfer, fresh;
+
+  tu_write_file (s->d->root, "big", big, size);
+  tu_write_file_str (s->d->root, "small", "small\n");
+  idle = tu_connect (s->d->port);
+  tu_assert_get (idle, "small", "small\n", 6);
+  assert_list_has (idle, "small", TRUE);
+
+  transfer = tu_connect_full ("127.0.0.1", s->d->port, 4096);
+  tu_send_str (transfer, "GET big\n");
+  head = tu_read_exact (transfer, head_len);
+  g_assert_cmpmem (head, strlen (status), status, strlen (status));
+
+  service_reload (s, "cache-size = 1K\nidle-timeout = 1\nsend-timeout = 300\n");
+  reloaded = service_await_stderr (s, "Reloaded");
+  g_assert_nonnull (strstr (reloaded, s->config));
+  g_assert_nonnull (strstr (reloaded, "cache-size, idle-timeout"));
+
+  /* The capacity: evicted at once, and the idle client still served. */
+  assert_list_has (idle, "small", FALSE);
+  tu_assert_ping (idle);
+
+  /* The idle timeout, for the next wait: the old one would keep a fresh
+   * connection for a minute. */
+  fresh = tu_connect (s->d->port);
+  g_assert_true (tu_wait_closed (fresh, TU_IO_TIMEOUT_S * 1000, NULL));
+  close (fresh);
+
+  /* The stalled transfer ends whole. */
+  rest = tu_read_exact (transfer, strlen (status) + size - head_len);
+  g_assert_cmpmem (head + strlen (status), head_len - strlen (status), big, head_len - strlen (status));
+  g_assert_cmpmem (rest, size - (head_len - strlen (status)), big + head_len - strlen (status),
+                   size - (head_len - strlen (status)));
+  close (transfer);
+  close (idle);
+  g_free (service_stop (s, SIGTERM));
+}
+
+/* A lower client limit refuses the next client, and keeps those it has. */
+static void
+test_reload_max_clients (void)
+{
+  const ServiceOptions options = { .config = "max-clients = 10\n" };
+  Service *s = service_start (&options);
+  g_autofree char *line = NULL;
+  int first = tu_connect (s->d->port);
+  int second = tu_connect (s->d->port);
+  int third;
+
+  tu_assert_ping (first);
+  tu_assert_ping (second);
+  service_reload (s, "max-clients = 2\n");
+  third = tu_connect (s->d->port);
+  line = tu_read_line (third);
+  tu_assert_err (line, "503");
+  tu_assert_ping (first);
+  tu_assert_ping (second);
+  close (third);
+  close (second);
+  close (first);
+  g_free (service_stop (s, SIGTERM));
+}
+
+/* What a running daemon cannot change is said, and left as it was; what
+ * the command line gives stays as it says (here the port). */
+static void
+test_reload_restart_settings_logged (void)
+{
+  const ServiceOptions options = { .config = "threads = 2\n" };
+  Service *s = service_start (&options);
+  g_autofree char *line = NULL;
+  int fd;
+
+  service_reload (s, "threads = 3\nport = 1\nmax-clients = 5\nsystem = true\n");
+  line = service_await_stderr (s, "restart");
+  g_assert_nonnull (strstr (line, ": threads, system"));
+  g_assert_null (strstr (line, "max-clients"));
+  g_assert_null (strstr (line, "port"));
+
+  fd = tu_connect (s->d->port);
+  tu_assert_ping (fd);
+  close (fd);
+  g_free (service_stop (s, SIGTERM));
+}
+
+/* A file broken since start-up is refused whole; the daemon goes on with
+ * what it had. */
+static void
+test_reload_invalid_keeps_settings (void)
+{
+  const ServiceOptions options = { .config = "cache-size = 1M\n" };
+  Service *s = service_start (&options);
+  g_autofree char *line = NULL;
+  g_autofree char *expected = NULL;
+  int fd = tu_connect (s->d->port);
+
+  tu_write_file_str (s->d->root, "small", "small\n");
+  tu_assert_get (fd, "small", "small\n", 6);
+
+  service_reload (s, "cache-size = 0\nidle-timeout = never\n");
+  expected = g_strdup_printf ("%s:4: idle-timeout", s->config);
+  line = service_await_stderr (s, "Not reloading");
+  g_assert_nonnull (strstr (line, expected));
+
+  assert_list_has (fd, "small", TRUE);
+  close (fd);
+  g_free (service_stop (s, SIGTERM));
+}
+
+/* Per-request logging, off then on without a restart. */
+static void
+test_reload_verbose (void)
+{
+  const ServiceOptions options = { .config = "verbose = false\n" };
+  Service *s = service_start (&options);
+  g_autofree char *line = NULL;
+  g_autofree char *err = NULL;
+  int fd = tu_connect (s->d->port);
+
+  tu_send_str (fd, "GET before-reload\n");
+  tu_assert_err (line = tu_read_line (fd), "404");
+  g_clear_pointer (&line, g_free);
+
+  service_reload (s, "verbose = true\n");
+  tu_send_str (fd, "GET after-reload\n");
+  tu_assert_err (line = tu_read_line (fd), "404");
+  close (fd);
+
+  err = service_stop (s, SIGTERM);
+  g_assert_nonnull (strstr (err, "after-reload"));
+  g_assert_null (strstr (err, "before-reload"));
+}
+
+/* ---- systemd: readiness and activation ---- */
+
+/* READY=1 with a status once serving, RELOADING=1 and READY=1 around a
+ * reload, STOPPING=1 on the way out. */
+static void
+test_notify_states (void)
+{
+  const ServiceOptions options = { NULL };
+  Service *s = service_start (&options);
+  g_autofree char *reloading = NULL;
+  g_autofree char *ready = NULL;
+  g_autofree char *stopping = NULL;
+
+  g_subprocess_send_signal (s->d->proc, SIGHUP);
+  reloading = service_read_notify (s);
+  g_assert_true (has_line (reloading, "RELOADING=1"));
+  g_assert_nonnull (strstr (reloading, "\nMONOTONIC_USEC="));
+  ready = service_read_notify (s);
+  g_assert_true (has_line (ready, "READY=1"));
+
+  g_subprocess_send_signal (s->d->proc, SIGTERM);
+  stopping = service_read_notify (s);
+  g_assert_true (has_line (stopping, "STOPPING=1"));
+  g_free (service_stop (s, 0));
+}
+
+/* The sockets systemd passes are served; the configured address is not
+ * even tried (this one cannot be bound here). */
+static void
+test_activation_serves_passed_socket (void)
+{
+  const char *const args[] = { "--host=203.0.113.1", "--port=1", NULL };
+  const ServiceOptions options = { .activated = TRUE, .args = args };
+  Service *s = service_start (&options);
+  g_autofree char *err = NULL;
+  int fd;
+
+  tu_write_file_str (s->d->root, "hello", "hello\n");
+  fd = tu_connect (s->d->port);
+  tu_assert_get (fd, "hello", "hello\n", 6);
+  close (fd);
+  err = service_stop (s, SIGTERM);
+  g_assert_nonnull (strstr (err, "sockets from systemd"));
+}
+
+/* Ready when TCP is, not when the bus is: a bus that accepts and never
+ * answers holds the name back for ever, but not the service. */
+static void
+test_activation_ready_without_bus (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("filecached-service-XXXXXX", NULL);
+  g_autofree char *bus_path = g_build_filename (dir, "silent-bus", NULL);
+  g_autofree char *bus_address = g_strdup_printf ("unix:path=%s", bus_path);
+  struct sockaddr_un address = { .sun_family = AF_UNIX };
+  int bus = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ServiceOptions options = { .activated = TRUE, .dbus = TRUE, .bus_address = bus_address };
+  Service *s;
+  int fd;
+
+  g_strlcpy (address.sun_path, bus_path, sizeof address.sun_path);
+  g_assert_cmpint (bind (bus, (struct sockaddr *) &address, sizeof address), ==, 0);
+  g_assert_cmpint (listen (bus, 4), ==, 0);
+
+  s = service_start (&options);
+  tu_write_file_str (s->d->root, "hello", "hello\n");
+  fd = tu_connect (s->d->port);
+  tu_assert_get (fd, "hello", "hello\n", 6);
+  close (fd);
+  g_free (service_stop (s, SIGTERM));
+  close (bus);
+  tu_rm_rf (dir);
+}
+
+/* ---- the served directory ---- */
+
+static void
+test_root_not_a_directory (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("filecached-service-XXXXXX", NULL);
+  g_autofree char *file = g_build_filename (dir, "plain", NULL);
+  const char *argv[] = { g_getenv ("FILECACHED"), "--config=/dev/null", "--no-dbus",
+                         "--port=0", file, NULL };
+  g_autofree char *err = NULL;
+
+  tu_write_file_str (dir, "plain", "x");
+  g_assert_cmpint (tu_run (argv, 20, NULL, &err), ==, 1);
+  g_assert_nonnull (strstr (err, file));
+  g_assert_nonnull (strstr (err, "Not a directory"));
+  tu_rm_rf (dir);
+}
+
+int
+main (int argc, char *argv[])
+{
+  tu_init (&argc, &argv);
+  g_test_add_func ("/service/config/file-applies", test_config_file_applies);
+  g_test_add_func ("/service/config/invalid-refuses-start", test_config_invalid_refuses_start);
+  g_test_add_func ("/service/config/named-file-missing", test_config_named_file_missing);
+  g_test_add_func ("/service/check-config/valid", test_check_config_valid);
+  g_test_add_func ("/service/check-config/invalid", test_check_config_invalid);
+  g_test_add_func ("/service/check-config/bad-option", test_check_config_bad_option);
+  g_test_add_func ("/service/check-config/example", test_check_config_example);
+  g_test_add_func ("/service/reload/live-while-transferring", test_reload_live_while_transferring);
+  g_test_add_func ("/service/reload/max-clients", test_reload_max_clients);
+  g_test_add_func ("/service/reload/restart-settings-logged", test_reload_restart_settings_logged);
+  g_test_add_func ("/service/reload/invalid-keeps-settings", test_reload_invalid_keeps_settings);
+  g_test_add_func ("/service/reload/verbose", test_reload_verbose);
+  g_test_add_func ("/service/notify/states", test_notify_states);
+  g_test_add_func ("/service/activation/serves-passed-socket", test_activation_serves_passed_socket);
+  g_test_add_func ("/service/activation/ready-without-bus", test_activation_ready_without_bus);
+  g_test_add_func ("/service/root/not-a-directory", test_root_not_a_directory);
+  return g_test_run ();
+}

@@ -155,17 +155,39 @@ exchange (const guint8 *data,
   int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
   addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  FZ_CHECK (connect (fd, (struct sockaddr *) &addr, sizeof addr) == 0, "%s", g_strerror (errno));
+  /* libFuzzer's SIGALRM (-timeout) interrupts system calls: an
+   * interrupted connect() goes on in the background. */
+  if (connect (fd, (struct sockaddr *) &addr, sizeof addr) != 0)
+    {
+      struct pollfd w = { .fd = fd, .events = POLLOUT };
+      int so_error = errno;
+      socklen_t len = sizeof so_error;
+
+      FZ_CHECK (errno == EINTR, "connect: %s", g_strerror (errno));
+      while (poll (&w, 1, IO_TIMEOUT_MS) < 0 && errno == EINTR)
+        ;
+      FZ_CHECK (getsockopt (fd, SOL_SOCKET, SO_ERROR, &so_error, &len) == 0 && so_error == 0,
+                "connect: %s", g_strerror (so_error));
+    }
   if (size == 0)
     shutdown (fd, SHUT_WR);
 
   for (;;)
     {
       struct pollfd p = { .fd = fd, .events = POLLIN | (sent < size ? POLLOUT : 0) };
+      gint64 deadline = g_get_monotonic_time () + (gint64) IO_TIMEOUT_MS * 1000;
       guint8 buf[65536];
       ssize_t n;
+      int ready;
 
-      if (poll (&p, 1, IO_TIMEOUT_MS) != 1)
+      do
+        {
+          gint64 left = deadline - g_get_monotonic_time ();
+
+          ready = poll (&p, 1, (int) MAX (left / 1000, 0));
+        }
+      while (ready < 0 && errno == EINTR);
+      if (ready != 1)
         {
           FcServerStats stats;
 

@@ -311,6 +311,61 @@ test_unread_listings (void)
   tu_daemon_stop (d);
 }
 
+/* A pseudo-file whose stat size (0) says nothing of its content gets one
+ * answer, cached or not, and never content silently dropped (fault 7).
+ * The daemon serves /proc/sys/kernel itself. */
+static void
+pseudo_file (const char *cache_size)
+{
+  const char *argv[] = {
+    g_getenv ("FILECACHED"), "--config=/dev/null", "--no-dbus", "--host", "127.0.0.1",
+    "--port", "0", "--cache-size", cache_size, "/proc/sys/kernel", NULL
+  };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GDataInputStream) out = NULL;
+  g_autofree char *port_line = NULL;
+  g_autofree char *line = NULL;
+  int fd;
+
+  if (!g_file_test ("/proc/sys/kernel/ostype", G_FILE_TEST_EXISTS))
+    {
+      g_test_skip ("no /proc/sys/kernel/ostype");
+      return;
+    }
+  proc = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error);
+  g_assert_no_error (error);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (proc));
+  port_line = g_data_input_stream_read_line (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (port_line);
+
+  fd = tu_connect ((guint16) g_ascii_strtoull (port_line, NULL, 10));
+  for (guint i = 0; i < 2; i++)
+    {
+      g_clear_pointer (&line, g_free);
+      tu_send_str (fd, "GET ostype\n");
+      line = tu_read_line (fd);
+      g_assert_cmpstr (line, ==, "ERR 403 size does not match content\n");
+    }
+  tu_assert_ping (fd);
+  close (fd);
+  g_subprocess_send_signal (proc, SIGTERM);
+  g_assert_true (g_subprocess_wait (proc, NULL, NULL));
+}
+
+static void
+test_pseudo_file_cached (void)
+{
+  pseudo_file ("64M");
+}
+
+static void
+test_pseudo_file_uncached (void)
+{
+  pseudo_file ("0");
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -323,5 +378,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/faults/signal/sigterm-with-transfers", test_sigterm_with_transfers);
   g_test_add_func ("/faults/descriptors/connect-cut-cycles", test_connect_cut_cycles);
   g_test_add_func ("/faults/memory/unread-listings", test_unread_listings);
+  g_test_add_func ("/faults/pseudo-file/cached", test_pseudo_file_cached);
+  g_test_add_func ("/faults/pseudo-file/uncached", test_pseudo_file_uncached);
   return g_test_run ();
 }

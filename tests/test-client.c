@@ -107,6 +107,17 @@ closed_port (void)
   return ntohs (addr.sin_port);
 }
 
+/* (transfer full): a fresh empty directory for the client to write into */
+static char *
+make_out_dir (void)
+{
+  g_autoptr(GError) error = NULL;
+  char *out = g_dir_make_tmp ("filecache-test-XXXXXX", &error);
+
+  g_assert_no_error (error);
+  return out;
+}
+
 static void
 test_get_several (TuFixture *f, gconstpointer data)
 {
@@ -399,12 +410,10 @@ get_from_fake_server (char **replies, FakeEnd end, const char *const *args,
                       const char *kept, char **err)
 {
   g_autoptr(FakeServer) server = fake_server_new_strv (end, g_strdupv (replies));
-  g_autoptr(GError) error = NULL;
-  g_autofree char *out = g_dir_make_tmp ("filecache-test-XXXXXX", &error);
+  g_autofree char *out = make_out_dir ();
   g_autofree char *listing = NULL;
   int status;
 
-  g_assert_no_error (error);
   status = get_from (server, out, args, err);
   listing = dir_listing (out);
   g_assert_cmpstr (listing, ==, kept);
@@ -641,6 +650,17 @@ assert_file_str (const char *dir, const char *name, const char *text)
   tu_assert_file_contents (path, text, strlen (text));
 }
 
+/* Asserts that @dir holds @name with @text, and nothing else: no part,
+ * no temporary file. */
+static void
+assert_only_file (const char *dir, const char *name, const char *text)
+{
+  g_autofree char *listing = dir_listing (dir);
+
+  assert_file_str (dir, name, text);
+  g_assert_cmpstr (listing, ==, name);
+}
+
 /* -o DIR keeps each name's relative path, creating the folders: two names
  * with one last component no longer land on one file. */
 static void
@@ -808,18 +828,13 @@ test_get_resume_offset (void)
   g_autofree char *stat = stat_reply (content);
   g_autoptr(FakeServer) server = fake_server_new (FAKE_DRAIN, stat, "OK 12\n89abcdefghi\n", NULL);
   g_autofree char *getfrom = g_strdup_printf ("GETFROM 8 %s f.txt", digest);
-  g_autoptr(GError) error = NULL;
-  g_autofree char *out = g_dir_make_tmp ("filecache-test-XXXXXX", &error);
+  g_autofree char *out = make_out_dir ();
   const char *args[] = { "-c", "f.txt", NULL };
-  g_autofree char *listing = NULL;
 
-  g_assert_no_error (error);
   cut_download (out, "f.txt", content, 8);
   g_assert_cmpint (get_from (server, out, args, NULL), ==, 0);
   assert_requests (server, "STAT f.txt", getfrom, NULL);
-  assert_file_str (out, "f.txt", content);
-  listing = dir_listing (out);
-  g_assert_cmpstr (listing, ==, "f.txt");
+  assert_only_file (out, "f.txt", content);
   tu_rm_rf (out);
 }
 
@@ -831,14 +846,11 @@ test_get_resume_from_daemon (TuFixture *f, gconstpointer data)
   g_autofree char *content = make_text (1, 300000);
   const char *args[] = { "-c", "sub/big.txt", NULL };
   g_autofree char *sub = out_path (f->out, "sub");
-  g_autofree char *listing = NULL;
 
   tu_write_file_str (f->d->root, "sub/big.txt", content);
   cut_download (f->out, "sub/big.txt", content, 123457);
   g_assert_cmpint (run_client ("get", f->d->port, f->out, args, NULL, NULL), ==, 0);
-  assert_file_str (f->out, "sub/big.txt", content);
-  listing = dir_listing (sub);
-  g_assert_cmpstr (listing, ==, "big.txt");
+  assert_only_file (sub, "big.txt", content);
 }
 
 /* A file changed between two runs of -c is fetched again whole: the part
@@ -849,14 +861,11 @@ test_get_resume_changed (TuFixture *f, gconstpointer data)
   g_autofree char *old = make_text (1, 200000);
   g_autofree char *new = make_text (2, 250000);
   const char *args[] = { "-c", "big.txt", NULL };
-  g_autofree char *listing = NULL;
 
   cut_download (f->out, "big.txt", old, 100000);
   tu_write_file_str (f->d->root, "big.txt", new);
   g_assert_cmpint (run_client ("get", f->d->port, f->out, args, NULL, NULL), ==, 0);
-  assert_file_str (f->out, "big.txt", new);
-  listing = dir_listing (f->out);
-  g_assert_cmpstr (listing, ==, "big.txt");
+  assert_only_file (f->out, "big.txt", new);
 }
 
 /* A resumed GETFROM answered ERR 412 starts over from a fresh STAT. */
@@ -873,18 +882,13 @@ test_get_resume_412 (void)
                                                   new_stat, "OK 11\nnew stuff!\n", NULL);
   g_autofree char *resume = g_strdup_printf ("GETFROM 4 %s f", old_digest);
   g_autofree char *fresh = g_strdup_printf ("GETFROM 0 %s f", new_digest);
-  g_autoptr(GError) error = NULL;
-  g_autofree char *out = g_dir_make_tmp ("filecache-test-XXXXXX", &error);
+  g_autofree char *out = make_out_dir ();
   const char *args[] = { "-c", "f", NULL };
-  g_autofree char *listing = NULL;
 
-  g_assert_no_error (error);
   cut_download (out, "f", old, 4);
   g_assert_cmpint (get_from (server, out, args, NULL), ==, 0);
   assert_requests (server, "STAT f", resume, "STAT f", fresh, NULL);
-  assert_file_str (out, "f", new);
-  listing = dir_listing (out);
-  g_assert_cmpstr (listing, ==, "f");
+  assert_only_file (out, "f", new);
   tu_rm_rf (out);
 }
 
@@ -898,17 +902,12 @@ test_get_mismatch_retried (void)
   g_autofree char *getfrom = g_strdup_printf ("GETFROM 0 %s f.txt", digest);
   g_autoptr(FakeServer) server = fake_server_new (FAKE_DRAIN, stat, "OK 6\nhellx\n",
                                                   stat, "OK 6\nhello\n", NULL);
-  g_autoptr(GError) error = NULL;
-  g_autofree char *out = g_dir_make_tmp ("filecache-test-XXXXXX", &error);
+  g_autofree char *out = make_out_dir ();
   const char *args[] = { "f.txt", NULL };
-  g_autofree char *listing = NULL;
 
-  g_assert_no_error (error);
   g_assert_cmpint (get_from (server, out, args, NULL), ==, 0);
   assert_requests (server, "STAT f.txt", getfrom, "STAT f.txt", getfrom, NULL);
-  assert_file_str (out, "f.txt", "hello\n");
-  listing = dir_listing (out);
-  g_assert_cmpstr (listing, ==, "f.txt");
+  assert_only_file (out, "f.txt", "hello\n");
   tu_rm_rf (out);
 }
 
@@ -937,15 +936,13 @@ test_get_changed_retried (void)
   g_autofree char *fresh = g_strdup_printf ("GETFROM 0 %s f", new_digest);
   g_autoptr(FakeServer) server = fake_server_new (FAKE_DRAIN, old_stat, "ERR 412 file changed\n",
                                                   new_stat, "OK 5\nnew!\n", NULL);
-  g_autoptr(GError) error = NULL;
-  g_autofree char *out = g_dir_make_tmp ("filecache-test-XXXXXX", &error);
+  g_autofree char *out = make_out_dir ();
   const char *args[] = { "f", NULL };
 
-  g_assert_no_error (error);
   g_assert_cmpint (get_from (server, out, args, NULL), ==, 0);
   g_assert_cmpuint (server->requests->len, ==, 4);
   g_assert_cmpstr (g_ptr_array_index (server->requests, 3), ==, fresh);
-  assert_file_str (out, "f", "new!\n");
+  assert_only_file (out, "f", "new!\n");
   tu_rm_rf (out);
 }
 
@@ -956,17 +953,15 @@ test_get_skip_identical_requests (void)
 {
   g_autofree char *stat = stat_reply ("same\n");
   g_autoptr(FakeServer) server = fake_server_new (FAKE_DRAIN, stat, NULL);
-  g_autoptr(GError) error = NULL;
-  g_autofree char *out = g_dir_make_tmp ("filecache-test-XXXXXX", &error);
+  g_autofree char *out = make_out_dir ();
   const char *args[] = { "--skip-identical", "f.txt", NULL };
   g_autofree char *err = NULL;
 
-  g_assert_no_error (error);
   tu_write_file_str (out, "f.txt", "same\n");
   g_assert_cmpint (get_from (server, out, args, &err), ==, 0);
   assert_requests (server, "STAT f.txt", NULL);
   assert_stderr_mentions (err, "skipped");
-  assert_file_str (out, "f.txt", "same\n");
+  assert_only_file (out, "f.txt", "same\n");
   tu_rm_rf (out);
 }
 
@@ -1006,12 +1001,10 @@ test_get_protocol_1_0 (void)
 {
   g_autoptr(FakeServer) server = fake_server_new (FAKE_DRAIN, "ERR 400 unknown command\n",
                                                   "OK 6\nhello\n", "OK 4\nbye\n", NULL);
-  g_autoptr(GError) error = NULL;
-  g_autofree char *out = g_dir_make_tmp ("filecache-test-XXXXXX", &error);
+  g_autofree char *out = make_out_dir ();
   const char *args[] = { "f.txt", "g.txt", NULL };
   g_autofree char *err = NULL;
 
-  g_assert_no_error (error);
   g_assert_cmpint (get_from (server, out, args, &err), ==, 0);
   assert_requests (server, "STAT f.txt", "GET f.txt", "GET g.txt", NULL);
   assert_stderr_mentions (err, "unverified");

@@ -87,6 +87,25 @@ fcc_is_digest (const char *text,
   return TRUE;
 }
 
+/* GIO names the host but not the port ("Could not connect to localhost:
+ * Connection refused"), and the port is as often what is wrong: the
+ * message names both, and keeps GIO's reason without its own "… to
+ * HOST: " in front, in whatever language that is. */
+static void
+set_connect_error (GError     **error,
+                   GError      *cause,
+                   const char  *host,
+                   guint16      port)
+{
+  g_autofree char *host_colon = g_strconcat (host, ": ", NULL);
+  const char *reason = strstr (cause->message, host_colon);
+
+  reason = reason != NULL && reason[strlen (host_colon)] != '\0'
+           ? reason + strlen (host_colon) : cause->message;
+  g_set_error (error, cause->domain, cause->code,
+               _("cannot connect to %s port %u: %s"), host, port, reason);
+}
+
 /**
  * fcc_conn_open:
  * @host: a host name or address, optionally with ":PORT"
@@ -115,11 +134,7 @@ fcc_conn_open (const char  *host,
   connection = g_socket_client_connect_to_host (client, host, port, NULL, &local_error);
   if (connection == NULL)
     {
-      /* GIO names the host but not the port ("Could not connect to
-       * localhost: Connection refused"), and the port is as often what
-       * is wrong. A port given in @host itself is in the message already. */
-      g_prefix_error (&local_error, _("cannot connect to %s port %u: "), host, port);
-      g_propagate_error (error, g_steal_pointer (&local_error));
+      set_connect_error (error, local_error, host, port);
       return NULL;
     }
 

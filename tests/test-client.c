@@ -3,10 +3,12 @@
 #define G_LOG_DOMAIN "test"
 
 #include "testutil.h"
+#include "jsoncheck.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
@@ -105,13 +107,24 @@ closed_port (void)
   return ntohs (addr.sin_port);
 }
 
+/* (transfer full): a fresh empty directory for the client to write into */
+static char *
+make_out_dir (void)
+{
+  g_autoptr(GError) error = NULL;
+  char *out = g_dir_make_tmp ("filecache-test-XXXXXX", &error);
+
+  g_assert_no_error (error);
+  return out;
+}
+
 static void
 test_get_several (TuFixture *f, gconstpointer data)
 {
   const char *args[] = { "a.txt", "sub/b.bin", "empty", NULL };
   g_autofree guint8 *binary = tu_make_content (3, 100000);
   g_autofree char *a = g_build_filename (f->out, "a.txt", NULL);
-  g_autofree char *b = g_build_filename (f->out, "b.bin", NULL);
+  g_autofree char *b = g_build_filename (f->out, "sub", "b.bin", NULL);
   g_autofree char *empty = g_build_filename (f->out, "empty", NULL);
   g_autofree char *listing = NULL;
   g_autofree char *err = NULL;
@@ -129,7 +142,7 @@ test_get_several (TuFixture *f, gconstpointer data)
   tu_assert_file_contents (b, binary, 100000);
   tu_assert_file_contents (empty, "", 0);
   listing = dir_listing (f->out);
-  g_assert_cmpstr (listing, ==, "a.txt|b.bin|empty");
+  g_assert_cmpstr (listing, ==, "a.txt|empty|sub");
 }
 
 static void
@@ -213,15 +226,30 @@ test_get_closed_port (void)
   tu_rm_rf (out);
 }
 
-/* A server that answers GETs in turn with @replies, the last a promise it
- * does not keep: it then closes, or (@stall) stops sending and waits for
- * the client to give up. */
+/* What a FakeServer does once its last reply is sent. */
+typedef enum {
+  FAKE_CLOSE,  /* closes at once: the last reply is a promise not kept */
+  FAKE_STALL,  /* sends nothing more and waits for the client to give up */
+  FAKE_DRAIN,  /* records the client's further requests until it closes */
+} FakeEnd;
+
+/* A server that answers requests in turn with @replies and records the
+ * request lines it received, for tests of what the client asks. */
 typedef struct {
   int listen_fd;
-  const char *const *replies;  /* NULL-terminated */
-  gboolean stall;
-  gboolean served;             /* (atomic): the last reply was sent */
+  char **replies;       /* (owned): NULL-terminated */
+  FakeEnd end;
+  gboolean served;      /* (atomic): the last reply was sent */
+  GPtrArray *requests;  /* (owned): the request lines, LF stripped */
 } FakeServer;
+
+static void
+fake_server_record (FakeServer *server, char *line)
+{
+  g_assert_true (g_str_has_suffix (line, "\n"));
+  line[strlen (line) - 1] = '\0';
+  g_ptr_array_add (server->requests, line);
+}
 
 static gpointer
 fake_server_run (gpointer data)
@@ -229,25 +257,67 @@ fake_server_run (gpointer data)
   FakeServer *server = data;
   struct timeval tv = { .tv_sec = TU_IO_TIMEOUT_S };
   int fd = accept (server->listen_fd, NULL, NULL);
+  char *line;
 
   if (fd < 0)
     return NULL;
   g_assert_cmpint (setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), ==, 0);
   /* One request at a time: closing with a request unread could reset
    * the connection before the client has read the replies sent. */
-  for (const char *const *reply = server->replies; *reply != NULL; reply++)
+  for (char **reply = server->replies; *reply != NULL; reply++)
     {
-      g_autofree char *line = tu_read_line (fd);
-
+      line = tu_read_line (fd);
       g_assert_nonnull (line);
-      g_assert_true (g_str_has_prefix (line, "GET "));
+      fake_server_record (server, line);
       tu_send_str (fd, *reply);
     }
   g_atomic_int_set (&server->served, TRUE);
-  if (server->stall)
+  if (server->end == FAKE_STALL)
     g_assert_true (tu_wait_closed (fd, TU_IO_TIMEOUT_S * 1000, NULL));
+  if (server->end == FAKE_DRAIN)
+    while ((line = tu_read_line (fd)) != NULL)
+      fake_server_record (server, line);
   close (fd);
   return NULL;
+}
+
+/* @replies: (transfer full) */
+static FakeServer *
+fake_server_new_strv (FakeEnd end, char **replies)
+{
+  FakeServer *server = g_new0 (FakeServer, 1);
+
+  server->replies = replies;
+  server->end = end;
+  server->listen_fd = -1;
+  server->requests = g_ptr_array_new_with_free_func (g_free);
+  return server;
+}
+
+static void
+fake_server_free (FakeServer *server)
+{
+  g_strfreev (server->replies);
+  g_ptr_array_unref (server->requests);
+  if (server->listen_fd >= 0)
+    close (server->listen_fd);
+  g_free (server);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FakeServer, fake_server_free)
+
+/* @first_reply...: the replies, NULL-terminated, copied. */
+static FakeServer *
+fake_server_new (FakeEnd end, const char *first_reply, ...)
+{
+  g_autoptr(GStrvBuilder) replies = g_strv_builder_new ();
+  va_list ap;
+
+  va_start (ap, first_reply);
+  for (const char *reply = first_reply; reply != NULL; reply = va_arg (ap, const char *))
+    g_strv_builder_add (replies, reply);
+  va_end (ap);
+  return fake_server_new_strv (end, g_strv_builder_end (replies));
 }
 
 /* Starts @server listening on loopback; returns its port. */
@@ -274,32 +344,79 @@ fake_server_finish (FakeServer *server, GThread *thread)
 {
   g_thread_join (thread);
   g_assert_true (server->served);
-  close (server->listen_fd);
 }
 
-/* Runs `filecache get @args` against a FakeServer; returns the exit status
- * and, through @err, stderr. Asserts that the files left in the output
- * directory are exactly @kept (as dir_listing() gives them): no partial
- * or temporary one. */
+/* Runs `filecache get -o @out @args` against @server; returns the exit
+ * status and, through @err, stderr. */
 static int
-get_from_fake_server (const char *const *replies, gboolean stall, const char *const *args,
+get_from (FakeServer *server, const char *out, const char *const *args, char **err)
+{
+  GThread *thread;
+  guint16 port = fake_server_start (server, &thread);
+  int status = run_client ("get", port, out, args, NULL, err);
+
+  fake_server_finish (server, thread);
+  return status;
+}
+
+/* Asserts that @server received exactly the request lines given. */
+static void
+assert_requests (FakeServer *server, const char *first, ...)
+{
+  g_autoptr(GStrvBuilder) expected = g_strv_builder_new ();
+  g_auto(GStrv) want = NULL;
+  g_autofree char *want_text = NULL;
+  g_autofree char *got_text = NULL;
+  va_list ap;
+
+  va_start (ap, first);
+  for (const char *line = first; line != NULL; line = va_arg (ap, const char *))
+    g_strv_builder_add (expected, line);
+  va_end (ap);
+  want = g_strv_builder_end (expected);
+  want_text = g_strjoinv ("|", want);
+  g_ptr_array_add (server->requests, NULL);
+  got_text = g_strjoinv ("|", (char **) server->requests->pdata);
+  g_ptr_array_remove_index (server->requests, server->requests->len - 1);
+  g_assert_cmpstr (got_text, ==, want_text);
+}
+
+/* (transfer full): the SHA-256 of @text in hex, as STAT gives it */
+static char *
+sha256 (const char *text)
+{
+  return g_compute_checksum_for_string (G_CHECKSUM_SHA256, text, -1);
+}
+
+/* (transfer full): "OK <size> <sha256>" LF for @text */
+static char *
+stat_reply (const char *text)
+{
+  g_autofree char *digest = sha256 (text);
+
+  return g_strdup_printf ("OK %zu %s\n", strlen (text), digest);
+}
+
+/* A digest that no content in these tests has. */
+#define OTHER_DIGEST "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define STAT_100 "OK 100 " OTHER_DIGEST "\n"
+
+/* Runs `filecache get @args` against a FakeServer ending as @end; returns
+ * the exit status and, through @err, stderr. Asserts that the files left
+ * in the output directory are exactly @kept (as dir_listing() gives
+ * them): no partial or temporary one. */
+static int
+get_from_fake_server (char **replies, FakeEnd end, const char *const *args,
                       const char *kept, char **err)
 {
-  FakeServer server = { -1, replies, stall, FALSE };
-  g_autoptr(GError) error = NULL;
-  g_autofree char *out = g_dir_make_tmp ("filecache-test-XXXXXX", &error);
+  g_autoptr(FakeServer) server = fake_server_new_strv (end, g_strdupv (replies));
+  g_autofree char *out = make_out_dir ();
   g_autofree char *listing = NULL;
-  GThread *thread;
-  guint16 port;
   int status;
 
-  g_assert_no_error (error);
-  port = fake_server_start (&server, &thread);
-  status = run_client ("get", port, out, args, NULL, err);
+  status = get_from (server, out, args, err);
   listing = dir_listing (out);
   g_assert_cmpstr (listing, ==, kept);
-
-  fake_server_finish (&server, thread);
   tu_rm_rf (out);
   return status;
 }
@@ -307,11 +424,11 @@ get_from_fake_server (const char *const *replies, gboolean stall, const char *co
 static void
 test_get_short_body (void)
 {
-  const char *replies[] = { "OK 100\nonly ten b", NULL };
+  char *replies[] = { STAT_100, "OK 100\nonly ten b", NULL };
   const char *args[] = { "short.txt", "later.txt", NULL };
   g_autofree char *err = NULL;
 
-  g_assert_cmpint (get_from_fake_server (replies, FALSE, args, "", &err), >, 0);
+  g_assert_cmpint (get_from_fake_server (replies, FAKE_CLOSE, args, "", &err), >, 0);
   assert_stderr_mentions (err, "short.txt");
   /* The names the lost connection left undone are named too. */
   assert_stderr_mentions (err, "later.txt");
@@ -322,11 +439,12 @@ test_get_short_body (void)
 static void
 test_get_cut_midway (void)
 {
-  const char *replies[] = { "OK 6\nfirst\n", "OK 100\nonly ten b", NULL };
+  g_autofree char *first_stat = stat_reply ("first\n");
+  char *replies[] = { first_stat, "OK 6\nfirst\n", STAT_100, "OK 100\nonly ten b", NULL };
   const char *args[] = { "first.txt", "cut.txt", "third.txt", NULL };
   g_autofree char *err = NULL;
 
-  g_assert_cmpint (get_from_fake_server (replies, FALSE, args, "first.txt", &err), >, 0);
+  g_assert_cmpint (get_from_fake_server (replies, FAKE_CLOSE, args, "first.txt", &err), >, 0);
   g_assert_null (strstr (err, "first.txt"));
   assert_stderr_mentions (err, "cut.txt");
   assert_stderr_mentions (err, "third.txt");
@@ -335,12 +453,12 @@ test_get_cut_midway (void)
 static void
 test_get_stalled (void)
 {
-  const char *replies[] = { "OK 10\nab", NULL };
+  char *replies[] = { STAT_100, "OK 100\nab", NULL };
   const char *args[] = { "--timeout", "1", "stalled.txt", "later.txt", NULL };
   g_autofree char *err = NULL;
   gint64 start = g_get_monotonic_time ();
 
-  g_assert_cmpint (get_from_fake_server (replies, TRUE, args, "", &err), >, 0);
+  g_assert_cmpint (get_from_fake_server (replies, FAKE_STALL, args, "", &err), >, 0);
   /* About one timeout; far from TU_IO_TIMEOUT_S, when the fake server
    * itself would give up. */
   g_assert_cmpint (g_get_monotonic_time () - start, <, 10 * G_USEC_PER_SEC);
@@ -402,9 +520,9 @@ static void
 test_get_signal_midway (gconstpointer data)
 {
   const SignalCase *sc = data;
-  const char *replies[] = { "OK 100\nonly ten b", NULL };
+  g_autoptr(FakeServer) server = fake_server_new (FAKE_STALL, STAT_100, "OK 100\nonly ten b",
+                                                  NULL);
   const char *args[] = { "slow.txt", NULL };
-  FakeServer server = { -1, replies, TRUE, FALSE };
   g_autoptr(GError) error = NULL;
   g_autofree char *out = g_dir_make_tmp ("filecache-test-XXXXXX", &error);
   g_autoptr(GPtrArray) argv = NULL;
@@ -416,7 +534,7 @@ test_get_signal_midway (gconstpointer data)
 
   g_assert_no_error (error);
   /* No core file from SIGQUIT. */
-  argv = client_argv ("ulimit -c 0", "get", fake_server_start (&server, &thread), out, args);
+  argv = client_argv ("ulimit -c 0", "get", fake_server_start (server, &thread), out, args);
   g_subprocess_launcher_set_child_setup (launcher, set_child_signal, (gpointer) sc, NULL);
   proc = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
   g_assert_no_error (error);
@@ -426,7 +544,7 @@ test_get_signal_midway (gconstpointer data)
     {
       g_autofree char *during = dir_listing (out);
 
-      if (g_atomic_int_get (&server.served) && g_str_has_prefix (during, ".slow.txt."))
+      if (g_atomic_int_get (&server->served) && g_str_has_prefix (during, ".slow.txt."))
         break;
       if (g_get_monotonic_time () > deadline)
         g_error ("the client never began the transfer");
@@ -443,7 +561,7 @@ test_get_signal_midway (gconstpointer data)
   listing = dir_listing (out);
   g_assert_cmpstr (listing, ==, "");
 
-  fake_server_finish (&server, thread);
+  fake_server_finish (server, thread);
   tu_rm_rf (out);
 }
 
@@ -504,6 +622,537 @@ test_ping_closed_port (void)
   g_assert_cmpstr (g_strstrip (err), !=, "");
 }
 
+/* Runs `filecache @args` as given; returns its exit status. */
+static int
+run_filecache (const char *const *args, char **out, char **err)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+
+  g_ptr_array_add (argv, (gpointer) g_getenv ("FILECACHE"));
+  for (gsize i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  return tu_run ((const char *const *) argv->pdata, 30, out, err);
+}
+
+/* (transfer full): the path of @name under @dir */
+static char *
+out_path (const char *dir, const char *name)
+{
+  return g_build_filename (dir, name, NULL);
+}
+
+static void
+assert_file_str (const char *dir, const char *name, const char *text)
+{
+  g_autofree char *path = out_path (dir, name);
+
+  tu_assert_file_contents (path, text, strlen (text));
+}
+
+/* Asserts that @dir holds @name with @text, and nothing else: no part,
+ * no temporary file. */
+static void
+assert_only_file (const char *dir, const char *name, const char *text)
+{
+  g_autofree char *listing = dir_listing (dir);
+
+  assert_file_str (dir, name, text);
+  g_assert_cmpstr (listing, ==, name);
+}
+
+/* -o DIR keeps each name's relative path, creating the folders: two names
+ * with one last component no longer land on one file. */
+static void
+test_get_relative_paths (TuFixture *f, gconstpointer data)
+{
+  const char *args[] = { "docs/readme.txt", "sub/deeper/readme.txt", "top.txt", NULL };
+  g_autofree char *listing = NULL;
+  g_autofree char *docs = g_build_filename (f->out, "docs", NULL);
+
+  tu_write_file_str (f->d->root, "docs/readme.txt", "docs\n");
+  tu_write_file_str (f->d->root, "sub/deeper/readme.txt", "sub\n");
+  tu_write_file_str (f->d->root, "top.txt", "top\n");
+
+  g_assert_cmpint (run_client ("get", f->d->port, f->out, args, NULL, NULL), ==, 0);
+  assert_file_str (f->out, "docs/readme.txt", "docs\n");
+  assert_file_str (f->out, "sub/deeper/readme.txt", "sub\n");
+  assert_file_str (f->out, "top.txt", "top\n");
+  listing = dir_listing (f->out);
+  g_assert_cmpstr (listing, ==, "docs|sub|top.txt");
+  g_free (listing);
+  listing = dir_listing (docs);
+  g_assert_cmpstr (listing, ==, "readme.txt");
+}
+
+/* Two names that would be saved to one file (the same name twice, or a
+ * name and another inside it) are refused as a usage error before
+ * anything is fetched. */
+static void
+test_get_collisions (TuFixture *f, gconstpointer data)
+{
+  static const char *const cases[][3] = {
+    { "a.txt", "a.txt", NULL },
+    { "d", "d/x", NULL },
+    { "d/x/y", "d/x", NULL },
+  };
+
+  tu_write_file_str (f->d->root, "a.txt", "a\n");
+  tu_write_file_str (f->d->root, "d/x/y", "y\n");
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *err = NULL;
+      g_autofree char *listing = NULL;
+
+      g_assert_cmpint (run_client ("get", f->d->port, f->out, cases[i], NULL, &err), ==, 2);
+      assert_stderr_mentions (err, cases[i][1]);
+      listing = dir_listing (f->out);
+      g_assert_cmpstr (listing, ==, "");
+    }
+}
+
+/* The port is decimal, leading zeros and all: not octal, not hex. */
+static void
+test_port_decimal (TuFixture *f, gconstpointer data)
+{
+  g_autofree char *port = g_strdup_printf ("0%u", f->d->port);
+  const char *zero[] = { "ping", "-H", "127.0.0.1", "-p", port, NULL };
+  const char *hex[] = { "ping", "-H", "127.0.0.1", "-p", "0x1f90", NULL };
+  g_autofree char *out = NULL;
+
+  g_assert_cmpint (run_filecache (zero, &out, NULL), ==, 0);
+  g_assert_cmpstr (out, ==, "PONG\n");
+  g_assert_cmpint (run_filecache (hex, NULL, NULL), ==, 2);
+}
+
+/* A refused connection names the port, which is as often what is wrong
+ * as the host; it is a failure (1), not a usage error. */
+static void
+test_closed_port_named (void)
+{
+  guint16 port = closed_port ();
+  g_autofree char *port_text = g_strdup_printf ("%u", port);
+  const char *args[] = { "a.txt", NULL };
+  g_autofree char *err = NULL;
+
+  g_assert_cmpint (run_client ("ping", port, NULL, NULL, NULL, &err), ==, 1);
+  assert_stderr_mentions (err, port_text);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_client ("get", port, NULL, args, NULL, &err), ==, 1);
+  assert_stderr_mentions (err, port_text);
+}
+
+/* Usage errors exit with 2, failures with 1, as --help says. */
+static void
+test_usage_exit_status (void)
+{
+  static const char *const cases[][6] = {
+    { NULL },
+    { "frobnicate", NULL },
+    { "--bogus", NULL },
+    { "get", NULL },
+    { "get", "--bogus", "x", NULL },
+    { "get", "-p", "70000", "x", NULL },
+    { "get", "-p", "12ab", "x", NULL },
+    { "get", "-p", "-1", "x", NULL },
+    { "get", "--timeout", "0", "x", NULL },
+    { "get", "../x", NULL },
+    { "get", "/etc/passwd", NULL },
+    { "list", "extra", NULL },
+    { "stats", "--json", "--prometheus", NULL },
+  };
+  const char *help[] = { "get", "--help", NULL };
+  g_autofree char *out = NULL;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *err = NULL;
+      g_autofree char *joined = g_strjoinv (" ", (char **) cases[i]);
+
+      g_test_message ("filecache %s", joined);
+      g_assert_cmpint (run_filecache (cases[i], NULL, &err), ==, 2);
+      g_assert_cmpstr (g_strstrip (err), !=, "");
+    }
+
+  g_assert_cmpint (run_filecache (help, &out, NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "Exit status"));
+  g_assert_nonnull (strstr (out, "2 for a usage error"));
+}
+
+/* (transfer full): @len bytes (at least) of text lines, different for
+ * each @seed, so that a FakeServer can send them as a string. */
+static char *
+make_text (guint seed, gsize len)
+{
+  GString *text = g_string_new (NULL);
+
+  for (guint i = 0; text->len < len; i++)
+    g_string_append_printf (text, "%u: line %u of the text\n", seed, i);
+  g_string_truncate (text, len);
+  return g_string_free (text, FALSE);
+}
+
+/* Fetches @name with -c from a FakeServer that announces @content, sends
+ * its first @cut bytes and closes: leaves .NAME.part in @out. */
+static void
+cut_download (const char *out, const char *name, const char *content, gsize cut)
+{
+  g_autofree char *stat = stat_reply (content);
+  g_autofree char *body = g_strdup_printf ("OK %zu\n%.*s", strlen (content), (int) cut, content);
+  g_autoptr(FakeServer) server = fake_server_new (FAKE_CLOSE, stat, body, NULL);
+  const char *args[] = { "-c", name, NULL };
+  g_autofree char *folder = g_path_get_dirname (name);
+  g_autofree char *base = g_path_get_basename (name);
+  g_autofree char *part_name = g_strdup_printf (".%s.part", base);
+  g_autofree char *part = g_build_filename (out, folder, part_name, NULL);
+  g_autofree char *target = out_path (out, name);
+  g_autofree char *err = NULL;
+  g_autofree char *kept = NULL;
+  gsize kept_len;
+
+  g_assert_cmpint (get_from (server, out, args, &err), ==, 1);
+  assert_stderr_mentions (err, name);
+  /* Kept, hidden, beside the target; never under the final name. */
+  g_assert_true (g_file_get_contents (part, &kept, &kept_len, NULL));
+  g_assert_cmpmem (kept, kept_len, content, cut);
+  g_assert_false (g_file_test (target, G_FILE_TEST_EXISTS));
+}
+
+/* A download cut midway and kept with -c is resumed from where it was cut
+ * (GETFROM <size so far> <digest>), and gives the whole file. */
+static void
+test_get_resume_offset (void)
+{
+  const char *content = "0123456789abcdefghi\n";
+  g_autofree char *digest = sha256 (content);
+  g_autofree char *stat = stat_reply (content);
+  g_autoptr(FakeServer) server = fake_server_new (FAKE_DRAIN, stat, "OK 12\n89abcdefghi\n", NULL);
+  g_autofree char *getfrom = g_strdup_printf ("GETFROM 8 %s f.txt", digest);
+  g_autofree char *out = make_out_dir ();
+  const char *args[] = { "-c", "f.txt", NULL };
+
+  cut_download (out, "f.txt", content, 8);
+  g_assert_cmpint (get_from (server, out, args, NULL), ==, 0);
+  assert_requests (server, "STAT f.txt", getfrom, NULL);
+  assert_only_file (out, "f.txt", content);
+  tu_rm_rf (out);
+}
+
+/* The same against the real daemon: a download cut midway, resumed with
+ * -c, gives the right file. */
+static void
+test_get_resume_from_daemon (TuFixture *f, gconstpointer data)
+{
+  g_autofree char *content = make_text (1, 300000);
+  const char *args[] = { "-c", "sub/big.txt", NULL };
+  g_autofree char *sub = out_path (f->out, "sub");
+
+  tu_write_file_str (f->d->root, "sub/big.txt", content);
+  cut_download (f->out, "sub/big.txt", content, 123457);
+  g_assert_cmpint (run_client ("get", f->d->port, f->out, args, NULL, NULL), ==, 0);
+  assert_only_file (sub, "big.txt", content);
+}
+
+/* A file changed between two runs of -c is fetched again whole: the part
+ * kept belongs to the old digest. */
+static void
+test_get_resume_changed (TuFixture *f, gconstpointer data)
+{
+  g_autofree char *old = make_text (1, 200000);
+  g_autofree char *new = make_text (2, 250000);
+  const char *args[] = { "-c", "big.txt", NULL };
+
+  cut_download (f->out, "big.txt", old, 100000);
+  tu_write_file_str (f->d->root, "big.txt", new);
+  g_assert_cmpint (run_client ("get", f->d->port, f->out, args, NULL, NULL), ==, 0);
+  assert_only_file (f->out, "big.txt", new);
+}
+
+/* A resumed GETFROM answered ERR 412 starts over from a fresh STAT. */
+static void
+test_get_resume_412 (void)
+{
+  const char *old = "old content\n";
+  const char *new = "new stuff!\n";
+  g_autofree char *old_digest = sha256 (old);
+  g_autofree char *new_digest = sha256 (new);
+  g_autofree char *old_stat = stat_reply (old);
+  g_autofree char *new_stat = stat_reply (new);
+  g_autoptr(FakeServer) server = fake_server_new (FAKE_DRAIN, old_stat, "ERR 412 file changed\n",
+                                                  new_stat, "OK 11\nnew stuff!\n", NULL);
+  g_autofree char *resume = g_strdup_printf ("GETFROM 4 %s f", old_digest);
+  g_autofree char *fresh = g_strdup_printf ("GETFROM 0 %s f", new_digest);
+  g_autofree char *out = make_out_dir ();
+  const char *args[] = { "-c", "f", NULL };
+
+  cut_download (out, "f", old, 4);
+  g_assert_cmpint (get_from (server, out, args, NULL), ==, 0);
+  assert_requests (server, "STAT f", resume, "STAT f", fresh, NULL);
+  assert_only_file (out, "f", new);
+  tu_rm_rf (out);
+}
+
+/* get asks STAT, then GETFROM 0 <digest>; content that does not have the
+ * digest is not kept, and is fetched again once from a fresh STAT. */
+static void
+test_get_mismatch_retried (void)
+{
+  g_autofree char *digest = sha256 ("hello\n");
+  g_autofree char *stat = stat_reply ("hello\n");
+  g_autofree char *getfrom = g_strdup_printf ("GETFROM 0 %s f.txt", digest);
+  g_autoptr(FakeServer) server = fake_server_new (FAKE_DRAIN, stat, "OK 6\nhellx\n",
+                                                  stat, "OK 6\nhello\n", NULL);
+  g_autofree char *out = make_out_dir ();
+  const char *args[] = { "f.txt", NULL };
+
+  g_assert_cmpint (get_from (server, out, args, NULL), ==, 0);
+  assert_requests (server, "STAT f.txt", getfrom, "STAT f.txt", getfrom, NULL);
+  assert_only_file (out, "f.txt", "hello\n");
+  tu_rm_rf (out);
+}
+
+/* A second mismatch fails, naming the file, and keeps nothing. */
+static void
+test_get_mismatch_twice (void)
+{
+  g_autofree char *stat = stat_reply ("hello\n");
+  char *replies[] = { stat, "OK 6\nhellx\n", stat, "OK 6\nhelly\n", NULL };
+  const char *args[] = { "f.txt", NULL };
+  g_autofree char *err = NULL;
+
+  g_assert_cmpint (get_from_fake_server (replies, FAKE_DRAIN, args, "", &err), ==, 1);
+  assert_stderr_mentions (err, "f.txt");
+  assert_stderr_mentions (err, "SHA-256");
+}
+
+/* A file that changed between STAT and GETFROM (ERR 412) is fetched again
+ * from a fresh STAT. */
+static void
+test_get_changed_retried (void)
+{
+  g_autofree char *old_stat = stat_reply ("old\n");
+  g_autofree char *new_stat = stat_reply ("new!\n");
+  g_autofree char *new_digest = sha256 ("new!\n");
+  g_autofree char *fresh = g_strdup_printf ("GETFROM 0 %s f", new_digest);
+  g_autoptr(FakeServer) server = fake_server_new (FAKE_DRAIN, old_stat, "ERR 412 file changed\n",
+                                                  new_stat, "OK 5\nnew!\n", NULL);
+  g_autofree char *out = make_out_dir ();
+  const char *args[] = { "f", NULL };
+
+  g_assert_cmpint (get_from (server, out, args, NULL), ==, 0);
+  g_assert_cmpuint (server->requests->len, ==, 4);
+  g_assert_cmpstr (g_ptr_array_index (server->requests, 3), ==, fresh);
+  assert_only_file (out, "f", "new!\n");
+  tu_rm_rf (out);
+}
+
+/* --skip-identical: a local file with the server's digest costs one
+ * STAT and no body. */
+static void
+test_get_skip_identical_requests (void)
+{
+  g_autofree char *stat = stat_reply ("same\n");
+  g_autoptr(FakeServer) server = fake_server_new (FAKE_DRAIN, stat, NULL);
+  g_autofree char *out = make_out_dir ();
+  const char *args[] = { "--skip-identical", "f.txt", NULL };
+  g_autofree char *err = NULL;
+
+  tu_write_file_str (out, "f.txt", "same\n");
+  g_assert_cmpint (get_from (server, out, args, &err), ==, 0);
+  assert_requests (server, "STAT f.txt", NULL);
+  assert_stderr_mentions (err, "skipped");
+  assert_only_file (out, "f.txt", "same\n");
+  tu_rm_rf (out);
+}
+
+static ino_t
+inode_of (const char *dir, const char *name)
+{
+  g_autofree char *path = out_path (dir, name);
+  struct stat st;
+
+  g_assert_cmpint (stat (path, &st), ==, 0);
+  return st.st_ino;
+}
+
+/* Against the daemon: the identical file is left as it is (same inode),
+ * one that differs is fetched. */
+static void
+test_get_skip_identical_daemon (TuFixture *f, gconstpointer data)
+{
+  const char *args[] = { "--skip-identical", "same.txt", "other.txt", NULL };
+  ino_t same;
+
+  tu_write_file_str (f->d->root, "same.txt", "same\n");
+  tu_write_file_str (f->d->root, "other.txt", "new\n");
+  tu_write_file_str (f->out, "same.txt", "same\n");
+  tu_write_file_str (f->out, "other.txt", "old\n");
+  same = inode_of (f->out, "same.txt");
+
+  g_assert_cmpint (run_client ("get", f->d->port, f->out, args, NULL, NULL), ==, 0);
+  g_assert_cmpuint (inode_of (f->out, "same.txt"), ==, same);
+  assert_file_str (f->out, "other.txt", "new\n");
+}
+
+/* A protocol 1.0 server answers STAT with ERR 400: get falls back to GET,
+ * says that the transfer is unverified, and asks no more STATs. */
+static void
+test_get_protocol_1_0 (void)
+{
+  g_autoptr(FakeServer) server = fake_server_new (FAKE_DRAIN, "ERR 400 unknown command\n",
+                                                  "OK 6\nhello\n", "OK 4\nbye\n", NULL);
+  g_autofree char *out = make_out_dir ();
+  const char *args[] = { "f.txt", "g.txt", NULL };
+  g_autofree char *err = NULL;
+
+  g_assert_cmpint (get_from (server, out, args, &err), ==, 0);
+  assert_requests (server, "STAT f.txt", "GET f.txt", "GET g.txt", NULL);
+  assert_stderr_mentions (err, "unverified");
+  assert_stderr_mentions (err, "f.txt");
+  assert_stderr_mentions (err, "g.txt");
+  assert_file_str (out, "f.txt", "hello\n");
+  assert_file_str (out, "g.txt", "bye\n");
+  tu_rm_rf (out);
+}
+
+/* ---- stats, over a private bus ---- */
+
+typedef struct {
+  GTestDBus *bus;  /* (owned) */
+  TuDaemon *d;     /* (owned) */
+} BusFixture;
+
+static void
+bus_fixture_setup (BusFixture *f, gconstpointer data)
+{
+  f->bus = g_test_dbus_new (G_TEST_DBUS_NONE);
+  g_test_dbus_up (f->bus);
+  f->d = tu_daemon_start_dbus (NULL, NULL);
+}
+
+static void
+bus_fixture_teardown (BusFixture *f, gconstpointer data)
+{
+  tu_daemon_stop (f->d);
+  g_test_dbus_down (f->bus);
+  g_object_unref (f->bus);
+}
+
+/* (transfer full): what `filecache stats @option` prints, once the daemon
+ * owns its name (it may not yet, right after it printed its port). */
+static char *
+stats_output (const char *option)
+{
+  const char *args[] = { "stats", option, NULL };
+  gint64 deadline = g_get_monotonic_time () + TU_IO_TIMEOUT_S * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      g_autofree char *out = NULL;
+      g_autofree char *err = NULL;
+
+      if (run_filecache (args, &out, &err) == 0)
+        return g_steal_pointer (&out);
+      if (g_get_monotonic_time () > deadline)
+        g_error ("filecache stats %s keeps failing: %s", option, err);
+      g_usleep (100 * 1000);
+    }
+}
+
+/* The Stats keys of DBUS.md 1.0 and those of 1.1 that the daemon has now
+ * (not yet misses-cold, misses-evicted, misses-changed). */
+static const char *const stats_keys[] = {
+  "hits", "misses", "loads", "evictions", "invalidations", "entries", "size", "capacity",
+  "requests", "errors", "refused", "bytes-sent", "clients", "clients-total", "uptime",
+  "max-entry-size", "pinned",
+};
+
+/* One GET that misses, one that hits. */
+static void
+get_twice (TuDaemon *d)
+{
+  int fd = tu_connect (d->port);
+
+  tu_write_file_str (d->root, "a", "abc\n");
+  tu_assert_get (fd, "a", "abc\n", 4);
+  tu_assert_get (fd, "a", "abc\n", 4);
+  close (fd);
+}
+
+static void
+test_stats_json (BusFixture *f, gconstpointer data)
+{
+  g_autofree char *json = NULL;
+  g_autoptr(GHashTable) members = NULL;
+
+  get_twice (f->d);
+  json = stats_output ("--json");
+  g_test_message ("%s", json);
+  members = json_parse_object (json);
+  g_assert_nonnull (members);
+  for (gsize i = 0; i < G_N_ELEMENTS (stats_keys); i++)
+    {
+      const char *value = g_hash_table_lookup (members, stats_keys[i]);
+
+      if (value == NULL)
+        g_error ("no “%s” in the JSON", stats_keys[i]);
+      g_assert_true (g_ascii_string_to_unsigned (value, 10, 0, G_MAXUINT64, NULL, NULL));
+    }
+  g_assert_cmpstr (g_hash_table_lookup (members, "hits"), ==, "1");
+  g_assert_cmpstr (g_hash_table_lookup (members, "misses"), ==, "1");
+  g_assert_cmpstr (g_hash_table_lookup (members, "entries"), ==, "1");
+  g_assert_cmpstr (g_hash_table_lookup (members, "size"), ==, "4");
+}
+
+/* Each line a # HELP, a # TYPE (counter or gauge) or a sample of the
+ * family just typed; counters end in _total, gauges do not. */
+static void
+test_stats_prometheus (BusFixture *f, gconstpointer data)
+{
+  g_autofree char *text = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_autoptr(GRegex) help = g_regex_new ("^# HELP (filecached_[a-z_]+) [^\\n]+$", 0, 0, NULL);
+  g_autoptr(GRegex) type = g_regex_new ("^# TYPE (filecached_[a-z_]+) (counter|gauge)$", 0, 0, NULL);
+  g_autoptr(GRegex) sample = g_regex_new ("^(filecached_[a-z_]+) ([0-9]+)$", 0, 0, NULL);
+  guint samples = 0;
+
+  get_twice (f->d);
+  text = stats_output ("--prometheus");
+  g_test_message ("%s", text);
+  g_assert_true (g_str_has_suffix (text, "\n"));
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i + 1] != NULL; i += 3)
+    {
+      g_autoptr(GMatchInfo) help_match = NULL;
+      g_autoptr(GMatchInfo) type_match = NULL;
+      g_autoptr(GMatchInfo) sample_match = NULL;
+      g_autofree char *name = NULL;
+      g_autofree char *type_name = NULL;
+      g_autofree char *kind = NULL;
+      g_autofree char *sample_name = NULL;
+
+      g_assert_true (g_regex_match (help, lines[i], 0, &help_match));
+      g_assert_nonnull (lines[i + 1]);
+      g_assert_true (g_regex_match (type, lines[i + 1], 0, &type_match));
+      g_assert_nonnull (lines[i + 2]);
+      g_assert_true (g_regex_match (sample, lines[i + 2], 0, &sample_match));
+      name = g_match_info_fetch (help_match, 1);
+      type_name = g_match_info_fetch (type_match, 1);
+      kind = g_match_info_fetch (type_match, 2);
+      sample_name = g_match_info_fetch (sample_match, 1);
+      g_assert_cmpstr (type_name, ==, name);
+      g_assert_cmpstr (sample_name, ==, name);
+      g_assert_cmpint (g_str_has_suffix (name, "_total"), ==, g_str_equal (kind, "counter"));
+      samples++;
+    }
+  /* One for each key the daemon sent, those above at least. */
+  g_assert_cmpuint (samples, >=, G_N_ELEMENTS (stats_keys));
+  g_assert_nonnull (strstr (text, "\nfilecached_hits_total 1\n"));
+  g_assert_nonnull (strstr (text, "\nfilecached_misses_total 1\n"));
+  g_assert_nonnull (strstr (text, "\nfilecached_entries 1\n"));
+  g_assert_nonnull (strstr (text, "\n# TYPE filecached_max_entry_size_bytes gauge\n"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -524,6 +1173,27 @@ main (int argc, char **argv)
   tu_add ("/client/list", NULL, test_list);
   tu_add ("/client/ping", NULL, test_ping);
   g_test_add_func ("/client/ping/closed-port", test_ping_closed_port);
+
+  tu_add ("/client/get/output-dir/keeps-relative-paths", NULL, test_get_relative_paths);
+  tu_add ("/client/get/output-dir/refuses-collisions", NULL, test_get_collisions);
+  tu_add ("/client/port/decimal-only", NULL, test_port_decimal);
+  g_test_add_func ("/client/port/named-when-refused", test_closed_port_named);
+  g_test_add_func ("/client/usage/exit-status-2", test_usage_exit_status);
+  g_test_add_func ("/client/get/verify/mismatch-retried", test_get_mismatch_retried);
+  g_test_add_func ("/client/get/verify/mismatch-twice-fails", test_get_mismatch_twice);
+  g_test_add_func ("/client/get/verify/changed-retried", test_get_changed_retried);
+  g_test_add_func ("/client/get/verify/protocol-1-0-unverified", test_get_protocol_1_0);
+  g_test_add_func ("/client/get/continue/resumes-at-offset", test_get_resume_offset);
+  tu_add ("/client/get/continue/cut-then-daemon", NULL, test_get_resume_from_daemon);
+  tu_add ("/client/get/continue/changed-between-runs", NULL, test_get_resume_changed);
+  g_test_add_func ("/client/get/continue/412-starts-over", test_get_resume_412);
+  g_test_add_func ("/client/get/skip-identical/one-stat-no-body",
+                   test_get_skip_identical_requests);
+  tu_add ("/client/get/skip-identical/daemon", NULL, test_get_skip_identical_daemon);
+  g_test_add ("/client/stats/json", BusFixture, NULL, bus_fixture_setup, test_stats_json,
+              bus_fixture_teardown);
+  g_test_add ("/client/stats/prometheus", BusFixture, NULL, bus_fixture_setup,
+              test_stats_prometheus, bus_fixture_teardown);
 
   return g_test_run ();
 }

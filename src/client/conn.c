@@ -69,6 +69,44 @@ fcc_parse_uint (const char *text,
 }
 
 /**
+ * fcc_is_digest:
+ * @text: (array length=len): the characters, not necessarily NUL-terminated
+ *
+ * Returns: whether @text is a SHA-256 as PROTOCOL.md 1.1 writes it:
+ *   exactly %FCC_DIGEST_HEX_LEN lowercase hex digits
+ */
+gboolean
+fcc_is_digest (const char *text,
+               gsize       len)
+{
+  if (len != FCC_DIGEST_HEX_LEN)
+    return FALSE;
+  for (gsize i = 0; i < len; i++)
+    if (!g_ascii_isdigit (text[i]) && !(text[i] >= 'a' && text[i] <= 'f'))
+      return FALSE;
+  return TRUE;
+}
+
+/* GIO names the host but not the port ("Could not connect to localhost:
+ * Connection refused"), and the port is as often what is wrong: the
+ * message names both, and keeps GIO's reason without its own "… to
+ * HOST: " in front, in whatever language that is. */
+static void
+set_connect_error (GError     **error,
+                   GError      *cause,
+                   const char  *host,
+                   guint16      port)
+{
+  g_autofree char *host_colon = g_strconcat (host, ": ", NULL);
+  const char *reason = strstr (cause->message, host_colon);
+
+  reason = reason != NULL && reason[strlen (host_colon)] != '\0'
+           ? reason + strlen (host_colon) : cause->message;
+  g_set_error (error, cause->domain, cause->code,
+               _("cannot connect to %s port %u: %s"), host, port, reason);
+}
+
+/**
  * fcc_conn_open:
  * @host: a host name or address, optionally with ":PORT"
  * @port: the port used when @host names none
@@ -86,15 +124,19 @@ fcc_conn_open (const char  *host,
 {
   g_autoptr(GSocketClient) client = g_socket_client_new ();
   g_autoptr(GSocketConnection) connection = NULL;
+  g_autoptr(GError) local_error = NULL;
   FccConn *conn;
 
   /* Also bounds every read and write on the connected socket, so a
    * server that stops sending mid-reply cannot hang the client. */
   g_socket_client_set_timeout (client, timeout_s);
 
-  connection = g_socket_client_connect_to_host (client, host, port, NULL, error);
+  connection = g_socket_client_connect_to_host (client, host, port, NULL, &local_error);
   if (connection == NULL)
-    return NULL;
+    {
+      set_connect_error (error, local_error, host, port);
+      return NULL;
+    }
 
   conn = g_new0 (FccConn, 1);
   conn->in = G_BUFFERED_INPUT_STREAM (
@@ -327,7 +369,10 @@ set_refused (FccConn     *conn,
     conn->broken = TRUE;
 
   /* The text is the server's own English, shown as is. */
-  g_set_error (error, FCC_ERROR, FCC_ERROR_REFUSED,
+  g_set_error (error, FCC_ERROR,
+               status == 400 ? FCC_ERROR_BAD_REQUEST
+               : status == 412 ? FCC_ERROR_CHANGED
+               : FCC_ERROR_REFUSED,
                "%s (ERR %.*s)", text + 1, (int) (text - code), code);
 }
 
@@ -338,7 +383,8 @@ set_refused (FccConn     *conn,
  * @answer: (out) (transfer none): set to what follows "OK " in the result
  *
  * Sends one request and reads its status line. An ERR reply is an error
- * in the %FCC_ERROR_REFUSED code; anything but "OK " or "ERR " is a
+ * in the %FCC_ERROR_REFUSED code (%FCC_ERROR_BAD_REQUEST for ERR 400,
+ * %FCC_ERROR_CHANGED for ERR 412); anything but "OK " or "ERR " is a
  * protocol error.
  *
  * Returns: (transfer full): the whole status line, or %NULL with @error set
@@ -403,6 +449,22 @@ fcc_conn_call_count (FccConn     *conn,
   return TRUE;
 }
 
+/* A request whose "OK <n>" reply is followed by an n-byte body. */
+static gboolean
+call_for_body (FccConn     *conn,
+               const char  *command,
+               const char  *argument,
+               guint64     *size,
+               GError     **error)
+{
+  if (!fcc_conn_call_count (conn, command, argument, size, error))
+    return FALSE;
+
+  conn->body_size = *size;
+  conn->body_left = *size;
+  return TRUE;
+}
+
 /**
  * fcc_conn_get:
  * @size: (out): the size of the body that follows
@@ -419,12 +481,70 @@ fcc_conn_get (FccConn     *conn,
               guint64     *size,
               GError     **error)
 {
-  if (!fcc_conn_call_count (conn, "GET", name, size, error))
+  return call_for_body (conn, "GET", name, size, error);
+}
+
+/**
+ * fcc_conn_stat:
+ * @size: (out): the size of the file's current version
+ * @digest: (out caller-allocates): its SHA-256 in hex, NUL-terminated
+ *
+ * Sends "STAT @name" (PROTOCOL.md 1.1). A server of protocol 1.0 answers
+ * ERR 400, an error in the %FCC_ERROR_BAD_REQUEST code, as it does for an
+ * invalid name.
+ *
+ * Returns: %FALSE with @error set if the server refused or failed
+ */
+gboolean
+fcc_conn_stat (FccConn     *conn,
+               const char  *name,
+               guint64     *size,
+               char         digest[FCC_DIGEST_HEX_LEN + 1],
+               GError     **error)
+{
+  const char *answer;
+  g_autofree char *line = fcc_conn_call (conn, "STAT", name, &answer, error);
+  const char *space;
+
+  if (line == NULL)
     return FALSE;
 
-  conn->body_size = *size;
-  conn->body_left = *size;
+  /* "OK <size> <sha256>" */
+  space = strchr (answer, ' ');
+  if (space == NULL || !fcc_parse_uint (answer, space - answer, size) ||
+      !fcc_is_digest (space + 1, strlen (space + 1)))
+    {
+      fcc_conn_set_malformed (conn, line, error);
+      return FALSE;
+    }
+  memcpy (digest, space + 1, FCC_DIGEST_HEX_LEN + 1);
   return TRUE;
+}
+
+/**
+ * fcc_conn_get_from:
+ * @offset: the first byte wanted
+ * @digest: the SHA-256 (in hex) of the version wanted
+ * @size: (out): the size of the body that follows: the bytes from @offset on
+ *
+ * Sends "GETFROM @offset @digest @name" (PROTOCOL.md 1.1) and reads the
+ * status line; the body is read as after fcc_conn_get(). If the file no
+ * longer has @digest, the error is in the %FCC_ERROR_CHANGED code.
+ *
+ * Returns: %FALSE with @error set if the server refused or failed
+ */
+gboolean
+fcc_conn_get_from (FccConn     *conn,
+                   const char  *name,
+                   guint64      offset,
+                   const char  *digest,
+                   guint64     *size,
+                   GError     **error)
+{
+  g_autofree char *argument = g_strdup_printf ("%" G_GUINT64_FORMAT " %s %s",
+                                               offset, digest, name);
+
+  return call_for_body (conn, "GETFROM", argument, size, error);
 }
 
 /**

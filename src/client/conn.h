@@ -8,10 +8,16 @@ G_BEGIN_DECLS
 
 typedef enum {
   FCC_ERROR_REFUSED,   /* the server answered ERR; the message holds its text and code */
+  FCC_ERROR_BAD_REQUEST, /* the same, ERR 400: to a valid STAT, a protocol 1.0 server */
+  FCC_ERROR_CHANGED,   /* the same, ERR 412: the file no longer has the digest given */
   FCC_ERROR_PROTOCOL,  /* the server's reply breaks PROTOCOL.md */
   FCC_ERROR_CLOSED,    /* the server closed the connection before its reply ended */
   FCC_ERROR_BAD_NAME,  /* a name that cannot be asked for, or saved, as given */
+  FCC_ERROR_MISMATCH,  /* the body received does not have the SHA-256 announced */
 } FccError;
+
+/* A SHA-256 as PROTOCOL.md 1.1 writes it: lowercase hex digits. */
+#define FCC_DIGEST_HEX_LEN 64
 
 typedef struct _FccConn FccConn;
 
@@ -20,6 +26,8 @@ GQuark    fcc_error_quark        (void);
 gboolean  fcc_parse_uint         (const char   *text,
                                   gsize         len,
                                   guint64      *value);
+gboolean  fcc_is_digest          (const char   *text,
+                                  gsize         len);
 
 FccConn  *fcc_conn_open          (const char   *host,
                                   guint16       port,
@@ -41,6 +49,17 @@ char     *fcc_conn_read_line     (FccConn      *conn,
                                   GError      **error);
 gboolean  fcc_conn_get           (FccConn      *conn,
                                   const char   *name,
+                                  guint64      *size,
+                                  GError      **error);
+gboolean  fcc_conn_stat          (FccConn      *conn,
+                                  const char   *name,
+                                  guint64      *size,
+                                  char          digest[FCC_DIGEST_HEX_LEN + 1],
+                                  GError      **error);
+gboolean  fcc_conn_get_from      (FccConn      *conn,
+                                  const char   *name,
+                                  guint64       offset,
+                                  const char   *digest,
                                   guint64      *size,
                                   GError      **error);
 gssize    fcc_conn_read_body     (FccConn      *conn,

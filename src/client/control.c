@@ -21,39 +21,10 @@
  * answers that a page is more than the bus carries. */
 #define LIST_PAGE 1000
 
-/* The column where the values of "filecache stats" start: past the
- * longest label ("clients-total:", "invalidations:") and a space. */
-#define STATS_VALUE_COLUMN 19
-
 struct _FccControl {
   GDBusConnection *bus;  /* (owned) */
   GBusType bus_type;
   gboolean reachable;    /* no call has found the daemon missing */
-};
-
-typedef struct {
-  const char *key;
-  gboolean    is_u32;   /* "u" in DBUS.md, else "t" */
-  gboolean    is_size;  /* a number of bytes, worth a unit too */
-} StatsField;
-
-/* DBUS.md's table order, which groups the counters by meaning. */
-static const StatsField stats_fields[] = {
-  { "hits", FALSE, FALSE },
-  { "misses", FALSE, FALSE },
-  { "loads", FALSE, FALSE },
-  { "evictions", FALSE, FALSE },
-  { "invalidations", FALSE, FALSE },
-  { "entries", TRUE, FALSE },
-  { "size", FALSE, TRUE },
-  { "capacity", FALSE, TRUE },
-  { "requests", FALSE, FALSE },
-  { "errors", FALSE, FALSE },
-  { "refused", FALSE, FALSE },
-  { "bytes-sent", FALSE, TRUE },
-  { "clients", TRUE, FALSE },
-  { "clients-total", FALSE, FALSE },
-  { "uptime", FALSE, FALSE },
 };
 
 /**
@@ -167,109 +138,33 @@ control_call_for_dict (FccControl  *control,
   return dict;
 }
 
-static gboolean
-lookup_counter (GVariant         *stats,
-                const StatsField *field,
-                guint64          *value)
+/**
+ * fcc_control_get_stats:
+ *
+ * Calls the daemon's Stats method.
+ *
+ * Returns: (transfer full): its a{sv}, or %NULL with @error set
+ */
+GVariant *
+fcc_control_get_stats (FccControl  *control,
+                       GError     **error)
 {
-  guint32 value32;
-
-  if (!field->is_u32)
-    return g_variant_lookup (stats, field->key, "t", value);
-  if (!g_variant_lookup (stats, field->key, "u", &value32))
-    return FALSE;
-  *value = value32;
-  return TRUE;
-}
-
-static void
-append_stats_line (GString    *table,
-                   const char *label,
-                   const char *value)
-{
-  g_string_append_printf (table, "%s:%*s%s\n", label,
-                          (int) (STATS_VALUE_COLUMN - strlen (label) - 1), "", value);
-}
-
-/* An older or newer daemon may lack a key or type it otherwise: that
- * value shows as "?" and the others still show. */
-static char *
-format_counter (GVariant         *stats,
-                const StatsField *field)
-{
-  guint64 value;
-  g_autofree char *size = NULL;
-
-  if (!lookup_counter (stats, field, &value))
-    return g_strdup ("?");
-  if (!field->is_size)
-    return g_strdup_printf ("%" G_GUINT64_FORMAT, value);
-
-  size = g_format_size_full (value, G_FORMAT_SIZE_IEC_UNITS);
-  return g_strdup_printf ("%" G_GUINT64_FORMAT " (%s)", value, size);
-}
-
-static char *
-format_hit_ratio (GVariant *stats)
-{
-  guint64 hits;
-  guint64 misses;
-
-  if (!g_variant_lookup (stats, "hits", "t", &hits) ||
-      !g_variant_lookup (stats, "misses", "t", &misses))
-    return g_strdup ("?");
-  if (hits == 0 && misses == 0)
-    return g_strdup ("-");
-  /* In floating point, where hits + misses cannot wrap around. */
-  return g_strdup_printf ("%.1f %%", 100.0 * hits / ((double) hits + misses));
+  return control_call_for_dict (control, CONTROL_INTERFACE, "Stats", NULL, error);
 }
 
 /**
- * fcc_control_describe_stats:
+ * fcc_control_get_properties:
  *
- * Reads the daemon's Root and Port properties and its Stats counters.
+ * Reads all the properties of the daemon's control interface.
  *
- * Returns: (transfer full): one "label: value" line for each, aligned, and
- *   the hit ratio; or %NULL with @error set
+ * Returns: (transfer full): an a{sv} of them, or %NULL with @error set
  */
-char *
-fcc_control_describe_stats (FccControl  *control,
+GVariant *
+fcc_control_get_properties (FccControl  *control,
                             GError     **error)
 {
-  g_autoptr(GVariant) properties = NULL;
-  g_autoptr(GVariant) stats = NULL;
-  g_autoptr(GString) table = g_string_new (NULL);
-  const char *root;
-  guint16 port;
-  g_autofree char *port_text = NULL;
-  g_autofree char *ratio = NULL;
-
-  properties = control_call_for_dict (control, "org.freedesktop.DBus.Properties", "GetAll",
-                                      g_variant_new ("(s)", CONTROL_INTERFACE), error);
-  if (properties == NULL)
-    return NULL;
-  stats = control_call_for_dict (control, CONTROL_INTERFACE, "Stats", NULL, error);
-  if (stats == NULL)
-    return NULL;
-
-  /* The labels are DBUS.md's names, the same in every language, for
-   * scripts to find. */
-  append_stats_line (table, "root",
-                     g_variant_lookup (properties, "Root", "&s", &root) ? root : "?");
-  port_text = g_variant_lookup (properties, "Port", "q", &port)
-              ? g_strdup_printf ("%u", port) : g_strdup ("?");
-  append_stats_line (table, "port", port_text);
-
-  for (gsize i = 0; i < G_N_ELEMENTS (stats_fields); i++)
-    {
-      g_autofree char *value = format_counter (stats, &stats_fields[i]);
-
-      append_stats_line (table, stats_fields[i].key, value);
-    }
-
-  ratio = format_hit_ratio (stats);
-  append_stats_line (table, "hit ratio", ratio);
-  return g_string_free (g_steal_pointer (&table), FALSE);
+  return control_call_for_dict (control, "org.freedesktop.DBus.Properties", "GetAll",
+                                g_variant_new ("(s)", CONTROL_INTERFACE), error);
 }
 
 /**

@@ -16,7 +16,9 @@ FccControl *fcc_control_open           (GBusType     bus_type,
                                         GError     **error);
 void        fcc_control_free           (FccControl  *control);
 gboolean    fcc_control_reachable      (FccControl  *control);
-char       *fcc_control_describe_stats (FccControl  *control,
+GVariant   *fcc_control_get_stats      (FccControl  *control,
+                                        GError     **error);
+GVariant   *fcc_control_get_properties (FccControl  *control,
                                         GError     **error);
 gboolean    fcc_control_evict          (FccControl  *control,
                                         const char  *name,

@@ -13,6 +13,7 @@
 #include "control.h"
 #include "fetch.h"
 #include "i18n.h"
+#include "stats-format.h"
 
 /* The prefix of every message, as in the usual "program: what: why". */
 #define PROGRAM_NAME "filecache"
@@ -21,13 +22,22 @@
 #define DEFAULT_PORT 3030
 #define DEFAULT_TIMEOUT_S 30
 
+/* The exit statuses: documented in --help (and so in the man page). */
+#define EXIT_USAGE 2
+
 typedef struct {
   char *host;        /* (owned) (nullable): NULL for DEFAULT_HOST */
-  int port;
-  int timeout;       /* seconds */
+  char *port_text;   /* (owned) (nullable): as given, parsed into port */
+  char *timeout_text;  /* (owned) (nullable): as given, parsed into timeout */
+  guint16 port;
+  guint timeout;     /* seconds */
   char *output_dir;  /* (owned) (nullable): NULL for the current directory */
+  gboolean resume;
+  gboolean skip_identical;
   gboolean system_bus;
   gboolean dbus;     /* a command that speaks both: over D-Bus */
+  gboolean json;
+  gboolean prometheus;
   char **args;       /* (owned) (nullable): the operands */
 } Options;
 
@@ -35,6 +45,8 @@ static void
 options_clear (Options *options)
 {
   g_clear_pointer (&options->host, g_free);
+  g_clear_pointer (&options->port_text, g_free);
+  g_clear_pointer (&options->timeout_text, g_free);
   g_clear_pointer (&options->output_dir, g_free);
   g_clear_pointer (&options->args, g_strfreev);
 }
@@ -73,11 +85,27 @@ report_not_fetched (char       **names,
     g_printerr (_("%s: %s: not fetched: %s\n"), PROGRAM_NAME, *names, why);
 }
 
+/* The end of every --help: the exit statuses, for scripts (and the man
+ * page). */
+static const char *
+exit_status_help (void)
+{
+  return _("Exit status: 0 if all went well (for get: every NAME was saved or\n"
+           "skipped as identical), 1 if the server, the daemon or a file failed,\n"
+           "2 for a usage error (an unknown command or option, a bad value, or\n"
+           "NAMEs that cannot be saved side by side).");
+}
+
 static gboolean
 run_get (FccConn       *conn,
          const Options *options)
 {
-  const char *dir = options->output_dir != NULL ? options->output_dir : ".";
+  FccFetchOptions fetch_options = {
+    .dir = options->output_dir != NULL ? options->output_dir : ".",
+    .resume = options->resume,
+    .skip_identical = options->skip_identical,
+  };
+  g_autoptr(FccFetcher) fetcher = fcc_fetcher_new (conn, &fetch_options);
   gboolean all_fetched = TRUE;
 
   fcc_fetch_clean_up_on_signals ();
@@ -85,8 +113,21 @@ run_get (FccConn       *conn,
     {
       g_autoptr(GError) error = NULL;
 
-      if (fcc_fetch (conn, *name, dir, &error))
-        continue;
+      switch (fcc_fetcher_get (fetcher, *name, &error))
+        {
+        case FCC_FETCH_VERIFIED:
+          continue;
+        case FCC_FETCH_UNVERIFIED:
+          g_printerr (_("%s: %s: unverified: the server speaks protocol 1.0 (no STAT), so the content was not checked against a SHA-256\n"),
+                      PROGRAM_NAME, *name);
+          continue;
+        case FCC_FETCH_SKIPPED:
+          g_printerr (_("%s: %s: skipped: the local file is identical (same SHA-256)\n"),
+                      PROGRAM_NAME, *name);
+          continue;
+        case FCC_FETCH_FAILED:
+          break;
+        }
 
       report_failure (*name, error);
       all_fetched = FALSE;
@@ -239,14 +280,29 @@ run_stats (FccControl    *control,
            const Options *options)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *table = fcc_control_describe_stats (control, &error);
+  g_autoptr(GVariant) stats = NULL;
+  g_autoptr(GVariant) properties = NULL;
+  g_autofree char *text = NULL;
 
-  if (table == NULL)
+  /* The table shows the root and the port too. */
+  if (!options->json && !options->prometheus)
+    properties = fcc_control_get_properties (control, &error);
+  if (error == NULL)
+    stats = fcc_control_get_stats (control, &error);
+  if (stats == NULL)
     {
       report_failure (NULL, error);
       return FALSE;
     }
-  fputs (table, stdout);
+
+  if (options->json)
+    text = fcc_stats_format_json (stats);
+  else if (options->prometheus)
+    text = fcc_stats_format_prometheus (stats);
+  else
+    text = fcc_stats_format_text (stats, properties);
+  /* UTF-8 as it is, whatever the locale: g_print() would convert it. */
+  fputs (text, stdout);
   return TRUE;
 }
 
@@ -293,13 +349,32 @@ run_clear (FccControl    *control,
 }
 
 static const Command commands[] = {
-  { "get", N_("Fetch each NAME into a file named after its last component"), TRUE, run_get, NULL },
+  { "get", N_("Fetch each NAME into a file under the same relative path"), TRUE, run_get, NULL },
   { "list", N_("Show the files in the server's memory cache"), FALSE, run_list, run_list_dbus },
   { "ping", N_("Check that the server answers"), FALSE, run_ping, NULL },
   { "stats", N_("Show the daemon's counters (over D-Bus)"), FALSE, NULL, run_stats },
   { "evict", N_("Drop each NAME from the daemon's cache (over D-Bus)"), TRUE, NULL, run_evict },
   { "clear", N_("Drop every file from the daemon's cache (over D-Bus)"), FALSE, NULL, run_clear },
 };
+
+/* Decimal only, as people write ports and seconds: strtol()'s base 0,
+ * which G_OPTION_ARG_INT uses, would read "-p 03030" as octal. */
+static gboolean
+parse_decimal (const char  *text,
+               guint64      max,
+               const char  *what,
+               guint64     *value,
+               GError     **error)
+{
+  if (g_ascii_string_to_unsigned (text, 10, 1, max, value, NULL))
+    return TRUE;
+  /* Translators: the first %s is "port" or "timeout", as the option is
+   * named; the last is the value given. */
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+               _("invalid %s “%s”: a decimal number from 1 to %" G_GUINT64_FORMAT " is needed"),
+               what, text, max);
+  return FALSE;
+}
 
 static gboolean
 parse_command_options (const Command   *command,
@@ -311,9 +386,9 @@ parse_command_options (const Command   *command,
   const GOptionEntry connection_entries[] = {
     { "host", 'H', 0, G_OPTION_ARG_STRING, &options->host,
       N_("Server to connect to (default: localhost)"), N_("HOST") },
-    { "port", 'p', 0, G_OPTION_ARG_INT, &options->port,
-      N_("TCP port of the server (default: 3030)"), N_("PORT") },
-    { "timeout", 0, 0, G_OPTION_ARG_INT, &options->timeout,
+    { "port", 'p', 0, G_OPTION_ARG_STRING, &options->port_text,
+      N_("TCP port of the server, in decimal (default: 3030)"), N_("PORT") },
+    { "timeout", 0, 0, G_OPTION_ARG_STRING, &options->timeout_text,
       N_("Seconds to wait for the server at any one step (default: 30)"), N_("S") },
     G_OPTION_ENTRY_NULL
   };
@@ -334,16 +409,31 @@ parse_command_options (const Command   *command,
   };
   const GOptionEntry save_entries[] = {
     { "output-dir", 'o', 0, G_OPTION_ARG_FILENAME, &options->output_dir,
-      N_("Save into DIR (default: the current directory)"), N_("DIR") },
+      N_("Save under DIR, each NAME at its relative path (default: the current directory)"),
+      N_("DIR") },
+    { "continue", 'c', 0, G_OPTION_ARG_NONE, &options->resume,
+      N_("Keep a cut download as .NAME.part and resume it next time"), NULL },
+    { "skip-identical", 0, 0, G_OPTION_ARG_NONE, &options->skip_identical,
+      N_("Leave a local file that already has the server's SHA-256"), NULL },
+    G_OPTION_ENTRY_NULL
+  };
+  const GOptionEntry stats_entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &options->json,
+      N_("Print the counters as one JSON object"), NULL },
+    { "prometheus", 0, 0, G_OPTION_ARG_NONE, &options->prometheus,
+      N_("Print the counters in Prometheus's text format (for node_exporter's textfile collector)"),
+      NULL },
     G_OPTION_ENTRY_NULL
   };
   g_autoptr(GOptionContext) context = NULL;
   g_autofree char *prgname = NULL;
+  guint64 value;
 
   /* GOptionContext translates these strings itself, when it shows them. */
   context = g_option_context_new (command->takes_names ? N_("NAME…") : NULL);
   g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
   g_option_context_set_summary (context, command->summary);
+  g_option_context_set_description (context, exit_status_help ());
   if (command->run != NULL)
     g_option_context_add_main_entries (context, connection_entries, NULL);
   if (command->run != NULL && command->run_control != NULL)
@@ -354,6 +444,8 @@ parse_command_options (const Command   *command,
   /* The names a TCP command takes are files to fetch, and so to save. */
   if (command->run != NULL && command->takes_names)
     g_option_context_add_main_entries (context, save_entries, NULL);
+  if (command->run_control == run_stats)
+    g_option_context_add_main_entries (context, stats_entries, NULL);
 
   /* So that --help shows "Usage: filecache get [OPTION…] NAME…". */
   prgname = g_strdup_printf ("%s %s", g_get_prgname (), command->name);
@@ -362,16 +454,22 @@ parse_command_options (const Command   *command,
   if (!g_option_context_parse (context, argc, argv, error))
     return FALSE;
 
-  if (options->port < 1 || options->port > G_MAXUINT16)
+  if (options->port_text != NULL)
     {
-      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   _("invalid port %d"), options->port);
-      return FALSE;
+      if (!parse_decimal (options->port_text, G_MAXUINT16, "port", &value, error))
+        return FALSE;
+      options->port = value;
     }
-  if (options->timeout < 1)
+  if (options->timeout_text != NULL)
     {
-      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   _("invalid timeout %d"), options->timeout);
+      if (!parse_decimal (options->timeout_text, G_MAXUINT, "timeout", &value, error))
+        return FALSE;
+      options->timeout = value;
+    }
+  if (options->json && options->prometheus)
+    {
+      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                           _("--json and --prometheus exclude each other"));
       return FALSE;
     }
   if (command->takes_names && options->args == NULL)
@@ -386,6 +484,9 @@ parse_command_options (const Command   *command,
                    _("unexpected argument “%s”"), options->args[0]);
       return FALSE;
     }
+  /* Refused before anything is fetched, not found out halfway. */
+  if (command->run == run_get)
+    return fcc_fetch_check_names ((const char *const *) options->args, error);
   return TRUE;
 }
 
@@ -405,8 +506,9 @@ parse_command_line (int     *argc,
 
   for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
     g_string_append_printf (description, "\n  %-6s %s", commands[i].name, _(commands[i].summary));
-  g_string_append_printf (description, "\n\n%s",
-                          _("Run “filecache COMMAND --help” for the options of a command."));
+  g_string_append_printf (description, "\n\n%s\n\n%s",
+                          _("Run “filecache COMMAND --help” for the options of a command."),
+                          exit_status_help ());
 
   context = g_option_context_new (N_("COMMAND [ARGUMENT…]"));
   g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
@@ -452,7 +554,7 @@ run_command (const Command *command,
   if (command->run != NULL && (command->run_control == NULL || !(options->dbus || options->system_bus)))
     {
       conn = fcc_conn_open (options->host != NULL ? options->host : DEFAULT_HOST,
-                            options->port, (guint) options->timeout, &error);
+                            options->port, options->timeout, &error);
       if (conn == NULL)
         {
           if (command->run == run_get)
@@ -491,7 +593,7 @@ main (int    argc,
   if (command == NULL)
     {
       report_failure (NULL, error);
-      return EXIT_FAILURE;
+      return EXIT_USAGE;
     }
 
   /* Parse from the command word on, as if it were the program name. */
@@ -500,7 +602,7 @@ main (int    argc,
   if (!parse_command_options (command, &options, &command_argc, &command_argv, &error))
     {
       report_failure (NULL, error);
-      return EXIT_FAILURE;
+      return EXIT_USAGE;
     }
 
   ok = run_command (command, &options);

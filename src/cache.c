@@ -154,8 +154,14 @@ graveyard_bury (Graveyard *graveyard)
     }
 }
 
-static void
-eviction_clear (gpointer data)
+/**
+ * fc_eviction_clear:
+ * @data: (type FcEviction): an eviction
+ *
+ * Frees what @data holds, for g_array_set_clear_func().
+ */
+void
+fc_eviction_clear (gpointer data)
 {
   FcEviction *eviction = data;
 
@@ -223,7 +229,7 @@ entry_drop (FcCache       *cache,
       if (graveyard->evictions == NULL)
         {
           graveyard->evictions = g_array_new (FALSE, FALSE, sizeof (FcEviction));
-          g_array_set_clear_func (graveyard->evictions, eviction_clear);
+          g_array_set_clear_func (graveyard->evictions, fc_eviction_clear);
         }
       g_array_append_val (graveyard->evictions, eviction);
     }

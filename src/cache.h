@@ -133,6 +133,7 @@ void        fc_cache_set_evicted_func (FcCache    *cache,
                                      FcCacheEvictedFunc func,
                                      gpointer      user_data);
 const char *fc_evict_reason_to_string (FcEvictReason reason);
+void        fc_eviction_clear       (gpointer      data);
 guint       fc_cache_get_history_length (FcCache  *cache);
 void        fc_cache_simulate       (FcCache      *cache,
                                      const guint64 *capacities,

@@ -13,6 +13,7 @@
 #include "control.h"
 #include "fetch.h"
 #include "i18n.h"
+#include "watch.h"
 
 /* The prefix of every message, as in the usual "program: what: why". */
 #define PROGRAM_NAME "filecache"
@@ -28,6 +29,7 @@ typedef struct {
   char *output_dir;  /* (owned) (nullable): NULL for the current directory */
   gboolean system_bus;
   gboolean dbus;     /* a command that speaks both: over D-Bus */
+  gboolean advise;   /* stats: the capacity advisor's table instead */
   char **args;       /* (owned) (nullable): the operands */
 } Options;
 
@@ -239,8 +241,11 @@ run_stats (FccControl    *control,
            const Options *options)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *table = fcc_control_describe_stats (control, &error);
+  g_autofree char *table = NULL;
 
+  if (options->advise)
+    return fcc_advise_run (options->system_bus ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION);
+  table = fcc_control_describe_stats (control, &error);
   if (table == NULL)
     {
       report_failure (NULL, error);
@@ -292,6 +297,13 @@ run_clear (FccControl    *control,
   return TRUE;
 }
 
+static gboolean
+run_watch (FccControl    *control,
+           const Options *options)
+{
+  return fcc_watch_run (options->system_bus ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION);
+}
+
 static const Command commands[] = {
   { "get", N_("Fetch each NAME into a file named after its last component"), TRUE, run_get, NULL },
   { "list", N_("Show the files in the server's memory cache"), FALSE, run_list, run_list_dbus },
@@ -299,6 +311,7 @@ static const Command commands[] = {
   { "stats", N_("Show the daemon's counters (over D-Bus)"), FALSE, NULL, run_stats },
   { "evict", N_("Drop each NAME from the daemon's cache (over D-Bus)"), TRUE, NULL, run_evict },
   { "clear", N_("Drop every file from the daemon's cache (over D-Bus)"), FALSE, NULL, run_clear },
+  { "watch", N_("Print each file leaving the daemon's cache, until interrupted (over D-Bus)"), FALSE, NULL, run_watch },
 };
 
 static gboolean
@@ -337,6 +350,11 @@ parse_command_options (const Command   *command,
       N_("Save into DIR (default: the current directory)"), N_("DIR") },
     G_OPTION_ENTRY_NULL
   };
+  const GOptionEntry stats_entries[] = {
+    { "advise", 0, 0, G_OPTION_ARG_NONE, &options->advise,
+      N_("Show the hit ratio at 1/4 to 8 times the capacity, and the misses by cause"), NULL },
+    G_OPTION_ENTRY_NULL
+  };
   g_autoptr(GOptionContext) context = NULL;
   g_autofree char *prgname = NULL;
 
@@ -350,6 +368,8 @@ parse_command_options (const Command   *command,
     g_option_context_add_main_entries (context, dbus_choice_entries, NULL);
   if (command->run_control != NULL)
     g_option_context_add_main_entries (context, bus_entries, NULL);
+  if (command->run_control == run_stats)
+    g_option_context_add_main_entries (context, stats_entries, NULL);
   g_option_context_add_main_entries (context, operand_entries, NULL);
   /* The names a TCP command takes are files to fetch, and so to save. */
   if (command->run != NULL && command->takes_names)

@@ -8,6 +8,8 @@
 
 #include "testutil.h"
 
+#include <gio/gunixinputstream.h>
+
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -2219,6 +2221,71 @@ test_simulate_too_many (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
 }
 
+static void
+test_client_stats_advise (Fixture *f, gconstpointer data)
+{
+  int fd = tu_connect (f->d->port);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  g_autofree guint8 *a = put (f, "a", 1, 100);
+
+  tu_assert_get (fd, "a", a, 100);           /* a cold miss */
+  tu_assert_get (fd, "a", a, 100);           /* a hit */
+  g_assert_cmpint (run_client (&out, &err, "stats", "--advise", NULL), ==, 0);
+  g_test_message ("%s", out);
+  /* g_format_size() puts a no-break space before the unit. */
+  g_assert_nonnull (strstr (out, "256.0\u00a0KiB        50.0 %\n"));
+  g_assert_nonnull (strstr (out, "1.0\u00a0MiB          50.0 %  (now)\n"));
+  g_assert_nonnull (strstr (out, "8.0\u00a0MiB          50.0 %\n"));
+  g_assert_nonnull (strstr (out, "misses: 1 cold, 0 evicted, 0 changed, of 1\n"));
+  close (fd);
+}
+
+static void
+test_client_watch (Fixture *f, gconstpointer data)
+{
+  const char *argv[] = { g_getenv ("FILECACHE"), "watch", NULL };
+  g_autoptr(GSubprocessLauncher) launcher = tu_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr(GSubprocess) watch = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) seen = g_string_new (NULL);
+  gint64 deadline = g_get_monotonic_time () + WAIT_S * G_USEC_PER_SEC;
+  int fd = tu_connect (f->d->port);
+  int out;
+
+  watch = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  out = g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (g_subprocess_get_stdout_pipe (watch)));
+
+  /* Evicts until the watcher, subscribed at some point, prints a line. */
+  while (strchr (seen->str, '\n') == NULL && g_get_monotonic_time () < deadline)
+    {
+      struct pollfd pfd = { out, POLLIN, 0 };
+      char buffer[256];
+
+      put_and_get (f, fd, "a", 1, 10);
+      g_assert_true (evict (f, "a"));
+      if (poll (&pfd, 1, 100) == 1)
+        {
+          gssize n = read (out, buffer, sizeof buffer);
+
+          g_assert_cmpint (n, >, 0);
+          g_string_append_len (seen, buffer, n);
+        }
+    }
+  /* "<ISO 8601 time> evict a" */
+  g_assert_nonnull (strstr (seen->str, " evict a\n"));
+  g_assert_true (g_ascii_isdigit (seen->str[0]));
+
+  g_subprocess_send_signal (watch, SIGINT);
+  g_assert_true (g_subprocess_wait (watch, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (watch));
+  g_assert_cmpint (g_subprocess_get_exit_status (watch), ==, 0);
+  close (fd);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -2245,6 +2312,8 @@ main (int argc, char **argv)
   add_test ("/dbus/evicted/burst-rate-bound", NULL, test_evicted_burst);
   add_test ("/dbus/simulate/matches-measured", advisor_cache, test_simulate_matches_measured);
   add_test ("/dbus/simulate/too-many-capacities", NULL, test_simulate_too_many);
+  add_test ("/dbus/client/stats-advise", cache_1m, test_client_stats_advise);
+  add_test ("/dbus/client/watch", NULL, test_client_watch);
   add_test ("/dbus/stats/invalidations", NULL, test_stats_invalidations);
   add_test ("/dbus/stats/refused", one_client, test_stats_refused);
   add_test ("/dbus/stats/clients", NULL, test_stats_clients);

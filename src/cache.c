@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "advisor.h"
 #include "cache.h"
 
 #define NSEC_PER_SEC G_GINT64_CONSTANT (1000000000)
@@ -74,6 +75,14 @@ typedef struct {
  * Past any bound a file is served from disk instead. */
 struct _FcCache {
   GMutex lock;
+  /* Taken before the cache lock is released by a thread that has
+   * evictions to announce, and held while it announces them: so they are
+   * announced in the order they happened, and never after
+   * fc_cache_set_evicted_func() has taken the function away. */
+  GMutex notify_lock;
+  FcCacheEvictedFunc evicted_func;  /* (nullable): set under both locks */
+  gpointer evicted_data;
+  FcHistory *history;           /* (owned) */
   GCond loaded;                 /* broadcast whenever a load ends */
   GHashTable *table;            /* name → Entry, one ref each */
   GQueue lru;                   /* ready entries, most recently used first */
@@ -88,6 +97,7 @@ struct _FcCache {
   guint64 reserved_cost;        /* bookkeeping of loads in progress */
   guint64 hits;
   guint64 misses;
+  guint64 misses_by_kind[FC_MISS_CHANGED + 1];
   guint64 loads;
   guint64 evictions;
   guint64 invalidations;
@@ -95,9 +105,10 @@ struct _FcCache {
 
 /* Entries whose last ref went under the lock are freed after it is
  * released, so dropping a large GBytes (munmap) never stalls other
- * requests. */
+ * requests; the entries that left the cache are announced then too. */
 typedef struct {
   Entry *head;
+  GArray *evictions;            /* (owned) (nullable) (element-type FcEviction) */
 } Graveyard;
 
 void
@@ -143,6 +154,40 @@ graveyard_bury (Graveyard *graveyard)
     }
 }
 
+/**
+ * fc_eviction_clear:
+ * @data: (type FcEviction): an eviction
+ *
+ * Frees what @data holds, for g_array_set_clear_func().
+ */
+void
+fc_eviction_clear (gpointer data)
+{
+  FcEviction *eviction = data;
+
+  g_free (eviction->name);
+}
+
+/* Releases the cache lock, then announces what left the cache and frees
+ * what is no longer used. */
+static void
+cache_unlock (FcCache   *cache,
+              Graveyard *graveyard)
+{
+  g_autoptr(GArray) evictions = g_steal_pointer (&graveyard->evictions);
+
+  if (evictions != NULL)
+    g_mutex_lock (&cache->notify_lock);
+  g_mutex_unlock (&cache->lock);
+  if (evictions != NULL)
+    {
+      if (cache->evicted_func != NULL)
+        cache->evicted_func (evictions, cache->evicted_data);
+      g_mutex_unlock (&cache->notify_lock);
+    }
+  graveyard_bury (graveyard);
+}
+
 /* Drops @entry from the table (and the queue when ready). */
 static void
 entry_remove (FcCache   *cache,
@@ -162,14 +207,44 @@ entry_remove (FcCache   *cache,
   entry_unref (entry, graveyard);
 }
 
+/* Drops @entry for @reason: counted as an eviction or an invalidation,
+ * remembered for the miss it may cause, announced once unlocked. */
+static void
+entry_drop (FcCache       *cache,
+            Entry         *entry,
+            FcEvictReason  reason,
+            Graveyard     *graveyard)
+{
+  gboolean changed = reason == FC_EVICT_CHANGED || reason == FC_EVICT_DELETED;
+
+  if (changed)
+    cache->invalidations++;
+  else
+    cache->evictions++;
+  fc_history_depart (cache->history, entry->name, changed ? FC_MISS_CHANGED : FC_MISS_EVICTED);
+  if (cache->evicted_func != NULL)
+    {
+      FcEviction eviction = { g_strdup (entry->name), reason };
+
+      if (graveyard->evictions == NULL)
+        {
+          graveyard->evictions = g_array_new (FALSE, FALSE, sizeof (FcEviction));
+          g_array_set_clear_func (graveyard->evictions, fc_eviction_clear);
+        }
+      g_array_append_val (graveyard->evictions, eviction);
+    }
+  entry_remove (cache, entry, graveyard);
+}
+
 /* Evicts from the cold end until at most @keep bytes and @keep_cost
  * bytes of bookkeeping are held; with @keep 0, empty files go too, as
  * nothing may stay in a cache with no room. */
 static guint
-shrink_to (FcCache   *cache,
-           guint64    keep,
-           guint64    keep_cost,
-           Graveyard *graveyard)
+shrink_to (FcCache       *cache,
+           guint64        keep,
+           guint64        keep_cost,
+           FcEvictReason  reason,
+           Graveyard     *graveyard)
 {
   guint n = 0;
 
@@ -177,8 +252,7 @@ shrink_to (FcCache   *cache,
          (keep == 0 || cache->size + cache->reserved > keep ||
           cache->cost + cache->reserved_cost > keep_cost))
     {
-      entry_remove (cache, cache->lru.tail->data, graveyard);
-      cache->evictions++;
+      entry_drop (cache, cache->lru.tail->data, reason, graveyard);
       n++;
     }
   return n;
@@ -201,7 +275,8 @@ make_room (FcCache   *cache,
       cache->reserved_cost > cache->cost_bound - extra_cost)
     return FALSE;
 
-  shrink_to (cache, cache->capacity - extra, cache->cost_bound - extra_cost, graveyard);
+  shrink_to (cache, cache->capacity - extra, cache->cost_bound - extra_cost, FC_EVICT_CAPACITY,
+             graveyard);
   return TRUE;
 }
 
@@ -226,10 +301,35 @@ memory_allows (FcCache *cache,
   return held <= bound && size <= bound - held;
 }
 
+/**
+ * fc_cache_entry_cost:
+ * @name_len: the length of a name, in bytes
+ *
+ * Returns: the bookkeeping bytes an entry of such a name is counted as
+ */
+guint64
+fc_cache_entry_cost (gsize name_len)
+{
+  return sizeof (Entry) + name_len + 1 + ENTRY_OVERHEAD;
+}
+
+/**
+ * fc_cache_bookkeeping_bound:
+ * @capacity: a capacity in bytes
+ *
+ * Returns: the most bookkeeping bytes a cache of @capacity holds; least
+ *   recently used entries are evicted past it
+ */
+guint64
+fc_cache_bookkeeping_bound (guint64 capacity)
+{
+  return BOOKKEEPING_BASE + capacity / 16;
+}
+
 static guint64
 entry_cost (const char *name)
 {
-  return sizeof (Entry) + strlen (name) + 1 + ENTRY_OVERHEAD;
+  return fc_cache_entry_cost (strlen (name));
 }
 
 static guint64
@@ -249,7 +349,7 @@ update_bounds (FcCache *cache)
 {
   cache->max_entry_size = MIN (MIN (cache->capacity, physical_memory () / 4),
                                cache->max_entry_limit);
-  cache->cost_bound = BOOKKEEPING_BASE + cache->capacity / 16;
+  cache->cost_bound = fc_cache_bookkeeping_bound (cache->capacity);
 }
 
 static void
@@ -368,6 +468,37 @@ entry_touch (FcCache *cache,
     }
 }
 
+/* Counts a GET answered from the cache, and records it. */
+static void
+count_hit (FcCache    *cache,
+           const char *name,
+           guint64     size)
+{
+  cache->hits++;
+  fc_history_record (cache->history, name, size, TRUE);
+}
+
+/* Counts a GET that found no valid copy, by why (@stale: a copy of
+ * another version was there), and records it; @served is FALSE when it
+ * is answered with an error. */
+static void
+count_miss (FcCache    *cache,
+            const char *name,
+            guint64     size,
+            gboolean    served,
+            gboolean    stale)
+{
+  FcMissKind kind = FC_MISS_COLD;
+
+  if (stale)
+    kind = FC_MISS_CHANGED;
+  else if (name != NULL)
+    kind = fc_history_classify_miss (cache->history, name);
+  cache->misses++;
+  cache->misses_by_kind[kind]++;
+  fc_history_record (cache->history, name, size, served);
+}
+
 /**
  * fc_cache_new:
  * @capacity: the most content bytes to hold; 0 disables caching
@@ -380,6 +511,8 @@ fc_cache_new (guint64 capacity)
   FcCache *cache = g_new0 (FcCache, 1);
 
   g_mutex_init (&cache->lock);
+  g_mutex_init (&cache->notify_lock);
+  cache->history = fc_history_new (FC_HISTORY_LENGTH);
   g_cond_init (&cache->loaded);
   cache->table = g_hash_table_new (g_str_hash, g_str_equal);
   g_queue_init (&cache->lru);
@@ -404,7 +537,9 @@ fc_cache_free (FcCache *cache)
   g_return_if_fail (g_hash_table_size (cache->table) == 0);
   g_hash_table_unref (cache->table);
   tracker_unref (cache->tracker);
+  fc_history_free (cache->history);
   g_cond_clear (&cache->loaded);
+  g_mutex_clear (&cache->notify_lock);
   g_mutex_clear (&cache->lock);
   g_free (cache);
 }
@@ -497,24 +632,27 @@ fc_cache_lookup (FcCache         *cache,
         {
           /* Another version is being loaded; this request has a newer
            * descriptor and must not wait for old bytes. */
-          cache->misses += !counted;
+          if (!counted)
+            count_miss (cache, name, id->size, TRUE, TRUE);
           goto out;
         }
-      entry_remove (cache, entry, &graveyard);
-      cache->invalidations++;
+      /* Dropped as changed: the miss below is counted so. */
+      entry_drop (cache, entry, FC_EVICT_CHANGED, &graveyard);
       entry = NULL;
     }
 
   if (entry != NULL && !entry->loading)
     {
-      cache->hits += !counted;
+      if (!counted)
+        count_hit (cache, name, entry->id.size);
       entry_touch (cache, entry);
       *bytes = g_bytes_ref (entry->bytes);
       result = FC_LOOKUP_READY;
       goto out;
     }
 
-  cache->misses += !counted;
+  if (!counted)
+    count_miss (cache, name, id->size, TRUE, FALSE);
 
   if (entry != NULL)
     {
@@ -544,8 +682,7 @@ fc_cache_lookup (FcCache         *cache,
   result = FC_LOOKUP_LOAD;
 
 out:
-  g_mutex_unlock (&cache->lock);
-  graveyard_bury (&graveyard);
+  cache_unlock (cache, &graveyard);
 
   /* Outside the lock: the sleep holds up only this file's requests. */
   if (result == FC_LOOKUP_LOAD && unsettled > 0 && !wait_until_settled (id))
@@ -607,7 +744,7 @@ fc_cache_lookup_hit (FcCache         *cache,
 
   if (entry == NULL || entry->loading || !fc_file_id_equal (&entry->id, id))
     return FALSE;
-  cache->hits++;
+  count_hit (cache, name, entry->id.size);
   entry_touch (cache, entry);
   *bytes = g_bytes_ref (entry->bytes);
   return TRUE;
@@ -678,8 +815,7 @@ fc_cache_load_take (FcCache     *cache,
   copy = tracked_copy (cache->tracker, bytes);
   g_mutex_lock (&cache->lock);
   load_end (cache, load, copy, &graveyard);
-  g_mutex_unlock (&cache->lock);
-  graveyard_bury (&graveyard);
+  cache_unlock (cache, &graveyard);
   return copy;
 }
 
@@ -698,8 +834,7 @@ fc_cache_load_abort (FcCache     *cache,
 
   g_mutex_lock (&cache->lock);
   load_end (cache, load, NULL, &graveyard);
-  g_mutex_unlock (&cache->lock);
-  graveyard_bury (&graveyard);
+  cache_unlock (cache, &graveyard);
 }
 
 /**
@@ -707,29 +842,30 @@ fc_cache_load_abort (FcCache     *cache,
  * @cache: a cache
  * @name: (nullable): the name asked for, if it was a valid one
  * @counted: as for fc_cache_lookup()
+ * @why: %FC_EVICT_DELETED when @name names no file any more, else
+ *   %FC_EVICT_CHANGED
  *
  * Counts a GET that could not be served at all (no such file, not
  * servable, invalid name) as the miss it is, and drops @name's cached
- * copy, now stale, counted as an invalidation.
+ * copy, now stale, counted as an invalidation for @why.
  */
 void
-fc_cache_miss (FcCache    *cache,
-               const char *name,
-               gboolean    counted)
+fc_cache_miss (FcCache       *cache,
+               const char    *name,
+               gboolean       counted,
+               FcEvictReason  why)
 {
   Graveyard graveyard = { NULL };
   Entry *entry;
 
   g_mutex_lock (&cache->lock);
-  cache->misses += !counted;
   entry = name != NULL ? g_hash_table_lookup (cache->table, name) : NULL;
+  /* First, so that a stale copy makes the miss count as changed. */
   if (entry != NULL)
-    {
-      entry_remove (cache, entry, &graveyard);
-      cache->invalidations++;
-    }
-  g_mutex_unlock (&cache->lock);
-  graveyard_bury (&graveyard);
+    entry_drop (cache, entry, why, &graveyard);
+  if (!counted)
+    count_miss (cache, name, 0, FALSE, FALSE);
+  cache_unlock (cache, &graveyard);
 }
 
 /**
@@ -754,12 +890,10 @@ fc_cache_evict (FcCache    *cache,
   entry = g_hash_table_lookup (cache->table, name);
   if (entry != NULL && !entry->loading)
     {
-      entry_remove (cache, entry, &graveyard);
-      cache->evictions++;
+      entry_drop (cache, entry, FC_EVICT_EVICT, &graveyard);
       evicted = TRUE;
     }
-  g_mutex_unlock (&cache->lock);
-  graveyard_bury (&graveyard);
+  cache_unlock (cache, &graveyard);
   return evicted;
 }
 
@@ -778,9 +912,8 @@ fc_cache_clear (FcCache *cache)
   guint n;
 
   g_mutex_lock (&cache->lock);
-  n = shrink_to (cache, 0, 0, &graveyard);
-  g_mutex_unlock (&cache->lock);
-  graveyard_bury (&graveyard);
+  n = shrink_to (cache, 0, 0, FC_EVICT_CLEAR, &graveyard);
+  cache_unlock (cache, &graveyard);
   return n;
 }
 
@@ -802,9 +935,8 @@ fc_cache_set_capacity (FcCache *cache,
   g_mutex_lock (&cache->lock);
   cache->capacity = capacity;
   update_bounds (cache);
-  shrink_to (cache, capacity, cache->cost_bound, &graveyard);
-  g_mutex_unlock (&cache->lock);
-  graveyard_bury (&graveyard);
+  shrink_to (cache, capacity, cache->cost_bound, FC_EVICT_CAPACITY, &graveyard);
+  cache_unlock (cache, &graveyard);
 }
 
 guint64
@@ -836,6 +968,9 @@ fc_cache_get_stats (FcCache           *cache,
 
   stats->hits = cache->hits;
   stats->misses = cache->misses;
+  stats->misses_cold = cache->misses_by_kind[FC_MISS_COLD];
+  stats->misses_evicted = cache->misses_by_kind[FC_MISS_EVICTED];
+  stats->misses_changed = cache->misses_by_kind[FC_MISS_CHANGED];
   stats->loads = cache->loads;
   stats->evictions = cache->evictions;
   stats->invalidations = cache->invalidations;
@@ -910,4 +1045,86 @@ fc_cache_list_range (FcCache *cache,
       info->last_use = entry->last_use;
     }
   return list;
+}
+
+/**
+ * fc_cache_set_evicted_func:
+ * @cache: a cache
+ * @func: (nullable): called with every entry that leaves the cache from
+ *   now on; %NULL for none
+ * @user_data: for @func
+ *
+ * Once this returns, the previous function is not running and will not
+ * be called again.
+ */
+void
+fc_cache_set_evicted_func (FcCache            *cache,
+                           FcCacheEvictedFunc  func,
+                           gpointer            user_data)
+{
+  g_mutex_lock (&cache->lock);
+  g_mutex_lock (&cache->notify_lock);
+  cache->evicted_func = func;
+  cache->evicted_data = user_data;
+  g_mutex_unlock (&cache->notify_lock);
+  g_mutex_unlock (&cache->lock);
+}
+
+/**
+ * fc_evict_reason_to_string:
+ * @reason: a reason
+ *
+ * Returns: (transfer none): its name in DBUS.md's Evicted signal
+ */
+const char *
+fc_evict_reason_to_string (FcEvictReason reason)
+{
+  static const char *const names[] = {
+    [FC_EVICT_CAPACITY] = "capacity",
+    [FC_EVICT_EVICT] = "evict",
+    [FC_EVICT_CLEAR] = "clear",
+    [FC_EVICT_CHANGED] = "changed",
+    [FC_EVICT_DELETED] = "deleted",
+  };
+
+  g_return_val_if_fail (reason < G_N_ELEMENTS (names), NULL);
+  return names[reason];
+}
+
+/* Returns: how many requests the history holds (DBUS.md's History). */
+guint
+fc_cache_get_history_length (FcCache *cache)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&cache->lock);
+
+  return fc_history_get_length (cache->history);
+}
+
+/**
+ * fc_cache_simulate:
+ * @cache: a cache
+ * @capacities: (array length=n_capacities): capacities in bytes
+ * @n_capacities: how many
+ * @ratios: (out caller-allocates) (array length=n_capacities): the hit
+ *   ratio each capacity would have had over the recorded requests
+ *
+ * See fc_advisor_simulate(). The history is copied under the lock and
+ * simulated outside it: requests go on meanwhile. Any thread.
+ */
+void
+fc_cache_simulate (FcCache       *cache,
+                   const guint64 *capacities,
+                   guint          n_capacities,
+                   double        *ratios)
+{
+  g_autoptr(GArray) records = NULL;
+  guint64 entry_limit;
+
+  g_mutex_lock (&cache->lock);
+  records = fc_history_copy (cache->history);
+  entry_limit = MIN (physical_memory () / 4, cache->max_entry_limit);
+  g_mutex_unlock (&cache->lock);
+
+  fc_advisor_simulate ((const FcRequestRecord *) (gpointer) records->data, records->len,
+                       entry_limit, capacities, n_capacities, ratios);
 }

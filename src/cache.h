@@ -25,9 +25,33 @@ typedef enum {
   FC_LOOKUP_BYPASS,  /* not cacheable now: caller serves from disk */
 } FcLookup;
 
+/* Why an entry left the cache (DBUS.md 1.1, the Evicted signal). */
+typedef enum {
+  FC_EVICT_CAPACITY,  /* made room, a lower capacity, the bookkeeping bound */
+  FC_EVICT_EVICT,     /* fc_cache_evict() */
+  FC_EVICT_CLEAR,     /* fc_cache_clear() */
+  FC_EVICT_CHANGED,   /* the file changed or was replaced on disk */
+  FC_EVICT_DELETED,   /* the file is gone */
+} FcEvictReason;
+
+typedef struct {
+  char *name;             /* (owned) */
+  FcEvictReason reason;
+} FcEviction;
+
+/* Called with the entries that just left the cache, oldest first
+ * (element-type FcEviction, transfer none), after the cache lock is
+ * released, in whichever thread evicted them; calls never overlap and
+ * come in the order of the evictions. Must not call into the cache. */
+typedef void (*FcCacheEvictedFunc) (GArray   *evictions,
+                                    gpointer  user_data);
+
 typedef struct {
   guint64 hits;
   guint64 misses;
+  guint64 misses_cold;     /* the three add up to misses */
+  guint64 misses_evicted;
+  guint64 misses_changed;
   guint64 loads;
   guint64 evictions;
   guint64 invalidations;
@@ -88,7 +112,8 @@ void        fc_cache_load_abort     (FcCache      *cache,
                                      FcCacheLoad  *load);
 void        fc_cache_miss           (FcCache      *cache,
                                      const char   *name,
-                                     gboolean      counted);
+                                     gboolean      counted,
+                                     FcEvictReason why);
 
 gboolean    fc_cache_evict          (FcCache      *cache,
                                      const char   *name);
@@ -104,6 +129,18 @@ void        fc_cache_get_stats      (FcCache          *cache,
                                      FcCacheLockedFunc under_lock,
                                      gpointer          user_data);
 GArray     *fc_cache_list           (FcCache      *cache);
+void        fc_cache_set_evicted_func (FcCache    *cache,
+                                     FcCacheEvictedFunc func,
+                                     gpointer      user_data);
+const char *fc_evict_reason_to_string (FcEvictReason reason);
+void        fc_eviction_clear       (gpointer      data);
+guint       fc_cache_get_history_length (FcCache  *cache);
+void        fc_cache_simulate       (FcCache      *cache,
+                                     const guint64 *capacities,
+                                     guint         n_capacities,
+                                     double       *ratios);
+guint64     fc_cache_entry_cost     (gsize         name_len);
+guint64     fc_cache_bookkeeping_bound (guint64    capacity);
 GArray     *fc_cache_list_range     (FcCache      *cache,
                                      guint         offset,
                                      guint         count);

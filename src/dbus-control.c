@@ -12,9 +12,11 @@
 
 /* The generated skeleton announces a property only when its value
  * changes; DBUS.md wants every Set of Capacity announced, the same value
- * included. This subclass adds that, and nothing else. */
+ * included. And History changes with every request: it is read from the
+ * cache when asked for, never stored. This subclass adds those. */
 typedef struct {
   FcDbusCache1Skeleton parent_instance;
+  FcCache *cache;                 /* (unowned): for History, read live */
 } FcControlSkeleton;
 
 typedef struct {
@@ -58,6 +60,23 @@ control_set_property (GDBusConnection  *connection,
   return TRUE;
 }
 
+static GVariant *
+control_get_property (GDBusConnection  *connection,
+                      const char       *sender,
+                      const char       *object_path,
+                      const char       *interface_name,
+                      const char       *property_name,
+                      GError          **error,
+                      gpointer          user_data)
+{
+  FcControlSkeleton *skeleton = user_data;
+
+  if (g_strcmp0 (property_name, "History") == 0)
+    return g_variant_new_uint32 (fc_cache_get_history_length (skeleton->cache));
+  return generated_vtable->get_property (connection, sender, object_path, interface_name,
+                                         property_name, error, user_data);
+}
+
 static GDBusInterfaceVTable *
 control_skeleton_get_vtable (GDBusInterfaceSkeleton *skeleton)
 {
@@ -75,6 +94,7 @@ fc_control_skeleton_class_init (FcControlSkeletonClass *klass)
   generated_vtable = generated_class->get_vtable (NULL);
   control_vtable = *generated_vtable;
   control_vtable.set_property = control_set_property;
+  control_vtable.get_property = control_get_property;
   skeleton_class->get_vtable = control_skeleton_get_vtable;
 }
 
@@ -93,6 +113,12 @@ fc_control_skeleton_init (FcControlSkeleton *skeleton)
  * 32, and the header is well under 4 KiB. A bus that carries this much
  * is not probed again. */
 #define LIST_MESSAGE_MAX (LIST_REPLY_MAX + LIST_REPLY_MAX / 4 + 4096)
+/* DBUS.md 1.1: the most capacities one SimulateCapacity call takes. */
+#define SIMULATE_CAPACITIES_MAX 64
+/* DBUS.md 1.1: Evicted is sent at most 10 times a second, with at most
+ * 1000 entries. */
+#define EVICTED_INTERVAL_US (G_USEC_PER_SEC / 10)
+#define EVICTED_ENTRIES_MAX 1000
 
 struct _FcDbusControl {
   FcCache *cache;                 /* (unowned) */
@@ -108,6 +134,15 @@ struct _FcDbusControl {
   FcDbusReadyFunc ready;
   FcDbusFatalFunc fatal;
   gpointer user_data;
+
+  /* Evictions waiting for the next Evicted signal, filled by the cache's
+   * threads and emptied in the main context. */
+  GMutex events_lock;
+  GMainContext *context;          /* (owned): where signals are emitted */
+  GArray *events;                 /* (owned) (element-type FcEviction): at most EVICTED_ENTRIES_MAX */
+  guint32 dropped;                /* left out since the last signal */
+  GSource *emit_source;           /* (owned) (nullable): the next signal, scheduled */
+  gint64 last_emit;               /* monotonic time of the last signal */
 };
 
 /* Returns: (transfer full) (nullable): the reply body (a(sttx)) holding
@@ -279,6 +314,146 @@ handle_clear (FcDbusCache1          *skeleton,
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+/* A simulation of up to 64 capacities over 100000 requests takes up to
+ * a second: it runs in a thread of its own, not in the main context. */
+typedef struct {
+  FcCache *cache;                       /* (unowned) */
+  FcDbusCache1 *skeleton;               /* (owned) */
+  GDBusMethodInvocation *invocation;    /* (owned) */
+  GArray *capacities;                   /* (owned) (element-type guint64) */
+} Simulation;
+
+static void
+simulation_free (gpointer data)
+{
+  Simulation *simulation = data;
+
+  g_object_unref (simulation->skeleton);
+  g_array_unref (simulation->capacities);
+  g_free (simulation);
+}
+
+static void
+simulate_in_thread (GTask        *task,
+                    gpointer      source_object,
+                    gpointer      task_data,
+                    GCancellable *cancellable)
+{
+  Simulation *simulation = task_data;
+  GArray *capacities = simulation->capacities;
+  g_autofree double *ratios = g_new (double, MAX (capacities->len, 1));
+  GVariantBuilder builder;
+
+  fc_cache_simulate (simulation->cache, (const guint64 *) (gpointer) capacities->data,
+                     capacities->len, ratios);
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(td)"));
+  for (guint i = 0; i < capacities->len; i++)
+    g_variant_builder_add (&builder, "(td)", g_array_index (capacities, guint64, i), ratios[i]);
+  /* Returning a method call is safe from any thread. */
+  fc_dbus_cache1_complete_simulate_capacity (simulation->skeleton,
+                                             g_steal_pointer (&simulation->invocation),
+                                             g_variant_builder_end (&builder));
+}
+
+static gboolean
+handle_simulate_capacity (FcDbusCache1          *skeleton,
+                          GDBusMethodInvocation *invocation,
+                          GVariant              *capacities,
+                          gpointer               user_data)
+{
+  FcDbusControl *control = user_data;
+  g_autoptr(GTask) task = NULL;
+  Simulation *simulation;
+  gsize n;
+  const guint64 *values = g_variant_get_fixed_array (capacities, &n, sizeof (guint64));
+
+  if (n > SIMULATE_CAPACITIES_MAX)
+    {
+      /* FC_ERROR_INVALID_NAME is the domain's InvalidArgument. */
+      g_dbus_method_invocation_return_error (invocation, FC_ERROR, FC_ERROR_INVALID_NAME,
+                                             _("%zu capacities are more than %d"),
+                                             n, SIMULATE_CAPACITIES_MAX);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+
+  simulation = g_new0 (Simulation, 1);
+  simulation->cache = control->cache;
+  simulation->skeleton = g_object_ref (skeleton);
+  simulation->invocation = invocation;
+  simulation->capacities = g_array_sized_new (FALSE, FALSE, sizeof (guint64), (guint) n);
+  g_array_append_vals (simulation->capacities, values, (guint) n);
+  task = g_task_new (NULL, NULL, NULL, NULL);
+  g_task_set_task_data (task, simulation, simulation_free);
+  g_task_run_in_thread (task, simulate_in_thread);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* Main context: sends what the cache's threads queued as one Evicted. */
+static gboolean
+emit_evicted (gpointer user_data)
+{
+  FcDbusControl *control = user_data;
+  g_autoptr(GArray) events = NULL;
+  GVariantBuilder builder;
+  guint32 dropped;
+
+  g_mutex_lock (&control->events_lock);
+  events = g_steal_pointer (&control->events);
+  dropped = control->dropped;
+  control->dropped = 0;
+  g_clear_pointer (&control->emit_source, g_source_unref);
+  control->last_emit = g_get_monotonic_time ();
+  g_mutex_unlock (&control->events_lock);
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(ss)"));
+  for (guint i = 0; events != NULL && i < events->len; i++)
+    {
+      const FcEviction *event = &g_array_index (events, FcEviction, i);
+
+      g_variant_builder_add (&builder, "(ss)", event->name, fc_evict_reason_to_string (event->reason));
+    }
+  fc_dbus_cache1_emit_evicted (control->skeleton, g_variant_builder_end (&builder), dropped);
+  return G_SOURCE_REMOVE;
+}
+
+/* Any thread, after the cache lock is released: queues @evictions for
+ * the next signal, no sooner than EVICTED_INTERVAL_US after the last. */
+static void
+on_cache_evicted (GArray   *evictions,
+                  gpointer  user_data)
+{
+  FcDbusControl *control = user_data;
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&control->events_lock);
+
+  if (control->events == NULL)
+    {
+      control->events = g_array_new (FALSE, FALSE, sizeof (FcEviction));
+      g_array_set_clear_func (control->events, fc_eviction_clear);
+    }
+  for (guint i = 0; i < evictions->len; i++)
+    {
+      const FcEviction *eviction = &g_array_index (evictions, FcEviction, i);
+      FcEviction copy = { g_strdup (eviction->name), eviction->reason };
+
+      if (control->events->len >= EVICTED_ENTRIES_MAX)
+        {
+          g_free (copy.name);
+          control->dropped++;
+          continue;
+        }
+      g_array_append_val (control->events, copy);
+    }
+
+  if (control->emit_source == NULL)
+    {
+      gint64 wait = control->last_emit + EVICTED_INTERVAL_US - g_get_monotonic_time ();
+
+      control->emit_source = g_timeout_source_new ((guint) (MAX (wait, 0) / 1000 + (wait > 0)));
+      g_source_set_callback (control->emit_source, emit_evicted, control, NULL);
+      g_source_attach (control->emit_source, control->context);
+    }
+}
+
 typedef struct {
   FcServer *server;
   FcServerStats stats;
@@ -309,6 +484,9 @@ handle_stats (FcDbusCache1          *skeleton,
   g_variant_dict_init (&dict, NULL);
   g_variant_dict_insert (&dict, "hits", "t", cache.hits);
   g_variant_dict_insert (&dict, "misses", "t", cache.misses);
+  g_variant_dict_insert (&dict, "misses-cold", "t", cache.misses_cold);
+  g_variant_dict_insert (&dict, "misses-evicted", "t", cache.misses_evicted);
+  g_variant_dict_insert (&dict, "misses-changed", "t", cache.misses_changed);
   g_variant_dict_insert (&dict, "loads", "t", cache.loads);
   g_variant_dict_insert (&dict, "evictions", "t", cache.evictions);
   g_variant_dict_insert (&dict, "invalidations", "t", cache.invalidations);
@@ -489,6 +667,10 @@ fc_dbus_control_new (FcCache         *cache,
   (void) fc_error_quark ();
 
   control->skeleton = g_object_new (fc_control_skeleton_get_type (), NULL);
+  ((FcControlSkeleton *) control->skeleton)->cache = cache;
+  g_mutex_init (&control->events_lock);
+  control->context = g_main_context_ref_thread_default ();
+  control->last_emit = G_MININT64 / 2;
   fc_dbus_cache1_set_capacity (control->skeleton, fc_cache_get_capacity (cache));
   fc_dbus_cache1_set_root (control->skeleton, fc_server_get_root (server));
   fc_dbus_cache1_set_port (control->skeleton, fc_server_get_port (server));
@@ -498,11 +680,13 @@ fc_dbus_control_new (FcCache         *cache,
   g_signal_connect (control->skeleton, "handle-evict", G_CALLBACK (handle_evict), control);
   g_signal_connect (control->skeleton, "handle-clear", G_CALLBACK (handle_clear), control);
   g_signal_connect (control->skeleton, "handle-stats", G_CALLBACK (handle_stats), control);
+  g_signal_connect (control->skeleton, "handle-simulate-capacity", G_CALLBACK (handle_simulate_capacity), control);
   g_signal_connect (control->skeleton, "notify::capacity", G_CALLBACK (on_capacity_notify), control);
 
   control->owner_id = g_bus_own_name (bus_type, FC_DBUS_NAME, G_BUS_NAME_OWNER_FLAGS_NONE,
                                       on_bus_acquired, on_name_acquired, on_name_lost,
                                       control, NULL);
+  fc_cache_set_evicted_func (cache, on_cache_evicted, control);
   return control;
 }
 
@@ -524,6 +708,14 @@ fc_dbus_control_set_capacity (FcDbusControl *control,
 void
 fc_dbus_control_free (FcDbusControl *control)
 {
+  /* No eviction is queued once this returns. */
+  fc_cache_set_evicted_func (control->cache, NULL, NULL);
+  if (control->emit_source != NULL)
+    g_source_destroy (control->emit_source);
+  g_clear_pointer (&control->emit_source, g_source_unref);
+  g_clear_pointer (&control->events, g_array_unref);
+  g_main_context_unref (control->context);
+  g_mutex_clear (&control->events_lock);
   g_bus_unown_name (control->owner_id);
   /* Never exported when the bus could not be reached. */
   if (g_dbus_interface_skeleton_get_connection (G_DBUS_INTERFACE_SKELETON (control->skeleton)) != NULL)

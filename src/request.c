@@ -108,7 +108,9 @@ resolve_opened (FcServeContext  *context,
   if (source->fd < 0)
     {
       /* Whatever made the name unservable, its cached copy is stale. */
-      fc_cache_miss (cache, name, counted);
+      fc_cache_miss (cache, name, counted,
+                     g_error_matches (*error, FC_ERROR, FC_ERROR_NOT_FOUND) ? FC_EVICT_DELETED
+                                                                            : FC_EVICT_CHANGED);
       return GET_DONE;
     }
   fc_file_id_from_stat (&source->id, &st);
@@ -352,7 +354,7 @@ fc_request_answer (FcServeContext *context,
       /* Every GET is a hit or a miss, even one the cache never saw. */
       if (request.command == FC_COMMAND_GET || request.command == FC_COMMAND_STAT ||
           request.command == FC_COMMAND_GETFROM)
-        fc_cache_miss (context->cache, NULL, FALSE);
+        fc_cache_miss (context->cache, NULL, FALSE, FC_EVICT_CHANGED);
       return fc_request_answer_error (context, error, reply);
     }
 

@@ -296,9 +296,9 @@ test_miss_unservable (void)
   FcFileId a = file_id (1, 10);
 
   get (cache, "a", &a, NULL);
-  fc_cache_miss (cache, "a", FALSE);
-  fc_cache_miss (cache, "never", FALSE);
-  fc_cache_miss (cache, NULL, FALSE);
+  fc_cache_miss (cache, "a", FALSE, FC_EVICT_DELETED);
+  fc_cache_miss (cache, "never", FALSE, FC_EVICT_DELETED);
+  fc_cache_miss (cache, NULL, FALSE, FC_EVICT_CHANGED);
   assert_order (cache, "");
   assert_stats (cache, 0, 4, 1, 0, 1, 0, 0);
 }
@@ -323,7 +323,7 @@ test_retry_counted_once (void)
   assert_stats (cache, 0, 1, 1, 0, 0, 1, 12);
 
   g_assert_cmpint (fc_cache_lookup (cache, "f", &fresh, TRUE, &shared, &load), ==, FC_LOOKUP_READY);
-  fc_cache_miss (cache, "gone", TRUE);
+  fc_cache_miss (cache, "gone", TRUE, FC_EVICT_DELETED);
   assert_stats (cache, 0, 1, 1, 0, 0, 1, 12);
   list = fc_cache_list (cache);
   g_assert_cmpuint (g_array_index (list, FcCacheInfo, 0).hits, ==, 2);
@@ -677,6 +677,80 @@ test_racy_whole_seconds (void)
   g_assert_cmpint (get (cache, "f", &settled, NULL), ==, FC_LOOKUP_READY);
 }
 
+static void
+collect_evictions (GArray   *evictions,
+                   gpointer  user_data)
+{
+  GString *seen = user_data;
+
+  for (guint i = 0; i < evictions->len; i++)
+    {
+      const FcEviction *eviction = &g_array_index (evictions, FcEviction, i);
+
+      g_string_append_printf (seen, "%s%s:%s", seen->len > 0 ? " " : "", eviction->name,
+                              fc_evict_reason_to_string (eviction->reason));
+    }
+}
+
+static void
+test_evicted_reasons (void)
+{
+  g_autoptr(FcCache) cache = fc_cache_new (31);
+  g_autoptr(GString) seen = g_string_new (NULL);
+  FcFileId a = file_id (1, 10), b = file_id (2, 10), c = file_id (3, 10);
+  FcFileId d = file_id (4, 10), a2 = file_id (1, 11);
+  FcCacheStats stats;
+
+  fc_cache_set_evicted_func (cache, collect_evictions, seen);
+  get (cache, "a", &a, NULL);
+  get (cache, "b", &b, NULL);
+  get (cache, "c", &c, NULL);
+  get (cache, "d", &d, NULL);                         /* a makes room */
+  fc_cache_evict (cache, "b");
+  get (cache, "b", &b, NULL);
+  get (cache, "c", &a2, NULL);                        /* c changed */
+  fc_cache_miss (cache, "d", FALSE, FC_EVICT_DELETED);
+  fc_cache_clear (cache);
+  g_assert_cmpstr (seen->str, ==,
+                   "a:capacity b:evict c:changed d:deleted b:clear c:clear");
+  fc_cache_get_stats (cache, &stats, NULL, NULL);
+  g_assert_cmpuint (stats.evictions + stats.invalidations, ==, 6);
+
+  /* Taken away, the function is not called again. */
+  fc_cache_set_evicted_func (cache, NULL, NULL);
+  get (cache, "a", &a, NULL);
+  fc_cache_clear (cache);
+  g_assert_cmpstr (seen->str, ==,
+                   "a:capacity b:evict c:changed d:deleted b:clear c:clear");
+}
+
+static void
+test_miss_kinds (void)
+{
+  g_autoptr(FcCache) cache = fc_cache_new (20);
+  FcFileId a = file_id (1, 10), b = file_id (2, 10), c = file_id (3, 10);
+  FcFileId b2 = file_id (2, 12);
+  FcCacheStats stats;
+
+  get (cache, "a", &a, NULL);                         /* cold */
+  get (cache, "b", &b, NULL);                         /* cold */
+  get (cache, "c", &c, NULL);                         /* cold; a leaves */
+  get (cache, "a", &a, NULL);                         /* evicted; b leaves */
+  get (cache, "c", &c, NULL);                         /* hit */
+  get (cache, "c", &b2, NULL);                        /* changed: stale copy */
+  fc_cache_miss (cache, "c", FALSE, FC_EVICT_DELETED); /* changed: a stale copy */
+  get (cache, "c", &c, NULL);                         /* changed: it left as deleted */
+  fc_cache_miss (cache, NULL, FALSE, FC_EVICT_CHANGED); /* cold */
+
+  fc_cache_get_stats (cache, &stats, NULL, NULL);
+  g_assert_cmpuint (stats.hits, ==, 1);
+  g_assert_cmpuint (stats.misses, ==, 8);
+  g_assert_cmpuint (stats.misses_cold, ==, 4);
+  g_assert_cmpuint (stats.misses_evicted, ==, 1);
+  g_assert_cmpuint (stats.misses_changed, ==, 3);
+  g_assert_cmpuint (fc_cache_get_history_length (cache), ==, 9);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -703,6 +777,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/cache/pinned/bound-bypasses", test_pinned_bound);
   g_test_add_func ("/cache/bookkeeping/bounded", test_bookkeeping_bound);
   g_test_add_func ("/cache/racy/waits-for-tick", test_racy_waits);
+  g_test_add_func ("/cache/evicted/reasons-in-order", test_evicted_reasons);
+  g_test_add_func ("/cache/misses/split-by-cause", test_miss_kinds);
   g_test_add_func ("/cache/racy/whole-seconds-not-cached", test_racy_whole_seconds);
   return g_test_run ();
 }

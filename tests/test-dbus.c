@@ -8,6 +8,8 @@
 
 #include "testutil.h"
 
+#include <gio/gunixinputstream.h>
+
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -310,6 +312,7 @@ static const struct {
   { "requests", "t" }, { "errors", "t" }, { "refused", "t" }, { "bytes-sent", "t" },
   { "clients", "u" }, { "clients-total", "t" }, { "uptime", "t" },
   { "max-entry-size", "t" }, { "pinned", "t" },
+  { "misses-cold", "t" }, { "misses-evicted", "t" }, { "misses-changed", "t" },
 };
 
 static const char *
@@ -453,6 +456,7 @@ fixture_teardown (Fixture *f, gconstpointer data)
 
 static const char *const cache_1m[] = { "--cache-size", "1M", NULL };
 static const char *const one_client[] = { "--max-clients", "1", NULL };
+static const char *const advisor_cache[] = { "--cache-size", "128K", NULL };
 
 /* ---- files ---- */
 
@@ -1934,6 +1938,354 @@ test_client_list_small_bus (SmallBus *s, gconstpointer data)
   assert_client_lists_alike (&s->f, s->bus->address);
 }
 
+/* ---- Evicted, the miss split, the capacity advisor (DBUS.md 1.1) ---- */
+
+typedef struct {
+  GString *entries;   /* (owned): "name:reason,…" in arrival order */
+  guint64 received;   /* entries + dropped of every signal */
+  guint64 dropped;
+  guint signals;
+  guint largest;      /* the most entries in one signal */
+} EvictedLog;
+
+static void
+on_evicted (GDBusConnection *connection, const char *sender, const char *path,
+            const char *iface, const char *signal, GVariant *params, gpointer user_data)
+{
+  EvictedLog *log = user_data;
+  g_autoptr(GVariant) entries = NULL;
+  GVariantIter iter;
+  const char *name, *reason;
+  guint32 dropped;
+
+  g_variant_get (params, "(@a(ss)u)", &entries, &dropped);
+  g_variant_iter_init (&iter, entries);
+  while (g_variant_iter_next (&iter, "(&s&s)", &name, &reason))
+    g_string_append_printf (log->entries, "%s%s:%s", log->entries->len > 0 ? "," : "",
+                            name, reason);
+  log->signals++;
+  log->largest = MAX (log->largest, (guint) g_variant_n_children (entries));
+  log->received += g_variant_n_children (entries) + dropped;
+  log->dropped += dropped;
+}
+
+static guint
+evicted_subscribe (Fixture *f, EvictedLog *log)
+{
+  log->entries = g_string_new (NULL);
+  return g_dbus_connection_signal_subscribe (f->bus, DAEMON_NAME, DAEMON_IFACE, "Evicted",
+                                             DAEMON_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                                             on_evicted, log, NULL);
+}
+
+/* Receives signals until they account for every eviction and
+ * invalidation Stats counts. */
+static void
+evicted_wait_all (Fixture *f, EvictedLog *log)
+{
+  gint64 deadline = g_get_monotonic_time () + WAIT_S * G_USEC_PER_SEC;
+  guint64 expected;
+
+  do
+    {
+      g_autoptr(GVariant) stats = get_stats (f);
+
+      expected = stat_value (stats, "evictions") + stat_value (stats, "invalidations");
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+      if (log->received < expected)
+        g_usleep (20 * 1000);
+    }
+  while (log->received < expected && g_get_monotonic_time () < deadline);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_cmpuint (log->received, ==, expected);
+}
+
+static void
+test_evicted_reasons (Fixture *f, gconstpointer data)
+{
+  EvictedLog log = { NULL };
+  guint id = evicted_subscribe (f, &log);
+  int fd = tu_connect (f->d->port);
+  g_autofree char *gone = NULL;
+  g_autofree char *path = NULL;
+  g_autofree guint8 *d2 = NULL;
+
+  put_and_get (f, fd, "a", 1, 600 * KiB);
+  put_and_get (f, fd, "b", 2, 600 * KiB);   /* a makes room */
+  g_assert_true (evict (f, "b"));
+  put_and_get (f, fd, "c", 3, 10);
+  g_assert_cmpuint (clear (f), ==, 1);
+  put_and_get (f, fd, "d", 4, 10);
+  d2 = put (f, "d", 5, 11);                 /* d changed */
+  tu_assert_get (fd, "d", d2, 11);
+  put_and_get (f, fd, "e", 6, 10);
+  path = g_build_filename (f->d->root, "e", NULL);
+  g_assert_cmpint (unlink (path), ==, 0);   /* e deleted */
+  gone = tu_get_err (fd, "e");
+  tu_assert_err (gone, "404");
+
+  evicted_wait_all (f, &log);
+  g_assert_cmpstr (log.entries->str, ==, "a:capacity,b:evict,c:clear,d:changed,e:deleted");
+  g_assert_cmpuint (log.dropped, ==, 0);
+  g_dbus_connection_signal_unsubscribe (f->bus, id);
+  g_string_free (log.entries, TRUE);
+  close (fd);
+}
+
+#define BURST 10000
+
+static void
+test_evicted_burst (Fixture *f, gconstpointer data)
+{
+  EvictedLog log = { NULL };
+  guint id = evicted_subscribe (f, &log);
+  int fd = tu_connect (f->d->port);
+  gint64 start;
+  double elapsed_s;
+
+  /* All written first: a file changed within the clock's current tick
+   * makes its loader wait for the next. */
+  for (guint i = 0; i < BURST; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("f%05u", i);
+
+      tu_write_file_str (f->d->root, name, "x");
+    }
+  for (guint i = 0; i < BURST; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("f%05u", i);
+
+      tu_assert_get (fd, name, "x", 1);
+    }
+  start = g_get_monotonic_time ();
+  g_assert_cmpuint (clear (f), ==, BURST);
+  evicted_wait_all (f, &log);
+  elapsed_s = (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
+
+  /* Every eviction is sent or counted as dropped, in signals of at most
+   * 1000 entries, at most 10 a second: a lower bound on the time the
+   * signals took, whatever the machine's speed. */
+  g_assert_cmpuint (log.received, ==, BURST);
+  g_assert_cmpuint (log.largest, <=, 1000);
+  g_assert_cmpuint (log.dropped, >, 0);
+  g_assert_cmpfloat (log.signals, <=, 10 * elapsed_s + 1);
+  g_dbus_connection_signal_unsubscribe (f->bus, id);
+  g_string_free (log.entries, TRUE);
+  close (fd);
+}
+
+static void
+assert_miss_split (GVariant *stats, guint64 cold, guint64 evicted, guint64 changed)
+{
+  assert_stat (stats, "misses-cold", cold);
+  assert_stat (stats, "misses-evicted", evicted);
+  assert_stat (stats, "misses-changed", changed);
+  assert_stat (stats, "misses", cold + evicted + changed);
+}
+
+static void
+test_stats_miss_split (Fixture *f, gconstpointer data)
+{
+  int fd = tu_connect (f->d->port);
+  g_autofree guint8 *a2 = NULL;
+  g_autoptr(GVariant) first = NULL;
+  g_autoptr(GVariant) second = NULL;
+  g_autoptr(GVariant) third = NULL;
+  g_autoptr(GVariant) history = NULL;
+
+  put_and_get (f, fd, "a", 1, 100);         /* cold */
+  first = get_stats (f);
+  assert_miss_split (first, 1, 0, 0);
+  g_assert_true (evict (f, "a"));
+  put_and_get (f, fd, "a", 1, 100);         /* evicted */
+  second = get_stats (f);
+  assert_miss_split (second, 1, 1, 0);
+  a2 = put (f, "a", 2, 101);
+  tu_assert_get (fd, "a", a2, 101);         /* changed */
+  tu_assert_get (fd, "a", a2, 101);         /* a hit */
+  third = get_stats (f);
+  assert_miss_split (third, 1, 1, 1);
+  assert_stat (third, "hits", 1);
+
+  history = get_property (f, "History", "u");
+  g_assert_cmpuint (g_variant_get_uint32 (history), ==, 4);
+  close (fd);
+}
+
+/* Zipf-like requests over files of several sizes, the same for every
+ * daemon that replays them. */
+#define ADVISOR_FILES 40
+#define ADVISOR_REQUESTS 1500
+
+static void
+advisor_replay (TuDaemon *d)
+{
+  g_autoptr(GRand) rand = g_rand_new_with_seed (42);
+  int fd = tu_connect (d->port);
+  guint8 *contents[ADVISOR_FILES];
+  gsize sizes[ADVISOR_FILES];
+
+  for (guint i = 0; i < ADVISOR_FILES; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("file%02u", i);
+
+      sizes[i] = 4 * KiB + (i * 7919 % 13) * 5 * KiB;
+      contents[i] = tu_make_content (i, sizes[i]);
+      tu_write_file (d->root, name, contents[i], sizes[i]);
+    }
+  for (guint r = 0; r < ADVISOR_REQUESTS; r++)
+    {
+      /* Skewed to the first files, as real requests are. */
+      double u = g_rand_double (rand);
+      guint i = MIN ((guint) (u * u * u * ADVISOR_FILES), ADVISOR_FILES - 1);
+      g_autofree char *name = g_strdup_printf ("file%02u", i);
+
+      tu_assert_get (fd, name, contents[i], sizes[i]);
+    }
+  for (guint i = 0; i < ADVISOR_FILES; i++)
+    g_free (contents[i]);
+  close (fd);
+}
+
+static double
+measured_ratio (Fixture *f)
+{
+  g_autoptr(GVariant) stats = get_stats (f);
+
+  return (double) stat_value (stats, "hits") /
+         (double) (stat_value (stats, "hits") + stat_value (stats, "misses"));
+}
+
+static void
+test_simulate_matches_measured (Fixture *f, gconstpointer data)
+{
+  const guint64 capacities[] = { 128 * KiB, 256 * KiB };
+  const char *const at_double[] = { "--cache-size", "256K", NULL };
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) history = NULL;
+  double simulated[2], measured;
+
+  advisor_replay (f->d);
+  history = get_property (f, "History", "u");
+  g_assert_cmpuint (g_variant_get_uint32 (history), ==, ADVISOR_REQUESTS);
+  measured = measured_ratio (f);
+  reply = call_for_value (f, "SimulateCapacity",
+                          g_variant_new ("(@at)", g_variant_new_fixed_array (G_VARIANT_TYPE_UINT64,
+                                                                             capacities, 2, sizeof (guint64))),
+                          "(a(td))");
+  g_assert_cmpuint (g_variant_n_children (reply), ==, 2);
+  for (guint i = 0; i < 2; i++)
+    {
+      guint64 capacity;
+
+      g_variant_get_child (reply, i, "(td)", &capacity, &simulated[i]);
+      g_assert_cmpuint (capacity, ==, capacities[i]);
+    }
+  g_test_message ("128K: measured %.4f, simulated %.4f", measured, simulated[0]);
+  g_assert_cmpfloat_with_epsilon (simulated[0], measured, 0.02);
+
+  /* The same requests against a daemon started at the other capacity. */
+  tu_daemon_stop (f->d);
+  wait_name_owned (f->bus, FALSE);
+  f->d = start_owner (f->bus, at_double);
+  advisor_replay (f->d);
+  measured = measured_ratio (f);
+  g_test_message ("256K: measured %.4f, simulated %.4f", measured, simulated[1]);
+  g_assert_cmpfloat_with_epsilon (simulated[1], measured, 0.02);
+}
+
+static void
+test_simulate_too_many (Fixture *f, gconstpointer data)
+{
+  guint64 capacities[65] = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autofree char *remote = NULL;
+
+  reply = call_full (f, DAEMON_IFACE, "SimulateCapacity",
+                     g_variant_new ("(@at)", g_variant_new_fixed_array (G_VARIANT_TYPE_UINT64,
+                                                                        capacities, 65, sizeof (guint64))),
+                     "(a(td))", &error);
+  g_assert_null (reply);
+  remote = g_dbus_error_get_remote_error (error);
+  g_assert_cmpstr (remote, ==, INVALID_ARGUMENT);
+
+  /* 64 are fine, and an empty history gives 0. */
+  g_clear_error (&error);
+  reply = call_full (f, DAEMON_IFACE, "SimulateCapacity",
+                     g_variant_new ("(@at)", g_variant_new_fixed_array (G_VARIANT_TYPE_UINT64,
+                                                                        capacities, 64, sizeof (guint64))),
+                     "(a(td))", &error);
+  g_assert_no_error (error);
+}
+
+static void
+test_client_stats_advise (Fixture *f, gconstpointer data)
+{
+  int fd = tu_connect (f->d->port);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  g_autofree guint8 *a = put (f, "a", 1, 100);
+
+  tu_assert_get (fd, "a", a, 100);           /* a cold miss */
+  tu_assert_get (fd, "a", a, 100);           /* a hit */
+  g_assert_cmpint (run_client (&out, &err, "stats", "--advise", NULL), ==, 0);
+  g_test_message ("%s", out);
+  /* g_format_size() puts a no-break space before the unit. */
+  g_assert_nonnull (strstr (out, "256.0\u00a0KiB        50.0 %\n"));
+  g_assert_nonnull (strstr (out, "1.0\u00a0MiB          50.0 %  (now)\n"));
+  g_assert_nonnull (strstr (out, "8.0\u00a0MiB          50.0 %\n"));
+  g_assert_nonnull (strstr (out, "misses: 1 cold, 0 evicted, 0 changed, of 1\n"));
+  close (fd);
+}
+
+static void
+test_client_watch (Fixture *f, gconstpointer data)
+{
+  const char *argv[] = { g_getenv ("FILECACHE"), "watch", NULL };
+  g_autoptr(GSubprocessLauncher) launcher = tu_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr(GSubprocess) watch = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) seen = g_string_new (NULL);
+  gint64 deadline = g_get_monotonic_time () + WAIT_S * G_USEC_PER_SEC;
+  int fd = tu_connect (f->d->port);
+  int out;
+
+  watch = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  out = g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (g_subprocess_get_stdout_pipe (watch)));
+
+  /* Evicts until the watcher, subscribed at some point, prints a line. */
+  while (strchr (seen->str, '\n') == NULL && g_get_monotonic_time () < deadline)
+    {
+      struct pollfd pfd = { out, POLLIN, 0 };
+      char buffer[256];
+
+      put_and_get (f, fd, "a", 1, 10);
+      g_assert_true (evict (f, "a"));
+      if (poll (&pfd, 1, 100) == 1)
+        {
+          gssize n = read (out, buffer, sizeof buffer);
+
+          g_assert_cmpint (n, >, 0);
+          g_string_append_len (seen, buffer, n);
+        }
+    }
+  /* "<ISO 8601 time> evict a" */
+  g_assert_nonnull (strstr (seen->str, " evict a\n"));
+  g_assert_true (g_ascii_isdigit (seen->str[0]));
+
+  g_subprocess_send_signal (watch, SIGINT);
+  g_assert_true (g_subprocess_wait (watch, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (watch));
+  g_assert_cmpint (g_subprocess_get_exit_status (watch), ==, 0);
+  close (fd);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1955,6 +2307,13 @@ main (int argc, char **argv)
   add_test ("/dbus/stats/keys-and-types", NULL, test_stats_keys_fresh);
   add_test ("/dbus/stats/scripted-sequence", NULL, test_stats_scripted);
   add_test ("/dbus/stats/evictions", NULL, test_stats_evictions);
+  add_test ("/dbus/stats/miss-split", NULL, test_stats_miss_split);
+  add_test ("/dbus/evicted/five-reasons", cache_1m, test_evicted_reasons);
+  add_test ("/dbus/evicted/burst-rate-bound", NULL, test_evicted_burst);
+  add_test ("/dbus/simulate/matches-measured", advisor_cache, test_simulate_matches_measured);
+  add_test ("/dbus/simulate/too-many-capacities", NULL, test_simulate_too_many);
+  add_test ("/dbus/client/stats-advise", cache_1m, test_client_stats_advise);
+  add_test ("/dbus/client/watch", NULL, test_client_watch);
   add_test ("/dbus/stats/invalidations", NULL, test_stats_invalidations);
   add_test ("/dbus/stats/refused", one_client, test_stats_refused);
   add_test ("/dbus/stats/clients", NULL, test_stats_clients);

@@ -14,6 +14,7 @@
 #include "fetch.h"
 #include "i18n.h"
 #include "stats-format.h"
+#include "watch.h"
 
 /* The prefix of every message, as in the usual "program: what: why". */
 #define PROGRAM_NAME "filecache"
@@ -38,6 +39,7 @@ typedef struct {
   gboolean dbus;     /* a command that speaks both: over D-Bus */
   gboolean json;
   gboolean prometheus;
+  gboolean advise;   /* stats: the capacity advisor's table instead */
   char **args;       /* (owned) (nullable): the operands */
 } Options;
 
@@ -284,6 +286,8 @@ run_stats (FccControl    *control,
   g_autoptr(GVariant) properties = NULL;
   g_autofree char *text = NULL;
 
+  if (options->advise)
+    return fcc_advise_run (options->system_bus ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION);
   /* The table shows the root and the port too. */
   if (!options->json && !options->prometheus)
     properties = fcc_control_get_properties (control, &error);
@@ -348,6 +352,13 @@ run_clear (FccControl    *control,
   return TRUE;
 }
 
+static gboolean
+run_watch (FccControl    *control,
+           const Options *options)
+{
+  return fcc_watch_run (options->system_bus ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION);
+}
+
 static const Command commands[] = {
   { "get", N_("Fetch each NAME into a file under the same relative path"), TRUE, run_get, NULL },
   { "list", N_("Show the files in the server's memory cache"), FALSE, run_list, run_list_dbus },
@@ -355,6 +366,7 @@ static const Command commands[] = {
   { "stats", N_("Show the daemon's counters (over D-Bus)"), FALSE, NULL, run_stats },
   { "evict", N_("Drop each NAME from the daemon's cache (over D-Bus)"), TRUE, NULL, run_evict },
   { "clear", N_("Drop every file from the daemon's cache (over D-Bus)"), FALSE, NULL, run_clear },
+  { "watch", N_("Print each file leaving the daemon's cache, until interrupted (over D-Bus)"), FALSE, NULL, run_watch },
 };
 
 /* Decimal only, as people write ports and seconds: strtol()'s base 0,
@@ -423,6 +435,8 @@ parse_command_options (const Command   *command,
     { "prometheus", 0, 0, G_OPTION_ARG_NONE, &options->prometheus,
       N_("Print the counters in Prometheus's text format (for node_exporter's textfile collector)"),
       NULL },
+    { "advise", 0, 0, G_OPTION_ARG_NONE, &options->advise,
+      N_("Show the hit ratio at 1/4 to 8 times the capacity, and the misses by cause"), NULL },
     G_OPTION_ENTRY_NULL
   };
   g_autoptr(GOptionContext) context = NULL;

@@ -1100,16 +1100,68 @@ fc_cache_get_history_length (FcCache *cache)
   return fc_history_get_length (cache->history);
 }
 
+struct _FcCacheHistory {
+  GArray *records;              /* (owned) (element-type FcRequestRecord) */
+  guint64 entry_limit;
+};
+
+/**
+ * fc_cache_history_snapshot:
+ * @cache: a cache
+ *
+ * Copies the recorded requests under the lock, so that a simulation can
+ * run outside it, and outlive the cache. Any thread.
+ *
+ * Returns: (transfer full): the snapshot, for fc_cache_history_simulate()
+ */
+FcCacheHistory *
+fc_cache_history_snapshot (FcCache *cache)
+{
+  FcCacheHistory *history = g_new (FcCacheHistory, 1);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&cache->lock);
+
+  history->records = fc_history_copy (cache->history);
+  history->entry_limit = MIN (physical_memory () / 4, cache->max_entry_limit);
+  return history;
+}
+
+void
+fc_cache_history_free (FcCacheHistory *history)
+{
+  g_array_unref (history->records);
+  g_free (history);
+}
+
+/**
+ * fc_cache_history_simulate:
+ * @history: a snapshot
+ * @capacities: (array length=n_capacities): capacities in bytes
+ * @n_capacities: how many
+ * @ratios: (out caller-allocates) (array length=n_capacities): the hit
+ *   ratio each capacity would have had over the recorded requests
+ *
+ * See fc_advisor_simulate(). Any thread; touches no cache.
+ */
+void
+fc_cache_history_simulate (FcCacheHistory *history,
+                           const guint64  *capacities,
+                           guint           n_capacities,
+                           double         *ratios)
+{
+  fc_advisor_simulate ((const FcRequestRecord *) (gpointer) history->records->data,
+                       history->records->len, history->entry_limit,
+                       capacities, n_capacities, ratios);
+}
+
 /**
  * fc_cache_simulate:
  * @cache: a cache
  * @capacities: (array length=n_capacities): capacities in bytes
  * @n_capacities: how many
  * @ratios: (out caller-allocates) (array length=n_capacities): the hit
- *   ratio each capacity would have had over the recorded requests
+ *   ratios, as fc_cache_history_simulate() gives them
  *
- * See fc_advisor_simulate(). The history is copied under the lock and
- * simulated outside it: requests go on meanwhile. Any thread.
+ * A snapshot and its simulation at once. Any thread.
  */
 void
 fc_cache_simulate (FcCache       *cache,
@@ -1117,14 +1169,7 @@ fc_cache_simulate (FcCache       *cache,
                    guint          n_capacities,
                    double        *ratios)
 {
-  g_autoptr(GArray) records = NULL;
-  guint64 entry_limit;
+  g_autoptr(FcCacheHistory) history = fc_cache_history_snapshot (cache);
 
-  g_mutex_lock (&cache->lock);
-  records = fc_history_copy (cache->history);
-  entry_limit = MIN (physical_memory () / 4, cache->max_entry_limit);
-  g_mutex_unlock (&cache->lock);
-
-  fc_advisor_simulate ((const FcRequestRecord *) (gpointer) records->data, records->len,
-                       entry_limit, capacities, n_capacities, ratios);
+  fc_cache_history_simulate (history, capacities, n_capacities, ratios);
 }

@@ -135,6 +135,14 @@ void        fc_cache_set_evicted_func (FcCache    *cache,
 const char *fc_evict_reason_to_string (FcEvictReason reason);
 void        fc_eviction_clear       (gpointer      data);
 guint       fc_cache_get_history_length (FcCache  *cache);
+typedef struct _FcCacheHistory FcCacheHistory;
+
+FcCacheHistory *fc_cache_history_snapshot (FcCache        *cache);
+void        fc_cache_history_simulate (FcCacheHistory *history,
+                                     const guint64 *capacities,
+                                     guint         n_capacities,
+                                     double       *ratios);
+void        fc_cache_history_free   (FcCacheHistory *history);
 void        fc_cache_simulate       (FcCache      *cache,
                                      const guint64 *capacities,
                                      guint         n_capacities,
@@ -146,5 +154,6 @@ GArray     *fc_cache_list_range     (FcCache      *cache,
                                      guint         count);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FcCache, fc_cache_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FcCacheHistory, fc_cache_history_free)
 
 G_END_DECLS

@@ -315,9 +315,10 @@ handle_clear (FcDbusCache1          *skeleton,
 }
 
 /* A simulation of up to 64 capacities over 100000 requests takes up to
- * a second: it runs in a thread of its own, not in the main context. */
+ * a second: it runs in a thread of its own, not in the main context, on a
+ * snapshot taken in the main context, so the daemon may stop meanwhile. */
 typedef struct {
-  FcCache *cache;                       /* (unowned) */
+  FcCacheHistory *history;              /* (owned) */
   FcDbusCache1 *skeleton;               /* (owned) */
   GDBusMethodInvocation *invocation;    /* (owned) */
   GArray *capacities;                   /* (owned) (element-type guint64) */
@@ -328,6 +329,7 @@ simulation_free (gpointer data)
 {
   Simulation *simulation = data;
 
+  fc_cache_history_free (simulation->history);
   g_object_unref (simulation->skeleton);
   g_array_unref (simulation->capacities);
   g_free (simulation);
@@ -344,8 +346,8 @@ simulate_in_thread (GTask        *task,
   g_autofree double *ratios = g_new (double, MAX (capacities->len, 1));
   GVariantBuilder builder;
 
-  fc_cache_simulate (simulation->cache, (const guint64 *) (gpointer) capacities->data,
-                     capacities->len, ratios);
+  fc_cache_history_simulate (simulation->history, (const guint64 *) (gpointer) capacities->data,
+                             capacities->len, ratios);
   g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(td)"));
   for (guint i = 0; i < capacities->len; i++)
     g_variant_builder_add (&builder, "(td)", g_array_index (capacities, guint64, i), ratios[i]);
@@ -377,7 +379,7 @@ handle_simulate_capacity (FcDbusCache1          *skeleton,
     }
 
   simulation = g_new0 (Simulation, 1);
-  simulation->cache = control->cache;
+  simulation->history = fc_cache_history_snapshot (control->cache);
   simulation->skeleton = g_object_ref (skeleton);
   simulation->invocation = invocation;
   simulation->capacities = g_array_sized_new (FALSE, FALSE, sizeof (guint64), (guint) n);

@@ -13,7 +13,7 @@ typedef struct {
   guint n_listen_fds;       /* listening TCP sockets from FC_SYSTEMD_LISTEN_FDS_START
                              * on, served instead of host and port */
   guint max_clients;
-  guint threads;            /* worker threads; 0: twice the processors */
+  guint threads;            /* worker threads; 0: one per processor */
   guint request_timeout;    /* seconds */
   guint idle_timeout;       /* seconds */
   guint send_timeout;       /* seconds */

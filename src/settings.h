@@ -44,7 +44,7 @@ typedef struct {
   guint64 cache_size;       /* bytes */
   guint64 max_entry_size;   /* bytes; G_MAXUINT64: no limit of its own */
   guint max_clients;
-  guint threads;            /* 0: twice the processors */
+  guint threads;            /* 0: one per processor */
   guint request_timeout;    /* seconds */
   guint idle_timeout;       /* seconds */
   guint send_timeout;       /* seconds */

@@ -171,7 +171,7 @@ check_return (GTask       *task,
     g_task_return_boolean (task, TRUE);
   else
     g_task_return_new_error (task, FC_ERROR, FC_ERROR_TOO_LARGE,
-                             _("A reply of %" G_GSIZE_FORMAT " bytes is more than the bus carries"),
+                             _("A reply of %zu bytes is more than the bus carries"),
                              check->size);
 }
 
@@ -204,7 +204,7 @@ check_thread (GTask        *task,
       if (result == PROBE_UNKNOWN)
         {
           g_task_return_new_error (task, FC_ERROR, FC_ERROR_TOO_LARGE,
-                                   _("Cannot tell whether the bus carries a reply of %" G_GSIZE_FORMAT " bytes: %s"),
+                                   _("Cannot tell whether the bus carries a reply of %zu bytes: %s"),
                                    check->size, error->message);
           g_error_free (error);
           return;

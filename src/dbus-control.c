@@ -563,12 +563,6 @@ on_name_acquired (GDBusConnection *connection,
   control_announce (control);
 }
 
-static const char *
-bus_name (GBusType bus_type)
-{
-  return bus_type == G_BUS_TYPE_SYSTEM ? _("system") : _("session");
-}
-
 static gboolean
 name_has_owner (GDBusConnection *connection,
                 const char      *name)
@@ -595,26 +589,33 @@ on_name_lost (GDBusConnection *connection,
               gpointer         user_data)
 {
   FcDbusControl *control = user_data;
+  /* One whole sentence per bus, not the bus's name pasted into one, so
+   * that translators can inflect and reorder. */
+  gboolean system = control->bus_type == G_BUS_TYPE_SYSTEM;
   g_autoptr(GError) error = NULL;
 
   if (connection == NULL && control->connected)
     {
-      g_warning (_("Lost the connection to the %s bus; serving without D-Bus control"),
-                 bus_name (control->bus_type));
+      g_warning ("%s", system
+                       ? _("Lost the connection to the system bus; serving without D-Bus control")
+                       : _("Lost the connection to the session bus; serving without D-Bus control"));
       control_announce (control);
       return;
     }
   if (connection == NULL)
     {
-      g_warning (_("Cannot reach the %s bus; serving without D-Bus control"),
-                 bus_name (control->bus_type));
+      g_warning ("%s", system
+                       ? _("Cannot reach the system bus; serving without D-Bus control")
+                       : _("Cannot reach the session bus; serving without D-Bus control"));
       control_announce (control);
       return;
     }
   if (control->owned)
     {
-      g_warning (_("Lost the name %s on the %s bus; serving without D-Bus control"),
-                 name, bus_name (control->bus_type));
+      g_warning (system
+                 ? _("Lost the name %s on the system bus; serving without D-Bus control")
+                 : _("Lost the name %s on the session bus; serving without D-Bus control"),
+                 name);
       return;
     }
 
@@ -622,12 +623,16 @@ on_name_lost (GDBusConnection *connection,
    * policy does not let us have it. The admin's next step differs. */
   if (name_has_owner (connection, name))
     g_set_error (&error, G_IO_ERROR, G_IO_ERROR_EXISTS,
-                 _("The name %s is already owned on the %s bus: is another filecached running?"),
-                 name, bus_name (control->bus_type));
+                 system
+                 ? _("The name %s is already owned on the system bus: is another filecached running?")
+                 : _("The name %s is already owned on the session bus: is another filecached running?"),
+                 name);
   else
     g_set_error (&error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
-                 _("The %s bus does not let this user own the name %s: is its bus policy installed?"),
-                 bus_name (control->bus_type), name);
+                 system
+                 ? _("The system bus does not let this user own the name %s: is its bus policy installed?")
+                 : _("The session bus does not let this user own the name %s: is its bus policy installed?"),
+                 name);
   control->fatal (error, control->user_data);
 }
 

@@ -311,8 +311,10 @@ on_reload_signal (gpointer user_data)
         apply_setting (run, (FcSetting) i, &next);
     }
 
-  g_message (_("Reloaded %s; changed: %s"), config_path (run->options),
-             applied->len > 0 ? applied->str : _("nothing"));
+  if (applied->len > 0)
+    g_message (_("Reloaded %s; changed: %s"), config_path (run->options), applied->str);
+  else
+    g_message (_("Reloaded %s; nothing changed"), config_path (run->options));
   if (deferred->len > 0)
     g_warning (_("Changed in %s but applied only on restart: %s"),
                config_path (run->options), deferred->str);

@@ -168,6 +168,18 @@ test_client_pt_br (void)
   g_assert_cmpstr (err, ==, "filecache: comando desconhecido “nope” (veja --help)\n");
 }
 
+/* A message with a 64-bit number in it: xgettext cuts a msgid short at
+ * G_GUINT64_FORMAT, so that message was never found in the catalog. */
+static void
+test_client_pt_br_64_bit_number (void)
+{
+  const char *const args[] = { "ping", "--port", "0", NULL };
+  g_autofree char *err = run_failing ("FILECACHE", pt_br, args);
+
+  g_assert_cmpstr (err, ==, "filecache: valor inválido para port, “0”: "
+                            "é necessário um número decimal de 1 a 65535\n");
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -181,5 +193,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/i18n/client/c-locale-ascii-quotes", test_client_c_locale);
   g_test_add_func ("/i18n/daemon/pt-BR", test_daemon_pt_br);
   g_test_add_func ("/i18n/client/pt-BR", test_client_pt_br);
+  g_test_add_func ("/i18n/client/pt-BR/64-bit-number", test_client_pt_br_64_bit_number);
   return g_test_run ();
 }

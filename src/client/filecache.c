@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -380,10 +381,12 @@ parse_decimal (const char  *text,
 {
   if (g_ascii_string_to_unsigned (text, 10, 1, max, value, NULL))
     return TRUE;
+  /* PRIu64, not G_GUINT64_FORMAT: xgettext knows the one, and would cut
+   * the message short at the other. */
   /* Translators: the first %s is "port" or "timeout", as the option is
-   * named; the last is the value given. */
+   * named; the second is the value given. */
   g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-               _("invalid %s “%s”: a decimal number from 1 to %" G_GUINT64_FORMAT " is needed"),
+               _("invalid %s “%s”: a decimal number from 1 to %" PRIu64 " is needed"),
                what, text, max);
   return FALSE;
 }

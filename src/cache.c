@@ -120,6 +120,10 @@ fc_file_id_from_stat (FcFileId          *id,
   id->size = (guint64) st->st_size;
   id->mtime_ns = (gint64) st->st_mtim.tv_sec * G_GINT64_CONSTANT (1000000000) + st->st_mtim.tv_nsec;
   id->ctime_ns = (gint64) st->st_ctim.tv_sec * G_GINT64_CONSTANT (1000000000) + st->st_ctim.tv_nsec;
+  id->mode = st->st_mode;
+  id->uid = st->st_uid;
+  id->gid = st->st_gid;
+  id->nlink = st->st_nlink;
 }
 
 gboolean

@@ -14,6 +14,12 @@ typedef struct {
   guint64 size;
   gint64 mtime_ns;
   gint64 ctime_ns;
+  /* Not part of the identity: what tells a change of metadata from one
+   * of content when ctime moves under an open file (fc_file_unchanged()). */
+  guint32 mode;
+  guint32 uid;
+  guint32 gid;
+  guint64 nlink;
 } FcFileId;
 
 typedef struct _FcCache FcCache;

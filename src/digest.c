@@ -240,6 +240,7 @@ fc_digest_of_file (int              fd,
                    GError         **error)
 {
   g_autoptr(GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  FcFileId proved = *id;
   guint64 offset = 0;
   gsize len = FC_DIGEST_LEN;
 
@@ -247,7 +248,7 @@ fc_digest_of_file (int              fd,
     {
       gsize want = (gsize) MIN (id->size - offset, buf_size);
 
-      if (fc_file_read_at (fd, id, offset, buf, want, error) != want)
+      if (!fc_file_read_at (fd, &proved, offset, buf, want, error))
         return FALSE;
       g_checksum_update (checksum, (const guchar *) buf, (gssize) want);
       offset += want;

@@ -16,18 +16,24 @@
 /**
  * fc_file_unchanged:
  * @fd: an open file
- * @id: its identity when it was opened
+ * @id: (inout): its identity as last proved; a change of metadata alone is
+ *   taken into it
  *
  * Whether the content of @fd can still be the one it had when @id was
  * taken. The kernel updates mtime before it changes the data
  * (file_modified() precedes the copy in generic_perform_write()), so
- * bytes read while size and mtime stay the same belong to that version.
- * ctime is left out on purpose: a rename over the name, a chmod or a new
- * link changes it and not the bytes of the open file.
+ * bytes read while size and mtime stay the same belong to that version,
+ * unless mtime was put back (touch -r, utimensat()): that moves ctime.
+ * ctime moves too for a rename over the name, an unlink, a new link, a
+ * chmod or a chown, which leave the open file's bytes alone; each of those
+ * also changes the link count, the mode or the owner, and a rewrite with
+ * mtime put back changes none of them. So a moved ctime is a change of
+ * content unless one of those moved with it (a rewrite and a chmod between
+ * two checks would pass: each check is at most one read apart).
  */
 gboolean
-fc_file_unchanged (int             fd,
-                   const FcFileId *id)
+fc_file_unchanged (int       fd,
+                   FcFileId *id)
 {
   struct stat st;
   FcFileId now;
@@ -35,7 +41,15 @@ fc_file_unchanged (int             fd,
   if (fstat (fd, &st) != 0)
     return FALSE;
   fc_file_id_from_stat (&now, &st);
-  return now.size == id->size && now.mtime_ns == id->mtime_ns;
+  if (now.size != id->size || now.mtime_ns != id->mtime_ns)
+    return FALSE;
+  if (now.ctime_ns == id->ctime_ns)
+    return TRUE;
+  if (now.mode == id->mode && now.uid == id->uid && now.gid == id->gid &&
+      now.nlink == id->nlink)
+    return FALSE;
+  *id = now;
+  return TRUE;
 }
 
 static void
@@ -77,7 +91,7 @@ static gboolean
 check_length (gssize           n,
               gsize            want,
               int              fd,
-              const FcFileId  *id,
+              FcFileId        *id,
               GError         **error)
 {
   if (n < 0)
@@ -105,7 +119,7 @@ check_length (gssize           n,
 /**
  * fc_file_read_at:
  * @fd: an open file
- * @id: its identity when opened
+ * @id: (inout): its identity as last proved (fc_file_unchanged())
  * @offset: where to start, in bytes
  * @buf: (out caller-allocates): at least @want bytes, plus one when the
  *   read reaches the end of the file
@@ -116,11 +130,11 @@ check_length (gssize           n,
  *
  * Reads @want bytes of the version @id names. Any thread.
  *
- * Returns: @want, or 0 with @error set
+ * Returns: %TRUE when exactly @want bytes of that version are in @buf
  */
-gsize
+gboolean
 fc_file_read_at (int              fd,
-                 const FcFileId  *id,
+                 FcFileId        *id,
                  guint64          offset,
                  char            *buf,
                  gsize            want,
@@ -130,9 +144,7 @@ fc_file_read_at (int              fd,
   gsize ask = offset + want == id->size ? want + 1 : want;
   gssize n = read_fully (fd, offset, buf, ask);
 
-  if (!check_length (n, want, fd, id, error))
-    return 0;
-  return want;
+  return check_length (n, want, fd, id, error);
 }
 
 /**
@@ -152,6 +164,7 @@ fc_file_read_whole (int              fd,
                     const FcFileId  *id,
                     GError         **error)
 {
+  FcFileId proved = *id;
   g_autofree char *data = NULL;
   gssize n;
 
@@ -165,7 +178,7 @@ fc_file_read_whole (int              fd,
     }
 
   n = read_fully (fd, 0, data, id->size + 1);
-  if (!check_length (n, id->size, fd, id, error))
+  if (!check_length (n, id->size, fd, &proved, error))
     return NULL;
   return g_bytes_new_take (g_steal_pointer (&data), id->size);
 }

@@ -10,9 +10,9 @@ G_BEGIN_DECLS
  * proof that the bytes read belong to that version. */
 
 gboolean fc_file_unchanged   (int              fd,
-                              const FcFileId  *id);
-gsize    fc_file_read_at     (int              fd,
-                              const FcFileId  *id,
+                              FcFileId        *id);
+gboolean fc_file_read_at     (int              fd,
+                              FcFileId        *id,
                               guint64          offset,
                               char            *buf,
                               gsize            want,

@@ -150,7 +150,7 @@ fc_chunk_clear (FcChunk *chunk)
  */
 gboolean
 fc_chunk_fill (FcChunk        *chunk,
-               const FcReply  *reply,
+               FcReply        *reply,
                guint64         offset,
                GError        **error)
 {
@@ -161,8 +161,8 @@ fc_chunk_fill (FcChunk        *chunk,
     return TRUE;
 
   chunk->holder = 0;
-  if (fc_file_read_at (reply->file_fd, &reply->file_id, reply->file_start + offset,
-                       chunk->data, want, error) != want)
+  if (!fc_file_read_at (reply->file_fd, &reply->file_id, reply->file_start + offset,
+                        chunk->data, want, error))
     return FALSE;
   chunk->holder = reply->serial;
   chunk->offset = offset;

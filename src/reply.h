@@ -62,7 +62,7 @@ void          fc_chunk_init        (FcChunk       *chunk,
                                     gsize          size);
 void          fc_chunk_clear       (FcChunk       *chunk);
 gboolean      fc_chunk_fill        (FcChunk       *chunk,
-                                    const FcReply *reply,
+                                    FcReply       *reply,
                                     guint64        offset,
                                     GError       **error);
 

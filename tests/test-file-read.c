@@ -61,7 +61,7 @@ test_read_unchanged (Fixture *f, gconstpointer data)
 
   g_assert_no_error (error);
   g_assert_cmpmem (g_bytes_get_data (whole, NULL), g_bytes_get_size (whole), "0123456789", 10);
-  g_assert_cmpuint (fc_file_read_at (f->fd, &f->id, 3, buf, 7, &error), ==, 7);
+  g_assert_true (fc_file_read_at (f->fd, &f->id, 3, buf, 7, &error));
   g_assert_no_error (error);
   g_assert_cmpmem (buf, 7, "3456789", 7);
 }
@@ -78,7 +78,7 @@ test_metadata_change_is_no_change (Fixture *f, gconstpointer data)
   g_assert_cmpint (chmod (f->path, 0600), ==, 0);
   g_assert_true (g_file_set_contents (other, "abcdefghij", 10, NULL));
   g_assert_cmpint (rename (other, f->path), ==, 0);
-  g_assert_cmpuint (fc_file_read_at (f->fd, &f->id, 0, buf, 10, &error), ==, 10);
+  g_assert_true (fc_file_read_at (f->fd, &f->id, 0, buf, 10, &error));
   g_assert_no_error (error);
   g_assert_cmpmem (buf, 10, "0123456789", 10);
 }
@@ -97,7 +97,7 @@ test_content_change (Fixture *f, gconstpointer data)
   /* Make the change visible whatever the clock's granularity. */
   g_assert_cmpint (futimens (w, times), ==, 0);
   close (w);
-  g_assert_cmpuint (fc_file_read_at (f->fd, &f->id, 0, buf, 10, &error), ==, 0);
+  g_assert_false (fc_file_read_at (f->fd, &f->id, 0, buf, 10, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BUSY);
   g_clear_error (&error);
   g_assert_null (fc_file_read_whole (f->fd, &f->id, &error));
@@ -123,7 +123,7 @@ test_pseudo_file (void)
   g_assert_null (fc_file_read_whole (f.fd, &f.id, &error));
   g_assert_error (error, FC_ERROR, FC_ERROR_SIZE_MISMATCH);
   g_clear_error (&error);
-  g_assert_cmpuint (fc_file_read_at (f.fd, &f.id, 0, buf, 0, &error), ==, 0);
+  g_assert_false (fc_file_read_at (f.fd, &f.id, 0, buf, 0, &error));
   g_assert_error (error, FC_ERROR, FC_ERROR_SIZE_MISMATCH);
   close (f.fd);
 }
@@ -141,6 +141,27 @@ test_too_large_for_memory (Fixture *f, gconstpointer data)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
 }
 
+/* A same-length rewrite of the open file with its mtime put back moves
+ * only ctime: nothing read can be trusted (found by a black-box test). */
+static void
+test_mtime_put_back (Fixture *f, gconstpointer data)
+{
+  struct timespec times[2] = { { 0, UTIME_OMIT }, { 0, 0 } };
+  g_autoptr(GError) error = NULL;
+  char buf[11];
+  int w = open (f->path, O_WRONLY);
+
+  times[1].tv_sec = (time_t) (f->id.mtime_ns / 1000000000);
+  times[1].tv_nsec = (long) (f->id.mtime_ns % 1000000000);
+  /* ctime is stamped from the coarse clock: let it move on. */
+  g_usleep (20 * 1000);
+  g_assert_cmpint (pwrite (w, "X", 1, 5), ==, 1);
+  g_assert_cmpint (futimens (w, times), ==, 0);
+  close (w);
+  g_assert_false (fc_file_read_at (f->fd, &f->id, 0, buf, 10, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BUSY);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -149,6 +170,7 @@ main (int argc, char *argv[])
   g_test_add ("/file-read/metadata-change-is-no-change", Fixture, NULL, setup,
               test_metadata_change_is_no_change, teardown);
   g_test_add ("/file-read/content-change", Fixture, NULL, setup, test_content_change, teardown);
+  g_test_add ("/file-read/mtime-put-back", Fixture, NULL, setup, test_mtime_put_back, teardown);
   g_test_add_func ("/file-read/pseudo-file", test_pseudo_file);
   g_test_add ("/file-read/too-large-for-memory", Fixture, NULL, setup,
               test_too_large_for_memory, teardown);

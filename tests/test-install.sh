@@ -46,6 +46,9 @@ $prefix/lib/tmpfiles.d/filecached.conf
 $prefix/share/dbus-1/system.d/org.filecached.Daemon.conf
 $prefix/share/dbus-1/interfaces/org.filecached.Cache1.xml
 $prefix/share/doc/filecached/filecached.conf.example
+$prefix/share/man/man8/filecached.8
+$prefix/share/man/man1/filecache.1
+$prefix/share/man/man5/filecached.conf.5
 $etc/filecached/filecached.conf
 "
 for lang in $(grep -v '^#' "$linguas"); do

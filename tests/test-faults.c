@@ -13,14 +13,6 @@
 
 #define MiB (1024 * 1024)
 
-static guint8 *
-put_seeded (TuDaemon *d, const char *name, guint32 seed, gsize len)
-{
-  guint8 *data = tu_make_content (seed, len);
-
-  tu_write_file (d->root, name, data, len);
-  return data;
-}
 
 /* Publishing by atomic rename, or a chmod, while a large file streams:
  * the open file is intact, so the transfer ends whole (fault 5). */
@@ -29,7 +21,7 @@ metadata_change_mid_stream (gboolean rename_over)
 {
   TuDaemon *d = tu_daemon_start ("--cache-size", "1M", NULL);
   gsize size = 48 * MiB;
-  g_autofree guint8 *big = put_seeded (d, "big", 11, size);
+  g_autofree guint8 *big = tu_put_seeded (d, "big", 11, size);
   g_autofree char *path = tu_daemon_path (d, "big");
   g_autofree char *line = NULL;
   g_autofree guint8 *head = NULL;
@@ -45,7 +37,7 @@ metadata_change_mid_stream (gboolean rename_over)
 
   if (rename_over)
     {
-      g_autofree guint8 *next = put_seeded (d, "big.new", 12, size);
+      g_autofree guint8 *next = tu_put_seeded (d, "big.new", 12, size);
       g_autofree char *new_path = tu_daemon_path (d, "big.new");
 
       g_assert_cmpint (rename (new_path, path), ==, 0);
@@ -119,26 +111,19 @@ test_shrink_mid_stream (void)
 {
   TuDaemon *d = tu_daemon_start ("--cache-size", "1M", NULL);
   gsize size = 32 * MiB;
-  g_autofree guint8 *big = put_seeded (d, "big", 13, size);
+  g_autofree guint8 *big = tu_put_seeded (d, "big", 13, size);
   g_autofree char *path = tu_daemon_path (d, "big");
   g_autofree char *line = NULL;
   g_autofree guint8 *head = NULL;
   g_autofree guint8 *rest = g_malloc (size);
   int fd = tu_connect_full ("127.0.0.1", d->port, 64 * 1024);
-  gsize got = 0;
+  gsize got;
 
   tu_send_str (fd, "GET big\n");
   line = tu_read_line (fd);
   head = tu_read_exact (fd, MiB);
   g_assert_cmpint (truncate (path, 2 * MiB), ==, 0);
-  for (;;)
-    {
-      ssize_t n = recv (fd, rest + got, size - got, 0);
-
-      if (n <= 0)
-        break;
-      got += (gsize) n;
-    }
+  got = tu_recv_until_closed (fd, rest, size);
   g_assert_cmpuint (MiB + got, <, size);
   g_assert_cmpmem (rest, got, big + MiB, got);
   close (fd);
@@ -150,8 +135,8 @@ static void
 test_sigterm_with_transfers (void)
 {
   TuDaemon *d = tu_daemon_start ("--cache-size", "16M", NULL);
-  g_autofree guint8 *cached = put_seeded (d, "cached", 14, 8 * MiB);
-  g_autofree guint8 *streamed = put_seeded (d, "streamed", 15, 32 * MiB);
+  g_autofree guint8 *cached = tu_put_seeded (d, "cached", 14, 8 * MiB);
+  g_autofree guint8 *streamed = tu_put_seeded (d, "streamed", 15, 32 * MiB);
   int fds[8];
 
   for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
@@ -191,8 +176,8 @@ static void
 test_connect_cut_cycles (void)
 {
   TuDaemon *d = tu_daemon_start ("--cache-size", "1M", NULL);
-  g_autofree guint8 *cached = put_seeded (d, "cached", 16, 256 * 1024);
-  g_autofree guint8 *streamed = put_seeded (d, "streamed", 17, 4 * MiB);
+  g_autofree guint8 *cached = tu_put_seeded (d, "cached", 16, 256 * 1024);
+  g_autofree guint8 *streamed = tu_put_seeded (d, "streamed", 17, 4 * MiB);
   static const char *const sends[] = { "GET cach", "GET cached\n", "GET streamed\n", "PING\nGET streamed\n" };
   guint baseline;
   gint64 deadline;
@@ -391,7 +376,7 @@ test_mtime_put_back_mid_stream (void)
 {
   TuDaemon *d = tu_daemon_start ("--cache-size", "1M", NULL);
   gsize size = 48 * MiB;
-  g_autofree guint8 *big = put_seeded (d, "big", 18, size);
+  g_autofree guint8 *big = tu_put_seeded (d, "big", 18, size);
   g_autofree char *path = tu_daemon_path (d, "big");
   g_autofree char *line = NULL;
   g_autofree guint8 *head = NULL;
@@ -399,7 +384,7 @@ test_mtime_put_back_mid_stream (void)
   int fd = tu_connect_full ("127.0.0.1", d->port, 64 * 1024);
   struct stat st;
   struct timespec times[2] = { { 0, UTIME_OMIT }, { 0, 0 } };
-  gsize got = 0;
+  gsize got;
   int w;
 
   tu_send_str (fd, "GET big\n");
@@ -413,14 +398,7 @@ test_mtime_put_back_mid_stream (void)
   g_assert_cmpint (pwrite (w, "QQQQ", 4, (off_t) (40 * MiB)), ==, 4);
   g_assert_cmpint (futimens (w, times), ==, 0);
   close (w);
-  for (;;)
-    {
-      ssize_t n = recv (fd, rest + got, size - got, 0);
-
-      if (n <= 0)
-        break;
-      got += (gsize) n;
-    }
+  got = tu_recv_until_closed (fd, rest, size);
   g_assert_cmpuint (4 * MiB + got, <, size);
   g_assert_cmpmem (rest, got, big + 4 * MiB, got);
   close (fd);

@@ -49,14 +49,6 @@ assert_get_err (int fd, const char *name, const char *code)
 }
 
 /* A file with content of its own, read back from the same seed. */
-static guint8 *
-put_seeded (TuDaemon *d, const char *name, guint32 seed, gsize len)
-{
-  guint8 *data = tu_make_content (seed, len);
-
-  tu_write_file (d->root, name, data, len);
-  return data;
-}
 
 /* ---- GET ---- */
 
@@ -250,7 +242,7 @@ test_list_bigger_than_cache (void)
 {
   TuDaemon *d = tu_daemon_start ("--cache-size", "64K", NULL);
   int fd = tu_connect (d->port);
-  g_autofree guint8 *big = put_seeded (d, "big", 1, 100 * KiB);
+  g_autofree guint8 *big = tu_put_seeded (d, "big", 1, 100 * KiB);
   g_autoptr(GPtrArray) entries = NULL;
 
   put (d, "small", "small\n");
@@ -275,7 +267,7 @@ test_list_evicts_to_capacity (void)
 
   for (guint i = 0; i < G_N_ELEMENTS (names); i++)
     {
-      g_autofree guint8 *content = put_seeded (d, names[i], i, 30 * KiB);
+      g_autofree guint8 *content = tu_put_seeded (d, names[i], i, 30 * KiB);
 
       tu_assert_get (fd, names[i], content, 30 * KiB);
     }
@@ -634,7 +626,7 @@ test_pipeline_in_order (TuFixture *f, gconstpointer data)
       g_autofree char *name = g_strdup_printf ("f%u", i);
 
       sizes[i] = (gsize) i * 13 * KiB + i + 1;
-      contents[i] = put_seeded (f->d, name, 100 + i, sizes[i]);
+      contents[i] = tu_put_seeded (f->d, name, 100 + i, sizes[i]);
     }
   for (guint r = 0; r < N_REQUESTS; r++)
     {
@@ -795,7 +787,7 @@ test_concurrent_clients_evicting (void)
       g_autofree char *name = g_strdup_printf ("file-%02u", i);
 
       sizes[i] = 16 * KiB + (i * 1237 * 41) % (48 * KiB);
-      contents[i] = put_seeded (d, name, 1000 + i, sizes[i]);
+      contents[i] = tu_put_seeded (d, name, 1000 + i, sizes[i]);
       total += sizes[i];
     }
   g_assert_cmpuint (total, >, 4 * 256 * KiB);
@@ -841,7 +833,7 @@ test_big_streamed (void)
 {
   TuDaemon *d = tu_daemon_start ("--cache-size", "64K", NULL);
   int fd = tu_connect (d->port);
-  g_autofree guint8 *big = put_seeded (d, "big", 7, 5 * MiB);
+  g_autofree guint8 *big = tu_put_seeded (d, "big", 7, 5 * MiB);
   g_autoptr(GPtrArray) entries = NULL;
 
   tu_assert_get (fd, "big", big, 5 * MiB);
@@ -905,7 +897,7 @@ test_big_streamed_rewritten (void)
 static void
 test_big_cached (TuFixture *f, gconstpointer data)
 {
-  g_autofree guint8 *big = put_seeded (f->d, "big", 8, 5 * MiB + 3);
+  g_autofree guint8 *big = tu_put_seeded (f->d, "big", 8, 5 * MiB + 3);
   g_autoptr(GPtrArray) entries = NULL;
 
   tu_assert_get (f->fd, "big", big, 5 * MiB + 3);
@@ -1182,7 +1174,7 @@ stalled_reader (const char *cache_size)
   TuDaemon *d = tu_daemon_start ("--send-timeout", "1",
                                  "--cache-size", cache_size, NULL);
   gsize size = 32 * MiB;
-  g_autofree guint8 *big = put_seeded (d, "big", 9, size);
+  g_autofree guint8 *big = tu_put_seeded (d, "big", 9, size);
   int stalled, other;
   gint64 deadline;
   guint64 received = 0;
@@ -1237,7 +1229,7 @@ abandon_transfers (const char *cache_size)
 {
   TuDaemon *d = tu_daemon_start ("--cache-size", cache_size, NULL);
   gsize size = 8 * MiB;
-  g_autofree guint8 *big = put_seeded (d, "big", 10, size);
+  g_autofree guint8 *big = tu_put_seeded (d, "big", 10, size);
   int fd;
 
   put (d, "small", "small\n");

@@ -30,14 +30,6 @@ daemon_threads (TuDaemon *d)
   return (guint) g_ascii_strtoull (line + strlen ("\nThreads:"), NULL, 10);
 }
 
-static guint8 *
-put_seeded (TuDaemon *d, const char *name, guint32 seed, gsize len)
-{
-  guint8 *data = tu_make_content (seed, len);
-
-  tu_write_file (d->root, name, data, len);
-  return data;
-}
 
 /* 300 keep-alive connections (more than the old default limit of 256
  * threads) on 2 worker threads: every one is served, before and after
@@ -136,7 +128,7 @@ slow_readers (const char *cache_size)
 {
   TuDaemon *d = tu_daemon_start ("--threads", "1", "--cache-size", cache_size, NULL);
   gsize size = 4 * MiB;
-  g_autofree guint8 *big = put_seeded (d, "big", 3, size);
+  g_autofree guint8 *big = tu_put_seeded (d, "big", 3, size);
   int slow[16];
   int good;
   guint threads = daemon_threads (d);
@@ -185,8 +177,8 @@ test_pipelined_while_parked (void)
 {
   TuDaemon *d = tu_daemon_start ("--threads", "1", NULL);
   gsize size = 64 * KiB;
-  g_autofree guint8 *a = put_seeded (d, "a", 5, size);
-  g_autofree guint8 *b = put_seeded (d, "b", 6, size);
+  g_autofree guint8 *a = tu_put_seeded (d, "a", 5, size);
+  g_autofree guint8 *b = tu_put_seeded (d, "b", 6, size);
   GString *requests = g_string_new (NULL);
   int fd = tu_connect_full ("127.0.0.1", d->port, 8192);
 
@@ -233,7 +225,7 @@ static void
 test_stop_while_parked (void)
 {
   TuDaemon *d = tu_daemon_start ("--threads", "2", "--cache-size", "64K", NULL);
-  g_autofree guint8 *big = put_seeded (d, "big", 7, 8 * MiB);
+  g_autofree guint8 *big = tu_put_seeded (d, "big", 7, 8 * MiB);
   int fds[30];
 
   for (guint i = 0; i < G_N_ELEMENTS (fds); i++)

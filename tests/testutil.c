@@ -882,3 +882,28 @@ tu_fifo_writer_finish (TuFifoWriter *w)
   g_free (w->path);
   g_free (w);
 }
+
+guint8 *
+tu_put_seeded (TuDaemon *d, const char *name, guint32 seed, gsize len)
+{
+  guint8 *data = tu_make_content (seed, len);
+
+  tu_write_file (d->root, name, data, len);
+  return data;
+}
+
+gsize
+tu_recv_until_closed (int fd, guint8 *buf, gsize size)
+{
+  gsize got = 0;
+
+  while (got < size)
+    {
+      ssize_t n = recv (fd, buf + got, size - got, 0);
+
+      if (n <= 0)
+        break;
+      got += (gsize) n;
+    }
+  return got;
+}

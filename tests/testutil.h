@@ -75,6 +75,9 @@ guint8 *tu_make_content (guint32 seed, gsize len);
 void tu_write_file (const char *dir, const char *name,
                     const void *data, gsize len);
 void tu_write_file_str (const char *dir, const char *name, const char *text);
+/* (transfer full): writes @len bytes of tu_make_content (@seed) as @name
+ * in @d's root and returns them. */
+guint8 *tu_put_seeded (TuDaemon *d, const char *name, guint32 seed, gsize len);
 /* Asserts that the file at @path holds exactly @data. */
 void tu_assert_file_contents (const char *path, const void *data, gsize len);
 void tu_rm_rf (const char *path);
@@ -93,6 +96,9 @@ char *tu_read_line_timeout (int fd, int timeout_ms);
 guint8 *tu_read_exact (int fd, gsize len);
 /* Asserts the peer closed (EOF or reset) with no further bytes sent. */
 void tu_expect_eof (int fd);
+/* Reads into @buf (@size bytes) until the peer closes, the buffer is full
+ * or a read fails; returns how many bytes came. */
+gsize tu_recv_until_closed (int fd, guint8 *buf, gsize size);
 /* Discards whatever arrives until the peer closes or @timeout_ms pass.
  * Returns whether it closed; stores the number of discarded bytes. */
 gboolean tu_wait_closed (int fd, int timeout_ms, guint64 *out_discarded);

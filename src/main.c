@@ -256,6 +256,15 @@ apply_setting (Run              *run,
       fc_server_set_timeouts (run->server, next->request_timeout, next->idle_timeout,
                               next->send_timeout);
       break;
+    case FC_SETTING_THREADS:
+      {
+        g_autoptr(GError) error = NULL;
+
+        if (!fc_server_set_threads (run->server, next->threads > 0 ? next->threads : g_get_num_processors (), &error))
+          g_warning (_("Serving with %u worker threads: %s"), fc_server_get_threads (run->server),
+                     error->message);
+      }
+      break;
     case FC_SETTING_VERBOSE:
       g_log_set_debug_enabled (next->verbose);
       fc_server_refresh_debug (run->server);

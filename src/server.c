@@ -391,7 +391,30 @@ fc_server_get_root (FcServer *server)
 guint
 fc_server_get_threads (FcServer *server)
 {
-  return server->n_threads;
+  return server->workers != NULL ? fc_workers_get_threads (server->workers) : server->n_threads;
+}
+
+/**
+ * fc_server_set_threads:
+ * @server: a started server
+ * @n_threads: how many worker threads should take new connections, at
+ *   least 1
+ * @error: a #GThreadError when a new thread cannot be made
+ *
+ * Starts or retires worker threads; a retired one serves its connections
+ * to their end. Main thread.
+ *
+ * Returns: %FALSE when fewer threads than asked could be started: the
+ *   daemon goes on with those it has
+ */
+gboolean
+fc_server_set_threads (FcServer  *server,
+                       guint      n_threads,
+                       GError   **error)
+{
+  g_return_val_if_fail (server->workers != NULL, FALSE);
+
+  return fc_workers_set_threads (server->workers, n_threads, error);
 }
 
 /**

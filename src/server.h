@@ -41,6 +41,9 @@ void        fc_server_free         (FcServer              *server);
 guint16     fc_server_get_port     (FcServer              *server);
 const char *fc_server_get_root     (FcServer              *server);
 guint       fc_server_get_threads  (FcServer              *server);
+gboolean    fc_server_set_threads  (FcServer              *server,
+                                    guint                  n_threads,
+                                    GError               **error);
 void        fc_server_get_stats    (FcServer              *server,
                                     FcServerStats         *stats);
 void        fc_server_set_max_clients (FcServer           *server,

@@ -36,9 +36,10 @@ static const SettingInfo infos[FC_N_SETTINGS] = {
   [FC_SETTING_CACHE_SIZE] = { "cache-size", TYPE_SIZE, FIELD (cache_size), 0, 0, TRUE },
   [FC_SETTING_MAX_ENTRY_SIZE] = { "max-entry-size", TYPE_SIZE, FIELD (max_entry_size), 0, 0, TRUE },
   [FC_SETTING_MAX_CLIENTS] = { "max-clients", TYPE_NUMBER, FIELD (max_clients), 1, 1000000, TRUE },
-  /* Every worker is started at start-up, so that a thread limit is a
-   * start-up error: adding some later could fail under load. */
-  [FC_SETTING_THREADS] = { "threads", TYPE_NUMBER, FIELD (threads), 1, 1024, FALSE },
+  /* A reload starts the new workers at once (a thread limit is then a
+   * warning, never a failure under load) or retires the surplus, each
+   * ending with its last connection. */
+  [FC_SETTING_THREADS] = { "threads", TYPE_NUMBER, FIELD (threads), 1, 1024, TRUE },
   [FC_SETTING_REQUEST_TIMEOUT] = { "request-timeout", TYPE_NUMBER, FIELD (request_timeout), 1, 86400, TRUE },
   [FC_SETTING_IDLE_TIMEOUT] = { "idle-timeout", TYPE_NUMBER, FIELD (idle_timeout), 1, 86400, TRUE },
   [FC_SETTING_SEND_TIMEOUT] = { "send-timeout", TYPE_NUMBER, FIELD (send_timeout), 1, 86400, TRUE },
@@ -118,7 +119,7 @@ fc_settings_lookup (const char *key,
  * @setting: a setting
  *
  * Returns: whether a running daemon applies a new value on reload; the
- *   others (where it listens, what it serves, its threads and its bus)
+ *   others (where it listens, what it serves and its bus)
  *   take a restart
  */
 gboolean

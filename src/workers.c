@@ -27,13 +27,19 @@ typedef struct {
   GMutex lock;
   GQueue inbox;                 /* (element-type GSocketConnection) (owned): guarded by lock */
   gboolean stopping;            /* guarded by lock */
+  gboolean retiring;            /* guarded by lock: no new connections; ends with its last */
+  atomic_bool finished;         /* its thread has returned */
 } Worker;
 
+/* The workers that take new connections, and those retired by a reload
+ * that lowered --threads, each serving its connections to their end. All
+ * but the Workers' own fields belong to the main thread. */
 struct _FcWorkers {
   FcServeContext *context;      /* (unowned) */
-  Worker *threads;              /* (owned) (array length=n_threads) */
-  guint n_threads;
-  guint next;                   /* round-robin: the acceptor's thread only */
+  GPtrArray *active;            /* (element-type Worker) (owned) */
+  GPtrArray *retired;           /* (element-type Worker) (owned) */
+  guint started;                /* workers ever started, to name them */
+  guint next;                   /* round-robin over active */
 };
 
 static void
@@ -121,26 +127,74 @@ on_wait_event (FcWaited    *waited,
     }
 }
 
+/* A retired worker ends once it serves nothing: no connection in its
+ * waiter but the wake descriptor, none queued for it. */
+static gboolean
+worker_done_retiring (Worker *worker)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&worker->lock);
+
+  return worker->retiring && g_queue_is_empty (&worker->inbox) &&
+         fc_waiter_count (worker->waiter) <= 1;
+}
+
 static gpointer
 worker_main (gpointer data)
 {
   Worker *worker = data;
 
   /* The wake descriptor leaves the waiter when stopping is seen. */
-  while (worker->wake.index != 0)
+  while (worker->wake.index != 0 && !worker_done_retiring (worker))
     fc_waiter_dispatch (worker->waiter);
 
   /* Every connection still open is closed, mid-reply or not. */
   g_clear_pointer (&worker->waiter, fc_waiter_free);
+  atomic_store (&worker->finished, TRUE);
   return NULL;
 }
 
-static gboolean
-worker_init (Worker     *worker,
-             FcWorkers  *workers,
-             guint       number,
-             GError    **error)
+static void
+worker_wake (Worker *worker)
 {
+  static const guint64 one = 1;
+
+  if (write (worker->wake.fd, &one, sizeof one) != sizeof one)
+    g_warning (_("Cannot wake a worker thread: %s"), g_strerror (errno));
+}
+
+/* Stops @worker (it closes what it still serves), joins it, frees it. */
+static void
+worker_free (Worker *worker)
+{
+  if (worker->thread != NULL)
+    {
+      g_mutex_lock (&worker->lock);
+      worker->stopping = TRUE;
+      g_mutex_unlock (&worker->lock);
+      worker_wake (worker);
+      g_thread_join (worker->thread);
+    }
+  g_clear_pointer (&worker->waiter, fc_waiter_free);
+  while (!g_queue_is_empty (&worker->inbox))
+    {
+      g_object_unref (g_queue_pop_head (&worker->inbox));
+      atomic_fetch_sub (&worker->workers->context->clients, 1);
+    }
+  fc_conn_scratch_clear (&worker->scratch);
+  if (worker->wake.fd >= 0)
+    close (worker->wake.fd);
+  g_mutex_clear (&worker->lock);
+  g_free (worker);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Worker, worker_free)
+
+static Worker *
+worker_new (FcWorkers  *workers,
+            GError    **error)
+{
+  g_autoptr(Worker) worker = g_new0 (Worker, 1);
+  guint number = ++workers->started;
   g_autofree char *name = g_strdup_printf ("fc-worker-%u", number);
 
   worker->workers = workers;
@@ -155,20 +209,20 @@ worker_init (Worker     *worker,
 
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
                    _("Cannot create an event descriptor: %s"), g_strerror (saved_errno));
-      return FALSE;
+      return NULL;
     }
 
   worker->waiter = fc_waiter_new (on_wait_event, worker, error);
   if (worker->waiter == NULL || !fc_waiter_enter (worker->waiter, &worker->wake, error))
-    return FALSE;
+    return NULL;
 
   worker->thread = g_thread_try_new (name, worker_main, worker, error);
   if (worker->thread == NULL)
     {
-      g_prefix_error (error, _("Cannot start worker thread %u: "), number + 1);
-      return FALSE;
+      g_prefix_error (error, _("Cannot start worker thread %u: "), number);
+      return NULL;
     }
-  return TRUE;
+  return g_steal_pointer (&worker);
 }
 
 /**
@@ -192,15 +246,75 @@ fc_workers_new (FcServeContext  *context,
   g_return_val_if_fail (n_threads > 0, NULL);
 
   workers->context = context;
-  workers->threads = g_new0 (Worker, n_threads);
-  for (guint i = 0; i < n_threads; i++)
-    {
-      workers->threads[i].wake.fd = -1;
-      workers->n_threads = i + 1;
-      if (!worker_init (&workers->threads[i], workers, i, error))
-        return NULL;
-    }
+  workers->active = g_ptr_array_new_with_free_func ((GDestroyNotify) worker_free);
+  workers->retired = g_ptr_array_new_with_free_func ((GDestroyNotify) worker_free);
+  if (!fc_workers_set_threads (workers, n_threads, error))
+    return NULL;
   return g_steal_pointer (&workers);
+}
+
+/**
+ * fc_workers_set_threads:
+ * @workers: running workers
+ * @n_threads: how many should take new connections, at least 1
+ * @error: as for fc_workers_new(), when a new thread cannot be made
+ *
+ * Starts more workers, or retires the last ones: a retired worker takes
+ * no new connection and ends with the last it serves, so no connection or
+ * transfer is cut. Retired workers that have ended are joined here. Main
+ * thread (the acceptor's).
+ *
+ * Returns: %FALSE when fewer threads than asked could be started; those
+ *   that could serve
+ */
+gboolean
+fc_workers_set_threads (FcWorkers  *workers,
+                        guint       n_threads,
+                        GError    **error)
+{
+  g_return_val_if_fail (n_threads > 0, FALSE);
+
+  for (guint i = workers->retired->len; i > 0; i--)
+    {
+      Worker *worker = g_ptr_array_index (workers->retired, i - 1);
+
+      if (atomic_load (&worker->finished))
+        g_ptr_array_remove_index_fast (workers->retired, i - 1);
+    }
+
+  while (workers->active->len > n_threads)
+    {
+      Worker *worker = g_ptr_array_steal_index (workers->active, workers->active->len - 1);
+
+      g_mutex_lock (&worker->lock);
+      worker->retiring = TRUE;
+      g_mutex_unlock (&worker->lock);
+      worker_wake (worker);
+      g_ptr_array_add (workers->retired, worker);
+    }
+
+  while (workers->active->len < n_threads)
+    {
+      Worker *worker = worker_new (workers, error);
+
+      if (worker == NULL)
+        return FALSE;
+      g_ptr_array_add (workers->active, worker);
+    }
+  workers->next %= workers->active->len;
+  return TRUE;
+}
+
+/**
+ * fc_workers_get_threads:
+ * @workers: running workers
+ *
+ * Returns: how many workers take new connections
+ */
+guint
+fc_workers_get_threads (FcWorkers *workers)
+{
+  return workers->active->len;
 }
 
 /**
@@ -217,19 +331,18 @@ void
 fc_workers_adopt (FcWorkers         *workers,
                   GSocketConnection *connection)
 {
-  static const guint64 one = 1;
-  Worker *worker = &workers->threads[workers->next];
+  Worker *worker = g_ptr_array_index (workers->active, workers->next);
   gboolean was_empty;
 
-  workers->next = (workers->next + 1) % workers->n_threads;
+  workers->next = (workers->next + 1) % workers->active->len;
 
   g_mutex_lock (&worker->lock);
   was_empty = g_queue_is_empty (&worker->inbox);
   g_queue_push_tail (&worker->inbox, g_object_ref (connection));
   g_mutex_unlock (&worker->lock);
 
-  if (was_empty && write (worker->wake.fd, &one, sizeof one) != sizeof one)
-    g_warning (_("Cannot wake a worker thread: %s"), g_strerror (errno));
+  if (was_empty)
+    worker_wake (worker);
 }
 
 /**
@@ -242,36 +355,20 @@ fc_workers_adopt (FcWorkers         *workers,
 void
 fc_workers_free (FcWorkers *workers)
 {
-  static const guint64 one = 1;
-
-  for (guint i = 0; i < workers->n_threads; i++)
+  /* Tell them all first, so they stop together. */
+  for (guint i = 0; i < workers->active->len + workers->retired->len; i++)
     {
-      Worker *worker = &workers->threads[i];
+      Worker *worker = i < workers->active->len
+                       ? g_ptr_array_index (workers->active, i)
+                       : g_ptr_array_index (workers->retired, i - workers->active->len);
 
       g_mutex_lock (&worker->lock);
       worker->stopping = TRUE;
       g_mutex_unlock (&worker->lock);
-      if (worker->thread != NULL && write (worker->wake.fd, &one, sizeof one) != sizeof one)
-        g_warning (_("Cannot wake a worker thread: %s"), g_strerror (errno));
-    }
-
-  for (guint i = 0; i < workers->n_threads; i++)
-    {
-      Worker *worker = &workers->threads[i];
-
       if (worker->thread != NULL)
-        g_thread_join (worker->thread);
-      g_clear_pointer (&worker->waiter, fc_waiter_free);
-      while (!g_queue_is_empty (&worker->inbox))
-        {
-          g_object_unref (g_queue_pop_head (&worker->inbox));
-          atomic_fetch_sub (&workers->context->clients, 1);
-        }
-      fc_conn_scratch_clear (&worker->scratch);
-      if (worker->wake.fd >= 0)
-        close (worker->wake.fd);
-      g_mutex_clear (&worker->lock);
+        worker_wake (worker);
     }
-  g_free (workers->threads);
+  g_ptr_array_unref (workers->active);
+  g_ptr_array_unref (workers->retired);
   g_free (workers);
 }

@@ -13,6 +13,10 @@ typedef struct _FcWorkers FcWorkers;
 FcWorkers *fc_workers_new   (FcServeContext     *context,
                              guint               n_threads,
                              GError            **error);
+gboolean   fc_workers_set_threads (FcWorkers    *workers,
+                                   guint         n_threads,
+                                   GError      **error);
+guint      fc_workers_get_threads (FcWorkers    *workers);
 void       fc_workers_adopt (FcWorkers          *workers,
                              GSocketConnection  *connection);
 void       fc_workers_free  (FcWorkers          *workers);

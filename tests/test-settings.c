@@ -309,14 +309,14 @@ test_diff (void)
 }
 
 /* What a reload applies: the cache, the limits, the timeouts and the
- * logging; not where it listens, what it serves, its threads or its bus. */
+ * logging, its threads; not where it listens, what it serves or its bus. */
 static void
 test_live (void)
 {
   static const FcSetting live[] = {
     FC_SETTING_CACHE_SIZE, FC_SETTING_MAX_ENTRY_SIZE, FC_SETTING_MAX_CLIENTS,
-    FC_SETTING_REQUEST_TIMEOUT, FC_SETTING_IDLE_TIMEOUT, FC_SETTING_SEND_TIMEOUT,
-    FC_SETTING_VERBOSE,
+    FC_SETTING_THREADS, FC_SETTING_REQUEST_TIMEOUT, FC_SETTING_IDLE_TIMEOUT,
+    FC_SETTING_SEND_TIMEOUT, FC_SETTING_VERBOSE,
   };
   guint expected = 0;
 

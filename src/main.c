@@ -322,14 +322,18 @@ on_reload_signal (gpointer user_data)
 
   if (applied->len > 0)
     g_message (_("Reloaded %s; changed: %s"), config_path (run->options), applied->str);
-  else
+  else if (deferred->len == 0)
     g_message (_("Reloaded %s; nothing changed"), config_path (run->options));
   if (deferred->len > 0)
     g_warning (_("Changed in %s but applied only on restart: %s"),
                config_path (run->options), deferred->str);
 
-  /* The values in force from now on, the deferred ones included: they
-   * are reported once, not at every reload until the restart. */
+  /* The values in force from now on: the live ones from the file, the
+   * others as they run until the restart, so that the next reload tells
+   * again what still differs from what runs, and nothing else. */
+  for (guint i = 0; i < FC_N_SETTINGS; i++)
+    if (!fc_settings_is_live ((FcSetting) i))
+      fc_settings_copy_one (&next, run->settings, (FcSetting) i);
   fc_settings_clear (run->settings);
   *run->settings = next;
   next = (FcSettings) { NULL };
@@ -368,6 +372,19 @@ check_config (const Options *options)
       g_printerr ("filecached: %s\n", error->message);
       return EXIT_FAILURE;
     }
+  /* What start-up would refuse, a root it cannot serve, is no valid
+   * configuration either (nginx -t opens what it will serve too). */
+  {
+    const FcServerConfig config = { .root = settings.root, .host = settings.host, .max_clients = 1, .threads = 1 };
+    g_autoptr(FcCache) cache = fc_cache_new (0);
+    g_autoptr(FcServer) server = fc_server_new (&config, cache, &error);
+
+    if (server == NULL)
+      {
+        g_printerr ("filecached: %s\n", error->message);
+        return EXIT_FAILURE;
+      }
+  }
   if (g_file_test (config_path (options), G_FILE_TEST_EXISTS))
     g_print (_("%s: the configuration is valid\n"), config_path (options));
   else

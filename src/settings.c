@@ -309,7 +309,9 @@ fc_settings_load_data (FcSettings  *settings,
   g_auto(GStrv) keys = NULL;
   g_auto(FcSettings) loaded = { NULL };
 
-  if (!g_key_file_load_from_data (file, data, len, G_KEY_FILE_NONE, &local_error))
+  /* Translated keys (threads[de]) are kept, so as to be refused as
+   * unknown, not dropped unseen. */
+  if (!g_key_file_load_from_data (file, data, len, G_KEY_FILE_KEEP_TRANSLATIONS, &local_error))
     {
       set_file_error (error, FC_SETTINGS_ERROR_SYNTAX, path, 0, local_error->message);
       return FALSE;
@@ -381,6 +383,45 @@ fc_settings_load_file (FcSettings  *settings,
 }
 
 /**
+ * fc_settings_copy_one:
+ * @to: settings to update
+ * @from: settings to copy from
+ * @setting: which one
+ *
+ * Copies one setting's value, and whether it was given, from @from.
+ */
+void
+fc_settings_copy_one (FcSettings       *to,
+                      const FcSettings *from,
+                      FcSetting         setting)
+{
+  const SettingInfo *info = &infos[setting];
+  gpointer dest = G_STRUCT_MEMBER_P (to, info->offset);
+  gconstpointer src = G_STRUCT_MEMBER_P (from, info->offset);
+  guint bit = 1u << setting;
+
+  switch (info->type)
+    {
+    case TYPE_TEXT:
+      g_free (*(char **) dest);
+      *(char **) dest = g_strdup (*(char *const *) src);
+      break;
+    case TYPE_NUMBER:
+      *(guint *) dest = *(const guint *) src;
+      break;
+    case TYPE_SIZE:
+      *(guint64 *) dest = *(const guint64 *) src;
+      break;
+    case TYPE_BOOLEAN:
+      *(gboolean *) dest = *(const gboolean *) src;
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+  to->given = (to->given & ~bit) | (from->given & bit);
+}
+
+/**
  * fc_settings_merge:
  * @settings: settings to update
  * @over: settings whose given ones win
@@ -393,33 +434,8 @@ fc_settings_merge (FcSettings       *settings,
                    const FcSettings *over)
 {
   for (guint i = 0; i < FC_N_SETTINGS; i++)
-    {
-      const SettingInfo *info = &infos[i];
-      gpointer to = G_STRUCT_MEMBER_P (settings, info->offset);
-      gconstpointer from = G_STRUCT_MEMBER_P (over, info->offset);
-
-      if ((over->given & (1u << i)) == 0)
-        continue;
-      switch (info->type)
-        {
-        case TYPE_TEXT:
-          g_free (*(char **) to);
-          *(char **) to = g_strdup (*(char *const *) from);
-          break;
-        case TYPE_NUMBER:
-          *(guint *) to = *(const guint *) from;
-          break;
-        case TYPE_SIZE:
-          *(guint64 *) to = *(const guint64 *) from;
-          break;
-        case TYPE_BOOLEAN:
-          *(gboolean *) to = *(const gboolean *) from;
-          break;
-        default:
-          g_assert_not_reached ();
-        }
-    }
-  settings->given |= over->given;
+    if ((over->given & (1u << i)) != 0)
+      fc_settings_copy_one (settings, over, (FcSetting) i);
 }
 
 /**

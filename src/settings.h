@@ -77,6 +77,9 @@ gboolean    fc_settings_load_file   (FcSettings        *settings,
                                      GError           **error);
 void        fc_settings_merge       (FcSettings        *settings,
                                      const FcSettings  *over);
+void        fc_settings_copy_one    (FcSettings        *to,
+                                     const FcSettings  *from,
+                                     FcSetting          setting);
 guint       fc_settings_diff        (const FcSettings  *a,
                                      const FcSettings  *b);
 

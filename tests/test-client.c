@@ -760,6 +760,9 @@ test_usage_exit_status (void)
     { "get", "/etc/passwd", NULL },
     { "list", "extra", NULL },
     { "stats", "--json", "--prometheus", NULL },
+    { "stats", "--advise", "--json", NULL },
+    { "evict", "../x", NULL },
+    { "evict", "a//b", NULL },
   };
   const char *help[] = { "get", "--help", NULL };
   g_autofree char *out = NULL;

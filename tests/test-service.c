@@ -356,6 +356,24 @@ test_check_config_bad_option (void)
   g_assert_nonnull (strstr (err, "--idle-timeout"));
 }
 
+/* A root the daemon could not serve is no valid configuration: a missing
+ * directory, a regular file. */
+static void
+test_check_config_bad_root (void)
+{
+  static const char *const roots[] = { "/nonexistent-filecached-root", "/etc/passwd" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (roots); i++)
+    {
+      const char *argv[] = { g_getenv ("FILECACHED"), "--check-config", "--config=/dev/null",
+                             roots[i], NULL };
+      g_autofree char *err = NULL;
+
+      g_assert_cmpint (tu_run (argv, 20, NULL, &err), ==, 1);
+      g_assert_nonnull (strstr (err, roots[i]));
+    }
+}
+
 /* The commented example shipped in data/ is valid as it is, and with
  * every commented setting uncommented. */
 static void
@@ -372,7 +390,9 @@ test_check_config_example (void)
   for (guint pass = 0; pass < 2; pass++)
     {
       g_autofree char *config_arg = g_strdup_printf ("--config=%s", pass == 0 ? example : uncommented_path);
-      const char *argv[] = { g_getenv ("FILECACHED"), "--check-config", config_arg, NULL };
+      /* The example's root (the service's) need not exist here: the
+       * command line's wins, as it does over every key. */
+      const char *argv[] = { g_getenv ("FILECACHED"), "--check-config", config_arg, dir, NULL };
 
       if (pass == 1)
         {
@@ -553,6 +573,26 @@ test_reload_restart_settings_logged (void)
   g_assert_null (strstr (line, "max-clients"));
   g_assert_null (strstr (line, "port"));
 
+  /* Compared with what runs, not with the last file read: still
+   * different, said again; back to what runs, said no more. */
+  service_reload (s, "system = true\nmax-clients = 6\n");
+  g_clear_pointer (&line, g_free);
+  line = service_await_stderr (s, "restart");
+  g_assert_nonnull (strstr (line, ": system"));
+  service_reload (s, "max-clients = 7\n");
+  g_clear_pointer (&line, g_free);
+  line = service_await_stderr (s, "Reloaded");
+  service_reload (s, "max-clients = 8\n");
+  for (;;)
+    {
+      g_autofree char *next = tu_daemon_read_stderr_line (s->d, TU_IO_TIMEOUT_S);
+
+      g_assert_nonnull (next);
+      g_assert_null (strstr (next, "restart"));
+      if (strstr (next, "Reloaded") != NULL)
+        break;
+    }
+
   fd = tu_connect (s->d->port);
   tu_assert_ping (fd);
   close (fd);
@@ -712,6 +752,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/service/reload/live-while-transferring", test_reload_live_while_transferring);
   g_test_add_func ("/service/reload/max-clients", test_reload_max_clients);
   g_test_add_func ("/service/reload/threads", test_reload_threads);
+  g_test_add_func ("/service/check-config/bad-root", test_check_config_bad_root);
   g_test_add_func ("/service/reload/restart-settings-logged", test_reload_restart_settings_logged);
   g_test_add_func ("/service/reload/invalid-keeps-settings", test_reload_invalid_keeps_settings);
   g_test_add_func ("/service/reload/verbose", test_reload_verbose);

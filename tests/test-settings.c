@@ -149,6 +149,12 @@ test_file_unknown_key (void)
   g_assert_error (error, FC_SETTINGS_ERROR, FC_SETTINGS_ERROR_UNKNOWN_KEY);
   g_assert_true (g_str_has_prefix (error->message, "/etc/x.conf:4: "));
   g_assert_nonnull (strstr (error->message, "cahce-size"));
+  g_clear_error (&error);
+
+  /* A translated key is no key either, not one silently dropped. */
+  g_assert_false (load (&settings, "[filecached]\nthreads[de] = x\n", &error));
+  g_assert_error (error, FC_SETTINGS_ERROR, FC_SETTINGS_ERROR_UNKNOWN_KEY);
+  g_assert_nonnull (strstr (error->message, "threads[de]"));
 }
 
 /* What only the command line says is no setting. */

@@ -14,6 +14,7 @@
 #include "control.h"
 #include "fetch.h"
 #include "i18n.h"
+#include "names.h"
 #include "stats-format.h"
 #include "watch.h"
 
@@ -489,6 +490,12 @@ parse_command_options (const Command   *command,
                            _("--json and --prometheus exclude each other"));
       return FALSE;
     }
+  if (options->advise && (options->json || options->prometheus))
+    {
+      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                           _("--advise prints a table only: not with --json or --prometheus"));
+      return FALSE;
+    }
   if (command->takes_names && options->args == NULL)
     {
       g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
@@ -504,6 +511,11 @@ parse_command_options (const Command   *command,
   /* Refused before anything is fetched, not found out halfway. */
   if (command->run == run_get)
     return fcc_fetch_check_names ((const char *const *) options->args, error);
+  /* A name the protocol refuses is a usage error for evict as for get. */
+  if (command->run_control == run_evict)
+    for (char **name = options->args; *name != NULL; name++)
+      if (!fc_name_validate (*name, strlen (*name), error))
+        return FALSE;
   return TRUE;
 }
 

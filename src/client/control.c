@@ -153,6 +153,44 @@ fcc_control_get_stats (FccControl  *control,
 }
 
 /**
+ * fcc_control_simulate_capacity:
+ * @control: a control connection
+ * @capacities: (array length=n_capacities): capacities in bytes
+ * @n_capacities: how many, at most 64 (DBUS.md)
+ * @error: the daemon's refusal, or why it cannot be reached
+ *
+ * Calls SimulateCapacity: up to a second of the daemon's time.
+ *
+ * Returns: (transfer full): its a(td), in the order asked, or %NULL
+ */
+GVariant *
+fcc_control_simulate_capacity (FccControl     *control,
+                               const guint64  *capacities,
+                               gsize           n_capacities,
+                               GError        **error)
+{
+  GVariant *parameters = g_variant_new ("(@at)",
+                                        g_variant_new_fixed_array (G_VARIANT_TYPE_UINT64, capacities,
+                                                                   n_capacities, sizeof (guint64)));
+  g_autoptr(GVariant) reply = control_call (control, CONTROL_INTERFACE, "SimulateCapacity",
+                                            parameters, G_VARIANT_TYPE ("(a(td))"), error);
+
+  return reply != NULL ? g_variant_get_child_value (reply, 0) : NULL;
+}
+
+/**
+ * fcc_control_get_bus:
+ * @control: a control connection
+ *
+ * Returns: (transfer none): its bus connection, to subscribe to signals
+ */
+GDBusConnection *
+fcc_control_get_bus (FccControl *control)
+{
+  return control->bus;
+}
+
+/**
  * fcc_control_get_properties:
  *
  * Reads all the properties of the daemon's control interface.

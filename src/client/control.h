@@ -20,6 +20,11 @@ GVariant   *fcc_control_get_stats      (FccControl  *control,
                                         GError     **error);
 GVariant   *fcc_control_get_properties (FccControl  *control,
                                         GError     **error);
+GVariant   *fcc_control_simulate_capacity (FccControl    *control,
+                                           const guint64 *capacities,
+                                           gsize          n_capacities,
+                                           GError       **error);
+GDBusConnection *fcc_control_get_bus   (FccControl  *control);
 gboolean    fcc_control_evict          (FccControl  *control,
                                         const char  *name,
                                         gboolean    *evicted,

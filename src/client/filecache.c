@@ -289,7 +289,12 @@ run_stats (FccControl    *control,
   g_autofree char *text = NULL;
 
   if (options->advise)
-    return fcc_advise_run (options->system_bus ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION);
+    {
+      if (fcc_advise_print (control, &error))
+        return TRUE;
+      report_failure (NULL, error);
+      return FALSE;
+    }
   /* The table shows the root and the port too. */
   if (!options->json && !options->prometheus)
     properties = fcc_control_get_properties (control, &error);
@@ -358,7 +363,8 @@ static gboolean
 run_watch (FccControl    *control,
            const Options *options)
 {
-  return fcc_watch_run (options->system_bus ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION);
+  fcc_watch_run (control);
+  return TRUE;
 }
 
 static const Command commands[] = {

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "control.h"
 #include "dbus-control.h"
 #include "watch.h"
 
@@ -47,35 +48,24 @@ on_interrupt (gpointer user_data)
 
 /**
  * fcc_watch_run:
- * @bus_type: the bus the daemon is on
+ * @control: a control connection
  *
  * Prints one line per entry of every Evicted signal until SIGINT or
  * SIGTERM.
- *
- * Returns: %FALSE, with a message on stderr, if the bus is unreachable
  */
-gboolean
-fcc_watch_run (GBusType bus_type)
+void
+fcc_watch_run (FccControl *control)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GDBusConnection) bus = g_bus_get_sync (bus_type, NULL, &error);
-  g_autoptr(GMainLoop) loop = NULL;
-  guint id;
+  GDBusConnection *bus = fcc_control_get_bus (control);
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  guint id = g_dbus_connection_signal_subscribe (bus, FC_DBUS_NAME, "org.filecached.Cache1",
+                                                 "Evicted", FC_DBUS_PATH, NULL,
+                                                 G_DBUS_SIGNAL_FLAGS_NONE, on_evicted, NULL, NULL);
 
-  if (bus == NULL)
-    {
-      g_printerr ("filecache: %s\n", error->message);
-      return FALSE;
-    }
-  loop = g_main_loop_new (NULL, FALSE);
-  id = g_dbus_connection_signal_subscribe (bus, FC_DBUS_NAME, "org.filecached.Cache1", "Evicted",
-                                           FC_DBUS_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
-                                           on_evicted, NULL, NULL);
   g_unix_signal_add (SIGINT, on_interrupt, loop);
   g_unix_signal_add (SIGTERM, on_interrupt, loop);
   /* Lines appear as they come, also into a pipe. */
   setvbuf (stdout, NULL, _IOLBF, 0);
   g_main_loop_run (loop);
   g_dbus_connection_signal_unsubscribe (bus, id);
-  return TRUE;
 }

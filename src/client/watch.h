@@ -4,7 +4,10 @@
 
 G_BEGIN_DECLS
 
-gboolean fcc_watch_run  (GBusType bus_type);
-gboolean fcc_advise_run (GBusType bus_type);
+#include "control.h"
+
+void     fcc_watch_run    (FccControl  *control);
+gboolean fcc_advise_print (FccControl  *control,
+                           GError     **error);
 
 G_END_DECLS

@@ -488,18 +488,6 @@ test_reload_max_clients (void)
   g_free (service_stop (s, SIGTERM));
 }
 
-static guint
-service_threads (Service *s)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%s/status", g_subprocess_get_identifier (s->d->proc));
-  g_autofree char *status = NULL;
-  const char *line;
-
-  g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
-  line = strstr (status, "\nThreads:");
-  g_assert_nonnull (line);
-  return (guint) g_ascii_strtoull (line + strlen ("\nThreads:"), NULL, 10);
-}
 
 /* The worker threads follow a reload both ways: more start at once; the
  * surplus takes no new connection and ends with the last it serves, a
@@ -513,14 +501,14 @@ test_reload_threads (void)
   g_autofree guint8 *big = tu_make_content (8, size);
   g_autofree char *line = NULL;
   g_autofree guint8 *body = NULL;
-  guint base = service_threads (s);
+  guint base = tu_daemon_threads (s->d);
   gint64 deadline;
   int transfers[3];
   int fd;
 
   tu_write_file (s->d->root, "big", big, size);
   service_reload (s, "threads = 4\nsend-timeout = 300\n");
-  g_assert_cmpuint (service_threads (s), ==, base + 3);
+  g_assert_cmpuint (tu_daemon_threads (s->d), ==, base + 3);
 
   /* One stalled transfer on each of three workers (round robin). */
   for (guint i = 0; i < G_N_ELEMENTS (transfers); i++)
@@ -547,12 +535,12 @@ test_reload_threads (void)
     }
   /* The retired workers end with their last connections. */
   deadline = g_get_monotonic_time () + TU_IO_TIMEOUT_S * G_USEC_PER_SEC;
-  while (service_threads (s) > base)
+  while (tu_daemon_threads (s->d) > base)
     {
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
       g_usleep (50 * 1000);
     }
-  g_assert_cmpuint (service_threads (s), ==, base);
+  g_assert_cmpuint (tu_daemon_threads (s->d), ==, base);
   g_free (service_stop (s, SIGTERM));
 }
 

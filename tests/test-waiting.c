@@ -16,20 +16,6 @@
 #define KiB 1024
 #define MiB (1024 * 1024)
 
-static guint
-daemon_threads (TuDaemon *d)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%s/status",
-                                           g_subprocess_get_identifier (d->proc));
-  g_autofree char *status = NULL;
-  const char *line;
-
-  g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
-  line = strstr (status, "\nThreads:");
-  g_assert_nonnull (line);
-  return (guint) g_ascii_strtoull (line + strlen ("\nThreads:"), NULL, 10);
-}
-
 
 /* 300 keep-alive connections (more than the old default limit of 256
  * threads) on 2 worker threads: every one is served, before and after
@@ -42,13 +28,13 @@ test_idle_connections (void)
   guint threads;
 
   tu_write_file_str (d->root, "a", "hello\n");
-  threads = daemon_threads (d);
+  threads = tu_daemon_threads (d);
   for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
     {
       fds[i] = tu_connect (d->port);
       tu_assert_get (fds[i], "a", "hello\n", 6);
     }
-  g_assert_cmpuint (daemon_threads (d), ==, threads);
+  g_assert_cmpuint (tu_daemon_threads (d), ==, threads);
   for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
     {
       tu_assert_ping (fds[i]);
@@ -131,7 +117,7 @@ slow_readers (const char *cache_size)
   g_autofree guint8 *big = tu_put_seeded (d, "big", 3, size);
   int slow[16];
   int good;
-  guint threads = daemon_threads (d);
+  guint threads = tu_daemon_threads (d);
 
   for (guint i = 0; i < G_N_ELEMENTS (slow); i++)
     {
@@ -142,7 +128,7 @@ slow_readers (const char *cache_size)
   tu_assert_ping (good);
   tu_write_file_str (d->root, "small", "small\n");
   tu_assert_get (good, "small", "small\n", 6);
-  g_assert_cmpuint (daemon_threads (d), ==, threads);
+  g_assert_cmpuint (tu_daemon_threads (d), ==, threads);
   close (good);
 
   for (guint i = 0; i < G_N_ELEMENTS (slow); i++)

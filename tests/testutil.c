@@ -907,3 +907,16 @@ tu_recv_until_closed (int fd, guint8 *buf, gsize size)
     }
   return got;
 }
+
+guint
+tu_daemon_threads (TuDaemon *d)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/status", g_subprocess_get_identifier (d->proc));
+  g_autofree char *status = NULL;
+  const char *line;
+
+  g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
+  line = strstr (status, "\nThreads:");
+  g_assert_nonnull (line);
+  return (guint) g_ascii_strtoull (line + strlen ("\nThreads:"), NULL, 10);
+}

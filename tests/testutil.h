@@ -44,6 +44,8 @@ int tu_daemon_finish (TuDaemon *d, int signum, guint timeout_s, char **out_stder
 void tu_daemon_stop_with (TuDaemon *d, int signum);
 void tu_daemon_stop (TuDaemon *d);
 char *tu_daemon_path (TuDaemon *d, const char *name);
+/* The daemon's thread count now, from /proc. */
+guint tu_daemon_threads (TuDaemon *d);
 
 /* The common case: a daemon with default options, one connection to it and
  * an empty directory beside the root for the client to write into. */

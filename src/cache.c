@@ -701,7 +701,6 @@ out:
  * fc_cache_peek:
  * @cache: a cache
  * @name: a file's name
- * @id: (out): with %TRUE, the identity of the cached copy
  *
  * Counts nothing and changes nothing: it tells whether a freshness check
  * without opening the file (see fc_cache_lookup_hit()) is worth a try.
@@ -710,16 +709,12 @@ out:
  */
 gboolean
 fc_cache_peek (FcCache    *cache,
-               const char *name,
-               FcFileId   *id)
+               const char *name)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&cache->lock);
   Entry *entry = g_hash_table_lookup (cache->table, name);
 
-  if (entry == NULL || entry->loading)
-    return FALSE;
-  *id = entry->id;
-  return TRUE;
+  return entry != NULL && !entry->loading;
 }
 
 /**

@@ -105,8 +105,7 @@ FcLookup    fc_cache_lookup         (FcCache       *cache,
                                      GBytes       **bytes,
                                      FcCacheLoad  **load);
 gboolean    fc_cache_peek           (FcCache       *cache,
-                                     const char    *name,
-                                     FcFileId      *id);
+                                     const char    *name);
 gboolean    fc_cache_lookup_hit     (FcCache       *cache,
                                      const char    *name,
                                      const FcFileId *id,

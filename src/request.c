@@ -78,15 +78,13 @@ resolve_cached (FcServeContext *context,
                 Source         *source)
 {
   struct stat st;
-  FcFileId cached;
 
-  if (!fc_cache_peek (context->cache, name, &cached) ||
+  if (!fc_cache_peek (context->cache, name) ||
       fstatat (context->root_fd, name, &st, AT_NO_AUTOMOUNT) != 0)
     return FALSE;
 
   fc_file_id_from_stat (&source->id, &st);
-  return fc_file_id_equal (&source->id, &cached) &&
-         fc_cache_lookup_hit (context->cache, name, &source->id, &source->bytes);
+  return fc_cache_lookup_hit (context->cache, name, &source->id, &source->bytes);
 }
 
 /* Opens @name confined beneath the root and counts the request as a hit
@@ -208,7 +206,6 @@ answer_source (FcServeContext   *context,
                GError          **error)
 {
   guint8 digest[FC_DIGEST_LEN];
-  guint8 wanted[FC_DIGEST_LEN];
   GetResult result;
 
   switch (request->command)
@@ -224,11 +221,10 @@ answer_source (FcServeContext   *context,
       return result;
 
     case FC_COMMAND_GETFROM:
-      memcpy (wanted, request->digest, FC_DIGEST_LEN);
       result = source_digest (context, source, chunk, digest, error);
       if (result != GET_DONE || *error != NULL)
         return result;
-      if (memcmp (digest, wanted, FC_DIGEST_LEN) != 0)
+      if (memcmp (digest, request->digest, FC_DIGEST_LEN) != 0)
         {
           g_set_error_literal (error, FC_ERROR, FC_ERROR_DIGEST_MISMATCH,
                                "the file's content has another SHA-256");

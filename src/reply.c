@@ -174,11 +174,11 @@ fc_chunk_fill (FcChunk        *chunk,
  * from @chunk for a file. */
 static int
 reply_iov (FcReply      *reply,
+           guint64       body_done,
            FcChunk      *chunk,
            struct iovec  iov[2])
 {
   int n = 0;
-  guint64 body_done = reply->sent > reply->head_len ? reply->sent - reply->head_len : 0;
 
   if (reply->sent < reply->head_len)
     iov[n++] = (struct iovec) { (char *) reply->head + reply->sent, reply->head_len - reply->sent };
@@ -242,7 +242,7 @@ fc_reply_write (FcReply *reply,
             }
         }
 
-      msg.msg_iovlen = (size_t) reply_iov (reply, chunk, iov);
+      msg.msg_iovlen = (size_t) reply_iov (reply, body_done, chunk, iov);
       for (size_t i = 0; i < msg.msg_iovlen; i++)
         asked += iov[i].iov_len;
 

@@ -162,16 +162,24 @@ worker_wake (Worker *worker)
     g_warning (_("Cannot wake a worker thread: %s"), g_strerror (errno));
 }
 
-/* Stops @worker (it closes what it still serves), joins it, frees it. */
+/* Tells @worker to close what it still serves and end. */
+static void
+worker_tell_stop (Worker *worker)
+{
+  g_mutex_lock (&worker->lock);
+  worker->stopping = TRUE;
+  g_mutex_unlock (&worker->lock);
+  if (worker->thread != NULL)
+    worker_wake (worker);
+}
+
+/* Stops @worker, joins it, frees it. */
 static void
 worker_free (Worker *worker)
 {
   if (worker->thread != NULL)
     {
-      g_mutex_lock (&worker->lock);
-      worker->stopping = TRUE;
-      g_mutex_unlock (&worker->lock);
-      worker_wake (worker);
+      worker_tell_stop (worker);
       g_thread_join (worker->thread);
     }
   g_clear_pointer (&worker->waiter, fc_waiter_free);
@@ -356,18 +364,10 @@ void
 fc_workers_free (FcWorkers *workers)
 {
   /* Tell them all first, so they stop together. */
-  for (guint i = 0; i < workers->active->len + workers->retired->len; i++)
-    {
-      Worker *worker = i < workers->active->len
-                       ? g_ptr_array_index (workers->active, i)
-                       : g_ptr_array_index (workers->retired, i - workers->active->len);
-
-      g_mutex_lock (&worker->lock);
-      worker->stopping = TRUE;
-      g_mutex_unlock (&worker->lock);
-      if (worker->thread != NULL)
-        worker_wake (worker);
-    }
+  for (guint i = 0; i < workers->active->len; i++)
+    worker_tell_stop (g_ptr_array_index (workers->active, i));
+  for (guint i = 0; i < workers->retired->len; i++)
+    worker_tell_stop (g_ptr_array_index (workers->retired, i));
   g_ptr_array_unref (workers->active);
   g_ptr_array_unref (workers->retired);
   g_free (workers);

@@ -260,7 +260,7 @@ apply_setting (Run              *run,
       {
         g_autoptr(GError) error = NULL;
 
-        if (!fc_server_set_threads (run->server, next->threads > 0 ? next->threads : g_get_num_processors (), &error))
+        if (!fc_server_set_threads (run->server, next->threads, &error))
           g_warning (_("Serving with %u worker threads: %s"), fc_server_get_threads (run->server),
                      error->message);
       }

@@ -3,6 +3,7 @@
  * or read slowly. Nothing here is timed against a figure: each test
  * checks who is served and what arrives. */
 #include <errno.h>
+#include <signal.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -293,6 +294,50 @@ test_request_with_fin (void)
   tu_daemon_stop (d);
 }
 
+/* By default one worker per processor the daemon may run on: pinned to
+ * one processor (taskset), one worker, so that no two take turns. */
+static void
+test_default_threads_follow_affinity (void)
+{
+  g_autofree char *taskset = g_find_program_in_path ("taskset");
+  g_autofree char *dir = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GDataInputStream) err = NULL;
+  const char *daemon = g_getenv ("FILECACHED");
+
+  if (taskset == NULL || g_get_num_processors () < 2)
+    {
+      g_test_skip ("needs taskset and two processors");
+      return;
+    }
+  dir = g_dir_make_tmp ("filecached-affinity-XXXXXX", &error);
+  g_assert_no_error (error);
+  {
+    const char *argv[] = { taskset, "-c", "0", daemon, "--config=/dev/null", "--no-dbus",
+                           "--host", "127.0.0.1", "--port", "0", dir, NULL };
+
+    proc = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                              &error);
+  }
+  g_assert_no_error (error);
+  err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (proc));
+  for (;;)
+    {
+      g_autofree char *line = g_data_input_stream_read_line (err, NULL, NULL, &error);
+
+      g_assert_no_error (error);
+      g_assert_nonnull (line);
+      if (strstr (line, "Serving") == NULL)
+        continue;
+      g_assert_nonnull (strstr (line, " 1 threads)"));
+      break;
+    }
+  g_subprocess_send_signal (proc, SIGTERM);
+  g_assert_true (g_subprocess_wait (proc, NULL, NULL));
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -308,5 +353,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/waiting/stop-while-parked", test_stop_while_parked);
   g_test_add_func ("/waiting/request-with-fin", test_request_with_fin);
   g_test_add_func ("/waiting/thread-limit-is-a-start-up-error", test_thread_limit);
+  g_test_add_func ("/waiting/default-threads-follow-affinity", test_default_threads_follow_affinity);
   return g_test_run ();
 }

@@ -4,13 +4,11 @@
 
 #include <stdatomic.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "advisor.h"
 #include "cache.h"
-
-#define NSEC_PER_SEC G_GINT64_CONSTANT (1000000000)
+#include "settle.h"
 
 /* What an entry costs besides its struct and its name: the hash table's
  * slot, the tracked copy's GBytes and Copy, and allocator headers. An
@@ -21,13 +19,6 @@
  * cache of 1 byte still holds thousands of names of empty files, and
  * none grows without bound. */
 #define BOOKKEEPING_BASE (G_GUINT64_CONSTANT (1) << 20)
-
-/* The file a load would read changed so recently that a change now might
- * leave its ctime as it is (see unsettled_for()). The load waits until
- * it cannot, if that takes at most this long; otherwise the file is
- * served from disk and not cached yet. One tick of the kernel's coarse
- * clock, which stamps files, is 1 to 10 ms. */
-#define SETTLE_MAX_NS (50 * G_GINT64_CONSTANT (1000000))
 
 /* An entry is either loading (bytes NULL, not in the LRU queue, its size
  * reserved) or ready (bytes set, in the queue). It is shared by the table
@@ -393,72 +384,6 @@ tracked_copy (Tracker *tracker,
   return g_bytes_new_with_free_func (data, size, copy_free, copy);
 }
 
-/* The coarsest timestamp step @ctime_ns is consistent with: the largest
- * power of ten dividing its nanoseconds, and two seconds for whole
- * seconds (FAT counts in twos). On a nanosecond filesystem this is
- * nanoseconds, but for one stamp in ten million, which only makes a load
- * wait a little. */
-static gint64
-timestamp_granularity (gint64 ctime_ns)
-{
-  gint64 nsec = ctime_ns % NSEC_PER_SEC;
-  gint64 granularity = 1;
-
-  if (nsec < 0)
-    nsec += NSEC_PER_SEC;
-  if (nsec == 0)
-    return 2 * NSEC_PER_SEC;
-  while (nsec % (granularity * 10) == 0)
-    granularity *= 10;
-  return granularity;
-}
-
-/* The kernel stamps files from its coarse clock, the one
- * CLOCK_REALTIME_COARSE reads, truncated to the filesystem's granularity. */
-static gint64
-coarse_now_ns (void)
-{
-  struct timespec now;
-
-  clock_gettime (CLOCK_REALTIME_COARSE, &now);
-  return (gint64) now.tv_sec * NSEC_PER_SEC + now.tv_nsec;
-}
-
-/* The racy-entry rule (git's "racily clean" entries). Identity can only
- * tell versions apart if every change moves a timestamp. Every change to
- * a file's data or its mtime sets its ctime to the coarse clock,
- * truncated to the granularity G, and nobody can set ctime otherwise; so
- * a change at any moment from now on stamps ctime >= now - G, and the
- * recorded ctime is safe once ctime <= now - G. Until then a rewrite of
- * the same length in the same tick would keep the identity and leave a
- * stale copy cached for ever. Returns how many nanoseconds remain until
- * the file's identity is safe, <= 0 when it already is. mtime is left
- * out on purpose: it may be set anywhere (touch -d, archives), and a
- * change moves ctime anyway. */
-static gint64
-unsettled_for (const FcFileId *id)
-{
-  return id->ctime_ns + timestamp_granularity (id->ctime_ns) - coarse_now_ns ();
-}
-
-/* Sleeps until @id is safe to cache. FALSE if the clock failed to get
- * there in good time (stepped back meanwhile). */
-static gboolean
-wait_until_settled (const FcFileId *id)
-{
-  gint64 deadline = g_get_monotonic_time () + 2 * SETTLE_MAX_NS / 1000;
-  gint64 left;
-
-  while ((left = unsettled_for (id)) > 0)
-    {
-      if (g_get_monotonic_time () > deadline)
-        return FALSE;
-      /* The coarse clock moves a tick at a time: at least 1 ms. */
-      g_usleep ((gulong) MAX (left / 1000, 1000));
-    }
-  return TRUE;
-}
-
 static void
 entry_touch (FcCache *cache,
              Entry   *entry)
@@ -607,11 +532,11 @@ wait_for_load (FcCache  *cache,
  *
  * A miss is %FC_LOOKUP_BYPASS when the file is larger than the largest
  * entry, when the cache's memory bound is reached (pinned copies), when
- * the bookkeeping cannot fit, or when the file changed within the last
- * two seconds on a filesystem with whole-second timestamps. When it
- * changed within the current tick of the clock (a few ms), the loader
- * sleeps until the tick has passed before it is told to load, so that a
- * cached copy is never of a version its identity cannot tell apart.
+ * the bookkeeping cannot fit, or when @id cannot yet tell versions apart
+ * (fc_settle_cacheable(): it changed within its filesystem's last tick,
+ * or in the future), so that a cached copy is never of a version its
+ * identity cannot tell apart. Nothing here sleeps: a later lookup loads
+ * it.
  */
 FcLookup
 fc_cache_lookup (FcCache         *cache,
@@ -623,7 +548,8 @@ fc_cache_lookup (FcCache         *cache,
 {
   Graveyard graveyard = { NULL };
   FcLookup result = FC_LOOKUP_BYPASS;
-  gint64 unsettled = 0;
+  /* Judged before the lock: it may log. */
+  gboolean settled = fc_settle_check (id, name, fc_settle_cacheable);
   guint64 cost;
   Entry *entry;
 
@@ -665,9 +591,8 @@ fc_cache_lookup (FcCache         *cache,
       goto out;
     }
 
-  unsettled = unsettled_for (id);
   cost = entry_cost (name);
-  if (id->size > cache->max_entry_size || unsettled > SETTLE_MAX_NS ||
+  if (id->size > cache->max_entry_size || !settled ||
       !memory_allows (cache, id->size) || !make_room (cache, id->size, cost, &graveyard))
     goto out;
 
@@ -687,13 +612,6 @@ fc_cache_lookup (FcCache         *cache,
 
 out:
   cache_unlock (cache, &graveyard);
-
-  /* Outside the lock: the sleep holds up only this file's requests. */
-  if (result == FC_LOOKUP_LOAD && unsettled > 0 && !wait_until_settled (id))
-    {
-      fc_cache_load_abort (cache, g_steal_pointer (load));
-      result = FC_LOOKUP_BYPASS;
-    }
   return result;
 }
 

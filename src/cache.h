@@ -20,6 +20,9 @@ typedef struct {
   guint32 uid;
   guint32 gid;
   guint64 nlink;
+  /* Not part of the identity: the filesystem is stamped by another
+   * clock or written by other machines (fc_settle_probe_fs()). */
+  gboolean foreign;
 } FcFileId;
 
 typedef struct _FcCache FcCache;

@@ -3,7 +3,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +14,7 @@
 
 #include "errors.h"
 #include "file-read.h"
+#include "settle.h"
 
 /**
  * fc_file_unchanged:
@@ -36,7 +39,7 @@ fc_file_unchanged (int       fd,
                    FcFileId *id)
 {
   struct stat st;
-  FcFileId now;
+  FcFileId now = *id;
 
   if (fstat (fd, &st) != 0)
     return FALSE;
@@ -57,6 +60,69 @@ set_changed_error (GError **error)
 {
   g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_BUSY,
                        _("The file changed while it was read"));
+}
+
+/**
+ * fc_file_read_init:
+ *
+ * Makes the process immune to the signal a lease break sends (SIGIO,
+ * whose default action ends the process): a writer opening a file while
+ * a read holds its lease only waits for the read's end, which is the
+ * whole answer. Call it once before any read, from the main thread.
+ */
+void
+fc_file_read_init (void)
+{
+  struct sigaction ignore = { .sa_handler = SIG_IGN };
+
+  sigaction (SIGIO, &ignore, NULL);
+}
+
+/* The proof that nobody writes while a read runs. A read lease
+ * (F_SETLEASE F_RDLCK, fcntl(2)) can only be taken while nobody has the
+ * file open for writing (a writable shared mapping counts, even once its
+ * descriptor is closed), and while it is held any open() for writing or
+ * truncate() waits until it is given back (or lease-break-time, 45 s, has
+ * passed, which one read never approaches): so bytes read under it, with
+ * the identity unchanged after, are one version, whatever write() or
+ * mmap() a writer uses. Taking it needs the file's owner or CAP_LEASE,
+ * and a filesystem with leases; a network or FUSE filesystem may grant
+ * one that other machines' writers never see. Without one, the version
+ * is trusted only once settled (fc_settle_readable()).
+ *
+ * Returns whether a lease was taken and must be given back; FALSE with
+ * %G_IO_ERROR_BUSY when no read now could be proved. */
+static gboolean
+proof_begin (int              fd,
+             const FcFileId  *id,
+             gboolean        *leased,
+             GError         **error)
+{
+  *leased = FALSE;
+  if (!id->foreign)
+    {
+      if (fcntl (fd, F_SETLEASE, F_RDLCK) == 0)
+        return *leased = TRUE;
+      if (errno == EAGAIN)
+        {
+          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_BUSY,
+                               _("The file is open for writing"));
+          return FALSE;
+        }
+    }
+  if (fc_settle_check (id, NULL, fc_settle_readable))
+    return TRUE;
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_BUSY,
+                       _("The file changed too recently to be read as one version"));
+  return FALSE;
+}
+
+static void
+proof_end (int      fd,
+           gboolean leased)
+{
+  if (leased)
+    fcntl (fd, F_SETLEASE, F_UNLCK);
 }
 
 /* Reads until @want bytes or the end of the file; returns how many, or
@@ -116,6 +182,29 @@ check_length (gssize           n,
   return TRUE;
 }
 
+/* Reads @ask bytes from @offset, of which @want must be there, proved
+ * to belong to the version @id names. */
+static gboolean
+read_proved (int        fd,
+             FcFileId  *id,
+             guint64    offset,
+             char      *buf,
+             gsize      ask,
+             gsize      want,
+             GError   **error)
+{
+  gboolean leased, proved;
+  gssize n;
+
+  if (!proof_begin (fd, id, &leased, error))
+    return FALSE;
+  n = read_fully (fd, offset, buf, ask);
+  /* The identity is checked before the lease goes: no writer got in. */
+  proved = check_length (n, want, fd, id, error);
+  proof_end (fd, leased);
+  return proved;
+}
+
 /**
  * fc_file_read_at:
  * @fd: an open file
@@ -142,9 +231,8 @@ fc_file_read_at (int              fd,
 {
   /* Reaching the end, one byte more tells a longer pseudo-file. */
   gsize ask = offset + want == id->size ? want + 1 : want;
-  gssize n = read_fully (fd, offset, buf, ask);
 
-  return check_length (n, want, fd, id, error);
+  return read_proved (fd, id, offset, buf, ask, want, error);
 }
 
 /**
@@ -166,7 +254,6 @@ fc_file_read_whole (int              fd,
 {
   FcFileId proved = *id;
   g_autofree char *data = NULL;
-  gssize n;
 
   if (id->size < G_MAXSIZE)
     data = g_try_malloc (id->size + 1);
@@ -177,8 +264,7 @@ fc_file_read_whole (int              fd,
       return NULL;
     }
 
-  n = read_fully (fd, 0, data, id->size + 1);
-  if (!check_length (n, id->size, fd, &proved, error))
+  if (!read_proved (fd, &proved, 0, data, id->size + 1, id->size, error))
     return NULL;
   return g_bytes_new_take (g_steal_pointer (&data), id->size);
 }

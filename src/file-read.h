@@ -9,6 +9,7 @@ G_BEGIN_DECLS
 /* Reading a file whose identity was taken when it was opened, with the
  * proof that the bytes read belong to that version. */
 
+void     fc_file_read_init   (void);
 gboolean fc_file_unchanged   (int              fd,
                               FcFileId        *id);
 gboolean fc_file_read_at     (int              fd,

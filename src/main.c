@@ -14,6 +14,7 @@
 
 #include "cache.h"
 #include "dbus-control.h"
+#include "file-read.h"
 #include "i18n.h"
 #include "server.h"
 #include "settings.h"
@@ -410,6 +411,7 @@ main (int   argc,
 
   /* A peer that vanishes mid-sendfile() must cost an EPIPE, not the process. */
   signal (SIGPIPE, SIG_IGN);
+  fc_file_read_init ();
   /* GLib writes debug messages to stdout, where they would follow the
    * port printed for --port 0: all of the log goes to stderr. */
   g_log_writer_default_set_use_stderr (TRUE);

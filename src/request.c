@@ -13,6 +13,7 @@
 #include "file-read.h"
 #include "protocol.h"
 #include "request.h"
+#include "settle.h"
 
 /* Loads and changes racing each other get this many fresh starts before a
  * request is answered with ERR 500. */
@@ -112,6 +113,7 @@ resolve_opened (FcServeContext  *context,
       return GET_DONE;
     }
   fc_file_id_from_stat (&source->id, &st);
+  fc_settle_probe_fs (&source->id, source->fd);
 
   switch (fc_cache_lookup (cache, name, &source->id, counted, &source->bytes, &load))
     {

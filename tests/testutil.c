@@ -18,6 +18,7 @@
 #include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <gio/gunixinputstream.h>
@@ -441,7 +442,24 @@ tu_write_file (const char *dir, const char *name, const void *data, gsize len)
       p += n;
       len -= (gsize) n;
     }
+  tu_wait_settled (fd);
   g_assert_cmpint (close (fd), ==, 0);
+}
+
+void
+tu_wait_settled (int fd)
+{
+  struct stat st;
+  struct timespec now;
+
+  g_assert_cmpint (fstat (fd, &st), ==, 0);
+  do
+    {
+      g_usleep (1000);
+      clock_gettime (CLOCK_REALTIME_COARSE, &now);
+    }
+  while (now.tv_sec < st.st_ctim.tv_sec ||
+         (now.tv_sec == st.st_ctim.tv_sec && now.tv_nsec <= st.st_ctim.tv_nsec));
 }
 
 void

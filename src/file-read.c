@@ -117,11 +117,18 @@ proof_begin (int              fd,
   return FALSE;
 }
 
+/* Gives the lease back once a change would stamp another ctime. Until
+ * then a writer that opened, wrote and closed between this read and the
+ * next could keep the identity, so the lease stays (closing the file
+ * gives it back; a writer waits for that, or for lease-break-time):
+ * only for a file changed within the clock's last tick, or whose ctime
+ * is ahead of the clock. */
 static void
-proof_end (int      fd,
-           gboolean leased)
+proof_end (int             fd,
+           const FcFileId *id,
+           gboolean        leased)
 {
-  if (leased)
+  if (leased && fc_settle_tick_passed (id))
     fcntl (fd, F_SETLEASE, F_UNLCK);
 }
 
@@ -201,7 +208,7 @@ read_proved (int        fd,
   n = read_fully (fd, offset, buf, ask);
   /* The identity is checked before the lease goes: no writer got in. */
   proved = check_length (n, want, fd, id, error);
-  proof_end (fd, leased);
+  proof_end (fd, id, leased);
   return proved;
 }
 

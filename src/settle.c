@@ -125,6 +125,15 @@ fc_settle_granularity (gint64 ctime_ns)
   return granularity;
 }
 
+/* Whether a change stamped from this machine's coarse clock at
+ * @coarse_ns would give @id's file another ctime. */
+static gboolean
+tick_passed (const FcFileId *id,
+             gint64          coarse_ns)
+{
+  return id->ctime_ns + fc_settle_granularity (id->ctime_ns) <= coarse_ns;
+}
+
 /* How long an identity must have been seen before the filesystem's own
  * clock, whatever its offset from ours, has left its ctime's tick: one
  * tick of the coarsest clock it can be stamped by. */
@@ -167,8 +176,7 @@ fc_settle_cacheable (const FcFileId       *id,
 {
   if (id->ctime_ns > clocks->real_ns)
     return FC_SETTLE_FUTURE;
-  if (!id->foreign &&
-      id->ctime_ns + fc_settle_granularity (id->ctime_ns) <= clocks->coarse_ns)
+  if (!id->foreign && tick_passed (id, clocks->coarse_ns))
     return FC_SETTLE_TRUSTED;
   return seen_for (clocks, tick_of (id)) ? FC_SETTLE_TRUSTED : FC_SETTLE_NOT_YET;
 }
@@ -227,6 +235,22 @@ fc_settle_clocks_now (FcSettleClocks *clocks)
   clocks->real_ns = clock_ns (CLOCK_REALTIME);
   clocks->monotonic_us = g_get_monotonic_time ();
   clocks->first_seen_us = clocks->monotonic_us;
+}
+
+/**
+ * fc_settle_tick_passed:
+ * @id: the identity of a file on a local filesystem
+ *
+ * Whether any change from now on gives the file another ctime: this
+ * machine's coarse clock, which stamps it, has left ctime's tick. Costs
+ * one vDSO clock read. Any thread.
+ *
+ * Returns: %FALSE while a change could keep @id, or its ctime is ahead
+ */
+gboolean
+fc_settle_tick_passed (const FcFileId *id)
+{
+  return tick_passed (id, clock_ns (CLOCK_REALTIME_COARSE));
 }
 
 static guint

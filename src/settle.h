@@ -31,6 +31,7 @@ FcSettle  fc_settle_cacheable    (const FcFileId        *id,
                                   const FcSettleClocks  *clocks);
 FcSettle  fc_settle_readable     (const FcFileId        *id,
                                   const FcSettleClocks  *clocks);
+gboolean  fc_settle_tick_passed  (const FcFileId        *id);
 void      fc_settle_clocks_now   (FcSettleClocks        *clocks);
 gboolean  fc_settle_check        (const FcFileId        *id,
                                   const char            *name,

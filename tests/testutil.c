@@ -149,6 +149,7 @@ tu_run (const char *const *argv, guint timeout_s,
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
                                         G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  tu_wait_written ();
   proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
   g_assert_no_error (error);
 
@@ -423,12 +424,17 @@ tu_make_content (guint32 seed, gsize len)
   return data;
 }
 
+/* The newest ctime tu_write_file() stamped, in ns; guarded by written. */
+G_LOCK_DEFINE_STATIC (written);
+static gint64 written_ctime_ns;
+
 void
 tu_write_file (const char *dir, const char *name, const void *data, gsize len)
 {
   g_autofree char *path = g_build_filename (dir, name, NULL);
   g_autofree char *parent = g_path_get_dirname (path);
   const guint8 *p = data;
+  struct stat st;
   int fd;
 
   g_assert_cmpint (g_mkdir_with_parents (parent, 0755), ==, 0);
@@ -442,24 +448,30 @@ tu_write_file (const char *dir, const char *name, const void *data, gsize len)
       p += n;
       len -= (gsize) n;
     }
-  tu_wait_settled (fd);
+  g_assert_cmpint (fstat (fd, &st), ==, 0);
   g_assert_cmpint (close (fd), ==, 0);
+  G_LOCK (written);
+  written_ctime_ns = MAX (written_ctime_ns,
+                          (gint64) st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec);
+  G_UNLOCK (written);
 }
 
 void
-tu_wait_settled (int fd)
+tu_wait_written (void)
 {
-  struct stat st;
+  gint64 ctime_ns;
   struct timespec now;
 
-  g_assert_cmpint (fstat (fd, &st), ==, 0);
-  do
+  G_LOCK (written);
+  ctime_ns = written_ctime_ns;
+  G_UNLOCK (written);
+  for (;;)
     {
-      g_usleep (1000);
       clock_gettime (CLOCK_REALTIME_COARSE, &now);
+      if ((gint64) now.tv_sec * 1000000000 + now.tv_nsec > ctime_ns)
+        return;
+      g_usleep (1000);
     }
-  while (now.tv_sec < st.st_ctim.tv_sec ||
-         (now.tv_sec == st.st_ctim.tv_sec && now.tv_nsec <= st.st_ctim.tv_nsec));
 }
 
 void
@@ -544,6 +556,7 @@ tu_send (int fd, const void *data, gsize len)
 {
   const char *p = data;
 
+  tu_wait_written ();
   while (len > 0)
     {
       ssize_t n = send (fd, p, len, MSG_NOSIGNAL);

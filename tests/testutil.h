@@ -73,15 +73,15 @@ int tu_run (const char *const *argv, guint timeout_s,
 
 /* (transfer full): deterministic pseudo-random bytes for @seed. */
 guint8 *tu_make_content (guint32 seed, gsize len);
-/* Writes @name (parents created) under @dir, replacing it in place,
- * and returns once its ctime has settled (tu_wait_settled()). */
+/* Writes @name (parents created) under @dir, replacing it in place. */
 void tu_write_file (const char *dir, const char *name,
                     const void *data, gsize len);
 /* Waits until the coarse clock, which stamps local files, has passed
- * @fd's ctime: the daemon caches a version only once a change would
- * stamp another ctime, and serves one changed within the current tick
- * from disk. */
-void tu_wait_settled (int fd);
+ * the ctime of every file tu_write_file() wrote: the daemon caches a
+ * version only once a change would stamp another ctime, and serves one
+ * changed within the clock's current tick from disk. tu_send() and
+ * tu_run() call it, so a test's first GET of a file it wrote loads it. */
+void tu_wait_written (void);
 void tu_write_file_str (const char *dir, const char *name, const char *text);
 /* (transfer full): writes @len bytes of tu_make_content (@seed) as @name
  * in @d's root and returns them. */

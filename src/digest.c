@@ -6,6 +6,7 @@
 
 #include "digest.h"
 #include "file-read.h"
+#include "settle.h"
 
 /* An entry is computing (a job: its requester hashes, others wait) or
  * ready. Ready entries are in LRU order; past max_entries the least
@@ -176,13 +177,20 @@ job_end (FcDigests    *digests,
  * @digests: a table
  * @job: (transfer full): a job from fc_digests_lookup()
  * @digest: the SHA-256 of exactly the version the job names
+ *
+ * Keeps @digest for later lookups only once any change to the file would
+ * stamp another ctime (fc_settle_cacheable(), the cache's racy-entry
+ * rule): until then a same-length rewrite could keep the identity, and
+ * the digest would outlive its content. Waiters then look again.
  */
 void
 fc_digests_finish (FcDigests    *digests,
                    FcDigestJob  *job,
                    const guint8  digest[FC_DIGEST_LEN])
 {
-  job_end (digests, job, digest);
+  gboolean settled = fc_settle_check (&job->id, NULL, fc_settle_cacheable);
+
+  job_end (digests, job, settled ? digest : NULL);
 }
 
 /**

@@ -61,6 +61,27 @@ test_table_once (void)
   fc_digests_abort (digests, job);
 }
 
+/* A version whose ctime's tick may not be over (here: whole seconds from
+ * a file server's clock, ten seconds behind ours, seen for the first
+ * time) could be rewritten keeping its identity: its digest answers this
+ * request only, and the next one computes again. */
+static void
+test_table_racy (void)
+{
+  g_autoptr(FcDigests) digests = fc_digests_new (4);
+  FcFileId id = version (1);
+  guint8 digest[FC_DIGEST_LEN] = { 9 };
+  guint8 out[FC_DIGEST_LEN] = { 0 };
+  FcDigestJob *job = NULL;
+
+  id.ctime_ns = id.mtime_ns = (g_get_real_time () / G_USEC_PER_SEC - 10) * 1000000000;
+  id.foreign = TRUE;
+  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job), ==, FC_DIGEST_COMPUTE);
+  fc_digests_finish (digests, job, digest);
+  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job), ==, FC_DIGEST_COMPUTE);
+  fc_digests_abort (digests, job);
+}
+
 /* A failed computation leaves the table as it was: the ready digests
  * stay, and the version can be computed again. */
 static void
@@ -187,6 +208,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/digest/table/once-per-version", test_table_once);
   g_test_add_func ("/digest/table/bounded", test_table_bounded);
   g_test_add_func ("/digest/table/abort", test_table_abort);
+  g_test_add_func ("/digest/table/racy-not-kept", test_table_racy);
   g_test_add_func ("/digest/table/single-flight", test_table_single_flight);
   return g_test_run ();
 }

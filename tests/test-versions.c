@@ -130,6 +130,90 @@ test_writer_mmap (void)
 
 typedef struct {
   const char *path;
+  const guint8 *data;
+  gsize size;
+} Rewriter;
+
+/* One pwrite() of the whole new version over the old, as a copy tool
+ * rewriting in place does: mtime and ctime are stamped when it begins. */
+static gpointer
+rewrite_in_place (gpointer data)
+{
+  Rewriter *rewriter = data;
+  int fd = open (rewriter->path, O_WRONLY);
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (pwrite (fd, rewriter->data, rewriter->size, 0), ==, (gssize) rewriter->size);
+  close (fd);
+  return NULL;
+}
+
+/* Reads one reply to GET or STAT: an ERR 500 (no version could be read
+ * now), or exactly one of the two versions, or its digest. */
+static void
+assert_one_of (int            fd,
+               const char    *command,
+               const guint8  *a,
+               const guint8  *b,
+               gsize          size)
+{
+  g_autofree char *line = NULL;
+  g_autofree char *request = g_strdup_printf ("%s big\n", command);
+
+  tu_send_str (fd, request);
+  line = tu_read_line (fd);
+  g_assert_nonnull (line);
+  if (g_str_has_prefix (line, "ERR "))
+    tu_assert_err (line, "500");
+  else if (g_str_equal (command, "GET"))
+    {
+      g_autofree guint8 *body = tu_read_exact (fd, size);
+
+      g_assert_true (memcmp (body, a, size) == 0 || memcmp (body, b, size) == 0);
+    }
+  else
+    {
+      g_autofree char *digest_a = g_compute_checksum_for_data (G_CHECKSUM_SHA256, a, size);
+      g_autofree char *digest_b = g_compute_checksum_for_data (G_CHECKSUM_SHA256, b, size);
+      g_autofree char *ok_a = g_strdup_printf ("OK %" G_GSIZE_FORMAT " %s\n", size, digest_a);
+      g_autofree char *ok_b = g_strdup_printf ("OK %" G_GSIZE_FORMAT " %s\n", size, digest_b);
+
+      g_assert_true (g_str_equal (line, ok_a) || g_str_equal (line, ok_b));
+    }
+}
+
+/* GET and STAT of a file while one long pwrite() rewrites it in place:
+ * each is one version or refused, never a mix; after, the new one. */
+static void
+test_long_pwrite (void)
+{
+  TuDaemon *d = tu_daemon_start ("--cache-size", "1M", NULL);
+  gsize size = 64 * SIZE;
+  g_autofree guint8 *first = tu_put_seeded (d, "big", 4, size);
+  g_autofree guint8 *second = tu_make_content (5, size);
+  const guint8 *versions[2] = { first, second };
+  g_autofree char *path = tu_daemon_path (d, "big");
+  int get_fd = tu_connect (d->port), stat_fd = tu_connect (d->port);
+
+  for (guint round = 0; round < 3; round++)
+    {
+      const guint8 *old = versions[round % 2], *new = versions[(round + 1) % 2];
+      Rewriter rewriter = { path, new, size };
+      GThread *thread = g_thread_new ("rewriter", rewrite_in_place, &rewriter);
+
+      assert_one_of (stat_fd, "STAT", old, new, size);
+      assert_one_of (get_fd, "GET", old, new, size);
+      g_thread_join (thread);
+      assert_one_of (stat_fd, "STAT", new, new, size);
+      tu_assert_get (get_fd, "big", new, size);
+    }
+  close (get_fd);
+  close (stat_fd);
+  tu_daemon_stop (d);
+}
+
+typedef struct {
+  const char *path;
   gint stop;            /* (atomic) */
   guint opens;
 } Opener;
@@ -213,6 +297,7 @@ main (int argc, char **argv)
   tu_init (&argc, &argv);
   g_test_add_func ("/versions/writer-open-mid-write", test_writer_open);
   g_test_add_func ("/versions/writer-mmap-mid-write", test_writer_mmap);
+  g_test_add_func ("/versions/long-pwrite", test_long_pwrite);
   g_test_add_func ("/versions/lease-break-mid-stream", test_lease_break_mid_stream);
   return g_test_run ();
 }

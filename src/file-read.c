@@ -23,10 +23,13 @@
  *   taken into it
  *
  * Whether the content of @fd can still be the one it had when @id was
- * taken. The kernel updates mtime before it changes the data
- * (file_modified() precedes the copy in generic_perform_write()), so
- * bytes read while size and mtime stay the same belong to that version,
- * unless mtime was put back (touch -r, utimensat()): that moves ctime.
+ * taken, checked after a read that no writer overlapped (see
+ * proof_begin()): a write that began and ended since stamped size,
+ * mtime or ctime. On its own, before and after a read, it proves
+ * nothing: the kernel stamps mtime and ctime when a write() begins
+ * (file_modified() precedes the copy in generic_perform_write()), so a
+ * write still copying, or stores through a shared mapping, pass it.
+ * mtime may be put back (touch -r, utimensat()): that moves ctime.
  * ctime moves too for a rename over the name, an unlink, a new link, a
  * chmod or a chown, which leave the open file's bytes alone; each of those
  * also changes the link count, the mode or the owner, and a rewrite with
@@ -220,11 +223,14 @@ read_proved (int        fd,
  * @buf: (out caller-allocates): at least @want bytes, plus one when the
  *   read reaches the end of the file
  * @want: bytes to read; at most `id->size - offset`
- * @error: %G_IO_ERROR_BUSY when the file changed (nothing read can be
+ * @error: %G_IO_ERROR_BUSY when the file changed, is open for writing,
+ *   or (without a lease) changed too recently (nothing read can be
  *   trusted), %FC_ERROR_SIZE_MISMATCH when it is shorter (or, read to its
  *   end, longer) than its size, %FC_ERROR_READ_FAILED
  *
- * Reads @want bytes of the version @id names. Any thread.
+ * Reads @want bytes of the version @id names, under a read lease taken
+ * on @fd for the read (kept until @fd is closed while ctime's tick is
+ * not over: see proof_end()). Any thread; one read on @fd at a time.
  *
  * Returns: %TRUE when exactly @want bytes of that version are in @buf
  */

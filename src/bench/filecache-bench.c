@@ -45,6 +45,8 @@ typedef struct {
   int pipeline;
   int recv_size;
   gboolean http;
+  char *command;            /* (owned) (nullable): GET, STAT or PING; NULL for GET */
+  double interval;          /* seconds between a connection's requests; 0: back to back */
   gboolean new_connection;
   gboolean idle;
   gboolean unread;
@@ -58,6 +60,7 @@ static void
 options_clear (Options *options)
 {
   g_clear_pointer (&options->host, g_free);
+  g_clear_pointer (&options->command, g_free);
   g_clear_pointer (&options->names, g_strfreev);
   g_clear_pointer (&options->names_file, g_free);
 }
@@ -68,6 +71,13 @@ typedef struct {
   double seconds;           /* wall time */
   double cpu;               /* user + system over wall time: 1.0 is one core */
 } Usage;
+
+/* As the protocol spells them, in the summary line too. */
+static const char *const command_names[] = {
+  [FCB_COMMAND_GET] = "GET",
+  [FCB_COMMAND_STAT] = "STAT",
+  [FCB_COMMAND_PING] = "PING",
+};
 
 static const char *const mode_names[] = {
   [FCB_MODE_KEEP_ALIVE] = "keep-alive",
@@ -191,6 +201,7 @@ report_load (const Options       *options,
   double rps = (double) totals->requests / usage->seconds;
   double mbps = (double) totals->body_bytes / usage->seconds / 1e6;
   char p50[32] = "-", p90[32] = "-", p99[32] = "-", p999[32] = "-", mean[32] = "-", max[32] = "-";
+  const char *command = command_names[config->command];
 
   if (hist->total > 0)
     {
@@ -209,6 +220,10 @@ report_load (const Options       *options,
   printf (_("  body       %.1f MB (%.2f MB/s)\n"), (double) totals->body_bytes / 1e6, mbps);
   printf (_("  errors     %" PRIu64 " (reconnects %" PRIu64 ")\n"),
           totals->errors, totals->reconnects);
+  if (config->interval_ns > 0)
+    printf (_("  paced      %s every %.1f ms per connection, timed from when due;"
+              " %" PRIu64 " owed at the end, counted with their age then\n"),
+            command, (double) config->interval_ns / 1e6, totals->unanswered);
   if (hist->total > 0)
     printf (_("  latency us p50 %s  p90 %s  p99 %s  p99.9 %s  mean %s  max %s\n"),
             p50, p90, p99, p999, mean, max);
@@ -218,10 +233,12 @@ report_load (const Options       *options,
   /* For scripts: never translated, keys never renamed. */
   printf ("%s: mode=%s protocol=%s requests=%" G_GUINT64_FORMAT " seconds=%.3f rps=%.1f mbps=%.2f"
           " errors=%" G_GUINT64_FORMAT " reconnects=%" G_GUINT64_FORMAT
-          " p50_us=%s p99_us=%s p999_us=%s cpu=%.3f connections=%d threads=%u pipeline=%u\n",
+          " p50_us=%s p99_us=%s p999_us=%s cpu=%.3f connections=%d threads=%u pipeline=%u"
+          " command=%s max_us=%s interval_us=%.0f unanswered=%" G_GUINT64_FORMAT "\n",
           PROGRAM_NAME, mode_names[config->mode], config->http ? "http" : "filecached",
           totals->requests, usage->seconds, rps, mbps, totals->errors, totals->reconnects,
-          p50, p99, p999, usage->cpu, options->connections, config->threads, config->pipeline);
+          p50, p99, p999, usage->cpu, options->connections, config->threads, config->pipeline,
+          command, max, (double) config->interval_ns / 1e3, totals->unanswered);
 
   if (totals->requests == 0 && totals->errors == 0)
     g_printerr (_("%s: no reply arrived within the run\n"), PROGRAM_NAME);
@@ -359,6 +376,25 @@ choose_mode (GOptionContext *context,
   return mode;
 }
 
+static FcbCommand
+choose_command (GOptionContext *context,
+                const Options  *options,
+                FcbMode         mode)
+{
+  FcbCommand command = FCB_COMMAND_GET;
+
+  if (options->command != NULL && !fcb_command_parse (options->command, &command))
+    usage_error (context, _("the command must be GET, STAT or PING"));
+  if (command != FCB_COMMAND_GET && options->http)
+    usage_error (context, _("--http sends GET only"));
+  /* The probes fetch a file; half a PING line is no attack worth measuring. */
+  if (command != FCB_COMMAND_GET && mode == FCB_MODE_SLOWLORIS)
+    usage_error (context, _("--slowloris sends GET only"));
+  if (command == FCB_COMMAND_PING && (options->names != NULL || options->names_file != NULL))
+    usage_error (context, _("PING takes no name"));
+  return command;
+}
+
 static void
 check_options (GOptionContext *context,
                const Options  *options,
@@ -374,6 +410,10 @@ check_options (GOptionContext *context,
     usage_error (context, _("pipeline must be 1 to 1024"));
   if (options->pipeline > 1 && mode != FCB_MODE_KEEP_ALIVE)
     usage_error (context, _("--pipeline needs keep-alive connections"));
+  if (!(options->interval >= 0.0 && options->interval <= 3600.0))
+    usage_error (context, _("the interval must be 0 to 3600 seconds"));
+  if (options->interval > 0.0 && (mode != FCB_MODE_KEEP_ALIVE || options->pipeline > 1))
+    usage_error (context, _("--interval needs keep-alive connections with one request in flight"));
   if (options->recv_size < 64 || options->recv_size > 64 * 1024 * 1024)
     usage_error (context, _("the recv size must be 64 bytes to 64 MiB"));
   if (!(options->duration > 0.0 && options->duration <= 86400.0))
@@ -410,6 +450,11 @@ main (int   argc,
     { "zipf", 0, 0, G_OPTION_ARG_DOUBLE, &options.zipf,
       N_("Choose names by a Zipf law of exponent S, the first most often (default: 0, uniform)"), N_("S") },
     { "pipeline", 0, 0, G_OPTION_ARG_INT, &options.pipeline, N_("Requests in flight per keep-alive connection (default: 1)"), N_("N") },
+    { "command", 0, 0, G_OPTION_ARG_STRING, &options.command,
+      N_("What each request asks: GET, STAT (size and SHA-256, no body) or PING (no name) (default: GET)"), N_("CMD") },
+    { "interval", 0, 0, G_OPTION_ARG_DOUBLE, &options.interval,
+      N_("Keep-alive: send each connection's requests S seconds apart and time them from when due,"
+         " so that a stalled server counts in full (default: 0, back to back)"), N_("S") },
     { "new-connection", 0, 0, G_OPTION_ARG_NONE, &options.new_connection,
       N_("One request per connection, closed with a reset once the reply is read"), NULL },
     { "idle", 0, 0, G_OPTION_ARG_NONE, &options.idle, N_("One request per connection, then hold it idle"), NULL },
@@ -459,7 +504,9 @@ main (int   argc,
 
   config.mode = choose_mode (context, &options);
   check_options (context, &options, config.mode);
-  names = collect_names (&options, &error);
+  config.command = choose_command (context, &options, config.mode);
+  /* PING names nothing: one empty name, for one request to pick. */
+  names = config.command == FCB_COMMAND_PING ? g_strdupv ((char *[]) { "", NULL }) : collect_names (&options, &error);
   if (names == NULL)
     {
       g_printerr ("%s: %s\n", PROGRAM_NAME, error->message);
@@ -479,7 +526,7 @@ main (int   argc,
   requests = g_new0 (char *, n_names + 1);
   request_lens = g_new0 (gsize, n_names);
   for (guint i = 0; i < n_names; i++)
-    requests[i] = fcb_wire_request (names[i], options.http,
+    requests[i] = fcb_wire_request (config.command, names[i], options.http,
                                     options.host != NULL ? options.host : "127.0.0.1", &request_lens[i]);
   chooser = fcb_zipf_new (n_names, options.zipf);
 
@@ -489,6 +536,7 @@ main (int   argc,
   config.n_requests = n_names;
   config.chooser = chooser;
   config.pipeline = (guint) options.pipeline;
+  config.interval_ns = (gint64) (options.interval * NS_PER_S);
   config.recv_size = (gsize) options.recv_size;
   config.threads = (guint) options.threads;
   if (config.mode == FCB_MODE_SLOWLORIS)

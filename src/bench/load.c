@@ -3,7 +3,14 @@
  * drives them through whatever the mode asks: requests back to back, one
  * request per connection, or one request (or half of one) and then
  * silence. Each thread counts into its own totals; they are added up once
- * the threads are joined. */
+ * the threads are joined.
+ *
+ * Paced keep-alive (--interval) times each request from when it was due,
+ * not from when it left: a server that stalls a connection for a second
+ * delays every request due in that second, and each counts its share of
+ * the stall (wrk2's correction for coordinated omission). Requests still
+ * owed at the deadline count with their age then, so a connection the
+ * server never answers weighs as much as one it answers at once. */
 
 #include "config.h"
 
@@ -46,7 +53,8 @@ typedef struct {
   gboolean settled;         /* has been held, or has failed, at least once */
   guint32 events;           /* the epoll interest set; 0 while not in it */
   guint inflight;           /* requests sent (or being sent) and not yet answered */
-  gint64 started_ns;        /* when the timed request left, or its connection began */
+  gint64 started_ns;        /* when the timed request left (paced: was due), or its connection began */
+  gint64 due_ns;            /* paced: when the next request is due */
   FcbReply reply;           /* (owned) */
   char *out;                /* (owned): requests not yet sent */
   gsize out_start;
@@ -224,8 +232,12 @@ conn_fill (Worker *worker,
            Conn   *conn)
 {
   const FcbLoadConfig *config = &worker->load->config;
+  gint64 now = fcb_now_ns ();
 
   if (conn->inflight >= config->pipeline)
+    return TRUE;
+  /* Not yet due: worker_pace() sends it in time. */
+  if (config->interval_ns > 0 && conn->due_ns > now)
     return TRUE;
 
   if (conn->out_start > 0)
@@ -243,9 +255,15 @@ conn_fill (Worker *worker,
       conn->inflight++;
     }
 
-  /* A new connection's request is timed from its connect(). */
-  if (config->mode == FCB_MODE_KEEP_ALIVE)
-    conn->started_ns = fcb_now_ns ();
+  /* A new connection's request is timed from its connect(); a paced one
+   * from when it was due, which is earlier if the server kept us late. */
+  if (config->interval_ns > 0)
+    {
+      conn->started_ns = conn->due_ns;
+      conn->due_ns += config->interval_ns;
+    }
+  else if (config->mode == FCB_MODE_KEEP_ALIVE)
+    conn->started_ns = now;
   return conn_flush (worker, conn);
 }
 
@@ -536,16 +554,73 @@ conn_event (Worker   *worker,
     conn_lost (worker, conn);
 }
 
+/* Paced: sends what has come due on connections owed nothing, and
+ * returns when the next one is due (G_MAXINT64: none waits). */
+static gint64
+worker_pace (Worker *worker)
+{
+  gint64 now = fcb_now_ns (), next = G_MAXINT64;
+
+  for (guint i = 0; i < worker->n_conns; i++)
+    {
+      Conn *conn = worker->conns[i];
+
+      if (conn->state != CONN_OPEN || conn->inflight > 0)
+        continue;
+      if (conn->due_ns <= now)
+        {
+          /* The server owed this connection nothing, so a late send is
+           * this thread's own delay, not the server's: timed from now. */
+          conn->due_ns = now;
+          if (!conn_fill (worker, conn))
+            conn_lost (worker, conn);
+        }
+      else
+        next = MIN (next, conn->due_ns);
+    }
+  return next;
+}
+
+/* Paced: what each connection still owes at the deadline, with its age
+ * then (a lower bound on its latency): the request in flight and every
+ * one that fell due behind it. */
+static void
+worker_count_unanswered (Worker *worker)
+{
+  FcbLoad *load = worker->load;
+  gint64 end = load->deadline_ns;
+
+  for (guint i = 0; i < worker->n_conns; i++)
+    {
+      Conn *conn = worker->conns[i];
+
+      if (conn->state == CONN_CLOSED || conn->inflight == 0)
+        continue;
+      fcb_hist_add (&worker->totals.latency_ns, (guint64) MAX (end - conn->started_ns, 0));
+      worker->totals.unanswered++;
+      for (gint64 due = conn->due_ns; due < end; due += load->config.interval_ns)
+        {
+          fcb_hist_add (&worker->totals.latency_ns, (guint64) (end - due));
+          worker->totals.unanswered++;
+        }
+    }
+}
+
 static gpointer
 worker_run (gpointer data)
 {
   Worker *worker = data;
   FcbLoad *load = worker->load;
+  gint64 interval_ns = load->config.interval_ns;
+  gint64 begun_ns = fcb_now_ns ();
   struct epoll_event events[EVENTS_MAX];
 
   for (guint i = 0; i < worker->n_conns; i++)
     {
       Conn *conn = worker->conns[i];
+
+      /* Spread over one interval, so that the connections do not ask in bursts. */
+      conn->due_ns = begun_ns + interval_ns * conn->id / load->n_conns;
 
       /* Keep-alive connections were opened before the clock started. */
       if (conn->fd >= 0)
@@ -559,11 +634,13 @@ worker_run (gpointer data)
 
   while (worker->live > 0 && !atomic_load (&load->stop))
     {
-      gint64 left = load->deadline_ns - fcb_now_ns ();
+      gint64 next = interval_ns > 0 ? worker_pace (worker) : G_MAXINT64;
+      gint64 left = MIN (load->deadline_ns, next) - fcb_now_ns ();
       int timeout_ms, n;
 
-      if (left <= 0)
+      if (fcb_now_ns () >= load->deadline_ns)
         break;
+      left = MAX (left, 0);
       timeout_ms = left >= (gint64) WAIT_MAX_MS * 1000000 ? WAIT_MAX_MS : (int) ((left + 999999) / 1000000);
       n = epoll_wait (worker->epfd, events, EVENTS_MAX, timeout_ms);
       if (n < 0 && errno == EINTR)
@@ -574,6 +651,8 @@ worker_run (gpointer data)
         conn_event (worker, events[i].data.ptr, events[i].events);
     }
 
+  if (interval_ns > 0 && !atomic_load (&load->stop))
+    worker_count_unanswered (worker);
   return NULL;
 }
 
@@ -630,7 +709,7 @@ fcb_load_new (const FcbLoadConfig  *config,
       conn->fd = -1;
       conn->id = i;
       conn->reconnects = config->mode == FCB_MODE_SLOWLORIS && i >= config->connections;
-      fcb_reply_init (&conn->reply, config->http);
+      fcb_reply_init (&conn->reply, config->http, config->command);
       conn->out = g_malloc (request_max * config->pipeline);
     }
 
@@ -758,6 +837,7 @@ fcb_load_join (FcbLoad       *load,
       totals->errors += worker->totals.errors;
       totals->reconnects += worker->totals.reconnects;
       totals->dropped += worker->totals.dropped;
+      totals->unanswered += worker->totals.unanswered;
       fcb_hist_merge (&totals->latency_ns, &worker->totals.latency_ns);
     }
   for (guint i = 0; i < load->n_conns; i++)

@@ -331,12 +331,15 @@ test_commands (void)
   g_assert_cmpuint (field (ping, "requests"), >, 0);
   g_assert_cmpuint (field (ping, "errors"), ==, 0);
   g_assert_cmpuint (field (ping, "mbps"), ==, 0);
+  g_assert_cmpuint (field (ping, "rx_bytes"), >=, strlen ("OK PONG\n") * field (ping, "requests"));
 
   status = run_bench (d->port, &stat, "--command", "STAT", "-c", "2", "-t", "1", "-d", "0.3", "-n", "small", NULL);
   g_assert_cmpint (status, ==, 0);
   g_assert_nonnull (strstr (stat, " command=STAT "));
   g_assert_cmpuint (field (stat, "requests"), >, 0);
   g_assert_cmpuint (field (stat, "errors"), ==, 0);
+  /* `OK 6 <64 hex digits>` LF: no body, yet 70 bytes received each. */
+  g_assert_cmpuint (field (stat, "rx_bytes"), >=, 70 * field (stat, "requests"));
   tu_daemon_stop (d);
 }
 

@@ -234,11 +234,13 @@ report_load (const Options       *options,
   printf ("%s: mode=%s protocol=%s requests=%" G_GUINT64_FORMAT " seconds=%.3f rps=%.1f mbps=%.2f"
           " errors=%" G_GUINT64_FORMAT " reconnects=%" G_GUINT64_FORMAT
           " p50_us=%s p99_us=%s p999_us=%s cpu=%.3f connections=%d threads=%u pipeline=%u"
-          " command=%s max_us=%s interval_us=%.0f unanswered=%" G_GUINT64_FORMAT "\n",
+          " command=%s max_us=%s interval_us=%.0f unanswered=%" G_GUINT64_FORMAT
+          " rx_bytes=%" G_GUINT64_FORMAT "\n",
           PROGRAM_NAME, mode_names[config->mode], config->http ? "http" : "filecached",
           totals->requests, usage->seconds, rps, mbps, totals->errors, totals->reconnects,
           p50, p99, p999, usage->cpu, options->connections, config->threads, config->pipeline,
-          command, max, (double) config->interval_ns / 1e3, totals->unanswered);
+          command, max, (double) config->interval_ns / 1e3, totals->unanswered,
+          totals->received_bytes);
 
   if (totals->requests == 0 && totals->errors == 0)
     g_printerr (_("%s: no reply arrived within the run\n"), PROGRAM_NAME);

@@ -510,6 +510,8 @@ conn_readable (Worker *worker,
         report_failure (load, conn, _("the server closed the connection with replies owed"));
       return FALSE;
     }
+  if (counting (load))
+    worker->totals.received_bytes += (guint64) n;
   /* Whatever a server says to a stalled client (a timeout's error line)
    * changes nothing: only its close counts. */
   if (load->config.mode == FCB_MODE_SLOWLORIS)
@@ -834,6 +836,7 @@ fcb_load_join (FcbLoad       *load,
       g_clear_pointer (&worker->thread, g_thread_join);
       totals->requests += worker->totals.requests;
       totals->body_bytes += worker->totals.body_bytes;
+      totals->received_bytes += worker->totals.received_bytes;
       totals->errors += worker->totals.errors;
       totals->reconnects += worker->totals.reconnects;
       totals->dropped += worker->totals.dropped;

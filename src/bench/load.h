@@ -40,7 +40,8 @@ typedef struct {
 typedef struct {
   guint64 requests;     /* good replies that ended before the deadline */
   guint64 body_bytes;   /* in those replies */
-  guint64 received_bytes; /* every byte received before the deadline, in replies
+  guint64 received_bytes; /* every byte received until the threads stopped (one
+                           * batch of events past the deadline at most), in replies
                            * that ended or not: what a long reply got through */
   guint64 errors;       /* failed replies and connections */
   guint64 reconnects;

@@ -288,6 +288,8 @@ test_interval_paced (void)
   /* Due at 0, 0.1 ... 0.4 s (and one more at the edge) on each connection. */
   g_assert_cmpuint (atomic_load (&server->served), <=, 2 * 6);
   g_assert_cmpuint (field (out, "interval_us"), ==, 100000);
+  /* No connection's own p99 is below the p99 of all of them. */
+  g_assert_cmpuint (field (out, "p99_us"), <=, field (out, "conn_p99_max_us"));
   fake_http_stop (server);
 }
 
@@ -311,6 +313,8 @@ test_interval_unanswered (void)
   g_assert_cmpuint (field (out, "max_us"), >=, 200000);
   g_assert_cmpuint (field (out, "max_us"), <=, 300000);
   g_assert_cmpuint (field (out, "p50_us"), <, field (out, "max_us"));
+  /* One connection: its own p99 is everyone's. */
+  g_assert_cmpuint (field (out, "conn_p99_max_us"), ==, field (out, "p99_us"));
   fake_http_stop (server);
 }
 

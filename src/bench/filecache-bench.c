@@ -203,6 +203,7 @@ report_load (const Options       *options,
   double rps = (double) totals->requests / usage->seconds;
   double mbps = (double) totals->body_bytes / usage->seconds / 1e6;
   char p50[32] = "-", p90[32] = "-", p99[32] = "-", p999[32] = "-", mean[32] = "-", max[32] = "-";
+  char conn_p99[32] = "-";
   const char *command = command_names[config->command];
 
   if (hist->total > 0)
@@ -213,6 +214,8 @@ report_load (const Options       *options,
       format_us (p999, sizeof p999, fcb_hist_percentile (hist, 0.999));
       format_us (mean, sizeof mean, hist->sum / hist->total);
       format_us (max, sizeof max, hist->max);
+      if (config->interval_ns > 0)
+        format_us (conn_p99, sizeof conn_p99, totals->conn_p99_max_ns);
     }
 
   printf (_("%s: %s port %d, %s, %s, %d connections, %u threads, pipeline %u, %.1f s\n"),
@@ -224,8 +227,9 @@ report_load (const Options       *options,
           totals->errors, totals->reconnects);
   if (config->interval_ns > 0)
     printf (_("  paced      %s every %.1f ms per connection, timed from when due;"
-              " %" PRIu64 " owed at the end, counted with their age then\n"),
-            command, (double) config->interval_ns / 1e6, totals->unanswered);
+              " %" PRIu64 " owed at the end, counted with their age then;"
+              " the worst connection's p99 %s us\n"),
+            command, (double) config->interval_ns / 1e6, totals->unanswered, conn_p99);
   if (hist->total > 0)
     printf (_("  latency us p50 %s  p90 %s  p99 %s  p99.9 %s  mean %s  max %s\n"),
             p50, p90, p99, p999, mean, max);
@@ -237,12 +241,12 @@ report_load (const Options       *options,
           " errors=%" G_GUINT64_FORMAT " reconnects=%" G_GUINT64_FORMAT
           " p50_us=%s p99_us=%s p999_us=%s cpu=%.3f connections=%d threads=%u pipeline=%u"
           " command=%s max_us=%s interval_us=%.0f unanswered=%" G_GUINT64_FORMAT
-          " rx_bytes=%" G_GUINT64_FORMAT "\n",
+          " rx_bytes=%" G_GUINT64_FORMAT " conn_p99_max_us=%s\n",
           PROGRAM_NAME, mode_names[config->mode], config->http ? "http" : "filecached",
           totals->requests, usage->seconds, rps, mbps, totals->errors, totals->reconnects,
           p50, p99, p999, usage->cpu, options->connections, config->threads, config->pipeline,
           command, max, (double) config->interval_ns / 1e3, totals->unanswered,
-          totals->received_bytes);
+          totals->received_bytes, conn_p99);
 
   if (totals->requests == 0 && totals->errors == 0)
     g_printerr (_("%s: no reply arrived within the run\n"), PROGRAM_NAME);

@@ -55,6 +55,7 @@ typedef struct {
   guint inflight;           /* requests sent (or being sent) and not yet answered */
   gint64 started_ns;        /* when the timed request left (paced: was due), or its connection began */
   gint64 due_ns;            /* paced: when the next request is due */
+  FcbHist *latency_ns;      /* (owned) (nullable): paced only, this connection's own */
   FcbReply reply;           /* (owned) */
   char *out;                /* (owned): requests not yet sent */
   gsize out_start;
@@ -398,6 +399,17 @@ conn_lost (Worker *worker,
     }
 }
 
+/* A latency into the thread's totals and, paced, the connection's own. */
+static void
+conn_record (Worker  *worker,
+             Conn    *conn,
+             guint64  ns)
+{
+  fcb_hist_add (&worker->totals.latency_ns, ns);
+  if (conn->latency_ns != NULL)
+    fcb_hist_add (conn->latency_ns, ns);
+}
+
 static void
 conn_reply_done (Worker   *worker,
                  Conn     *conn,
@@ -417,7 +429,7 @@ conn_reply_done (Worker   *worker,
   worker->totals.requests++;
   worker->totals.body_bytes += conn->reply.body_size;
   if (load->config.pipeline == 1)
-    fcb_hist_add (&worker->totals.latency_ns, (guint64) (now - conn->started_ns));
+    conn_record (worker, conn, (guint64) (now - conn->started_ns));
 }
 
 /* Checks received bytes against the replies owed. FALSE: the connection
@@ -598,11 +610,11 @@ worker_count_unanswered (Worker *worker)
 
       if (conn->state == CONN_CLOSED || conn->inflight == 0)
         continue;
-      fcb_hist_add (&worker->totals.latency_ns, (guint64) MAX (end - conn->started_ns, 0));
+      conn_record (worker, conn, (guint64) MAX (end - conn->started_ns, 0));
       worker->totals.unanswered++;
       for (gint64 due = conn->due_ns; due < end; due += load->config.interval_ns)
         {
-          fcb_hist_add (&worker->totals.latency_ns, (guint64) (end - due));
+          conn_record (worker, conn, (guint64) (end - due));
           worker->totals.unanswered++;
         }
     }
@@ -714,6 +726,9 @@ fcb_load_new (const FcbLoadConfig  *config,
       conn->reconnects = config->mode == FCB_MODE_SLOWLORIS && i >= config->connections;
       fcb_reply_init (&conn->reply, config->http, config->command);
       conn->out = g_malloc (request_max * config->pipeline);
+      /* 30 KiB each, so only where it is read: which connection waited. */
+      if (config->interval_ns > 0)
+        conn->latency_ns = g_new0 (FcbHist, 1);
     }
 
   if (config->mode == FCB_MODE_KEEP_ALIVE)
@@ -845,8 +860,14 @@ fcb_load_join (FcbLoad       *load,
       fcb_hist_merge (&totals->latency_ns, &worker->totals.latency_ns);
     }
   for (guint i = 0; i < load->n_conns; i++)
-    if (load->conns[i].state == CONN_OPEN && load->conns[i].fd >= 0)
-      totals->open++;
+    {
+      const Conn *conn = &load->conns[i];
+
+      if (conn->state == CONN_OPEN && conn->fd >= 0)
+        totals->open++;
+      if (conn->latency_ns != NULL && conn->latency_ns->total > 0)
+        totals->conn_p99_max_ns = MAX (totals->conn_p99_max_ns, fcb_hist_percentile (conn->latency_ns, 0.99));
+    }
 }
 
 /**
@@ -863,6 +884,7 @@ fcb_load_free (FcbLoad *load)
       conn_close (&load->conns[i]);
       fcb_reply_clear (&load->conns[i].reply);
       g_free (load->conns[i].out);
+      g_free (load->conns[i].latency_ns);
     }
   g_free (load->conns);
   for (guint t = 0; t < load->n_workers; t++)

@@ -48,6 +48,9 @@ typedef struct {
   guint64 dropped;      /* held or stalled connections that the server closed */
   guint64 open;         /* connections open at the end */
   guint64 unanswered;   /* paced: requests due before the deadline and owed at it */
+  guint64 conn_p99_max_ns; /* paced: the largest of the connections' own p99s, so that
+                            * a server that stalls some connections (one of its
+                            * threads) shows, however fast it answers the others */
   FcbHist latency_ns;   /* of good replies, with one request in flight; paced, also of
                          * the unanswered ones, with their age at the deadline */
 } FcbLoadTotals;

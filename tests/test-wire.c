@@ -118,6 +118,7 @@ test_request_commands (void)
   g_assert_cmpint (command, ==, FCB_COMMAND_GET);
   g_assert_false (fcb_command_parse ("ping", &command));
   g_assert_false (fcb_command_parse ("GETFROM", &command));
+  g_assert_cmpstr (fcb_command_name (FCB_COMMAND_STAT), ==, "STAT");
 }
 
 #define SHA_EMPTY "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

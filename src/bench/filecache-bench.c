@@ -72,13 +72,6 @@ typedef struct {
   double cpu;               /* user + system over wall time: 1.0 is one core */
 } Usage;
 
-/* As the protocol spells them, in the summary line too. */
-static const char *const command_names[] = {
-  [FCB_COMMAND_GET] = "GET",
-  [FCB_COMMAND_STAT] = "STAT",
-  [FCB_COMMAND_PING] = "PING",
-};
-
 static const char *const mode_names[] = {
   [FCB_MODE_KEEP_ALIVE] = "keep-alive",
   [FCB_MODE_NEW_CONNECTION] = "new-connection",
@@ -204,7 +197,7 @@ report_load (const Options       *options,
   double mbps = (double) totals->body_bytes / usage->seconds / 1e6;
   char p50[32] = "-", p90[32] = "-", p99[32] = "-", p999[32] = "-", mean[32] = "-", max[32] = "-";
   char conn_p99[32] = "-";
-  const char *command = command_names[config->command];
+  const char *command = fcb_command_name (config->command);
 
   if (hist->total > 0)
     {

@@ -17,6 +17,23 @@
 
 G_DEFINE_QUARK (fcb-wire-error-quark, fcb_wire_error)
 
+/* As PROTOCOL.md spells them. */
+static const char *const command_words[] = {
+  [FCB_COMMAND_GET] = "GET", [FCB_COMMAND_STAT] = "STAT", [FCB_COMMAND_PING] = "PING",
+};
+
+/**
+ * fcb_command_name:
+ * @command: a command
+ *
+ * Returns: (transfer none): its word as PROTOCOL.md spells it
+ */
+const char *
+fcb_command_name (FcbCommand command)
+{
+  return command_words[command];
+}
+
 /**
  * fcb_command_parse:
  * @word: a command word as PROTOCOL.md spells it: `GET`, `STAT` or `PING`
@@ -28,12 +45,8 @@ gboolean
 fcb_command_parse (const char *word,
                    FcbCommand *command)
 {
-  static const char *const words[] = {
-    [FCB_COMMAND_GET] = "GET", [FCB_COMMAND_STAT] = "STAT", [FCB_COMMAND_PING] = "PING",
-  };
-
-  for (guint i = 0; i < G_N_ELEMENTS (words); i++)
-    if (strcmp (word, words[i]) == 0)
+  for (guint i = 0; i < G_N_ELEMENTS (command_words); i++)
+    if (strcmp (word, command_words[i]) == 0)
       {
         *command = (FcbCommand) i;
         return TRUE;

@@ -20,8 +20,9 @@ typedef enum {
   FCB_COMMAND_PING,  /* `OK PONG`: no name, no file, the server's bare turn-around */
 } FcbCommand;
 
-gboolean fcb_command_parse (const char *word,
-                            FcbCommand *command);
+const char *fcb_command_name  (FcbCommand  command);
+gboolean    fcb_command_parse (const char *word,
+                               FcbCommand *command);
 
 char *fcb_wire_request (FcbCommand  command,
                         const char *name,

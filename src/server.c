@@ -279,6 +279,28 @@ server_listen (FcServer  *server,
   return TRUE;
 }
 
+/* A socket that is only bound, or one connection (a unit with
+ * Accept=yes), would be accepted on for ever, each accept() failing at
+ * once: refused at start, where the admin sees why. */
+static gboolean
+socket_is_listening (GSocket         *socket,
+                     int              fd,
+                     GSocketAddress  *address,
+                     GError         **error)
+{
+  g_autofree char *text = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (address));
+  gint listening = 0;
+
+  if (!g_socket_get_option (socket, SOL_SOCKET, SO_ACCEPTCONN, &listening, error))
+    return FALSE;
+  if (listening)
+    return TRUE;
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+               _("Socket %d (%s) passed by systemd is not listening: use ListenStream= with Accept=no"),
+               fd, text);
+  return FALSE;
+}
+
 /* Sockets already bound and listening, by systemd: serving them needs no
  * privilege to bind and no address of our own. */
 static gboolean
@@ -304,6 +326,8 @@ server_adopt_listen_fds (FcServer  *server,
                        fd);
           return FALSE;
         }
+      if (!socket_is_listening (socket, fd, address, error))
+        return FALSE;
       if (i == 0)
         server->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address));
       if (!g_socket_listener_add_socket (listener, socket, NULL, error))

@@ -114,9 +114,11 @@ bind_notify_socket (const char *path)
   return fd;
 }
 
-/* A listening TCP socket on 127.0.0.1, as filecached.socket makes one. */
+/* A TCP socket on 127.0.0.1, listening (as filecached.socket makes one)
+ * only if @backlog > 0. */
 static int
-listen_loopback (guint16 *port)
+bind_loopback (int      backlog,
+               guint16 *port)
 {
   struct sockaddr_in address = { .sin_family = AF_INET };
   socklen_t len = sizeof address;
@@ -125,7 +127,8 @@ listen_loopback (guint16 *port)
   address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
   g_assert_cmpint (fd, >=, 0);
   g_assert_cmpint (bind (fd, (struct sockaddr *) &address, sizeof address), ==, 0);
-  g_assert_cmpint (listen (fd, 16), ==, 0);
+  if (backlog > 0)
+    g_assert_cmpint (listen (fd, backlog), ==, 0);
   g_assert_cmpint (getsockname (fd, (struct sockaddr *) &address, &len), ==, 0);
   *port = ntohs (address.sin_port);
   return fd;
@@ -143,20 +146,21 @@ typedef struct {
   gboolean dbus;                /* leave out --no-dbus */
   const char *bus_address;      /* (nullable): DBUS_SESSION_BUS_ADDRESS */
   const char *const *args;      /* (nullable): more options */
+  int pass_fd;                  /* with @activated: the socket to pass (taken),
+                                   or 0 for a fresh listening one */
 } ServiceOptions;
 
-/* Starts the daemon with `--config` and NOTIFY_SOCKET, its stderr kept,
- * and returns once it reports READY=1: on 127.0.0.1 with a port it
- * picks, or on a socket passed through tests/activate. */
+/* Starts the daemon with `--config` and NOTIFY_SOCKET, its stderr kept:
+ * on 127.0.0.1 with a port it picks, or on a socket passed through
+ * tests/activate. */
 static Service *
-service_start (const ServiceOptions *options)
+service_spawn (const ServiceOptions *options)
 {
   Service *s = g_new0 (Service, 1);
   g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GError) error = NULL;
   g_autofree char *notify_path = NULL;
-  g_autofree char *ready = NULL;
   GSubprocessFlags flags = G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE;
   int listen_fd = -1;
 
@@ -196,12 +200,22 @@ service_start (const ServiceOptions *options)
     g_subprocess_launcher_setenv (launcher, "DBUS_SESSION_BUS_ADDRESS", options->bus_address, TRUE);
   if (options->activated)
     {
-      listen_fd = listen_loopback (&s->d->port);
+      listen_fd = options->pass_fd > 0 ? options->pass_fd : bind_loopback (16, &s->d->port);
       g_subprocess_launcher_take_fd (launcher, listen_fd, 3);
     }
   g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   s->d->proc = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
   g_assert_no_error (error);
+  return s;
+}
+
+/* service_spawn(), returning once the daemon reports READY=1. */
+static Service *
+service_start (const ServiceOptions *options)
+{
+  Service *s = service_spawn (options);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *ready = NULL;
 
   ready = service_await_notify (s, "READY=1");
   if (!options->activated)
@@ -221,6 +235,21 @@ service_start (const ServiceOptions *options)
   return s;
 }
 
+/* Sends @signum (0: none), waits for the exit, frees @s; returns the
+ * exit status, and in @out_stderr the rest of stderr. */
+static int
+service_finish (Service  *s,
+                int       signum,
+                char    **out_stderr)
+{
+  int status = tu_daemon_finish (s->d, signum, 10, out_stderr);
+
+  close (s->notify_fd);
+  g_free (s->config);
+  g_free (s);
+  return status;
+}
+
 /* Sends @signum, asserts a clean exit, frees @s; (transfer full) the rest
  * of stderr. */
 static char *
@@ -229,10 +258,7 @@ service_stop (Service *s,
 {
   char *err = NULL;
 
-  g_assert_cmpint (tu_daemon_finish (s->d, signum, 10, &err), ==, 0);
-  close (s->notify_fd);
-  g_free (s->config);
-  g_free (s);
+  g_assert_cmpint (service_finish (s, signum, &err), ==, 0);
   return err;
 }
 
@@ -680,6 +706,57 @@ test_activation_serves_passed_socket (void)
   g_assert_nonnull (strstr (err, "sockets from systemd"));
 }
 
+/* Passes @fd as systemd would and asserts that the daemon refuses to
+ * start, naming the socket, its address and the fix. */
+static void
+assert_refused_socket (int     fd,
+                       guint16 port)
+{
+  const ServiceOptions options = { .activated = TRUE, .pass_fd = fd };
+  g_autofree char *err = NULL;
+  g_autofree char *address = g_strdup_printf ("(127.0.0.1:%u)", port);
+
+  g_assert_cmpint (service_finish (service_spawn (&options), 0, &err), ==, 1);
+  g_assert_nonnull (strstr (err, "Socket 3 "));
+  g_assert_nonnull (strstr (err, address));
+  g_assert_nonnull (strstr (err, "not listening"));
+  g_assert_nonnull (strstr (err, "Accept=no"));
+}
+
+/* A socket systemd passes that is only bound, or one connection (a unit
+ * with Accept=yes), is refused at start: accepting on it would fail for
+ * ever. */
+static void
+test_activation_refuses_unlistening (void)
+{
+  guint16 port;
+  guint16 client_port;
+  int bound = bind_loopback (0, &port);
+  int listener;
+  int client;
+  int accepted;
+
+  assert_refused_socket (bound, port);
+
+  listener = bind_loopback (4, &port);
+  client = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  {
+    struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons (port) };
+    struct sockaddr_in local;
+    socklen_t len = sizeof local;
+
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    g_assert_cmpint (connect (client, (struct sockaddr *) &address, sizeof address), ==, 0);
+    accepted = accept4 (listener, NULL, NULL, SOCK_CLOEXEC);
+    g_assert_cmpint (accepted, >=, 0);
+    g_assert_cmpint (getsockname (accepted, (struct sockaddr *) &local, &len), ==, 0);
+    client_port = ntohs (local.sin_port);
+  }
+  assert_refused_socket (accepted, client_port);
+  close (client);
+  close (listener);
+}
+
 /* Ready when TCP is, not when the bus is: a bus that accepts and never
  * answers holds the name back for ever, but not the service. */
 static void
@@ -746,6 +823,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/service/reload/verbose", test_reload_verbose);
   g_test_add_func ("/service/notify/states", test_notify_states);
   g_test_add_func ("/service/activation/serves-passed-socket", test_activation_serves_passed_socket);
+  g_test_add_func ("/service/activation/refuses-unlistening", test_activation_refuses_unlistening);
   g_test_add_func ("/service/activation/ready-without-bus", test_activation_ready_without_bus);
   g_test_add_func ("/service/root/not-a-directory", test_root_not_a_directory);
   return g_test_run ();

@@ -70,8 +70,10 @@ fc_request_answer_error (FcServeContext *context,
   return code == FC_ERROR_LINE_TOO_LONG ? FC_ANSWER_CLOSE : FC_ANSWER_REPLY;
 }
 
-/* A hit proved fresh by one fstatat() beneath the root, against the
- * identity the cached bytes were read with: no open(), no close(). */
+/* A hit proved fresh by one fstatat() per component beneath the root,
+ * against the identity the cached bytes were read with: no open(), no
+ * close(). A name reached through a link takes the full path, which
+ * drops the entry if the link now leads outside. */
 static gboolean
 resolve_cached (FcServeContext *context,
                 const char     *name,
@@ -80,7 +82,7 @@ resolve_cached (FcServeContext *context,
   struct stat st;
 
   if (!fc_cache_peek (context->cache, name) ||
-      fstatat (context->root_fd, name, &st, AT_NO_AUTOMOUNT) != 0)
+      !fc_stat_beneath_plain (context->root_fd, name, &st))
     return FALSE;
 
   fc_file_id_from_stat (&source->id, &st);

@@ -93,9 +93,19 @@ check_regular (int           fd,
   return fd;
 }
 
-/* The path the kernel reached @fd by, or NULL. */
-static char *
-fd_path (int fd)
+/**
+ * fc_fd_path:
+ * @fd: an open descriptor
+ *
+ * For messages and for checking where a file lies: costs a readlink()
+ * of /proc. Any thread.
+ *
+ * Returns: (transfer full) (nullable): the absolute path the kernel
+ *   reached @fd by (" (deleted)" appended once it is unlinked), or %NULL
+ *   without /proc
+ */
+char *
+fc_fd_path (int fd)
 {
   char link[64];
   char path[PATH_MAX];
@@ -132,7 +142,7 @@ resolve_escaping (int  root_fd,
                   const char *name,
                   int *saved_errno)
 {
-  g_autofree char *root = fd_path (root_fd);
+  g_autofree char *root = fc_fd_path (root_fd);
   g_autofree char *path = NULL;
   int pfd;
 
@@ -143,7 +153,7 @@ resolve_escaping (int  root_fd,
       return -1;
     }
 
-  path = fd_path (pfd);
+  path = fc_fd_path (pfd);
   if (root == NULL || path == NULL || !path_is_beneath (path, root))
     {
       g_close (pfd, NULL);

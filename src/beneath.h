@@ -22,4 +22,6 @@ gboolean fc_stat_beneath_plain (int           root_fd,
                                 const char   *name,
                                 struct stat  *st);
 
+char    *fc_fd_path            (int           fd);
+
 G_END_DECLS

@@ -8,10 +8,12 @@
 #include <unistd.h>
 
 #include <gio/gio.h>
+#include <glib/gi18n.h>
 
 #include "beneath.h"
 #include "file-read.h"
 #include "protocol.h"
+#include "ratelimit.h"
 #include "request.h"
 
 /* Loads and changes racing each other get this many fresh starts before a
@@ -245,6 +247,18 @@ answer_source (FcServeContext   *context,
     }
 }
 
+/* An ERR 500 is the server's failure (a read error, an open() error no
+ * client can cause, a file changing on every attempt), never a client's:
+ * the admin must hear of it without --verbose. */
+static void
+warn_unservable (const char   *name,
+                 const GError *error)
+{
+  static FcRateLimit unservable = FC_RATE_LIMIT_FAILURES;
+
+  fc_rate_limit_warn (&unservable, _("Cannot serve “%s” (ERR 500): %s"), name, error->message);
+}
+
 /* GET, STAT and GETFROM: each is one hit or one miss, counted before any
  * byte of the reply leaves. */
 static void
@@ -269,6 +283,8 @@ answer_file (FcServeContext  *context,
           FC_REQUEST_DEBUG (context, "%s: %s; trying again", request->name, error->message);
           continue;
         }
+      if (error != NULL && (error->domain != FC_ERROR || error->code == FC_ERROR_READ_FAILED))
+        warn_unservable (request->name, error);
       if (error != NULL)
         fc_request_answer_error (context, error, reply);
       return;

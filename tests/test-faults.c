@@ -105,17 +105,19 @@ test_capacity_beyond_memory (void)
 }
 
 /* A file truncated while it streams: the reply ends short with a close,
- * and every byte that did arrive is the old version's. */
+ * every byte that did arrive is the old version's, and the admin hears
+ * of the cut without --verbose, the file named. */
 static void
 test_shrink_mid_stream (void)
 {
-  TuDaemon *d = tu_daemon_start ("--cache-size", "1M", NULL);
+  TuDaemon *d = tu_daemon_start_logged ("--cache-size", "1M", NULL);
   gsize size = 32 * MiB;
   g_autofree guint8 *big = tu_put_seeded (d, "big", 13, size);
   g_autofree char *path = tu_daemon_path (d, "big");
   g_autofree char *line = NULL;
   g_autofree guint8 *head = NULL;
   g_autofree guint8 *rest = g_malloc (size);
+  g_autofree char *warning = NULL;
   int fd = tu_connect_full ("127.0.0.1", d->port, 64 * 1024);
   gsize got;
 
@@ -127,6 +129,9 @@ test_shrink_mid_stream (void)
   g_assert_cmpuint (MiB + got, <, size);
   g_assert_cmpmem (rest, got, big + MiB, got);
   close (fd);
+  warning = tu_daemon_await_stderr (d, "WARNING");
+  g_assert_nonnull (strstr (warning, path));
+  g_assert_nonnull (strstr (warning, "of its 33554432 bytes"));
   tu_daemon_stop (d);
 }
 
@@ -381,6 +386,7 @@ test_mtime_put_back_mid_stream (void)
   g_autofree char *line = NULL;
   g_autofree guint8 *head = NULL;
   g_autofree guint8 *rest = g_malloc (size);
+  g_autofree char *warning = NULL;
   int fd = tu_connect_full ("127.0.0.1", d->port, 64 * 1024);
   struct stat st;
   struct timespec times[2] = { { 0, UTIME_OMIT }, { 0, 0 } };

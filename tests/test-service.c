@@ -83,24 +83,6 @@ service_await_notify (Service    *s,
     }
 }
 
-/* (transfer full) the next stderr line containing @needle. */
-static char *
-service_await_stderr (Service    *s,
-                      const char *needle)
-{
-  for (;;)
-    {
-      char *line = tu_daemon_read_stderr_line (s->d, TU_IO_TIMEOUT_S);
-
-      if (line == NULL)
-        g_error ("the daemon's stderr ended before a line with “%s”", needle);
-      g_test_message ("stderr: %s", line);
-      if (strstr (line, needle) != NULL)
-        return line;
-      g_free (line);
-    }
-}
-
 static int
 bind_notify_socket (const char *path)
 {
@@ -465,7 +447,7 @@ test_reload_live_while_transferring (void)
   g_assert_cmpmem (head, strlen (status), status, strlen (status));
 
   service_reload (s, "cache-size = 1K\nidle-timeout = 1\nsend-timeout = 300\n");
-  reloaded = service_await_stderr (s, "Reloaded");
+  reloaded = tu_daemon_await_stderr (s->d, "Reloaded");
   g_assert_nonnull (strstr (reloaded, s->config));
   g_assert_nonnull (strstr (reloaded, "cache-size, idle-timeout"));
 
@@ -545,7 +527,7 @@ test_reload_threads (void)
     }
 
   service_reload (s, "threads = 1\nsend-timeout = 300\n");
-  line = service_await_stderr (s, "Reloaded");
+  line = tu_daemon_await_stderr (s->d, "Reloaded");
   g_assert_nonnull (strstr (line, "threads"));
   /* New connections go to the one worker left. */
   fd = tu_connect (s->d->port);
@@ -581,7 +563,7 @@ test_reload_restart_settings_logged (void)
   int fd;
 
   service_reload (s, "threads = 3\nport = 1\nmax-clients = 5\nsystem = true\n");
-  line = service_await_stderr (s, "restart");
+  line = tu_daemon_await_stderr (s->d, "restart");
   g_assert_nonnull (strstr (line, ": system"));
   g_assert_null (strstr (line, "threads"));
   g_assert_null (strstr (line, "max-clients"));
@@ -591,11 +573,11 @@ test_reload_restart_settings_logged (void)
    * different, said again; back to what runs, said no more. */
   service_reload (s, "system = true\nmax-clients = 6\n");
   g_clear_pointer (&line, g_free);
-  line = service_await_stderr (s, "restart");
+  line = tu_daemon_await_stderr (s->d, "restart");
   g_assert_nonnull (strstr (line, ": system"));
   service_reload (s, "max-clients = 7\n");
   g_clear_pointer (&line, g_free);
-  line = service_await_stderr (s, "Reloaded");
+  line = tu_daemon_await_stderr (s->d, "Reloaded");
   service_reload (s, "max-clients = 8\n");
   for (;;)
     {
@@ -629,7 +611,7 @@ test_reload_invalid_keeps_settings (void)
 
   service_reload (s, "cache-size = 0\nidle-timeout = never\n");
   expected = g_strdup_printf ("%s:4: idle-timeout", s->config);
-  line = service_await_stderr (s, "Not reloading");
+  line = tu_daemon_await_stderr (s->d, "Not reloading");
   g_assert_nonnull (strstr (line, expected));
 
   assert_list_has (fd, "small", TRUE);

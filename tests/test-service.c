@@ -6,6 +6,8 @@
 
 #include "testutil.h"
 
+#include <gio/gunixinputstream.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -739,6 +741,106 @@ test_activation_refuses_unlistening (void)
   close (listener);
 }
 
+/* The daemon's own CPU time so far, user and system, in seconds, from
+ * its /proc/PID/stat (fields 14 and 15, after the command's parenthesis). */
+static double
+daemon_cpu_seconds (TuDaemon *d)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/stat", g_subprocess_get_identifier (d->proc));
+  g_autofree char *text = NULL;
+  g_auto(GStrv) fields = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_file_get_contents (path, &text, NULL, &error);
+  g_assert_no_error (error);
+  /* After ")": state is field 3, so utime (14) and stime (15) are 11, 12. */
+  fields = g_strsplit (strrchr (text, ')') + 2, " ", -1);
+  g_assert_cmpuint (g_strv_length (fields), >, 12);
+  return (g_ascii_strtod (fields[11], NULL) + g_ascii_strtod (fields[12], NULL)) /
+         (double) sysconf (_SC_CLK_TCK);
+}
+
+/* (transfer full): what the daemon writes to its kept stderr in the
+ * next @usec, read as it comes: a daemon logging at full speed would
+ * otherwise block on a full pipe and look idle. */
+static GString *
+drain_stderr (TuDaemon *d,
+              gint64    usec)
+{
+  int fd = g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (g_subprocess_get_stderr_pipe (d->proc)));
+  gint64 end = g_get_monotonic_time () + usec;
+  GString *text = g_string_new (NULL);
+  gint64 left;
+
+  while ((left = end - g_get_monotonic_time ()) > 0)
+    {
+      struct pollfd pfd = { .fd = fd, .events = POLLIN };
+      char buf[65536];
+      ssize_t n;
+
+      if (poll (&pfd, 1, (int) (left / 1000) + 1) <= 0)
+        continue;
+      n = read (fd, buf, sizeof buf);
+      if (n <= 0)
+        break;
+      g_string_append_len (text, buf, n);
+    }
+  return text;
+}
+
+static guint
+count_lines_with (const char *text,
+                  const char *needle)
+{
+  g_auto(GStrv) lines = g_strsplit (text, "\n", -1);
+  guint count = 0;
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (strstr (lines[i], needle) != NULL)
+      count++;
+  return count;
+}
+
+/* A listening socket that fails every accept() (shut down by someone
+ * else holding it: EINVAL for ever) costs the daemon almost no CPU and a
+ * few log lines, not a spin writing one per failure, and connections
+ * already open are still served. */
+static void
+test_activation_accept_error_backs_off (void)
+{
+  guint16 port;
+  int listener = bind_loopback (16, &port);
+  int held = dup (listener);
+  const ServiceOptions options = { .activated = TRUE, .pass_fd = listener };
+  Service *s = service_start (&options);
+  g_autoptr(GString) logged = NULL;
+  g_autofree char *err = NULL;
+  guint accept_lines;
+  double cpu;
+  int fd;
+
+  s->d->port = port;
+  fd = tu_connect (port);
+  tu_assert_ping (fd);
+  cpu = daemon_cpu_seconds (s->d);
+  g_assert_cmpint (shutdown (held, SHUT_RDWR), ==, 0);
+  logged = drain_stderr (s->d, G_USEC_PER_SEC);
+  cpu = daemon_cpu_seconds (s->d) - cpu;
+  tu_assert_ping (fd);
+  g_test_message ("CPU in the second after the shutdown: %.2f s", cpu);
+  /* A spin takes the whole second; backing off, a few wake-ups. The
+   * bound is loose for sanitizers and a busy machine. */
+  g_assert_cmpfloat (cpu, <, 0.3);
+  close (fd);
+  close (held);
+
+  err = service_stop (s, SIGTERM);
+  accept_lines = count_lines_with (logged->str, "ccept") + count_lines_with (err, "ccept");
+  g_test_message ("lines about accepting: %u", accept_lines);
+  g_assert_cmpuint (accept_lines, >=, 1);
+  g_assert_cmpuint (accept_lines, <, 10);
+}
+
 /* Ready when TCP is, not when the bus is: a bus that accepts and never
  * answers holds the name back for ever, but not the service. */
 static void
@@ -806,6 +908,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/service/notify/states", test_notify_states);
   g_test_add_func ("/service/activation/serves-passed-socket", test_activation_serves_passed_socket);
   g_test_add_func ("/service/activation/refuses-unlistening", test_activation_refuses_unlistening);
+  g_test_add_func ("/service/activation/accept-error-backs-off", test_activation_accept_error_backs_off);
   g_test_add_func ("/service/activation/ready-without-bus", test_activation_ready_without_bus);
   g_test_add_func ("/service/root/not-a-directory", test_root_not_a_directory);
   return g_test_run ();

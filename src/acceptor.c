@@ -65,10 +65,6 @@ is_per_connection (int error)
 {
   switch (error)
     {
-    case EAGAIN:
-#if EWOULDBLOCK != EAGAIN
-    case EWOULDBLOCK:
-#endif
     case EINTR:
     case ECONNABORTED:
     case EPROTO:

@@ -27,6 +27,4 @@ void        fc_acceptor_add    (FcAcceptor   *acceptor,
                                 GSocket      *socket);
 void        fc_acceptor_free   (FcAcceptor   *acceptor);
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (FcAcceptor, fc_acceptor_free)
-
 G_END_DECLS

@@ -29,7 +29,7 @@ TuDaemon *tu_daemon_start (const char *first_arg, ...);
 TuDaemon *tu_daemon_start_argv (const char *const *args);
 /* Like tu_daemon_start(), with its stderr kept for
  * tu_daemon_read_stderr_line() and tu_daemon_finish(). */
-TuDaemon *tu_daemon_start_logged (const char *first_arg, ...) G_GNUC_NULL_TERMINATED;
+TuDaemon *tu_daemon_start_logged (const char *first_arg, ...);
 /* Like tu_daemon_start(), but with D-Bus: the daemon owns its name on the
  * session bus at @bus_address, or (NULL) on the test's own, as GTestDBus
  * sets it. Its stderr is kept for tu_daemon_read_stderr_line() and

@@ -101,10 +101,10 @@ listening_back_off (Listening *listening,
   static FcRateLimit failures = FC_RATE_LIMIT_FAILURES;
 
   if (error != listening->failing)
-    fc_rate_limit_warn (&failures,
-                        _("Cannot accept connections on %s: %s; trying again every %u to %u ms while it lasts"),
-                        listening->address, g_strerror (error),
-                        FC_ACCEPT_BACKOFF_MIN_MS, FC_ACCEPT_BACKOFF_MAX_MS);
+    fc_rate_limit_log (&failures, G_LOG_LEVEL_WARNING,
+                       _("Cannot accept connections on %s: %s; trying again every %u to %u ms while it lasts"),
+                       listening->address, g_strerror (error),
+                       FC_ACCEPT_BACKOFF_MIN_MS, FC_ACCEPT_BACKOFF_MAX_MS);
   listening->failing = error;
   listening->backoff_ms = listening->backoff_ms == 0
                             ? FC_ACCEPT_BACKOFF_MIN_MS
@@ -117,13 +117,14 @@ listening_back_off (Listening *listening,
   g_source_attach (listening->retry, listening->acceptor->context);
 }
 
+/* The end of a trouble listening_back_off() reported. */
 static void
 listening_recovered (Listening *listening)
 {
   static FcRateLimit recoveries = FC_RATE_LIMIT_FAILURES;
 
-  if (listening->failing != 0)
-    fc_rate_limit_warn (&recoveries, _("Accepting connections on %s again"), listening->address);
+  fc_rate_limit_log (&recoveries, G_LOG_LEVEL_MESSAGE, _("Accepting connections on %s again"),
+                     listening->address);
   listening->failing = 0;
   listening->backoff_ms = 0;
 }

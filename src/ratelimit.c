@@ -43,18 +43,20 @@ fc_rate_limit_check (FcRateLimit *limit,
 }
 
 /**
- * fc_rate_limit_warn:
+ * fc_rate_limit_log:
  * @limit: the rate limit of the message's kind
+ * @level: %G_LOG_LEVEL_WARNING or %G_LOG_LEVEL_MESSAGE
  * @format: a translated printf() format, as for g_warning()
  *
- * g_warning()s the message unless @limit holds it back; the first one
+ * Logs the message at @level unless @limit holds it back; the first one
  * let through after others were held back says how many. Any thread;
  * allocates only for a message that is logged.
  */
 void
-fc_rate_limit_warn (FcRateLimit *limit,
-                    const char  *format,
-                    ...)
+fc_rate_limit_log (FcRateLimit    *limit,
+                   GLogLevelFlags  level,
+                   const char     *format,
+                   ...)
 {
   g_autofree char *message = NULL;
   guint suppressed = 0;
@@ -67,9 +69,10 @@ fc_rate_limit_warn (FcRateLimit *limit,
   message = g_strdup_vprintf (format, ap);
   va_end (ap);
   if (suppressed == 0)
-    g_warning ("%s", message);
+    g_log (G_LOG_DOMAIN, level, "%s", message);
   else
-    g_warning (g_dngettext (GETTEXT_PACKAGE, "%s (%u more like it suppressed)",
-                            "%s (%u more like it suppressed)", suppressed),
-               message, suppressed);
+    g_log (G_LOG_DOMAIN, level,
+           g_dngettext (GETTEXT_PACKAGE, "%s (%u more like it suppressed)",
+                        "%s (%u more like it suppressed)", suppressed),
+           message, suppressed);
 }

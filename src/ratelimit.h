@@ -28,8 +28,9 @@ typedef struct {
 gboolean fc_rate_limit_check (FcRateLimit *limit,
                               gint64       now,
                               guint       *suppressed);
-void     fc_rate_limit_warn  (FcRateLimit *limit,
-                              const char  *format,
-                              ...) G_GNUC_PRINTF (2, 3);
+void     fc_rate_limit_log   (FcRateLimit    *limit,
+                              GLogLevelFlags  level,
+                              const char     *format,
+                              ...) G_GNUC_PRINTF (3, 4);
 
 G_END_DECLS

@@ -211,9 +211,10 @@ reply_warn_cut (const FcReply *reply,
   static FcRateLimit cuts = FC_RATE_LIMIT_FAILURES;
   g_autofree char *path = fc_fd_path (reply->file_fd);
 
-  fc_rate_limit_warn (&cuts, _("Cut a reply of “%s” after %" G_GUINT64_FORMAT " of its %"
-                               G_GUINT64_FORMAT " bytes: %s"),
-                      path != NULL ? path : "?", body_done, reply->body_len, error->message);
+  fc_rate_limit_log (&cuts, G_LOG_LEVEL_WARNING,
+                     _("Cut a reply of “%s” after %" G_GUINT64_FORMAT " of its %"
+                       G_GUINT64_FORMAT " bytes: %s"),
+                     path != NULL ? path : "?", body_done, reply->body_len, error->message);
 }
 
 /**

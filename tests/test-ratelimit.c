@@ -61,21 +61,21 @@ test_kinds_apart (void)
 
 /* The logged form: the message, then how many were held back. */
 static void
-test_warn_says_suppressed (void)
+test_log_says_suppressed (void)
 {
   FcRateLimit limit = FC_RATE_LIMIT_INIT (3600 * S, 1);
 
   g_test_expect_message ("filecached", G_LOG_LEVEL_WARNING, "Cannot read “a”: Input/output error");
-  fc_rate_limit_warn (&limit, "Cannot read “%s”: %s", "a", "Input/output error");
-  fc_rate_limit_warn (&limit, "Cannot read “%s”: %s", "b", "Input/output error");
-  fc_rate_limit_warn (&limit, "Cannot read “%s”: %s", "c", "Input/output error");
+  fc_rate_limit_log (&limit, G_LOG_LEVEL_WARNING, "Cannot read “%s”: %s", "a", "Input/output error");
+  fc_rate_limit_log (&limit, G_LOG_LEVEL_WARNING, "Cannot read “%s”: %s", "b", "Input/output error");
+  fc_rate_limit_log (&limit, G_LOG_LEVEL_WARNING, "Cannot read “%s”: %s", "c", "Input/output error");
   g_test_assert_expected_messages ();
 
   /* Let the window end, as if an hour had passed. */
   limit.window_start -= 3600 * S;
   g_test_expect_message ("filecached", G_LOG_LEVEL_WARNING,
                          "Cannot read “d”: Input/output error (2 more like it suppressed)");
-  fc_rate_limit_warn (&limit, "Cannot read “%s”: %s", "d", "Input/output error");
+  fc_rate_limit_log (&limit, G_LOG_LEVEL_WARNING, "Cannot read “%s”: %s", "d", "Input/output error");
   g_test_assert_expected_messages ();
 }
 
@@ -86,6 +86,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/ratelimit/burst-then-window", test_burst_then_window);
   g_test_add_func ("/ratelimit/window-starts-at-message", test_window_starts_at_message);
   g_test_add_func ("/ratelimit/kinds-apart", test_kinds_apart);
-  g_test_add_func ("/ratelimit/warn-says-suppressed", test_warn_says_suppressed);
+  g_test_add_func ("/ratelimit/log-says-suppressed", test_log_says_suppressed);
   return g_test_run ();
 }

@@ -256,7 +256,8 @@ warn_unservable (const char   *name,
 {
   static FcRateLimit unservable = FC_RATE_LIMIT_FAILURES;
 
-  fc_rate_limit_log (&unservable, G_LOG_LEVEL_WARNING, _("Cannot serve “%s” (ERR 500): %s"), name, error->message);
+  fc_rate_limit_log (&unservable, G_LOG_LEVEL_WARNING, _("Cannot serve “%s” (ERR 500): %s"),
+                     name, error->message);
 }
 
 /* GET, STAT and GETFROM: each is one hit or one miss, counted before any

@@ -20,6 +20,7 @@
 
 #include "beneath.h"
 #include "errors.h"
+#include "names.h"
 
 /* The same bound the kernel puts on nested links (MAXSYMLINKS). */
 #define MAX_LINKS 40
@@ -92,9 +93,19 @@ check_regular (int           fd,
   return fd;
 }
 
-/* The path the kernel reached @fd by, or NULL. */
-static char *
-fd_path (int fd)
+/**
+ * fc_fd_path:
+ * @fd: an open descriptor
+ *
+ * For messages and for checking where a file lies: costs a readlink()
+ * of /proc. Any thread.
+ *
+ * Returns: (transfer full) (nullable): the absolute path the kernel
+ *   reached @fd by (" (deleted)" appended once it is unlinked), or %NULL
+ *   without /proc
+ */
+char *
+fc_fd_path (int fd)
 {
   char link[64];
   char path[PATH_MAX];
@@ -131,7 +142,7 @@ resolve_escaping (int  root_fd,
                   const char *name,
                   int *saved_errno)
 {
-  g_autofree char *root = fd_path (root_fd);
+  g_autofree char *root = fc_fd_path (root_fd);
   g_autofree char *path = NULL;
   int pfd;
 
@@ -142,7 +153,7 @@ resolve_escaping (int  root_fd,
       return -1;
     }
 
-  path = fd_path (pfd);
+  path = fc_fd_path (pfd);
   if (root == NULL || path == NULL || !path_is_beneath (path, root))
     {
       g_close (pfd, NULL);
@@ -464,4 +475,58 @@ fc_open_beneath (int           root_fd,
 
   g_propagate_error (error, g_steal_pointer (&local_error));
   return -1;
+}
+
+/**
+ * fc_stat_beneath_plain:
+ * @root_fd: a directory descriptor
+ * @name: a name that passed fc_name_validate()
+ * @st: (out): the file's status, when %TRUE
+ *
+ * The cheap test a cached copy is served on, without opening anything:
+ * @name is a regular file reached from @root_fd through directories
+ * only, no component a symbolic link, so it lies beneath the root at
+ * this instant. A link anywhere on the way (a directory moved out and
+ * linked back in, PROTOCOL.md's "once every link is resolved") answers
+ * %FALSE, and so does any failure: the caller then takes the full
+ * confined path of fc_open_beneath(), which knows which links stay
+ * inside. Costs one fstatat() per component: a name without `/` costs
+ * exactly the one a freshness check needs anyway. Any thread; sets no
+ * error, as there is nothing to report that the full path will not.
+ *
+ * Returns: whether @st holds the status of a regular file so reached
+ */
+gboolean
+fc_stat_beneath_plain (int          root_fd,
+                       const char  *name,
+                       struct stat *st)
+{
+  char prefix[FC_NAME_MAX + 1];
+  gsize len;
+
+  if (fstatat (root_fd, name, st, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT) != 0 ||
+      !S_ISREG (st->st_mode))
+    return FALSE;
+  if (strchr (name, '/') == NULL)
+    return TRUE;
+
+  len = strlen (name);
+  if (len >= sizeof prefix)
+    return FALSE;
+  memcpy (prefix, name, len + 1);
+  /* Each directory in turn: once one is known not to be a link, the next
+   * fstatat() follows no link to reach its child. */
+  for (char *slash = strchr (prefix, '/'); slash != NULL; slash = strchr (slash + 1, '/'))
+    {
+      struct stat dir;
+      gboolean plain;
+
+      *slash = '\0';
+      plain = fstatat (root_fd, prefix, &dir, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT) == 0 &&
+              S_ISDIR (dir.st_mode);
+      *slash = '/';
+      if (!plain)
+        return FALSE;
+    }
+  return TRUE;
 }

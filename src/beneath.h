@@ -18,4 +18,10 @@ int fc_open_beneath_walk     (int           root_fd,
                               struct stat  *st,
                               GError      **error);
 
+gboolean fc_stat_beneath_plain (int           root_fd,
+                                const char   *name,
+                                struct stat  *st);
+
+char    *fc_fd_path            (int           fd);
+
 G_END_DECLS

@@ -9,8 +9,11 @@
 #include <unistd.h>
 
 #include <gio/gio.h>
+#include <glib/gi18n.h>
 
+#include "beneath.h"
 #include "file-read.h"
+#include "ratelimit.h"
 #include "reply.h"
 
 /* A file body is read this much at a time at first; the window then
@@ -196,6 +199,24 @@ reply_iov (FcReply      *reply,
   return n;
 }
 
+/* The client sees only a short reply, and may never say: the admin must
+ * hear of it here. The file is named by where it is now: the reply
+ * keeps no name, as a streamed body's failure is rare and a name per
+ * reply would cost every one. */
+static void
+reply_warn_cut (const FcReply *reply,
+                guint64        body_done,
+                const GError  *error)
+{
+  static FcRateLimit cuts = FC_RATE_LIMIT_FAILURES;
+  g_autofree char *path = fc_fd_path (reply->file_fd);
+
+  fc_rate_limit_log (&cuts, G_LOG_LEVEL_WARNING,
+                     _("Cut a reply of “%s” after %" G_GUINT64_FORMAT " of its %"
+                       G_GUINT64_FORMAT " bytes: %s"),
+                     path != NULL ? path : "?", body_done, reply->body_len, error->message);
+}
+
 /**
  * fc_reply_write:
  * @reply: a pending reply
@@ -237,7 +258,7 @@ fc_reply_write (FcReply *reply,
 
           if (!fc_chunk_fill (chunk, reply, body_done, &error))
             {
-              g_debug ("closing a connection mid-reply: %s", error->message);
+              reply_warn_cut (reply, body_done, error);
               return FC_REPLY_FAILED;
             }
         }

@@ -8,10 +8,12 @@
 #include <unistd.h>
 
 #include <gio/gio.h>
+#include <glib/gi18n.h>
 
 #include "beneath.h"
 #include "file-read.h"
 #include "protocol.h"
+#include "ratelimit.h"
 #include "request.h"
 #include "settle.h"
 
@@ -71,8 +73,10 @@ fc_request_answer_error (FcServeContext *context,
   return code == FC_ERROR_LINE_TOO_LONG ? FC_ANSWER_CLOSE : FC_ANSWER_REPLY;
 }
 
-/* A hit proved fresh by one fstatat() beneath the root, against the
- * identity the cached bytes were read with: no open(), no close(). */
+/* A hit proved fresh by one fstatat() per component beneath the root,
+ * against the identity the cached bytes were read with: no open(), no
+ * close(). A name reached through a link takes the full path, which
+ * drops the entry if the link now leads outside. */
 static gboolean
 resolve_cached (FcServeContext *context,
                 const char     *name,
@@ -81,7 +85,7 @@ resolve_cached (FcServeContext *context,
   struct stat st;
 
   if (!fc_cache_peek (context->cache, name) ||
-      fstatat (context->root_fd, name, &st, AT_NO_AUTOMOUNT) != 0)
+      !fc_stat_beneath_plain (context->root_fd, name, &st))
     return FALSE;
 
   fc_file_id_from_stat (&source->id, &st);
@@ -245,6 +249,19 @@ answer_source (FcServeContext   *context,
     }
 }
 
+/* An ERR 500 is the server's failure (a read error, an open() error no
+ * client can cause, a file changing on every attempt), never a client's:
+ * the admin must hear of it without --verbose. */
+static void
+warn_unservable (const char   *name,
+                 const GError *error)
+{
+  static FcRateLimit unservable = FC_RATE_LIMIT_FAILURES;
+
+  fc_rate_limit_log (&unservable, G_LOG_LEVEL_WARNING, _("Cannot serve “%s” (ERR 500): %s"),
+                     name, error->message);
+}
+
 /* GET, STAT and GETFROM: each is one hit or one miss, counted before any
  * byte of the reply leaves. */
 static void
@@ -269,6 +286,8 @@ answer_file (FcServeContext  *context,
           FC_REQUEST_DEBUG (context, "%s: %s; trying again", request->name, error->message);
           continue;
         }
+      if (error != NULL && (error->domain != FC_ERROR || error->code == FC_ERROR_READ_FAILED))
+        warn_unservable (request->name, error);
       if (error != NULL)
         fc_request_answer_error (context, error, reply);
       return;

@@ -14,6 +14,7 @@
 #include <glib/gstdio.h>
 #include <glib-unix.h>
 
+#include "acceptor.h"
 #include "errors.h"
 #include "serve-context.h"
 #include "server.h"
@@ -36,7 +37,8 @@ struct _FcServer {
   guint n_listen_fds;
   guint max_clients;              /* main thread only */
   guint n_threads;
-  GSocketService *service;        /* (owned) (nullable) */
+  GSocketListener *listener;      /* (owned) (nullable): binds, and owns the sockets */
+  FcAcceptor *acceptor;           /* (owned) (nullable) */
   FcWorkers *workers;             /* (owned) (nullable) */
   gint64 started;                 /* monotonic µs */
   GQueue draining;                /* (element-type Refused) (owned): main thread only */
@@ -114,16 +116,13 @@ server_refuse (FcServer          *server,
   g_queue_push_tail_link (&server->draining, &refused->link);
 }
 
-/* Runs in the main thread, before the threaded service's own handler:
- * a connection beyond the limit is answered here, every other one is
- * handed straight to a worker, and the service's pool is never used:
- * a pool thread that only passed the connection on would cost one more
- * context switch per connection. Only this thread admits clients, so
- * the count can only have fallen since it was read. */
-static gboolean
-on_incoming (GSocketService    *service,
-             GSocketConnection *connection,
-             GObject           *source_object,
+/* Runs in the main thread: a connection beyond the limit is answered
+ * here, every other one is handed straight to a worker: a pool thread
+ * that only passed the connection on would cost one more context switch
+ * per connection. Only this thread admits clients, so the count can only
+ * have fallen since it was read. */
+static void
+on_incoming (GSocketConnection *connection,
              gpointer           user_data)
 {
   FcServer *server = user_data;
@@ -131,13 +130,12 @@ on_incoming (GSocketService    *service,
   if (atomic_load (&server->context.clients) >= server->max_clients)
     {
       server_refuse (server, connection);
-      return TRUE;
+      return;
     }
 
   atomic_fetch_add (&server->context.clients, 1);
   atomic_fetch_add (&server->clients_total, 1);
   fc_workers_adopt (server->workers, connection);
-  return TRUE;
 }
 
 /* One worker per processor the daemon may run on: a second thread on a
@@ -235,7 +233,7 @@ static gboolean
 server_listen (FcServer  *server,
                GError   **error)
 {
-  GSocketListener *listener = G_SOCKET_LISTENER (server->service);
+  GSocketListener *listener = server->listener;
   g_autolist(GInetAddress) addresses = resolve_host (server->host, error);
   gboolean tolerant = g_strcmp0 (server->host, "localhost") == 0;
   g_autoptr(GError) listen_error = NULL;
@@ -279,13 +277,35 @@ server_listen (FcServer  *server,
   return TRUE;
 }
 
+/* A socket that is only bound, or one connection (a unit with
+ * Accept=yes), would be accepted on for ever, each accept() failing at
+ * once: refused at start, where the admin sees why. */
+static gboolean
+socket_is_listening (GSocket         *socket,
+                     int              fd,
+                     GSocketAddress  *address,
+                     GError         **error)
+{
+  g_autofree char *text = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (address));
+  gint listening = 0;
+
+  if (!g_socket_get_option (socket, SOL_SOCKET, SO_ACCEPTCONN, &listening, error))
+    return FALSE;
+  if (listening)
+    return TRUE;
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+               _("Socket %d (%s) passed by systemd is not listening: use ListenStream= with Accept=no"),
+               fd, text);
+  return FALSE;
+}
+
 /* Sockets already bound and listening, by systemd: serving them needs no
  * privilege to bind and no address of our own. */
 static gboolean
 server_adopt_listen_fds (FcServer  *server,
                          GError   **error)
 {
-  GSocketListener *listener = G_SOCKET_LISTENER (server->service);
+  GSocketListener *listener = server->listener;
 
   for (guint i = 0; i < server->n_listen_fds; i++)
     {
@@ -304,12 +324,28 @@ server_adopt_listen_fds (FcServer  *server,
                        fd);
           return FALSE;
         }
+      if (!socket_is_listening (socket, fd, address, error))
+        return FALSE;
       if (i == 0)
         server->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address));
       if (!g_socket_listener_add_socket (listener, socket, NULL, error))
         return FALSE;
+      fc_acceptor_add (server->acceptor, socket);
     }
   return TRUE;
+}
+
+/* Each socket the listener binds is accepted on once it listens. */
+static void
+on_listener_event (GSocketListener      *listener,
+                   GSocketListenerEvent  event,
+                   GSocket              *socket,
+                   gpointer              user_data)
+{
+  FcServer *server = user_data;
+
+  if (event == G_SOCKET_LISTENER_LISTENED)
+    fc_acceptor_add (server->acceptor, socket);
 }
 
 /**
@@ -330,25 +366,18 @@ fc_server_start (FcServer  *server,
   if (server->workers == NULL)
     return FALSE;
 
-  /* Inactive until every address is bound: a service that is active
-   * while listeners are added cancels and restarts its accept on each
-   * addition, and GLib drops a connection accepted by the cancelled
-   * round (seen as a reset right after connect under ASan's timing). */
-  server->service = g_object_new (G_TYPE_THREADED_SOCKET_SERVICE,
-                                  "max-threads", 1,
-                                  "active", FALSE,
-                                  NULL);
+  server->listener = g_socket_listener_new ();
+  server->acceptor = fc_acceptor_new (on_incoming, server);
   /* GLIB-NOTES: the default backlog of 10 turns bursts of new
    * connections into SYN retries. */
-  g_socket_listener_set_backlog (G_SOCKET_LISTENER (server->service), 4096);
+  g_socket_listener_set_backlog (server->listener, 4096);
+  g_signal_connect (server->listener, "event", G_CALLBACK (on_listener_event), server);
 
-  if (server->n_listen_fds > 0 ? !server_adopt_listen_fds (server, error) : !server_listen (server, error))
-    return FALSE;
-
+  /* Accepting starts with each socket: nothing is accepted before this
+   * returns to the main loop. */
   server->started = g_get_monotonic_time ();
-  g_signal_connect (server->service, "incoming", G_CALLBACK (on_incoming), server);
-  g_socket_service_start (server->service);
-  return TRUE;
+  return server->n_listen_fds > 0 ? server_adopt_listen_fds (server, error)
+                                  : server_listen (server, error);
 }
 
 /**
@@ -361,11 +390,11 @@ fc_server_start (FcServer  *server,
 void
 fc_server_stop (FcServer *server)
 {
-  if (server->service != NULL)
+  g_clear_pointer (&server->acceptor, fc_acceptor_free);
+  if (server->listener != NULL)
     {
-      g_socket_service_stop (server->service);
-      g_socket_listener_close (G_SOCKET_LISTENER (server->service));
-      g_clear_object (&server->service);
+      g_socket_listener_close (server->listener);
+      g_clear_object (&server->listener);
     }
   while (server->draining.head != NULL)
     refused_free (server->draining.head->data);

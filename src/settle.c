@@ -8,6 +8,7 @@
 
 #include <glib/gi18n.h>
 
+#include "ratelimit.h"
 #include "settle.h"
 
 #define NSEC_PER_SEC G_GINT64_CONSTANT (1000000000)
@@ -38,10 +39,6 @@
 #define SEEN_SETS 4096
 #define SEEN_WAYS 2
 
-/* A ctime in the future is told at most this often, whatever the number
- * of files. */
-#define FUTURE_LOG_INTERVAL_US (10 * G_USEC_PER_SEC)
-
 typedef struct {
   FcFileId id;                  /* the identity; dev 0 and ino 0 when free */
   gint64 first_seen_us;         /* g_get_monotonic_time() */
@@ -52,7 +49,6 @@ typedef struct {
  * every cache and every read. */
 static GMutex seen_lock;
 static Seen seen[SEEN_SETS][SEEN_WAYS];  /* guarded by seen_lock */
-static gint64 future_told_us;            /* guarded by seen_lock */
 
 /**
  * fc_settle_probe_fs:
@@ -289,9 +285,9 @@ seen_find (const FcFileId *id,
  * @rule: fc_settle_cacheable() or fc_settle_readable()
  *
  * Judges @id by @rule on the clocks now, recording when the daemon
- * first saw it. A ctime in the future is logged once per identity, at
- * most once per FUTURE_LOG_INTERVAL_US. Any thread; the table's lock is
- * taken only when the clocks alone do not trust @id.
+ * first saw it. A ctime in the future is logged once per identity, and
+ * within FC_RATE_LIMIT_FAILURES. Any thread; the table's lock is taken
+ * only when the clocks alone do not trust @id.
  *
  * Returns: whether @rule trusts @id
  */
@@ -300,6 +296,7 @@ fc_settle_check (const FcFileId *id,
                  const char     *name,
                  FcSettle      (*rule) (const FcFileId *, const FcSettleClocks *))
 {
+  static FcRateLimit futures = FC_RATE_LIMIT_FAILURES;
   FcSettleClocks clocks;
   FcSettle verdict;
   gboolean tell = FALSE;
@@ -314,18 +311,15 @@ fc_settle_check (const FcFileId *id,
 
     clocks.first_seen_us = slot->first_seen_us;
     verdict = rule (id, &clocks);
-    if (verdict == FC_SETTLE_FUTURE && name != NULL && !slot->future_told &&
-        clocks.monotonic_us - future_told_us >= FUTURE_LOG_INTERVAL_US)
-      {
-        slot->future_told = tell = TRUE;
-        future_told_us = clocks.monotonic_us;
-      }
+    if (verdict == FC_SETTLE_FUTURE && name != NULL && !slot->future_told)
+      slot->future_told = tell = TRUE;
   }
   g_mutex_unlock (&seen_lock);
 
   if (tell)
-    g_message (_("“%s” changed %" G_GINT64_FORMAT " s in the future by this "
-                 "machine’s clock: it is not cached until that time has passed"),
-               name, (id->ctime_ns - clocks.real_ns) / NSEC_PER_SEC + 1);
+    fc_rate_limit_log (&futures, G_LOG_LEVEL_MESSAGE,
+                       _("“%s” changed %" G_GINT64_FORMAT " s in the future by this "
+                         "machine’s clock: it is not cached until that time has passed"),
+                       name, (id->ctime_ns - clocks.real_ns) / NSEC_PER_SEC + 1);
   return verdict == FC_SETTLE_TRUSTED;
 }

@@ -273,6 +273,100 @@ test_idle_dropped (void)
   fake_http_stop (server);
 }
 
+/* Paced: a connection sends no faster than its interval, whatever the
+ * server's speed (an upper bound only: a slow machine sends fewer). */
+static void
+test_interval_paced (void)
+{
+  FakeHttp *server = fake_http_start ("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", FALSE);
+  g_autofree char *out = NULL;
+  int status = run_bench (server->port, &out, "--http", "--interval", "0.1", "-c", "2", "-t", "1",
+                          "-d", "0.5", "-n", "x", NULL);
+
+  g_assert_cmpint (status, ==, 0);
+  g_assert_cmpuint (field (out, "requests"), >, 0);
+  /* Due at 0, 0.1 ... 0.4 s (and one more at the edge) on each connection. */
+  g_assert_cmpuint (atomic_load (&server->served), <=, 2 * 6);
+  g_assert_cmpuint (field (out, "interval_us"), ==, 100000);
+  /* No connection's own p99 is below the p99 of all of them. */
+  g_assert_cmpuint (field (out, "p99_us"), <=, field (out, "conn_p99_max_us"));
+  fake_http_stop (server);
+}
+
+/* A server that never answers weighs in the percentiles: every request
+ * due before the end counts, with its age at the end, instead of no
+ * latency at all. The ages are computed from the deadline, not timed. */
+static void
+test_interval_unanswered (void)
+{
+  FakeHttp *server = fake_http_start ("", FALSE);
+  g_autofree char *out = NULL;
+  int status = run_bench (server->port, &out, "--http", "--interval", "0.05", "-c", "1", "-t", "1",
+                          "-d", "0.3", "-n", "x", NULL);
+
+  g_assert_cmpint (status, ==, 1);
+  g_assert_cmpuint (field (out, "requests"), ==, 0);
+  /* Due at 0, 0.05 ... 0.25 s: six, give or take the one at the edge. */
+  g_assert_cmpuint (field (out, "unanswered"), >=, 5);
+  g_assert_cmpuint (field (out, "unanswered"), <=, 7);
+  /* The first was due once the run began, so its age is about the run's. */
+  g_assert_cmpuint (field (out, "max_us"), >=, 200000);
+  g_assert_cmpuint (field (out, "max_us"), <=, 300000);
+  g_assert_cmpuint (field (out, "p50_us"), <, field (out, "max_us"));
+  /* One connection: its own p99 is everyone's. */
+  g_assert_cmpuint (field (out, "conn_p99_max_us"), ==, field (out, "p99_us"));
+  fake_http_stop (server);
+}
+
+/* Against the daemon: PING and STAT replies are checked by their shape
+ * (no body) and carry no body bytes. */
+static void
+test_commands (void)
+{
+  TuDaemon *d = tu_daemon_start (NULL);
+  g_autofree char *ping = NULL;
+  g_autofree char *stat = NULL;
+  int status;
+
+  tu_write_file_str (d->root, "small", "hello\n");
+  status = run_bench (d->port, &ping, "--command", "PING", "-c", "2", "-t", "1", "-d", "0.3", NULL);
+  g_assert_cmpint (status, ==, 0);
+  g_assert_nonnull (strstr (ping, " command=PING "));
+  g_assert_cmpuint (field (ping, "requests"), >, 0);
+  g_assert_cmpuint (field (ping, "errors"), ==, 0);
+  g_assert_cmpuint (field (ping, "mbps"), ==, 0);
+  g_assert_cmpuint (field (ping, "rx_bytes"), >=, strlen ("OK PONG\n") * field (ping, "requests"));
+
+  status = run_bench (d->port, &stat, "--command", "STAT", "-c", "2", "-t", "1", "-d", "0.3", "-n", "small", NULL);
+  g_assert_cmpint (status, ==, 0);
+  g_assert_nonnull (strstr (stat, " command=STAT "));
+  g_assert_cmpuint (field (stat, "requests"), >, 0);
+  g_assert_cmpuint (field (stat, "errors"), ==, 0);
+  /* `OK 6 <64 hex digits>` LF: no body, yet 70 bytes received each. */
+  g_assert_cmpuint (field (stat, "rx_bytes"), >=, 70 * field (stat, "requests"));
+  tu_daemon_stop (d);
+}
+
+/* Options that cannot go together are a usage error (status 2). */
+static void
+test_command_usage (void)
+{
+  static const char *const bad[][6] = {
+    { "--command", "PING", "-n", "x", NULL },
+    { "--command", "STAT", "--http", "-n", "x", NULL },
+    { "--command", "HEAD", "-n", "x", NULL },
+    { "--interval", "0.1", "--new-connection", "-n", "x", NULL },
+    { "--interval", "0.1", "--pipeline", "2", "-n", "x" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autofree char *out = NULL;
+
+      g_assert_cmpint (run_bench (1, &out, bad[i][0], bad[i][1], bad[i][2], bad[i][3], bad[i][4], bad[i][5], NULL), ==, 2);
+    }
+}
+
 /* Against the daemon: a few stalled connections, well within its
  * limits, leave every probe its file. */
 static void
@@ -317,6 +411,10 @@ main (int argc, char *argv[])
   g_test_add_func ("/bench/new-connection/refused-is-an-error", test_new_connection_refused);
   g_test_add_func ("/bench/idle/held", test_idle);
   g_test_add_func ("/bench/idle/dropped", test_idle_dropped);
+  g_test_add_func ("/bench/interval/paced", test_interval_paced);
+  g_test_add_func ("/bench/interval/unanswered-counted", test_interval_unanswered);
+  g_test_add_func ("/bench/command/ping-and-stat", test_commands);
+  g_test_add_func ("/bench/command/usage", test_command_usage);
   g_test_add_func ("/bench/slowloris/probes-served", test_slowloris_probes);
   g_test_add_func ("/bench/slowloris/probe-failure", test_slowloris_probe_fails);
   return g_test_run ();

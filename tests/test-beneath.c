@@ -378,6 +378,44 @@ test_default (Fixture       *fixture,
   check_opener (fixture, fc_open_beneath);
 }
 
+/* The cached hit's check: plain directories down to a regular file, no
+ * link anywhere, not even one that stays inside (the full path's to judge). */
+static void
+test_stat_plain (Fixture       *fixture,
+                 gconstpointer  data)
+{
+  static const struct {
+    const char *name;
+    gboolean plain;
+  } plain_cases[] = {
+    { "a.txt", TRUE },
+    { "sub/b.txt", TRUE },
+    { "to-a", FALSE },
+    { "sub/up-a", FALSE },
+    { "subdir-link/b.txt", FALSE },
+    { "self/a.txt", FALSE },
+    { "parent/root/a.txt", FALSE },
+    { "abs", FALSE },
+    { "sub", FALSE },
+    { "fifo", FALSE },
+    { "missing", FALSE },
+    { "sub/missing", FALSE },
+    { "a.txt/x", FALSE },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (plain_cases); i++)
+    {
+      struct stat st;
+      gboolean plain;
+
+      g_test_message ("name: %s", plain_cases[i].name);
+      plain = fc_stat_beneath_plain (fixture->root_fd, plain_cases[i].name, &st);
+      g_assert_cmpint (plain, ==, plain_cases[i].plain);
+      if (plain)
+        g_assert_true (S_ISREG (st.st_mode));
+    }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -389,6 +427,7 @@ main (int argc, char *argv[])
               fixture_set_up, test_fifo_writer_waits, fixture_tear_down);
   g_test_add ("/beneath/walk/fifo-writer-waits", Fixture, fc_open_beneath_walk,
               fixture_set_up, test_fifo_writer_waits, fixture_tear_down);
+  g_test_add ("/beneath/stat-plain", Fixture, NULL, fixture_set_up, test_stat_plain, fixture_tear_down);
   g_test_add ("/beneath/no-proc", Fixture, NULL, fixture_set_up, test_no_proc, fixture_tear_down);
   return g_test_run ();
 }

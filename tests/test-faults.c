@@ -105,17 +105,19 @@ test_capacity_beyond_memory (void)
 }
 
 /* A file truncated while it streams: the reply ends short with a close,
- * and every byte that did arrive is the old version's. */
+ * every byte that did arrive is the old version's, and the admin hears
+ * of the cut without --verbose, the file named. */
 static void
 test_shrink_mid_stream (void)
 {
-  TuDaemon *d = tu_daemon_start ("--cache-size", "1M", NULL);
+  TuDaemon *d = tu_daemon_start_logged ("--cache-size", "1M", NULL);
   gsize size = 32 * MiB;
   g_autofree guint8 *big = tu_put_seeded (d, "big", 13, size);
   g_autofree char *path = tu_daemon_path (d, "big");
   g_autofree char *line = NULL;
   g_autofree guint8 *head = NULL;
   g_autofree guint8 *rest = g_malloc (size);
+  g_autofree char *warning = NULL;
   int fd = tu_connect_full ("127.0.0.1", d->port, 64 * 1024);
   gsize got;
 
@@ -127,7 +129,62 @@ test_shrink_mid_stream (void)
   g_assert_cmpuint (MiB + got, <, size);
   g_assert_cmpmem (rest, got, big + MiB, got);
   close (fd);
+  warning = tu_daemon_await_stderr (d, "WARNING");
+  g_assert_nonnull (strstr (warning, path));
+  g_assert_nonnull (strstr (warning, "of its 33554432 bytes"));
   tu_daemon_stop (d);
+}
+
+/* A read error (EIO, from tests/eio-preload.c) is answered ERR 500 and
+ * logged without --verbose, the file and the cause named; the same
+ * failure again and again is logged at most five times a minute. */
+static void
+test_read_error_logged (void)
+{
+  const char *asan = g_getenv ("ASAN_OPTIONS");
+  g_autofree char *saved_asan = g_strdup (asan);
+  /* ASan wants to be the first library loaded; the preload comes first. */
+  g_autofree char *asan_options = g_strconcat (asan != NULL ? asan : "", asan != NULL ? ":" : "",
+                                               "verify_asan_link_order=0", NULL);
+  g_autofree char *warning = NULL;
+  g_autofree char *rest = NULL;
+  g_auto(GStrv) lines = NULL;
+  guint logged = 1;
+  TuDaemon *d;
+  int fd;
+
+  /* The launcher copies the environment when made, so only the daemon
+   * gets these. */
+  g_setenv ("LD_PRELOAD", g_getenv ("EIO_PRELOAD"), TRUE);
+  g_setenv ("ASAN_OPTIONS", asan_options, TRUE);
+  d = tu_daemon_start_logged (NULL);
+  g_unsetenv ("LD_PRELOAD");
+  if (saved_asan != NULL)
+    g_setenv ("ASAN_OPTIONS", saved_asan, TRUE);
+  else
+    g_unsetenv ("ASAN_OPTIONS");
+
+  tu_write_file_str (d->root, "eio", "on a failing disk\n");
+  fd = tu_connect (d->port);
+  for (guint i = 0; i < 10; i++)
+    {
+      g_autofree char *line = tu_get_err (fd, "eio");
+
+      tu_assert_err (line, "500");
+    }
+  tu_assert_ping (fd);
+  close (fd);
+
+  warning = tu_daemon_await_stderr (d, "WARNING");
+  g_assert_nonnull (strstr (warning, "eio"));
+  g_assert_nonnull (strstr (warning, "(ERR 500)"));
+  g_assert_nonnull (strstr (warning, g_strerror (EIO)));
+  g_assert_cmpint (tu_daemon_finish (d, SIGTERM, 10, &rest), ==, 0);
+  lines = g_strsplit (rest, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (strstr (lines[i], "(ERR 500)") != NULL)
+      logged++;
+  g_assert_cmpuint (logged, ==, 5);
 }
 
 /* SIGTERM with transfers in flight, cached and streamed: a clean exit. */
@@ -381,6 +438,7 @@ test_mtime_put_back_mid_stream (void)
   g_autofree char *line = NULL;
   g_autofree guint8 *head = NULL;
   g_autofree guint8 *rest = g_malloc (size);
+  g_autofree char *warning = NULL;
   int fd = tu_connect_full ("127.0.0.1", d->port, 64 * 1024);
   struct stat st;
   struct timespec times[2] = { { 0, UTIME_OMIT }, { 0, 0 } };
@@ -415,6 +473,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/faults/stream/mtime-put-back-mid-stream", test_mtime_put_back_mid_stream);
   g_test_add_func ("/faults/memory/capacity-beyond-memory", test_capacity_beyond_memory);
   g_test_add_func ("/faults/stream/shrink-mid-stream", test_shrink_mid_stream);
+  g_test_add_func ("/faults/read-error/logged", test_read_error_logged);
   g_test_add_func ("/faults/signal/sigterm-with-transfers", test_sigterm_with_transfers);
   g_test_add_func ("/faults/descriptors/connect-cut-cycles", test_connect_cut_cycles);
   g_test_add_func ("/faults/memory/unread-listings", test_unread_listings);

@@ -998,6 +998,41 @@ test_fresh_replaced_by_escaping_symlink (TuFixture *f, gconstpointer data)
   assert_get_err (f->fd, "a.txt", "403");
 }
 
+/* A cached file is served only while its name resolves beneath the root:
+ * its directory moved out and linked back in (the file's own identity
+ * unchanged), or the file itself moved out and linked back, is refused
+ * as its uncached sibling is, and leaves LIST. */
+static void
+test_fresh_moved_out_linked_back (TuFixture *f, gconstpointer data)
+{
+  g_autofree char *dir = tu_daemon_path (f->d, "d");
+  g_autofree char *moved_dir = g_build_filename (f->d->base, "moved-d", NULL);
+  g_autofree char *file = tu_daemon_path (f->d, "e/f");
+  g_autofree char *moved_file = g_build_filename (f->d->base, "moved-f", NULL);
+  g_autoptr(GPtrArray) before = NULL;
+  g_autoptr(GPtrArray) after = NULL;
+
+  put (f->d, "d/f", "in d\n");
+  put (f->d, "d/sibling", "sibling\n");
+  put (f->d, "e/f", "in e\n");
+  assert_get_str (f->fd, "d/f", "in d\n");
+  assert_get_str (f->fd, "e/f", "in e\n");
+  before = tu_list (f->fd);
+  g_assert_nonnull (tu_list_find (before, "d/f"));
+  g_assert_nonnull (tu_list_find (before, "e/f"));
+
+  g_assert_cmpint (rename (dir, moved_dir), ==, 0);
+  g_assert_cmpint (symlink (moved_dir, dir), ==, 0);
+  g_assert_cmpint (rename (file, moved_file), ==, 0);
+  g_assert_cmpint (symlink (moved_file, file), ==, 0);
+  assert_get_err (f->fd, "d/sibling", "403");
+  assert_get_err (f->fd, "d/f", "403");
+  assert_get_err (f->fd, "e/f", "403");
+  after = tu_list (f->fd);
+  g_assert_null (tu_list_find (after, "d/f"));
+  g_assert_null (tu_list_find (after, "e/f"));
+}
+
 /* ---- connection limit ---- */
 
 static void
@@ -1486,6 +1521,7 @@ main (int argc, char **argv)
   tu_add ("/server/freshness/delete", NULL, test_fresh_delete);
   tu_add ("/server/freshness/replaced-by-escaping-symlink", NULL,
           test_fresh_replaced_by_escaping_symlink);
+  tu_add ("/server/freshness/moved-out-linked-back", NULL, test_fresh_moved_out_linked_back);
 
   g_test_add_func ("/server/timeout/partial-line", test_timeout_partial_line);
   g_test_add_func ("/server/timeout/trickled-line", test_timeout_trickled_line);

@@ -6,6 +6,8 @@
 
 #include "testutil.h"
 
+#include <gio/gunixinputstream.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -83,24 +85,6 @@ service_await_notify (Service    *s,
     }
 }
 
-/* (transfer full) the next stderr line containing @needle. */
-static char *
-service_await_stderr (Service    *s,
-                      const char *needle)
-{
-  for (;;)
-    {
-      char *line = tu_daemon_read_stderr_line (s->d, TU_IO_TIMEOUT_S);
-
-      if (line == NULL)
-        g_error ("the daemon's stderr ended before a line with “%s”", needle);
-      g_test_message ("stderr: %s", line);
-      if (strstr (line, needle) != NULL)
-        return line;
-      g_free (line);
-    }
-}
-
 static int
 bind_notify_socket (const char *path)
 {
@@ -114,9 +98,11 @@ bind_notify_socket (const char *path)
   return fd;
 }
 
-/* A listening TCP socket on 127.0.0.1, as filecached.socket makes one. */
+/* A TCP socket on 127.0.0.1, listening (as filecached.socket makes one)
+ * only if @backlog > 0. */
 static int
-listen_loopback (guint16 *port)
+bind_loopback (int      backlog,
+               guint16 *port)
 {
   struct sockaddr_in address = { .sin_family = AF_INET };
   socklen_t len = sizeof address;
@@ -125,7 +111,8 @@ listen_loopback (guint16 *port)
   address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
   g_assert_cmpint (fd, >=, 0);
   g_assert_cmpint (bind (fd, (struct sockaddr *) &address, sizeof address), ==, 0);
-  g_assert_cmpint (listen (fd, 16), ==, 0);
+  if (backlog > 0)
+    g_assert_cmpint (listen (fd, backlog), ==, 0);
   g_assert_cmpint (getsockname (fd, (struct sockaddr *) &address, &len), ==, 0);
   *port = ntohs (address.sin_port);
   return fd;
@@ -143,20 +130,21 @@ typedef struct {
   gboolean dbus;                /* leave out --no-dbus */
   const char *bus_address;      /* (nullable): DBUS_SESSION_BUS_ADDRESS */
   const char *const *args;      /* (nullable): more options */
+  int pass_fd;                  /* with @activated: the socket to pass (taken),
+                                   or 0 for a fresh listening one */
 } ServiceOptions;
 
-/* Starts the daemon with `--config` and NOTIFY_SOCKET, its stderr kept,
- * and returns once it reports READY=1: on 127.0.0.1 with a port it
- * picks, or on a socket passed through tests/activate. */
+/* Starts the daemon with `--config` and NOTIFY_SOCKET, its stderr kept:
+ * on 127.0.0.1 with a port it picks, or on a socket passed through
+ * tests/activate. */
 static Service *
-service_start (const ServiceOptions *options)
+service_spawn (const ServiceOptions *options)
 {
   Service *s = g_new0 (Service, 1);
   g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GError) error = NULL;
   g_autofree char *notify_path = NULL;
-  g_autofree char *ready = NULL;
   GSubprocessFlags flags = G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE;
   int listen_fd = -1;
 
@@ -196,12 +184,22 @@ service_start (const ServiceOptions *options)
     g_subprocess_launcher_setenv (launcher, "DBUS_SESSION_BUS_ADDRESS", options->bus_address, TRUE);
   if (options->activated)
     {
-      listen_fd = listen_loopback (&s->d->port);
+      listen_fd = options->pass_fd > 0 ? options->pass_fd : bind_loopback (16, &s->d->port);
       g_subprocess_launcher_take_fd (launcher, listen_fd, 3);
     }
   g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   s->d->proc = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
   g_assert_no_error (error);
+  return s;
+}
+
+/* service_spawn(), returning once the daemon reports READY=1. */
+static Service *
+service_start (const ServiceOptions *options)
+{
+  Service *s = service_spawn (options);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *ready = NULL;
 
   ready = service_await_notify (s, "READY=1");
   if (!options->activated)
@@ -221,6 +219,21 @@ service_start (const ServiceOptions *options)
   return s;
 }
 
+/* Sends @signum (0: none), waits for the exit, frees @s; returns the
+ * exit status, and in @out_stderr the rest of stderr. */
+static int
+service_finish (Service  *s,
+                int       signum,
+                char    **out_stderr)
+{
+  int status = tu_daemon_finish (s->d, signum, 10, out_stderr);
+
+  close (s->notify_fd);
+  g_free (s->config);
+  g_free (s);
+  return status;
+}
+
 /* Sends @signum, asserts a clean exit, frees @s; (transfer full) the rest
  * of stderr. */
 static char *
@@ -229,10 +242,7 @@ service_stop (Service *s,
 {
   char *err = NULL;
 
-  g_assert_cmpint (tu_daemon_finish (s->d, signum, 10, &err), ==, 0);
-  close (s->notify_fd);
-  g_free (s->config);
-  g_free (s);
+  g_assert_cmpint (service_finish (s, signum, &err), ==, 0);
   return err;
 }
 
@@ -439,7 +449,7 @@ test_reload_live_while_transferring (void)
   g_assert_cmpmem (head, strlen (status), status, strlen (status));
 
   service_reload (s, "cache-size = 1K\nidle-timeout = 1\nsend-timeout = 300\n");
-  reloaded = service_await_stderr (s, "Reloaded");
+  reloaded = tu_daemon_await_stderr (s->d, "Reloaded");
   g_assert_nonnull (strstr (reloaded, s->config));
   g_assert_nonnull (strstr (reloaded, "cache-size, idle-timeout"));
 
@@ -519,7 +529,7 @@ test_reload_threads (void)
     }
 
   service_reload (s, "threads = 1\nsend-timeout = 300\n");
-  line = service_await_stderr (s, "Reloaded");
+  line = tu_daemon_await_stderr (s->d, "Reloaded");
   g_assert_nonnull (strstr (line, "threads"));
   /* New connections go to the one worker left. */
   fd = tu_connect (s->d->port);
@@ -555,7 +565,7 @@ test_reload_restart_settings_logged (void)
   int fd;
 
   service_reload (s, "threads = 3\nport = 1\nmax-clients = 5\nsystem = true\n");
-  line = service_await_stderr (s, "restart");
+  line = tu_daemon_await_stderr (s->d, "restart");
   g_assert_nonnull (strstr (line, ": system"));
   g_assert_null (strstr (line, "threads"));
   g_assert_null (strstr (line, "max-clients"));
@@ -565,11 +575,11 @@ test_reload_restart_settings_logged (void)
    * different, said again; back to what runs, said no more. */
   service_reload (s, "system = true\nmax-clients = 6\n");
   g_clear_pointer (&line, g_free);
-  line = service_await_stderr (s, "restart");
+  line = tu_daemon_await_stderr (s->d, "restart");
   g_assert_nonnull (strstr (line, ": system"));
   service_reload (s, "max-clients = 7\n");
   g_clear_pointer (&line, g_free);
-  line = service_await_stderr (s, "Reloaded");
+  line = tu_daemon_await_stderr (s->d, "Reloaded");
   service_reload (s, "max-clients = 8\n");
   for (;;)
     {
@@ -603,7 +613,7 @@ test_reload_invalid_keeps_settings (void)
 
   service_reload (s, "cache-size = 0\nidle-timeout = never\n");
   expected = g_strdup_printf ("%s:4: idle-timeout", s->config);
-  line = service_await_stderr (s, "Not reloading");
+  line = tu_daemon_await_stderr (s->d, "Not reloading");
   g_assert_nonnull (strstr (line, expected));
 
   assert_list_has (fd, "small", TRUE);
@@ -680,6 +690,172 @@ test_activation_serves_passed_socket (void)
   g_assert_nonnull (strstr (err, "sockets from systemd"));
 }
 
+/* Passes @fd as systemd would and asserts that the daemon refuses to
+ * start, naming the socket, its address and the fix. */
+static void
+assert_refused_socket (int     fd,
+                       guint16 port)
+{
+  const ServiceOptions options = { .activated = TRUE, .pass_fd = fd };
+  g_autofree char *err = NULL;
+  g_autofree char *address = g_strdup_printf ("(127.0.0.1:%u)", port);
+
+  g_assert_cmpint (service_finish (service_spawn (&options), 0, &err), ==, 1);
+  g_assert_nonnull (strstr (err, "Socket 3 "));
+  g_assert_nonnull (strstr (err, address));
+  g_assert_nonnull (strstr (err, "not listening"));
+  g_assert_nonnull (strstr (err, "Accept=no"));
+}
+
+/* A socket systemd passes that is only bound, or one connection (a unit
+ * with Accept=yes), is refused at start: accepting on it would fail for
+ * ever. */
+static void
+test_activation_refuses_unlistening (void)
+{
+  guint16 port;
+  guint16 client_port;
+  int bound = bind_loopback (0, &port);
+  int listener;
+  int client;
+  int accepted;
+
+  assert_refused_socket (bound, port);
+
+  listener = bind_loopback (4, &port);
+  client = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  {
+    struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons (port) };
+    struct sockaddr_in local;
+    socklen_t len = sizeof local;
+
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    g_assert_cmpint (connect (client, (struct sockaddr *) &address, sizeof address), ==, 0);
+    accepted = accept4 (listener, NULL, NULL, SOCK_CLOEXEC);
+    g_assert_cmpint (accepted, >=, 0);
+    g_assert_cmpint (getsockname (accepted, (struct sockaddr *) &local, &len), ==, 0);
+    client_port = ntohs (local.sin_port);
+  }
+  assert_refused_socket (accepted, client_port);
+  close (client);
+  close (listener);
+}
+
+/* The daemon's own CPU time so far, user and system, in seconds, from
+ * its /proc/PID/stat (fields 14 and 15, after the command's parenthesis). */
+static double
+daemon_cpu_seconds (TuDaemon *d)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/stat", g_subprocess_get_identifier (d->proc));
+  g_autofree char *text = NULL;
+  g_auto(GStrv) fields = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_file_get_contents (path, &text, NULL, &error);
+  g_assert_no_error (error);
+  /* After ")": state is field 3, so utime (14) and stime (15) are 11, 12. */
+  fields = g_strsplit (strrchr (text, ')') + 2, " ", -1);
+  g_assert_cmpuint (g_strv_length (fields), >, 12);
+  return (g_ascii_strtod (fields[11], NULL) + g_ascii_strtod (fields[12], NULL)) /
+         (double) sysconf (_SC_CLK_TCK);
+}
+
+/* (transfer full): what the daemon writes to its kept stderr in the
+ * next @usec, read as it comes: a daemon logging at full speed would
+ * otherwise block on a full pipe and look idle. */
+static GString *
+drain_stderr (TuDaemon *d,
+              gint64    usec)
+{
+  int fd = g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (g_subprocess_get_stderr_pipe (d->proc)));
+  gint64 end = g_get_monotonic_time () + usec;
+  GString *text = g_string_new (NULL);
+  gint64 left;
+
+  while ((left = end - g_get_monotonic_time ()) > 0)
+    {
+      struct pollfd pfd = { .fd = fd, .events = POLLIN };
+      char buf[65536];
+      ssize_t n;
+
+      if (poll (&pfd, 1, (int) (left / 1000) + 1) <= 0)
+        continue;
+      n = read (fd, buf, sizeof buf);
+      if (n <= 0)
+        break;
+      g_string_append_len (text, buf, n);
+    }
+  return text;
+}
+
+static guint
+count_lines_with (const char *text,
+                  const char *needle)
+{
+  g_auto(GStrv) lines = g_strsplit (text, "\n", -1);
+  guint count = 0;
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (strstr (lines[i], needle) != NULL)
+      count++;
+  return count;
+}
+
+/* A listening socket that fails every accept() (shut down by someone
+ * else holding it: EINVAL for ever) costs the daemon almost no CPU and a
+ * few log lines, not a spin writing one per failure; connections
+ * already open are still served, and accepting resumes when it can. */
+static void
+test_activation_accept_error_backs_off (void)
+{
+  guint16 port;
+  int listener = bind_loopback (16, &port);
+  int held = dup (listener);
+  const ServiceOptions options = { .activated = TRUE, .pass_fd = listener };
+  Service *s = service_start (&options);
+  g_autoptr(GString) logged = NULL;
+  g_autofree char *err = NULL;
+  guint accept_lines;
+  double cpu;
+  int fd;
+
+  s->d->port = port;
+  fd = tu_connect (port);
+  tu_assert_ping (fd);
+  cpu = daemon_cpu_seconds (s->d);
+  g_assert_cmpint (shutdown (held, SHUT_RDWR), ==, 0);
+  logged = drain_stderr (s->d, G_USEC_PER_SEC);
+  cpu = daemon_cpu_seconds (s->d) - cpu;
+  tu_assert_ping (fd);
+  g_test_message ("CPU in the second after the shutdown: %.2f s", cpu);
+  /* A spin takes the whole second; backing off, a few wake-ups. The
+   * bound is loose for sanitizers and a busy machine. */
+  g_assert_cmpfloat (cpu, <, 0.3);
+  close (fd);
+
+  /* Listening again (on a new port: the shutdown let the old one go),
+   * the socket is accepted on again within the back-off, and that is
+   * said once. */
+  g_assert_cmpint (listen (held, 16), ==, 0);
+  {
+    struct sockaddr_in address;
+    socklen_t len = sizeof address;
+
+    g_assert_cmpint (getsockname (held, (struct sockaddr *) &address, &len), ==, 0);
+    fd = tu_connect (ntohs (address.sin_port));
+  }
+  tu_assert_ping (fd);
+  close (fd);
+  close (held);
+
+  err = service_stop (s, SIGTERM);
+  g_assert_cmpuint (count_lines_with (err, "Accepting connections on"), ==, 1);
+  accept_lines = count_lines_with (logged->str, "ccept") + count_lines_with (err, "ccept");
+  g_test_message ("lines about accepting: %u", accept_lines);
+  g_assert_cmpuint (accept_lines, >=, 2);
+  g_assert_cmpuint (accept_lines, <, 10);
+}
+
 /* Ready when TCP is, not when the bus is: a bus that accepts and never
  * answers holds the name back for ever, but not the service. */
 static void
@@ -746,6 +922,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/service/reload/verbose", test_reload_verbose);
   g_test_add_func ("/service/notify/states", test_notify_states);
   g_test_add_func ("/service/activation/serves-passed-socket", test_activation_serves_passed_socket);
+  g_test_add_func ("/service/activation/refuses-unlistening", test_activation_refuses_unlistening);
+  g_test_add_func ("/service/activation/accept-error-backs-off", test_activation_accept_error_backs_off);
   g_test_add_func ("/service/activation/ready-without-bus", test_activation_ready_without_bus);
   g_test_add_func ("/service/root/not-a-directory", test_root_not_a_directory);
   return g_test_run ();

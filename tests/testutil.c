@@ -220,11 +220,12 @@ read_port (GSubprocess *proc)
   return (guint16) port;
 }
 
-/* @dbus leaves out `--no-dbus` and keeps the daemon's stderr, where its
- * bus troubles show; @bus_address (nullable) replaces the session bus
- * address it would inherit. */
+/* @dbus leaves out `--no-dbus`; @keep_stderr keeps the daemon's stderr,
+ * where its bus troubles and warnings show; @bus_address (nullable)
+ * replaces the session bus address it would inherit. */
 static TuDaemon *
-daemon_spawn (const char *const *args, gboolean dbus, const char *bus_address)
+daemon_spawn (const char *const *args, gboolean dbus, gboolean keep_stderr,
+              const char *bus_address)
 {
   TuDaemon *d = g_new0 (TuDaemon, 1);
   g_autoptr(GSubprocessLauncher) launcher = NULL;
@@ -252,12 +253,12 @@ daemon_spawn (const char *const *args, gboolean dbus, const char *bus_address)
   g_ptr_array_add (argv, d->root);
   g_ptr_array_add (argv, NULL);
 
-  if (dbus)
+  if (keep_stderr)
     flags |= G_SUBPROCESS_FLAGS_STDERR_PIPE;
   launcher = g_subprocess_launcher_new (flags);
   /* A kept stderr is read only once the daemon exits: per-request debug
    * output could fill the pipe and block the daemon mid-test. */
-  if (dbus)
+  if (keep_stderr)
     g_subprocess_launcher_unsetenv (launcher, "G_MESSAGES_DEBUG");
   if (bus_address != NULL)
     g_subprocess_launcher_setenv (launcher, "DBUS_SESSION_BUS_ADDRESS", bus_address, TRUE);
@@ -273,7 +274,7 @@ daemon_spawn (const char *const *args, gboolean dbus, const char *bus_address)
 TuDaemon *
 tu_daemon_start_argv (const char *const *args)
 {
-  return daemon_spawn (args, FALSE, NULL);
+  return daemon_spawn (args, FALSE, FALSE, NULL);
 }
 
 /* The options every tu_daemon_start*() adds: IPv4 loopback only, the
@@ -288,18 +289,41 @@ loopback_args (void)
   return args;
 }
 
+/* loopback_args() and the NULL-terminated options from @first_arg on. */
+static GPtrArray *
+loopback_args_va (const char *first_arg,
+                  va_list     ap)
+{
+  GPtrArray *args = loopback_args ();
+
+  for (const char *arg = first_arg; arg != NULL; arg = va_arg (ap, const char *))
+    g_ptr_array_add (args, (gpointer) arg);
+  g_ptr_array_add (args, NULL);
+  return args;
+}
+
 TuDaemon *
 tu_daemon_start (const char *first_arg, ...)
 {
-  g_autoptr(GPtrArray) args = loopback_args ();
+  g_autoptr(GPtrArray) args = NULL;
   va_list ap;
 
   va_start (ap, first_arg);
-  for (const char *arg = first_arg; arg != NULL; arg = va_arg (ap, const char *))
-    g_ptr_array_add (args, (gpointer) arg);
+  args = loopback_args_va (first_arg, ap);
   va_end (ap);
-  g_ptr_array_add (args, NULL);
   return tu_daemon_start_argv ((const char *const *) args->pdata);
+}
+
+TuDaemon *
+tu_daemon_start_logged (const char *first_arg, ...)
+{
+  g_autoptr(GPtrArray) args = NULL;
+  va_list ap;
+
+  va_start (ap, first_arg);
+  args = loopback_args_va (first_arg, ap);
+  va_end (ap);
+  return daemon_spawn ((const char *const *) args->pdata, FALSE, TRUE, NULL);
 }
 
 TuDaemon *
@@ -310,7 +334,7 @@ tu_daemon_start_dbus (const char *bus_address, const char *const *args)
   for (gsize i = 0; args != NULL && args[i] != NULL; i++)
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
-  return daemon_spawn ((const char *const *) argv->pdata, TRUE, bus_address);
+  return daemon_spawn ((const char *const *) argv->pdata, TRUE, TRUE, bus_address);
 }
 
 char *
@@ -320,6 +344,23 @@ tu_daemon_read_stderr_line (TuDaemon *d, guint timeout_s)
 
   g_assert_nonnull (stream);
   return read_pipe_line (stream, timeout_s);
+}
+
+char *
+tu_daemon_await_stderr (TuDaemon   *d,
+                        const char *needle)
+{
+  for (;;)
+    {
+      char *line = tu_daemon_read_stderr_line (d, TU_IO_TIMEOUT_S);
+
+      if (line == NULL)
+        g_error ("the daemon's stderr ended before a line with “%s”", needle);
+      g_test_message ("stderr: %s", line);
+      if (strstr (line, needle) != NULL)
+        return line;
+      g_free (line);
+    }
 }
 
 /* Signals (unless @signum is 0) and waits for the exit. Returns the rest

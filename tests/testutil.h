@@ -27,6 +27,9 @@ void tu_init (int *argc, char ***argv);
 TuDaemon *tu_daemon_start (const char *first_arg, ...);
 /* Same, with @args given as is: no `--host` is added. */
 TuDaemon *tu_daemon_start_argv (const char *const *args);
+/* Like tu_daemon_start(), with its stderr kept for
+ * tu_daemon_read_stderr_line() and tu_daemon_finish(). */
+TuDaemon *tu_daemon_start_logged (const char *first_arg, ...);
 /* Like tu_daemon_start(), but with D-Bus: the daemon owns its name on the
  * session bus at @bus_address, or (NULL) on the test's own, as GTestDBus
  * sets it. Its stderr is kept for tu_daemon_read_stderr_line() and
@@ -35,6 +38,9 @@ TuDaemon *tu_daemon_start_dbus (const char *bus_address, const char *const *args
 /* (transfer full) (nullable): the next line of a kept stderr, LF stripped;
  * NULL at EOF. Fails the test after @timeout_s. */
 char *tu_daemon_read_stderr_line (TuDaemon *d, guint timeout_s);
+/* (transfer full): the next line of a kept stderr containing @needle;
+ * fails the test at EOF or after TU_IO_TIMEOUT_S without one. */
+char *tu_daemon_await_stderr (TuDaemon *d, const char *needle);
 /* Sends @signum (0: none), waits at most @timeout_s for the daemon to exit
  * and frees @d as tu_daemon_stop() does, asserting nothing about the exit.
  * Returns the exit status, or -1 if a signal killed it; @out_stderr gets

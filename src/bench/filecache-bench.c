@@ -45,6 +45,8 @@ typedef struct {
   int pipeline;
   int recv_size;
   gboolean http;
+  char *command;            /* (owned) (nullable): GET, STAT or PING; NULL for GET */
+  double interval;          /* seconds between a connection's requests; 0: back to back */
   gboolean new_connection;
   gboolean idle;
   gboolean unread;
@@ -58,6 +60,7 @@ static void
 options_clear (Options *options)
 {
   g_clear_pointer (&options->host, g_free);
+  g_clear_pointer (&options->command, g_free);
   g_clear_pointer (&options->names, g_strfreev);
   g_clear_pointer (&options->names_file, g_free);
 }
@@ -81,9 +84,11 @@ static G_NORETURN void
 usage_error (GOptionContext *context,
              const char     *message)
 {
-  g_autofree char *help = g_option_context_get_help (context, TRUE, NULL);
+  char *help = g_option_context_get_help (context, TRUE, NULL);
 
   g_printerr ("%s: %s\n\n%s", PROGRAM_NAME, message, help);
+  /* exit() unwinds no autofree, and LeakSanitizer would count it. */
+  g_free (help);
   exit (2);
 }
 
@@ -191,6 +196,8 @@ report_load (const Options       *options,
   double rps = (double) totals->requests / usage->seconds;
   double mbps = (double) totals->body_bytes / usage->seconds / 1e6;
   char p50[32] = "-", p90[32] = "-", p99[32] = "-", p999[32] = "-", mean[32] = "-", max[32] = "-";
+  char conn_p99[32] = "-";
+  const char *command = fcb_command_name (config->command);
 
   if (hist->total > 0)
     {
@@ -200,6 +207,8 @@ report_load (const Options       *options,
       format_us (p999, sizeof p999, fcb_hist_percentile (hist, 0.999));
       format_us (mean, sizeof mean, hist->sum / hist->total);
       format_us (max, sizeof max, hist->max);
+      if (config->interval_ns > 0)
+        format_us (conn_p99, sizeof conn_p99, totals->conn_p99_max_ns);
     }
 
   printf (_("%s: %s port %d, %s, %s, %d connections, %u threads, pipeline %u, %.1f s\n"),
@@ -209,6 +218,11 @@ report_load (const Options       *options,
   printf (_("  body       %.1f MB (%.2f MB/s)\n"), (double) totals->body_bytes / 1e6, mbps);
   printf (_("  errors     %" PRIu64 " (reconnects %" PRIu64 ")\n"),
           totals->errors, totals->reconnects);
+  if (config->interval_ns > 0)
+    printf (_("  paced      %s every %.1f ms per connection, timed from when due;"
+              " %" PRIu64 " owed at the end, counted with their age then;"
+              " the worst connection's p99 %s us\n"),
+            command, (double) config->interval_ns / 1e6, totals->unanswered, conn_p99);
   if (hist->total > 0)
     printf (_("  latency us p50 %s  p90 %s  p99 %s  p99.9 %s  mean %s  max %s\n"),
             p50, p90, p99, p999, mean, max);
@@ -218,10 +232,14 @@ report_load (const Options       *options,
   /* For scripts: never translated, keys never renamed. */
   printf ("%s: mode=%s protocol=%s requests=%" G_GUINT64_FORMAT " seconds=%.3f rps=%.1f mbps=%.2f"
           " errors=%" G_GUINT64_FORMAT " reconnects=%" G_GUINT64_FORMAT
-          " p50_us=%s p99_us=%s p999_us=%s cpu=%.3f connections=%d threads=%u pipeline=%u\n",
+          " p50_us=%s p99_us=%s p999_us=%s cpu=%.3f connections=%d threads=%u pipeline=%u"
+          " command=%s max_us=%s interval_us=%.0f unanswered=%" G_GUINT64_FORMAT
+          " rx_bytes=%" G_GUINT64_FORMAT " conn_p99_max_us=%s\n",
           PROGRAM_NAME, mode_names[config->mode], config->http ? "http" : "filecached",
           totals->requests, usage->seconds, rps, mbps, totals->errors, totals->reconnects,
-          p50, p99, p999, usage->cpu, options->connections, config->threads, config->pipeline);
+          p50, p99, p999, usage->cpu, options->connections, config->threads, config->pipeline,
+          command, max, (double) config->interval_ns / 1e3, totals->unanswered,
+          totals->received_bytes, conn_p99);
 
   if (totals->requests == 0 && totals->errors == 0)
     g_printerr (_("%s: no reply arrived within the run\n"), PROGRAM_NAME);
@@ -359,6 +377,25 @@ choose_mode (GOptionContext *context,
   return mode;
 }
 
+static FcbCommand
+choose_command (GOptionContext *context,
+                const Options  *options,
+                FcbMode         mode)
+{
+  FcbCommand command = FCB_COMMAND_GET;
+
+  if (options->command != NULL && !fcb_command_parse (options->command, &command))
+    usage_error (context, _("the command must be GET, STAT or PING"));
+  if (command != FCB_COMMAND_GET && options->http)
+    usage_error (context, _("--http sends GET only"));
+  /* The probes fetch a file; half a PING line is no attack worth measuring. */
+  if (command != FCB_COMMAND_GET && mode == FCB_MODE_SLOWLORIS)
+    usage_error (context, _("--slowloris sends GET only"));
+  if (command == FCB_COMMAND_PING && (options->names != NULL || options->names_file != NULL))
+    usage_error (context, _("PING takes no name"));
+  return command;
+}
+
 static void
 check_options (GOptionContext *context,
                const Options  *options,
@@ -374,6 +411,10 @@ check_options (GOptionContext *context,
     usage_error (context, _("pipeline must be 1 to 1024"));
   if (options->pipeline > 1 && mode != FCB_MODE_KEEP_ALIVE)
     usage_error (context, _("--pipeline needs keep-alive connections"));
+  if (!(options->interval >= 0.0 && options->interval <= 3600.0))
+    usage_error (context, _("the interval must be 0 to 3600 seconds"));
+  if (options->interval > 0.0 && (mode != FCB_MODE_KEEP_ALIVE || options->pipeline > 1))
+    usage_error (context, _("--interval needs keep-alive connections with one request in flight"));
   if (options->recv_size < 64 || options->recv_size > 64 * 1024 * 1024)
     usage_error (context, _("the recv size must be 64 bytes to 64 MiB"));
   if (!(options->duration > 0.0 && options->duration <= 86400.0))
@@ -410,6 +451,11 @@ main (int   argc,
     { "zipf", 0, 0, G_OPTION_ARG_DOUBLE, &options.zipf,
       N_("Choose names by a Zipf law of exponent S, the first most often (default: 0, uniform)"), N_("S") },
     { "pipeline", 0, 0, G_OPTION_ARG_INT, &options.pipeline, N_("Requests in flight per keep-alive connection (default: 1)"), N_("N") },
+    { "command", 0, 0, G_OPTION_ARG_STRING, &options.command,
+      N_("What each request asks: GET, STAT (size and SHA-256, no body) or PING (no name) (default: GET)"), N_("CMD") },
+    { "interval", 0, 0, G_OPTION_ARG_DOUBLE, &options.interval,
+      N_("Keep-alive: send each connection's requests S seconds apart and time them from when due,"
+         " so that a stalled server counts in full (default: 0, back to back)"), N_("S") },
     { "new-connection", 0, 0, G_OPTION_ARG_NONE, &options.new_connection,
       N_("One request per connection, closed with a reset once the reply is read"), NULL },
     { "idle", 0, 0, G_OPTION_ARG_NONE, &options.idle, N_("One request per connection, then hold it idle"), NULL },
@@ -459,7 +505,9 @@ main (int   argc,
 
   config.mode = choose_mode (context, &options);
   check_options (context, &options, config.mode);
-  names = collect_names (&options, &error);
+  config.command = choose_command (context, &options, config.mode);
+  /* PING names nothing: one empty name, for one request to pick. */
+  names = config.command == FCB_COMMAND_PING ? g_strdupv ((char *[]) { "", NULL }) : collect_names (&options, &error);
   if (names == NULL)
     {
       g_printerr ("%s: %s\n", PROGRAM_NAME, error->message);
@@ -479,7 +527,7 @@ main (int   argc,
   requests = g_new0 (char *, n_names + 1);
   request_lens = g_new0 (gsize, n_names);
   for (guint i = 0; i < n_names; i++)
-    requests[i] = fcb_wire_request (names[i], options.http,
+    requests[i] = fcb_wire_request (config.command, names[i], options.http,
                                     options.host != NULL ? options.host : "127.0.0.1", &request_lens[i]);
   chooser = fcb_zipf_new (n_names, options.zipf);
 
@@ -489,6 +537,7 @@ main (int   argc,
   config.n_requests = n_names;
   config.chooser = chooser;
   config.pipeline = (guint) options.pipeline;
+  config.interval_ns = (gint64) (options.interval * NS_PER_S);
   config.recv_size = (gsize) options.recv_size;
   config.threads = (guint) options.threads;
   if (config.mode == FCB_MODE_SLOWLORIS)

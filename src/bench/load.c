@@ -3,7 +3,14 @@
  * drives them through whatever the mode asks: requests back to back, one
  * request per connection, or one request (or half of one) and then
  * silence. Each thread counts into its own totals; they are added up once
- * the threads are joined. */
+ * the threads are joined.
+ *
+ * Paced keep-alive (--interval) times each request from when it was due,
+ * not from when it left: a server that stalls a connection for a second
+ * delays every request due in that second, and each counts its share of
+ * the stall (wrk2's correction for coordinated omission). Requests still
+ * owed at the deadline count with their age then, so a connection the
+ * server never answers weighs as much as one it answers at once. */
 
 #include "config.h"
 
@@ -46,7 +53,9 @@ typedef struct {
   gboolean settled;         /* has been held, or has failed, at least once */
   guint32 events;           /* the epoll interest set; 0 while not in it */
   guint inflight;           /* requests sent (or being sent) and not yet answered */
-  gint64 started_ns;        /* when the timed request left, or its connection began */
+  gint64 started_ns;        /* when the timed request left (paced: was due), or its connection began */
+  gint64 due_ns;            /* paced: when the next request is due */
+  FcbHist *latency_ns;      /* (owned) (nullable): paced only, this connection's own */
   FcbReply reply;           /* (owned) */
   char *out;                /* (owned): requests not yet sent */
   gsize out_start;
@@ -227,6 +236,9 @@ conn_fill (Worker *worker,
 
   if (conn->inflight >= config->pipeline)
     return TRUE;
+  /* Not yet due: worker_pace() sends it in time. */
+  if (config->interval_ns > 0 && conn->due_ns > fcb_now_ns ())
+    return TRUE;
 
   if (conn->out_start > 0)
     {
@@ -243,8 +255,14 @@ conn_fill (Worker *worker,
       conn->inflight++;
     }
 
-  /* A new connection's request is timed from its connect(). */
-  if (config->mode == FCB_MODE_KEEP_ALIVE)
+  /* A new connection's request is timed from its connect(); a paced one
+   * from when it was due, which is earlier if the server kept us late. */
+  if (config->interval_ns > 0)
+    {
+      conn->started_ns = conn->due_ns;
+      conn->due_ns += config->interval_ns;
+    }
+  else if (config->mode == FCB_MODE_KEEP_ALIVE)
     conn->started_ns = fcb_now_ns ();
   return conn_flush (worker, conn);
 }
@@ -381,6 +399,17 @@ conn_lost (Worker *worker,
     }
 }
 
+/* A latency into the thread's totals and, paced, the connection's own. */
+static void
+conn_record (Worker  *worker,
+             Conn    *conn,
+             guint64  ns)
+{
+  fcb_hist_add (&worker->totals.latency_ns, ns);
+  if (conn->latency_ns != NULL)
+    fcb_hist_add (conn->latency_ns, ns);
+}
+
 static void
 conn_reply_done (Worker   *worker,
                  Conn     *conn,
@@ -400,7 +429,7 @@ conn_reply_done (Worker   *worker,
   worker->totals.requests++;
   worker->totals.body_bytes += conn->reply.body_size;
   if (load->config.pipeline == 1)
-    fcb_hist_add (&worker->totals.latency_ns, (guint64) (now - conn->started_ns));
+    conn_record (worker, conn, (guint64) (now - conn->started_ns));
 }
 
 /* Checks received bytes against the replies owed. FALSE: the connection
@@ -492,6 +521,9 @@ conn_readable (Worker *worker,
         report_failure (load, conn, _("the server closed the connection with replies owed"));
       return FALSE;
     }
+  /* Not checked against the deadline, which would take a clock read per
+   * recv(): the thread stops at most one batch of events past it. */
+  worker->totals.received_bytes += (guint64) n;
   /* Whatever a server says to a stalled client (a timeout's error line)
    * changes nothing: only its close counts. */
   if (load->config.mode == FCB_MODE_SLOWLORIS)
@@ -536,16 +568,73 @@ conn_event (Worker   *worker,
     conn_lost (worker, conn);
 }
 
+/* Paced: sends what has come due on connections owed nothing, and
+ * returns when the next one is due (G_MAXINT64: none waits). */
+static gint64
+worker_pace (Worker *worker)
+{
+  gint64 now = fcb_now_ns (), next = G_MAXINT64;
+
+  for (guint i = 0; i < worker->n_conns; i++)
+    {
+      Conn *conn = worker->conns[i];
+
+      if (conn->state != CONN_OPEN || conn->inflight > 0)
+        continue;
+      if (conn->due_ns <= now)
+        {
+          /* The server owed this connection nothing, so a late send is
+           * this thread's own delay, not the server's: timed from now. */
+          conn->due_ns = now;
+          if (!conn_fill (worker, conn))
+            conn_lost (worker, conn);
+        }
+      else
+        next = MIN (next, conn->due_ns);
+    }
+  return next;
+}
+
+/* Paced: what each connection still owes at the deadline, with its age
+ * then (a lower bound on its latency): the request in flight and every
+ * one that fell due behind it. */
+static void
+worker_count_unanswered (Worker *worker)
+{
+  FcbLoad *load = worker->load;
+  gint64 end = load->deadline_ns;
+
+  for (guint i = 0; i < worker->n_conns; i++)
+    {
+      Conn *conn = worker->conns[i];
+
+      if (conn->state == CONN_CLOSED || conn->inflight == 0)
+        continue;
+      conn_record (worker, conn, (guint64) MAX (end - conn->started_ns, 0));
+      worker->totals.unanswered++;
+      for (gint64 due = conn->due_ns; due < end; due += load->config.interval_ns)
+        {
+          conn_record (worker, conn, (guint64) (end - due));
+          worker->totals.unanswered++;
+        }
+    }
+}
+
 static gpointer
 worker_run (gpointer data)
 {
   Worker *worker = data;
   FcbLoad *load = worker->load;
+  gint64 interval_ns = load->config.interval_ns;
+  gint64 begun_ns = fcb_now_ns ();
   struct epoll_event events[EVENTS_MAX];
 
   for (guint i = 0; i < worker->n_conns; i++)
     {
       Conn *conn = worker->conns[i];
+
+      /* Spread over one interval, so that the connections do not ask in bursts. */
+      conn->due_ns = begun_ns + interval_ns * conn->id / load->n_conns;
 
       /* Keep-alive connections were opened before the clock started. */
       if (conn->fd >= 0)
@@ -559,11 +648,14 @@ worker_run (gpointer data)
 
   while (worker->live > 0 && !atomic_load (&load->stop))
     {
-      gint64 left = load->deadline_ns - fcb_now_ns ();
+      gint64 next = interval_ns > 0 ? worker_pace (worker) : G_MAXINT64;
+      gint64 now = fcb_now_ns ();
+      gint64 left = MIN (load->deadline_ns, next) - now;
       int timeout_ms, n;
 
-      if (left <= 0)
+      if (now >= load->deadline_ns)
         break;
+      left = MAX (left, 0);
       timeout_ms = left >= (gint64) WAIT_MAX_MS * 1000000 ? WAIT_MAX_MS : (int) ((left + 999999) / 1000000);
       n = epoll_wait (worker->epfd, events, EVENTS_MAX, timeout_ms);
       if (n < 0 && errno == EINTR)
@@ -574,6 +666,8 @@ worker_run (gpointer data)
         conn_event (worker, events[i].data.ptr, events[i].events);
     }
 
+  if (interval_ns > 0 && !atomic_load (&load->stop))
+    worker_count_unanswered (worker);
   return NULL;
 }
 
@@ -630,8 +724,11 @@ fcb_load_new (const FcbLoadConfig  *config,
       conn->fd = -1;
       conn->id = i;
       conn->reconnects = config->mode == FCB_MODE_SLOWLORIS && i >= config->connections;
-      fcb_reply_init (&conn->reply, config->http);
+      fcb_reply_init (&conn->reply, config->http, config->command);
       conn->out = g_malloc (request_max * config->pipeline);
+      /* 30 KiB each, so only where it is read: which connection waited. */
+      if (config->interval_ns > 0)
+        conn->latency_ns = g_new0 (FcbHist, 1);
     }
 
   if (config->mode == FCB_MODE_KEEP_ALIVE)
@@ -755,14 +852,22 @@ fcb_load_join (FcbLoad       *load,
       g_clear_pointer (&worker->thread, g_thread_join);
       totals->requests += worker->totals.requests;
       totals->body_bytes += worker->totals.body_bytes;
+      totals->received_bytes += worker->totals.received_bytes;
       totals->errors += worker->totals.errors;
       totals->reconnects += worker->totals.reconnects;
       totals->dropped += worker->totals.dropped;
+      totals->unanswered += worker->totals.unanswered;
       fcb_hist_merge (&totals->latency_ns, &worker->totals.latency_ns);
     }
   for (guint i = 0; i < load->n_conns; i++)
-    if (load->conns[i].state == CONN_OPEN && load->conns[i].fd >= 0)
-      totals->open++;
+    {
+      const Conn *conn = &load->conns[i];
+
+      if (conn->state == CONN_OPEN && conn->fd >= 0)
+        totals->open++;
+      if (conn->latency_ns != NULL && conn->latency_ns->total > 0)
+        totals->conn_p99_max_ns = MAX (totals->conn_p99_max_ns, fcb_hist_percentile (conn->latency_ns, 0.99));
+    }
 }
 
 /**
@@ -779,6 +884,7 @@ fcb_load_free (FcbLoad *load)
       conn_close (&load->conns[i]);
       fcb_reply_clear (&load->conns[i].reply);
       g_free (load->conns[i].out);
+      g_free (load->conns[i].latency_ns);
     }
   g_free (load->conns);
   for (guint t = 0; t < load->n_workers; t++)

@@ -167,7 +167,7 @@ fcb_probe_get (const struct sockaddr  *addr,
 
   if (fd < 0)
     return set_errno_error (error, "socket");
-  fcb_reply_init (&reply, http);
+  fcb_reply_init (&reply, http, FCB_COMMAND_GET);
   ok = get_on (fd, addr, addr_len, request, request_len, &reply, deadline_ns, error);
   if (ok)
     *body_size = reply.body_size;

@@ -17,11 +17,50 @@
 
 G_DEFINE_QUARK (fcb-wire-error-quark, fcb_wire_error)
 
+/* As PROTOCOL.md spells them. */
+static const char *const command_words[] = {
+  [FCB_COMMAND_GET] = "GET", [FCB_COMMAND_STAT] = "STAT", [FCB_COMMAND_PING] = "PING",
+};
+
+/**
+ * fcb_command_name:
+ * @command: a command
+ *
+ * Returns: (transfer none): its word as PROTOCOL.md spells it
+ */
+const char *
+fcb_command_name (FcbCommand command)
+{
+  return command_words[command];
+}
+
+/**
+ * fcb_command_parse:
+ * @word: a command word as PROTOCOL.md spells it: `GET`, `STAT` or `PING`
+ * @command: (out): the command, when %TRUE
+ *
+ * Returns: whether @word is one of the three
+ */
+gboolean
+fcb_command_parse (const char *word,
+                   FcbCommand *command)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (command_words); i++)
+    if (strcmp (word, command_words[i]) == 0)
+      {
+        *command = (FcbCommand) i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
 /**
  * fcb_wire_request:
- * @name: a file name as PROTOCOL.md defines it
+ * @command: what to ask; only %FCB_COMMAND_GET with @http
+ * @name: (nullable): a file name as PROTOCOL.md defines it; unused (and
+ *   may be %NULL) for %FCB_COMMAND_PING
  * @http: %TRUE for an HTTP/1.1 request for `/name` (percent-encoded),
- *   %FALSE for `GET name` LF
+ *   %FALSE for `GET name` LF (or `STAT name` LF, or `PING` LF)
  * @host: the Host header's value (an IPv6 address is bracketed); unused
  *   without @http
  * @len: (out): the request's length in bytes
@@ -29,12 +68,15 @@ G_DEFINE_QUARK (fcb-wire-error-quark, fcb_wire_error)
  * Returns: (transfer full): one request, ready to send
  */
 char *
-fcb_wire_request (const char *name,
+fcb_wire_request (FcbCommand  command,
+                  const char *name,
                   gboolean    http,
                   const char *host,
                   gsize      *len)
 {
   char *request;
+
+  g_return_val_if_fail (!http || command == FCB_COMMAND_GET, NULL);
 
   if (http)
     {
@@ -44,8 +86,10 @@ fcb_wire_request (const char *name,
       request = g_strdup_printf ("GET /%s HTTP/1.1\r\nHost: %s%s%s\r\n\r\n", path,
                                  bracket ? "[" : "", host, bracket ? "]" : "");
     }
+  else if (command == FCB_COMMAND_PING)
+    request = g_strdup ("PING\n");
   else
-    request = g_strconcat ("GET ", name, "\n", NULL);
+    request = g_strconcat (command == FCB_COMMAND_STAT ? "STAT " : "GET ", name, "\n", NULL);
   *len = strlen (request);
   return request;
 }
@@ -54,16 +98,20 @@ fcb_wire_request (const char *name,
  * fcb_reply_init:
  * @reply: storage for a reader
  * @http: which protocol the replies speak
+ * @command: what the requests ask, which decides the replies' shape;
+ *   only %FCB_COMMAND_GET with @http
  *
  * Makes @reply ready for a connection's first reply. Free with
  * fcb_reply_clear().
  */
 void
-fcb_reply_init (FcbReply *reply,
-                gboolean  http)
+fcb_reply_init (FcbReply   *reply,
+                gboolean    http,
+                FcbCommand  command)
 {
   memset (reply, 0, sizeof *reply);
   reply->http = http;
+  reply->command = command;
   reply->head_max = http ? HTTP_HEAD_MAX : STATUS_LINE_MAX;
   reply->head = g_malloc (reply->head_max);
 }
@@ -123,6 +171,46 @@ parse_decimal (const char *p,
   return TRUE;
 }
 
+/* 64 lowercase hex digits, as STAT's reply spells a SHA-256 (PROTOCOL.md 1.1). */
+static gboolean
+is_sha256_hex (const char *p,
+               gsize       len)
+{
+  if (len != 64)
+    return FALSE;
+  for (gsize i = 0; i < len; i++)
+    if (!g_ascii_isdigit (p[i]) && !(p[i] >= 'a' && p[i] <= 'f'))
+      return FALSE;
+  return TRUE;
+}
+
+/* The success line of each command: `OK <size>` (GET, a body follows),
+ * `OK <size> <sha256>` (STAT), `OK PONG` (PING). Only GET's size is a
+ * body to read. */
+static gboolean
+parse_ok (FcbReply   *reply,
+          const char *text,
+          gsize       len)
+{
+  const char *space;
+  guint64 size;
+
+  switch (reply->command)
+    {
+    case FCB_COMMAND_GET:
+      return parse_decimal (text, len, FALSE, &reply->body_size);
+    case FCB_COMMAND_STAT:
+      space = memchr (text, ' ', len);
+      reply->body_size = 0;
+      return space != NULL && parse_decimal (text, (gsize) (space - text), FALSE, &size) &&
+             is_sha256_hex (space + 1, len - (gsize) (space + 1 - text));
+    case FCB_COMMAND_PING:
+      reply->body_size = 0;
+      return len == 4 && memcmp (text, "PONG", 4) == 0;
+    }
+  g_assert_not_reached ();
+}
+
 /* @line ends with LF, which is not part of the text shown in errors. */
 static gboolean
 parse_status_line (FcbReply    *reply,
@@ -136,8 +224,7 @@ parse_status_line (FcbReply    *reply,
   /* A CR before the LF is tolerated, as the server tolerates it from us. */
   if (end > 0 && line[end - 1] == '\r')
     end--;
-  if (end > 3 && memcmp (line, "OK ", 3) == 0 &&
-      parse_decimal (line + 3, end - 3, FALSE, &reply->body_size))
+  if (end > 3 && memcmp (line, "OK ", 3) == 0 && parse_ok (reply, line + 3, end - 3))
     return TRUE;
 
   text = g_strndup (line, end);
@@ -265,7 +352,8 @@ head_complete (const FcbReply *reply)
  *   for anything else (the stream cannot be trusted any further)
  *
  * Checks a reply as it arrives: filecached's `OK <size>` LF by the
- * protocol's number rules then exactly <size> bytes, or HTTP/1.1's status
+ * protocol's number rules then exactly <size> bytes (STAT: `OK <size>
+ * <sha256>` LF; PING: `OK PONG` LF; no body), or HTTP/1.1's status
  * 200 and a Content-Length then exactly that many bytes. A reply's body
  * is counted, not kept. After %FCB_REPLY_DONE or %FCB_REPLY_FAILED, feed
  * the bytes past @consumed again for the next reply.

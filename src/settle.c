@@ -2,7 +2,6 @@
 
 #include "config.h"
 
-#include <inttypes.h>
 #include <sys/vfs.h>
 #include <time.h>
 

@@ -247,13 +247,14 @@ test_sigterm_closes_idle (void)
 static void
 test_sigterm_stalled_client_bounded (void)
 {
-  TuDaemon *d = tu_daemon_start ("--cache-size", "1M", "--drain-timeout", "3", NULL);
+  TuDaemon *d = tu_daemon_start ("--cache-size", "1M", "--drain-timeout", "5", NULL);
   gsize big_size = 32 * MiB;
-  gsize small_size = 2 * MiB;
+  /* More than the socket buffers hold, so that only a drain sends it all. */
+  gsize small_size = 12 * MiB;
   g_autofree guint8 *big = tu_put_seeded (d, "big", 20, big_size);
   g_autofree guint8 *small = tu_put_seeded (d, "small", 21, small_size);
   int stalled = begin_get (d, "big", big_size, 4096);
-  int reader = begin_get (d, "small", small_size, 4096);
+  int reader = begin_get (d, "small", small_size, 16384);
 
   g_subprocess_send_signal (d->proc, SIGTERM);
   assert_rest_then_close (reader, small, small_size);

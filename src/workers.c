@@ -46,6 +46,7 @@ struct _FcWorkers {
   guint next;                   /* round-robin over active */
   int ended_fd;                 /* (owned): eventfd, written by each worker as it ends */
   guint ended_watch;            /* its source in the main context */
+  gboolean draining;            /* a stop under way: no worker starts or retires */
   FcWorkersDrained drained;     /* (nullable): called once all have ended, after a drain */
   gpointer drained_data;
 };
@@ -383,6 +384,10 @@ fc_workers_set_threads (FcWorkers  *workers,
 {
   g_return_val_if_fail (n_threads > 0, FALSE);
 
+  /* A reload during a stop: every worker is on its way out already. */
+  if (workers->draining)
+    return TRUE;
+
   while (workers->active->len > n_threads)
     {
       Worker *worker = g_ptr_array_steal_index (workers->active, workers->active->len - 1);
@@ -489,6 +494,7 @@ fc_workers_drain (FcWorkers        *workers,
 {
   GPtrArray *all[] = { workers->active, workers->retired };
 
+  workers->draining = TRUE;
   workers->drained = drained;
   workers->drained_data = user_data;
   for (guint a = 0; a < G_N_ELEMENTS (all); a++)

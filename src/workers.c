@@ -31,6 +31,7 @@ typedef struct {
   gboolean retiring;            /* guarded by lock: no new connections; ends with its last */
   gboolean draining;            /* guarded by lock: retiring, and each connection ends after
                                  * what it has received (fc_conn_drain()) */
+  gboolean drain_seen;          /* this thread's alone: draining, as last read */
   gboolean drained;             /* this thread's alone: its connections were told */
   atomic_bool finished;         /* its thread is about to return: join it */
 } Worker;
@@ -118,8 +119,7 @@ worker_take_inbox (Worker *worker)
   draining = worker->draining;
   g_mutex_unlock (&worker->lock);
 
-  if (draining && !worker->drained)
-    worker_drain_conns (worker);
+  worker->drain_seen = draining;
 
   while ((connection = g_queue_pop_head (&inbox)) != NULL)
     {
@@ -199,9 +199,16 @@ worker_main (gpointer data)
 {
   Worker *worker = data;
 
-  /* The wake descriptor leaves the waiter when stopping is seen. */
+  /* The wake descriptor leaves the waiter when stopping is seen. The
+   * connections are drained between two dispatches, never from a
+   * callback: others of the same batch would be told of after their
+   * end. */
   while (worker->wake.index != 0 && !worker_done_retiring (worker))
-    fc_waiter_dispatch (worker->waiter);
+    {
+      fc_waiter_dispatch (worker->waiter);
+      if (worker->drain_seen && !worker->drained)
+        worker_drain_conns (worker);
+    }
 
   /* Every connection still open is closed, mid-reply or not. */
   g_clear_pointer (&worker->waiter, fc_waiter_free);
@@ -345,7 +352,6 @@ fc_workers_new (FcServeContext  *context,
   g_return_val_if_fail (n_threads > 0, NULL);
 
   workers->context = context;
-  workers->ended_fd = -1;
   workers->active = g_ptr_array_new_with_free_func ((GDestroyNotify) worker_free);
   workers->retired = g_ptr_array_new_with_free_func ((GDestroyNotify) worker_free);
   workers->ended_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -456,7 +462,8 @@ fc_workers_adopt (FcWorkers         *workers,
  * @workers: workers
  *
  * Stops every worker: each closes all its connections (replies in flight
- * are cut) and its thread is joined before this returns.
+ * are cut) and its thread is joined before this returns. Main thread,
+ * where the workers' ends are watched.
  */
 void
 fc_workers_free (FcWorkers *workers)

@@ -744,6 +744,31 @@ test_notify_stopping_while_draining (void)
   g_free (service_stop (s, 0));
 }
 
+/* A reload changes drain-timeout, and a stop then keeps to the new one:
+ * a client that stops reading holds it an hour no longer. */
+static void
+test_reload_drain_timeout (void)
+{
+  const ServiceOptions options = { .config = "cache-size = 1M\ndrain-timeout = 3600\n" };
+  Service *s = service_start (&options);
+  gsize size = 32 * MiB;
+  g_autofree guint8 *big = tu_make_content (24, size);
+  g_autofree char *line = NULL;
+  int fd;
+
+  tu_write_file (s->d->root, "big", big, size);
+  service_reload (s, "cache-size = 1M\ndrain-timeout = 1\n");
+  line = service_await_stderr (s, "Reloaded");
+  g_assert_nonnull (strstr (line, "changed: drain-timeout"));
+
+  fd = tu_connect_full ("127.0.0.1", s->d->port, 4096);
+  tu_send_str (fd, "GET big\n");
+  g_free (tu_read_line (fd));
+  g_free (service_stop (s, SIGTERM));
+  g_assert_true (tu_wait_closed (fd, TU_IO_TIMEOUT_S * 1000, NULL));
+  close (fd);
+}
+
 /* The sockets systemd passes are served; the configured address is not
  * even tried (this one cannot be bound here). */
 static void
@@ -828,6 +853,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/service/reload/restart-settings-logged", test_reload_restart_settings_logged);
   g_test_add_func ("/service/reload/invalid-keeps-settings", test_reload_invalid_keeps_settings);
   g_test_add_func ("/service/reload/verbose", test_reload_verbose);
+  g_test_add_func ("/service/reload/drain-timeout", test_reload_drain_timeout);
   g_test_add_func ("/service/notify/states", test_notify_states);
   g_test_add_func ("/service/notify/stopping-while-draining", test_notify_stopping_while_draining);
   g_test_add_func ("/service/activation/serves-passed-socket", test_activation_serves_passed_socket);

@@ -714,6 +714,26 @@ test_notify_states (void)
   g_free (service_stop (s, 0));
 }
 
+/* Puts @size bytes of @data in the root as "big" and begins a GET of it
+ * on a connection with a small receive buffer; returns once its status
+ * line has come (the request was received). */
+static int
+service_begin_big_get (Service      *s,
+                       const guint8 *data,
+                       gsize         size)
+{
+  g_autofree char *expected = g_strdup_printf ("OK %" G_GSIZE_FORMAT "\n", size);
+  g_autofree char *line = NULL;
+  int fd;
+
+  tu_write_file (s->d->root, "big", data, size);
+  fd = tu_connect_full ("127.0.0.1", s->d->port, 4096);
+  tu_send_str (fd, "GET big\n");
+  line = tu_read_line (fd);
+  g_assert_cmpstr (line, ==, expected);
+  return fd;
+}
+
 /* STOPPING=1 as soon as SIGTERM comes, while a transfer under way goes
  * on to its end; then a clean exit. */
 static void
@@ -723,17 +743,9 @@ test_notify_stopping_while_draining (void)
   Service *s = service_start (&options);
   gsize size = 24 * MiB;
   g_autofree guint8 *big = tu_make_content (23, size);
-  g_autofree char *expected = g_strdup_printf ("OK %" G_GSIZE_FORMAT "\n", size);
-  g_autofree char *line = NULL;
   g_autofree char *stopping = NULL;
   g_autofree guint8 *body = NULL;
-  int fd;
-
-  tu_write_file (s->d->root, "big", big, size);
-  fd = tu_connect_full ("127.0.0.1", s->d->port, 4096);
-  tu_send_str (fd, "GET big\n");
-  line = tu_read_line (fd);
-  g_assert_cmpstr (line, ==, expected);
+  int fd = service_begin_big_get (s, big, size);
 
   g_subprocess_send_signal (s->d->proc, SIGTERM);
   stopping = service_await_notify (s, "STOPPING=1");
@@ -756,14 +768,11 @@ test_reload_drain_timeout (void)
   g_autofree char *line = NULL;
   int fd;
 
-  tu_write_file (s->d->root, "big", big, size);
   service_reload (s, "cache-size = 1M\ndrain-timeout = 1\n");
   line = service_await_stderr (s, "Reloaded");
   g_assert_nonnull (strstr (line, "changed: drain-timeout"));
 
-  fd = tu_connect_full ("127.0.0.1", s->d->port, 4096);
-  tu_send_str (fd, "GET big\n");
-  g_free (tu_read_line (fd));
+  fd = service_begin_big_get (s, big, size);
   g_free (service_stop (s, SIGTERM));
   g_assert_true (tu_wait_closed (fd, TU_IO_TIMEOUT_S * 1000, NULL));
   close (fd);

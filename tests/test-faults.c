@@ -193,7 +193,7 @@ static void
 test_sigterm_drains_transfers (void)
 {
   TuDaemon *d = tu_daemon_start ("--cache-size", "16M", "--drain-timeout", "60", NULL);
-  gsize cached_size = 8 * MiB;
+  gsize cached_size = 12 * MiB;
   gsize streamed_size = 24 * MiB;
   g_autofree guint8 *cached = tu_put_seeded (d, "cached", 14, cached_size);
   g_autofree guint8 *streamed = tu_put_seeded (d, "streamed", 15, streamed_size);
@@ -247,14 +247,15 @@ test_sigterm_closes_idle (void)
 static void
 test_sigterm_stalled_client_bounded (void)
 {
-  TuDaemon *d = tu_daemon_start ("--cache-size", "1M", "--drain-timeout", "5", NULL);
+  /* Time enough for 24 MiB on a slow, loaded machine under ASan. */
+  TuDaemon *d = tu_daemon_start ("--cache-size", "1M", "--drain-timeout", "8", NULL);
   gsize big_size = 32 * MiB;
   /* More than the socket buffers hold, so that only a drain sends it all. */
-  gsize small_size = 12 * MiB;
+  gsize small_size = 24 * MiB;
   g_autofree guint8 *big = tu_put_seeded (d, "big", 20, big_size);
   g_autofree guint8 *small = tu_put_seeded (d, "small", 21, small_size);
   int stalled = begin_get (d, "big", big_size, 4096);
-  int reader = begin_get (d, "small", small_size, 16384);
+  int reader = begin_get (d, "small", small_size, 65536);
 
   g_subprocess_send_signal (d->proc, SIGTERM);
   assert_rest_then_close (reader, small, small_size);

@@ -241,6 +241,33 @@ test_sigterm_closes_idle (void)
   g_assert_cmpint (tu_daemon_finish (d, 0, TU_IO_TIMEOUT_S, NULL), ==, 0);
 }
 
+/* A request pipelined behind a transfer, received before SIGTERM, is
+ * answered after it; then the connection closes. */
+static void
+test_sigterm_answers_pipelined (void)
+{
+  TuDaemon *d = tu_daemon_start ("--cache-size", "1M", "--drain-timeout", "60", NULL);
+  gsize size = 16 * MiB;
+  g_autofree guint8 *big = tu_put_seeded (d, "big", 25, size);
+  g_autofree guint8 *body = NULL;
+  g_autofree char *expected = g_strdup_printf ("OK %" G_GSIZE_FORMAT "\n", size);
+  g_autofree char *line = NULL;
+  int fd = tu_connect_full ("127.0.0.1", d->port, 8192);
+
+  tu_send_str (fd, "GET big\nPING\n");
+  line = tu_read_line (fd);
+  g_assert_cmpstr (line, ==, expected);
+  g_subprocess_send_signal (d->proc, SIGTERM);
+  body = tu_read_exact (fd, size);
+  g_assert_cmpmem (body, size, big, size);
+  g_clear_pointer (&line, g_free);
+  line = tu_read_line (fd);
+  g_assert_cmpstr (line, ==, "OK PONG\n");
+  tu_expect_eof (fd);
+  close (fd);
+  g_assert_cmpint (tu_daemon_finish (d, 0, TU_IO_TIMEOUT_S, NULL), ==, 0);
+}
+
 /* A client that stops reading does not hold the stop past the drain
  * timeout, while another one's transfer ends whole within it. The
  * bounds are hang guards only. */
@@ -546,6 +573,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/faults/stream/shrink-mid-stream", test_shrink_mid_stream);
   g_test_add_func ("/faults/signal/sigterm-drains-transfers", test_sigterm_drains_transfers);
   g_test_add_func ("/faults/signal/sigterm-closes-idle", test_sigterm_closes_idle);
+  g_test_add_func ("/faults/signal/sigterm-answers-pipelined", test_sigterm_answers_pipelined);
   g_test_add_func ("/faults/signal/sigterm-stalled-client-bounded", test_sigterm_stalled_client_bounded);
   g_test_add_func ("/faults/signal/second-sigterm-at-once", test_second_sigterm_at_once);
   g_test_add_func ("/faults/descriptors/connect-cut-cycles", test_connect_cut_cycles);

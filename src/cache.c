@@ -115,6 +115,8 @@ fc_file_id_from_stat (FcFileId          *id,
   id->uid = st->st_uid;
   id->gid = st->st_gid;
   id->nlink = st->st_nlink;
+  /* Until fc_settle_probe_fs() says otherwise, as a stat cannot tell. */
+  id->foreign = FALSE;
 }
 
 gboolean

@@ -41,6 +41,7 @@ struct _FcConn {
   State state;
   gboolean readable;            /* the kernel may hold input not yet read */
   gboolean close_after_reply;
+  gboolean draining;            /* the daemon stops: once the socket is empty, read no more */
 };
 
 /**
@@ -309,6 +310,10 @@ conn_read (FcConn        *conn,
 
       if (!conn->readable)
         {
+          /* All it had received is answered; a half-received line is
+           * not, and the half-close tells the peer nothing more will be. */
+          if (conn->draining)
+            return conn_linger (conn, waiter, scratch);
           conn_keep_input (conn, buf, len);
           fc_waiter_set_deadline (waiter, &conn->waited,
                                   len > 0 ? conn->partial_since + FC_SETTING_LOAD (conn->context, request_timeout)
@@ -384,6 +389,29 @@ fc_conn_run (FcConn        *conn,
     }
 
   return conn_read (conn, waiter, scratch);
+}
+
+/**
+ * fc_conn_drain:
+ * @conn: a connection in @waiter
+ * @waiter: the waiter of the calling thread
+ * @scratch: the calling thread's scratch space
+ *
+ * The daemon stops: @conn answers what it has received (read now, or
+ * still in the socket when it empties it next), finishes the reply under
+ * way, then half-closes and lingers as after QUIT instead of waiting for
+ * another request. An idle connection is half-closed at once. Runs
+ * @conn at once, as fc_conn_run() does, in the thread that owns @waiter.
+ *
+ * Returns: %FALSE when the connection is over, as for fc_conn_run()
+ */
+gboolean
+fc_conn_drain (FcConn        *conn,
+               FcWaiter      *waiter,
+               FcConnScratch *scratch)
+{
+  conn->draining = TRUE;
+  return fc_conn_run (conn, waiter, scratch);
 }
 
 /**

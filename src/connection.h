@@ -27,6 +27,9 @@ FcConn   *fc_conn_from_waited (FcWaited         *waited);
 gboolean  fc_conn_run       (FcConn             *conn,
                              FcWaiter           *waiter,
                              FcConnScratch      *scratch);
+gboolean  fc_conn_drain     (FcConn             *conn,
+                             FcWaiter           *waiter,
+                             FcConnScratch      *scratch);
 void      fc_conn_timed_out (FcConn             *conn);
 void      fc_conn_free      (FcConn             *conn);
 

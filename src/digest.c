@@ -4,7 +4,9 @@
 
 #include <string.h>
 
+#include "abandon.h"
 #include "digest.h"
+#include "errors.h"
 #include "file-read.h"
 #include "settle.h"
 
@@ -234,7 +236,8 @@ fc_digest_of_bytes (GBytes *bytes,
  * @buf_size: how much to read at a time
  * @digest: (out caller-allocates): the SHA-256 of the version @id names
  * @error: as for fc_file_read_at(): %G_IO_ERROR_BUSY when the file
- *   changed (start over), %FC_ERROR_SIZE_MISMATCH, %FC_ERROR_READ_FAILED
+ *   changed (start over), %FC_ERROR_SIZE_MISMATCH, %FC_ERROR_READ_FAILED;
+ *   %FC_ERROR_BUSY once the daemon stops (fc_long_work_abandoned())
  *
  * Every piece hashed is proved to belong to that version, so a digest is
  * never given for bytes other than those it describes.
@@ -256,6 +259,8 @@ fc_digest_of_file (int              fd,
     {
       gsize want = (gsize) MIN (id->size - offset, buf_size);
 
+      if (fc_long_work_abandoned ())
+        return g_set_error_literal (error, FC_ERROR, FC_ERROR_BUSY, "stopping"), FALSE;
       if (!fc_file_read_at (fd, &proved, offset, buf, want, error))
         return FALSE;
       g_checksum_update (checksum, (const guchar *) buf, (gssize) want);

@@ -7,11 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <glib/gi18n.h>
 #include <glib-unix.h>
 #include <gio/gio.h>
 
+#include "abandon.h"
 #include "cache.h"
 #include "dbus-control.h"
 #include "file-read.h"
@@ -69,6 +72,7 @@ parse_options (Options   *options,
     SETTING_OPTION ("request-timeout", N_("Seconds to finish a request line once begun (default: 10)"), N_("S")),
     SETTING_OPTION ("idle-timeout", N_("Seconds an idle connection is kept (default: 60)"), N_("S")),
     SETTING_OPTION ("send-timeout", N_("Seconds a client may read nothing before it is dropped (default: 30)"), N_("S")),
+    SETTING_OPTION ("drain-timeout", N_("Seconds a stop lets the requests received be answered before it cuts them (default: 5)"), N_("S")),
     SETTING_FLAG ("no-dbus", N_("Do not export the D-Bus control interface")),
     SETTING_FLAG ("system", N_("Use the system bus instead of the session bus")),
     SETTING_FLAG ("verbose", N_("Log every request (debug messages)")),
@@ -199,6 +203,7 @@ typedef struct {
   FcCache *cache;
   FcServer *server;
   FcDbusControl *control;         /* (nullable) */
+  guint drain_deadline;           /* a stop drains until this source fires; 0 before a stop */
 } Run;
 
 /* Says the daemon is up, once it is: TCP bound and, with D-Bus, the name
@@ -269,6 +274,9 @@ apply_setting (Run              *run,
     case FC_SETTING_VERBOSE:
       g_log_set_debug_enabled (next->verbose);
       fc_server_refresh_debug (run->server);
+      break;
+    case FC_SETTING_DRAIN_TIMEOUT:
+      /* Read from the settings in force when a stop begins. */
       break;
     default:
       g_assert_not_reached ();
@@ -342,12 +350,77 @@ on_reload_signal (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
-static gboolean
-on_stop_signal (gpointer user_data)
+/* What the process exits with if cleaning up after the main loop hangs:
+ * async-signal-safe to read. */
+static volatile sig_atomic_t exit_status = EXIT_SUCCESS;
+
+static void
+on_exit_guard (int signum)
+{
+  _exit (exit_status);
+}
+
+/* Once the main loop is over, the process is gone within this bound
+ * whatever a thread is blocked in (a read from a hung NFS server, say):
+ * the stop's promise, drain-timeout + 1 s, must not depend on a file. */
+static void
+arm_exit_guard (int status)
+{
+  struct sigaction action = { .sa_handler = on_exit_guard };
+  const struct itimerval in = { .it_value = { 0, 900 * 1000 } };
+
+  exit_status = status;
+  sigaction (SIGALRM, &action, NULL);
+  setitimer (ITIMER_REAL, &in, NULL);
+}
+
+static void
+disarm_exit_guard (void)
+{
+  const struct itimerval never = { { 0, 0 }, { 0, 0 } };
+
+  setitimer (ITIMER_REAL, &never, NULL);
+}
+
+static void
+on_drained (gpointer user_data)
 {
   Run *run = user_data;
 
   g_main_loop_quit (run->loop);
+}
+
+static gboolean
+on_drain_deadline (gpointer user_data)
+{
+  Run *run = user_data;
+  FcServerStats stats;
+
+  fc_server_get_stats (run->server, &stats);
+  g_message (_("Drain timeout over: cutting what is left (connections open: %u)"), stats.clients);
+  g_main_loop_quit (run->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+/* The first SIGTERM or SIGINT drains (README, "Stopping"); the second
+ * stops at once, cutting what is under way. */
+static gboolean
+on_stop_signal (gpointer user_data)
+{
+  Run *run = user_data;
+  guint timeout = run->settings->drain_timeout;
+
+  if (run->drain_deadline != 0)
+    {
+      g_message (_("Stopping at once: replies under way are cut"));
+      g_main_loop_quit (run->loop);
+      return G_SOURCE_CONTINUE;
+    }
+
+  notify ("STOPPING=1");
+  g_message (_("Stopping: the requests received are answered for at most %u s"), timeout);
+  run->drain_deadline = g_timeout_add (timeout * 1000, on_drain_deadline, run);
+  fc_server_drain (run->server, on_drained, run);
   return G_SOURCE_CONTINUE;
 }
 
@@ -473,7 +546,7 @@ main (int   argc,
    * right then. */
   loop = g_main_loop_new (NULL, FALSE);
   run = (Run) { loop, EXIT_SUCCESS, &options, &settings, config.max_clients, run.n_listen_fds,
-                cache, server, NULL };
+                cache, server, NULL, 0 };
   g_unix_signal_add (SIGINT, on_stop_signal, &run);
   g_unix_signal_add (SIGTERM, on_stop_signal, &run);
   g_unix_signal_add (SIGHUP, on_reload_signal, &run);
@@ -497,10 +570,13 @@ main (int   argc,
                                                  announce, on_dbus_fatal, &run);
   g_main_loop_run (loop);
 
-  notify ("STOPPING=1");
-  g_message (_("Stopping"));
+  /* Drained, out of time, or told twice: what is left is cut now. */
+  g_clear_handle_id (&run.drain_deadline, g_source_remove);
+  fc_abandon_long_work ();
+  arm_exit_guard (run.status);
   g_clear_pointer (&control, fc_dbus_control_free);
   fc_server_stop (server);
+  disarm_exit_guard ();
 
 out:
   options_clear (&options);

@@ -42,6 +42,9 @@ struct _FcServer {
   FcWorkers *workers;             /* (owned) (nullable) */
   gint64 started;                 /* monotonic µs */
   GQueue draining;                /* (element-type Refused) (owned): main thread only */
+  FcServerDrained drained;        /* (nullable): told once a stop has drained */
+  gpointer drained_data;
+  gboolean workers_drained;
 
   atomic_uint_fast64_t refused;
   atomic_uint_fast64_t clients_total;
@@ -55,16 +58,32 @@ typedef struct {
   GList link;                     /* in FcServer.draining */
 } Refused;
 
+/* A stop has drained once every worker has ended and every refused
+ * connection has been drained too. */
+static void
+server_check_drained (FcServer *server)
+{
+  FcServerDrained drained = server->drained;
+
+  if (drained == NULL || !server->workers_drained || server->draining.head != NULL)
+    return;
+  server->drained = NULL;
+  drained (server->drained_data);
+}
+
 /* Removing the source being dispatched is allowed; its callback's return
  * value is then ignored. */
 static void
 refused_free (Refused *refused)
 {
+  FcServer *server = refused->server;
+
   g_source_remove (refused->watch);
   g_source_remove (refused->timeout);
-  g_queue_unlink (&refused->server->draining, &refused->link);
+  g_queue_unlink (&server->draining, &refused->link);
   g_object_unref (refused->connection);
   g_free (refused);
+  server_check_drained (server);
 }
 
 static gboolean
@@ -380,22 +399,65 @@ fc_server_start (FcServer  *server,
                                   : server_listen (server, error);
 }
 
+/* Closes the listening sockets: from now on a new connection is refused
+ * by the kernel (or queued on systemd's socket, for the next start). */
+static void
+server_stop_accepting (FcServer *server)
+{
+  g_clear_pointer (&server->acceptor, fc_acceptor_free);
+  if (server->listener == NULL)
+    return;
+  g_socket_listener_close (server->listener);
+  g_clear_object (&server->listener);
+}
+
+static void
+on_workers_drained (gpointer user_data)
+{
+  FcServer *server = user_data;
+
+  server->workers_drained = TRUE;
+  server_check_drained (server);
+}
+
+/**
+ * fc_server_drain:
+ * @server: a started server
+ * @drained: called in the main thread once no connection is left
+ * @user_data: for @drained
+ *
+ * Begins a graceful stop: stops accepting at once; every connection
+ * answers the requests it has received, finishes the reply under way and
+ * is closed, an idle one at once (fc_conn_drain()); refused connections
+ * finish their linger. Bounding it in time is the caller's: call
+ * fc_server_stop() at the deadline. Main thread.
+ */
+void
+fc_server_drain (FcServer        *server,
+                 FcServerDrained  drained,
+                 gpointer         user_data)
+{
+  g_return_if_fail (server->workers != NULL);
+
+  server_stop_accepting (server);
+  server->drained = drained;
+  server->drained_data = user_data;
+  fc_workers_drain (server->workers, on_workers_drained, server);
+}
+
 /**
  * fc_server_stop:
  * @server: a server
  *
  * Stops accepting, closes every connection (replies in the middle of a
- * write are cut) and joins the worker threads. Main thread.
+ * write are cut) and joins the worker threads, each within one slice of
+ * its work once fc_abandon_long_work() was called. Main thread.
  */
 void
 fc_server_stop (FcServer *server)
 {
-  g_clear_pointer (&server->acceptor, fc_acceptor_free);
-  if (server->listener != NULL)
-    {
-      g_socket_listener_close (server->listener);
-      g_clear_object (&server->listener);
-    }
+  server->drained = NULL;
+  server_stop_accepting (server);
   while (server->draining.head != NULL)
     refused_free (server->draining.head->data);
   g_clear_pointer (&server->workers, fc_workers_free);

@@ -31,11 +31,16 @@ typedef struct {
 
 typedef struct _FcServer FcServer;
 
+typedef void (*FcServerDrained) (gpointer user_data);
+
 FcServer   *fc_server_new          (const FcServerConfig  *config,
                                     FcCache               *cache,
                                     GError               **error);
 gboolean    fc_server_start        (FcServer              *server,
                                     GError               **error);
+void        fc_server_drain        (FcServer              *server,
+                                    FcServerDrained        drained,
+                                    gpointer               user_data);
 void        fc_server_stop         (FcServer              *server);
 void        fc_server_free         (FcServer              *server);
 guint16     fc_server_get_port     (FcServer              *server);

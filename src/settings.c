@@ -43,6 +43,9 @@ static const SettingInfo infos[FC_N_SETTINGS] = {
   [FC_SETTING_REQUEST_TIMEOUT] = { "request-timeout", TYPE_NUMBER, FIELD (request_timeout), 1, 86400, TRUE },
   [FC_SETTING_IDLE_TIMEOUT] = { "idle-timeout", TYPE_NUMBER, FIELD (idle_timeout), 1, 86400, TRUE },
   [FC_SETTING_SEND_TIMEOUT] = { "send-timeout", TYPE_NUMBER, FIELD (send_timeout), 1, 86400, TRUE },
+  /* 0 cuts at once, as before draining was; an hour is far past any
+   * service manager's patience (systemd's TimeoutStopSec= is 90 s). */
+  [FC_SETTING_DRAIN_TIMEOUT] = { "drain-timeout", TYPE_NUMBER, FIELD (drain_timeout), 0, 3600, TRUE },
   [FC_SETTING_NO_DBUS] = { "no-dbus", TYPE_BOOLEAN, FIELD (no_dbus), 0, 0, FALSE },
   [FC_SETTING_SYSTEM] = { "system", TYPE_BOOLEAN, FIELD (system_bus), 0, 0, FALSE },
   [FC_SETTING_VERBOSE] = { "verbose", TYPE_BOOLEAN, FIELD (verbose), 0, 0, TRUE },
@@ -70,6 +73,10 @@ fc_settings_init (FcSettings *settings)
     .request_timeout = 10,
     .idle_timeout = 60,
     .send_timeout = 30,
+    /* Room for every small reply and a few MiB at a slow client's pace,
+     * yet a stop stays far inside systemd's 90 s TimeoutStopSec= and a
+     * rolling restart of many nodes does not crawl. */
+    .drain_timeout = 5,
   };
 }
 

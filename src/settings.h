@@ -31,6 +31,7 @@ typedef enum {
   FC_SETTING_REQUEST_TIMEOUT,
   FC_SETTING_IDLE_TIMEOUT,
   FC_SETTING_SEND_TIMEOUT,
+  FC_SETTING_DRAIN_TIMEOUT,
   FC_SETTING_NO_DBUS,
   FC_SETTING_SYSTEM,
   FC_SETTING_VERBOSE,
@@ -48,6 +49,7 @@ typedef struct {
   guint request_timeout;    /* seconds */
   guint idle_timeout;       /* seconds */
   guint send_timeout;       /* seconds */
+  guint drain_timeout;      /* seconds a stop waits for the requests received */
   gboolean no_dbus;
   gboolean system_bus;
   gboolean verbose;         /* debug messages, one per request */

@@ -290,6 +290,24 @@ fc_waiter_count (FcWaiter *waiter)
 }
 
 /**
+ * fc_waiter_foreach:
+ * @waiter: a waiter
+ * @func: called with each #FcWaited in @waiter, in no order; it must not
+ *   enter, leave or re-time any (collect them, then act)
+ * @user_data: for @func
+ *
+ * For the rare event that concerns every connection (a stop); O(n).
+ */
+void
+fc_waiter_foreach (FcWaiter *waiter,
+                   GFunc     func,
+                   gpointer  user_data)
+{
+  for (guint i = 0; i < waiter->n_heap; i++)
+    func (waiter->heap[i], user_data);
+}
+
+/**
  * fc_waiter_free:
  * @waiter: a waiter
  *

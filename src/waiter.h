@@ -47,6 +47,9 @@ void      fc_waiter_leave        (FcWaiter      *waiter,
                                   FcWaited      *waited);
 void      fc_waiter_dispatch     (FcWaiter      *waiter);
 guint     fc_waiter_count        (FcWaiter      *waiter);
+void      fc_waiter_foreach      (FcWaiter      *waiter,
+                                  GFunc          func,
+                                  gpointer       user_data);
 void      fc_waiter_free         (FcWaiter      *waiter);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FcWaiter, fc_waiter_free)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <glib/gi18n.h>
+#include <glib-unix.h>
 
 #include "connection.h"
 #include "waiter.h"
@@ -28,7 +29,11 @@ typedef struct {
   GQueue inbox;                 /* (element-type GSocketConnection) (owned): guarded by lock */
   gboolean stopping;            /* guarded by lock */
   gboolean retiring;            /* guarded by lock: no new connections; ends with its last */
-  atomic_bool finished;         /* its thread has returned */
+  gboolean draining;            /* guarded by lock: retiring, and each connection ends after
+                                 * what it has received (fc_conn_drain()) */
+  gboolean drain_seen;          /* this thread's alone: draining, as last read */
+  gboolean drained;             /* this thread's alone: its connections were told */
+  atomic_bool finished;         /* its thread is about to return: join it */
 } Worker;
 
 /* The workers that take new connections, and those retired by a reload
@@ -40,6 +45,11 @@ struct _FcWorkers {
   GPtrArray *retired;           /* (element-type Worker) (owned) */
   guint started;                /* workers ever started, to name them */
   guint next;                   /* round-robin over active */
+  int ended_fd;                 /* (owned): eventfd, written by each worker as it ends */
+  guint ended_watch;            /* its source in the main context */
+  gboolean draining;            /* a stop under way: no worker starts or retires */
+  FcWorkersDrained drained;     /* (nullable): called once all have ended, after a drain */
+  gpointer drained_data;
 };
 
 static void
@@ -58,6 +68,36 @@ worker_run_conn (Worker *worker,
     worker_close (worker, conn);
 }
 
+static void
+collect_conn (gpointer data,
+              gpointer user_data)
+{
+  Worker *worker = ((gpointer *) user_data)[0];
+  GPtrArray *conns = ((gpointer *) user_data)[1];
+
+  if (data != &worker->wake)
+    g_ptr_array_add (conns, data);
+}
+
+/* Tells each connection the daemon stops; those with nothing left to
+ * answer are closed or half-closed now. */
+static void
+worker_drain_conns (Worker *worker)
+{
+  g_autoptr(GPtrArray) conns = g_ptr_array_new ();
+  gpointer both[] = { worker, conns };
+
+  worker->drained = TRUE;
+  fc_waiter_foreach (worker->waiter, collect_conn, both);
+  for (guint i = 0; i < conns->len; i++)
+    {
+      FcConn *conn = fc_conn_from_waited (g_ptr_array_index (conns, i));
+
+      if (!fc_conn_drain (conn, worker->waiter, &worker->scratch))
+        worker_close (worker, conn);
+    }
+}
+
 /* Takes in the connections the acceptor queued; returns FALSE once the
  * worker is to stop. */
 static gboolean
@@ -66,6 +106,7 @@ worker_take_inbox (Worker *worker)
   GQueue inbox = G_QUEUE_INIT;
   guint64 count;
   gboolean stopping;
+  gboolean draining;
   GSocketConnection *connection;
 
   if (read (worker->wake.fd, &count, sizeof count) < 0 && errno != EAGAIN)
@@ -75,7 +116,10 @@ worker_take_inbox (Worker *worker)
   inbox = worker->inbox;
   g_queue_init (&worker->inbox);
   stopping = worker->stopping;
+  draining = worker->draining;
   g_mutex_unlock (&worker->lock);
+
+  worker->drain_seen = draining;
 
   while ((connection = g_queue_pop_head (&inbox)) != NULL)
     {
@@ -90,8 +134,11 @@ worker_take_inbox (Worker *worker)
           fc_conn_free (conn);
           continue;
         }
-      /* The request is usually there already: read first, wait after. */
-      worker_run_conn (worker, conn);
+      /* The request is usually there already: read first, wait after.
+       * Accepted before the stop, it is served what it sent by then. */
+      if (draining ? !fc_conn_drain (conn, worker->waiter, &worker->scratch)
+                   : !fc_conn_run (conn, worker->waiter, &worker->scratch))
+        worker_close (worker, conn);
     }
   return !stopping;
 }
@@ -138,28 +185,44 @@ worker_done_retiring (Worker *worker)
          fc_waiter_count (worker->waiter) <= 1;
 }
 
+static void
+wake_fd (int fd)
+{
+  static const guint64 one = 1;
+
+  if (write (fd, &one, sizeof one) != sizeof one)
+    g_warning (_("Cannot wake a worker thread: %s"), g_strerror (errno));
+}
+
 static gpointer
 worker_main (gpointer data)
 {
   Worker *worker = data;
 
-  /* The wake descriptor leaves the waiter when stopping is seen. */
+  /* The wake descriptor leaves the waiter when stopping is seen. The
+   * connections are drained between two dispatches, never from a
+   * callback: others of the same batch would be told of after their
+   * end. */
   while (worker->wake.index != 0 && !worker_done_retiring (worker))
-    fc_waiter_dispatch (worker->waiter);
+    {
+      fc_waiter_dispatch (worker->waiter);
+      if (worker->drain_seen && !worker->drained)
+        worker_drain_conns (worker);
+    }
 
   /* Every connection still open is closed, mid-reply or not. */
   g_clear_pointer (&worker->waiter, fc_waiter_free);
+  /* The main thread joins and frees it (on_worker_ended()), so a retired
+   * worker's thread, eventfd and buffers go now, not at the next reload. */
   atomic_store (&worker->finished, TRUE);
+  wake_fd (worker->workers->ended_fd);
   return NULL;
 }
 
 static void
 worker_wake (Worker *worker)
 {
-  static const guint64 one = 1;
-
-  if (write (worker->wake.fd, &one, sizeof one) != sizeof one)
-    g_warning (_("Cannot wake a worker thread: %s"), g_strerror (errno));
+  wake_fd (worker->wake.fd);
 }
 
 /* Tells @worker to close what it still serves and end. */
@@ -233,6 +296,41 @@ worker_new (FcWorkers  *workers,
   return g_steal_pointer (&worker);
 }
 
+/* Removes from @array, and so joins and frees, the workers that ended. */
+static void
+reap_ended (GPtrArray *array)
+{
+  for (guint i = array->len; i > 0; i--)
+    {
+      Worker *worker = g_ptr_array_index (array, i - 1);
+
+      if (atomic_load (&worker->finished))
+        g_ptr_array_remove_index (array, i - 1);
+    }
+}
+
+/* Main thread: some worker has ended (retired, or drained). */
+static gboolean
+on_worker_ended (int          fd,
+                 GIOCondition condition,
+                 gpointer     user_data)
+{
+  FcWorkers *workers = user_data;
+  FcWorkersDrained drained = workers->drained;
+  guint64 count;
+
+  if (read (fd, &count, sizeof count) < 0 && errno != EAGAIN)
+    g_warning (_("Cannot read a worker’s event descriptor: %s"), g_strerror (errno));
+  reap_ended (workers->retired);
+  reap_ended (workers->active);
+  if (drained != NULL && workers->active->len == 0 && workers->retired->len == 0)
+    {
+      workers->drained = NULL;
+      drained (workers->drained_data);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
 /**
  * fc_workers_new:
  * @context: (transfer none): the serving context; must outlive the workers
@@ -256,6 +354,16 @@ fc_workers_new (FcServeContext  *context,
   workers->context = context;
   workers->active = g_ptr_array_new_with_free_func ((GDestroyNotify) worker_free);
   workers->retired = g_ptr_array_new_with_free_func ((GDestroyNotify) worker_free);
+  workers->ended_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (workers->ended_fd < 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   _("Cannot create an event descriptor: %s"), g_strerror (saved_errno));
+      return NULL;
+    }
+  workers->ended_watch = g_unix_fd_add (workers->ended_fd, G_IO_IN, on_worker_ended, workers);
   if (!fc_workers_set_threads (workers, n_threads, error))
     return NULL;
   return g_steal_pointer (&workers);
@@ -269,8 +377,8 @@ fc_workers_new (FcServeContext  *context,
  *
  * Starts more workers, or retires the last ones: a retired worker takes
  * no new connection and ends with the last it serves, so no connection or
- * transfer is cut. Retired workers that have ended are joined here. Main
- * thread (the acceptor's).
+ * transfer is cut; it is joined once it has ended. Main thread (the
+ * acceptor's).
  *
  * Returns: %FALSE when fewer threads than asked could be started; those
  *   that could serve
@@ -282,13 +390,9 @@ fc_workers_set_threads (FcWorkers  *workers,
 {
   g_return_val_if_fail (n_threads > 0, FALSE);
 
-  for (guint i = workers->retired->len; i > 0; i--)
-    {
-      Worker *worker = g_ptr_array_index (workers->retired, i - 1);
-
-      if (atomic_load (&worker->finished))
-        g_ptr_array_remove_index_fast (workers->retired, i - 1);
-    }
+  /* A reload during a stop: every worker is on its way out already. */
+  if (workers->draining)
+    return TRUE;
 
   while (workers->active->len > n_threads)
     {
@@ -358,11 +462,13 @@ fc_workers_adopt (FcWorkers         *workers,
  * @workers: workers
  *
  * Stops every worker: each closes all its connections (replies in flight
- * are cut) and its thread is joined before this returns.
+ * are cut) and its thread is joined before this returns. Main thread,
+ * where the workers' ends are watched.
  */
 void
 fc_workers_free (FcWorkers *workers)
 {
+  g_clear_handle_id (&workers->ended_watch, g_source_remove);
   /* Tell them all first, so they stop together. */
   for (guint i = 0; i < workers->active->len; i++)
     worker_tell_stop (g_ptr_array_index (workers->active, i));
@@ -370,5 +476,43 @@ fc_workers_free (FcWorkers *workers)
     worker_tell_stop (g_ptr_array_index (workers->retired, i));
   g_ptr_array_unref (workers->active);
   g_ptr_array_unref (workers->retired);
+  /* Only now: every worker writes it as it ends. */
+  if (workers->ended_fd >= 0)
+    close (workers->ended_fd);
   g_free (workers);
+}
+
+/**
+ * fc_workers_drain:
+ * @workers: running workers
+ * @drained: called in the main thread once every worker has ended
+ * @user_data: for @drained
+ *
+ * The daemon stops: every worker takes no new connection, lets each of
+ * its connections answer what it has received and finish its reply
+ * (fc_conn_drain()), and ends with the last. Call it once the acceptor
+ * has stopped: no connection may be adopted after. Main thread; whatever
+ * is left is cut by fc_workers_free().
+ */
+void
+fc_workers_drain (FcWorkers        *workers,
+                  FcWorkersDrained  drained,
+                  gpointer          user_data)
+{
+  GPtrArray *all[] = { workers->active, workers->retired };
+
+  workers->draining = TRUE;
+  workers->drained = drained;
+  workers->drained_data = user_data;
+  for (guint a = 0; a < G_N_ELEMENTS (all); a++)
+    for (guint i = 0; i < all[a]->len; i++)
+      {
+        Worker *worker = g_ptr_array_index (all[a], i);
+
+        g_mutex_lock (&worker->lock);
+        worker->retiring = TRUE;
+        worker->draining = TRUE;
+        g_mutex_unlock (&worker->lock);
+        worker_wake (worker);
+      }
 }

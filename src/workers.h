@@ -10,6 +10,8 @@ G_BEGIN_DECLS
  * connections handed to it, one step at a time, until they close. */
 typedef struct _FcWorkers FcWorkers;
 
+typedef void (*FcWorkersDrained) (gpointer user_data);
+
 FcWorkers *fc_workers_new   (FcServeContext     *context,
                              guint               n_threads,
                              GError            **error);
@@ -19,6 +21,9 @@ gboolean   fc_workers_set_threads (FcWorkers    *workers,
 guint      fc_workers_get_threads (FcWorkers    *workers);
 void       fc_workers_adopt (FcWorkers          *workers,
                              GSocketConnection  *connection);
+void       fc_workers_drain (FcWorkers          *workers,
+                             FcWorkersDrained    drained,
+                             gpointer            user_data);
 void       fc_workers_free  (FcWorkers          *workers);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FcWorkers, fc_workers_free)

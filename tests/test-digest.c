@@ -1,5 +1,12 @@
+#include <fcntl.h>
 #include <glib.h>
+#include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "abandon.h"
+#include "errors.h"
 
 #include "digest.h"
 
@@ -199,6 +206,38 @@ test_table_single_flight (void)
   fc_digests_free (flight.digests);
 }
 
+/* Once a stop abandons long work, hashing a file gives up at its next
+ * slice with FC_ERROR_BUSY. Last: nothing resets the flag. */
+static void
+test_file_abandoned (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("digest-XXXXXX", &error);
+  g_autofree char *path = g_build_filename (dir, "f", NULL);
+  char buf[5];
+  guint8 digest[FC_DIGEST_LEN];
+  FcFileId id;
+  struct stat st;
+  int fd;
+
+  g_assert_no_error (error);
+  g_assert_true (g_file_set_contents (path, "0123456789", 10, NULL));
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (fstat (fd, &st), ==, 0);
+  fc_file_id_from_stat (&id, &st);
+
+  g_assert_true (fc_digest_of_file (fd, &id, buf, 4, digest, &error));
+  g_assert_no_error (error);
+  fc_abandon_long_work ();
+  g_assert_false (fc_digest_of_file (fd, &id, buf, 4, digest, &error));
+  g_assert_error (error, FC_ERROR, FC_ERROR_BUSY);
+
+  close (fd);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -210,5 +249,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/digest/table/abort", test_table_abort);
   g_test_add_func ("/digest/table/racy-not-kept", test_table_racy);
   g_test_add_func ("/digest/table/single-flight", test_table_single_flight);
+  g_test_add_func ("/digest/file/abandoned", test_file_abandoned);
   return g_test_run ();
 }

@@ -1,6 +1,8 @@
 /* Faults found from outside (issue 8), each as a kind: the real daemon
  * against what an unlucky admin or a hostile client does. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -187,30 +189,184 @@ test_read_error_logged (void)
   g_assert_cmpuint (logged, ==, 5);
 }
 
-/* SIGTERM with transfers in flight, cached and streamed: a clean exit. */
-static void
-test_sigterm_with_transfers (void)
+/* Sends a GET and reads its status line: the request has been received. */
+static int
+begin_get (TuDaemon   *d,
+           const char *name,
+           gsize       size,
+           int         rcvbuf)
 {
-  TuDaemon *d = tu_daemon_start ("--cache-size", "16M", NULL);
-  g_autofree guint8 *cached = tu_put_seeded (d, "cached", 14, 8 * MiB);
-  g_autofree guint8 *streamed = tu_put_seeded (d, "streamed", 15, 32 * MiB);
-  int fds[8];
+  int fd = tu_connect_full ("127.0.0.1", d->port, rcvbuf);
+  g_autofree char *request = g_strdup_printf ("GET %s\n", name);
+  g_autofree char *expected = g_strdup_printf ("OK %" G_GSIZE_FORMAT "\n", size);
+  g_autofree char *line = NULL;
+
+  tu_send_str (fd, request);
+  line = tu_read_line (fd);
+  g_assert_cmpstr (line, ==, expected);
+  return fd;
+}
+
+/* Asserts that the rest of the body on @fd is @data, then that the
+ * daemon closes the connection. */
+static void
+assert_rest_then_close (int            fd,
+                        const guint8  *data,
+                        gsize          size)
+{
+  g_autofree guint8 *body = tu_read_exact (fd, size);
+
+  g_assert_cmpmem (body, size, data, size);
+  tu_expect_eof (fd);
+  close (fd);
+}
+
+/* Waits until the daemon refuses connections: it has begun to stop. */
+static void
+await_refused (guint16 port)
+{
+  struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons (port) };
+  gint64 deadline = g_get_monotonic_time () + TU_IO_TIMEOUT_S * G_USEC_PER_SEC;
+
+  address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  for (;;)
+    {
+      int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      int result = connect (fd, (struct sockaddr *) &address, sizeof address);
+      int saved_errno = errno;
+
+      close (fd);
+      if (result != 0 && saved_errno == ECONNREFUSED)
+        return;
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (10 * 1000);
+    }
+}
+
+/* SIGTERM with 16 transfers under way, cached and streamed, none read
+ * yet: each ends whole, with the right bytes, then the daemon exits 0
+ * (issue 13: a stop drains, as nginx's graceful quit does). */
+static void
+test_sigterm_drains_transfers (void)
+{
+  TuDaemon *d = tu_daemon_start ("--cache-size", "16M", "--drain-timeout", "60", NULL);
+  gsize cached_size = 12 * MiB;
+  gsize streamed_size = 24 * MiB;
+  g_autofree guint8 *cached = tu_put_seeded (d, "cached", 14, cached_size);
+  g_autofree guint8 *streamed = tu_put_seeded (d, "streamed", 15, streamed_size);
+  int fds[16];
 
   for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
-    {
-      g_autofree char *line = NULL;
-
-      fds[i] = tu_connect_full ("127.0.0.1", d->port, 8192);
-      tu_send_str (fds[i], i % 2 == 0 ? "GET cached\n" : "GET streamed\n");
-      line = tu_read_line (fds[i]);
-      g_assert_true (g_str_has_prefix (line, "OK "));
-    }
-  tu_daemon_stop_with (d, SIGTERM);
+    fds[i] = i % 2 == 0 ? begin_get (d, "cached", cached_size, 8192)
+                        : begin_get (d, "streamed", streamed_size, 8192);
+  g_subprocess_send_signal (d->proc, SIGTERM);
   for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
     {
-      g_assert_true (tu_wait_closed (fds[i], 10000, NULL));
-      close (fds[i]);
+      if (i % 2 == 0)
+        assert_rest_then_close (fds[i], cached, cached_size);
+      else
+        assert_rest_then_close (fds[i], streamed, streamed_size);
     }
+  g_assert_cmpint (tu_daemon_finish (d, 0, TU_IO_TIMEOUT_S, NULL), ==, 0);
+}
+
+/* After SIGTERM, while a transfer drains: an idle keep-alive connection
+ * and one with half a request line are closed at once, unanswered, and
+ * a new connection is refused. */
+static void
+test_sigterm_closes_idle (void)
+{
+  TuDaemon *d = tu_daemon_start ("--cache-size", "1M", "--drain-timeout", "60", NULL);
+  gsize size = 16 * MiB;
+  g_autofree guint8 *big = tu_put_seeded (d, "big", 19, size);
+  int idle = tu_connect (d->port);
+  int partial = tu_connect (d->port);
+  int transfer;
+
+  tu_assert_ping (idle);
+  tu_assert_ping (partial);
+  tu_send_str (partial, "GET bi");
+  transfer = begin_get (d, "big", size, 8192);
+
+  g_subprocess_send_signal (d->proc, SIGTERM);
+  tu_expect_eof (idle);
+  tu_expect_eof (partial);
+  await_refused (d->port);
+  assert_rest_then_close (transfer, big, size);
+  close (idle);
+  close (partial);
+  g_assert_cmpint (tu_daemon_finish (d, 0, TU_IO_TIMEOUT_S, NULL), ==, 0);
+}
+
+/* A request pipelined behind a transfer, received before SIGTERM, is
+ * answered after it; then the connection closes. */
+static void
+test_sigterm_answers_pipelined (void)
+{
+  TuDaemon *d = tu_daemon_start ("--cache-size", "1M", "--drain-timeout", "60", NULL);
+  gsize size = 16 * MiB;
+  g_autofree guint8 *big = tu_put_seeded (d, "big", 25, size);
+  g_autofree guint8 *body = NULL;
+  g_autofree char *expected = g_strdup_printf ("OK %" G_GSIZE_FORMAT "\n", size);
+  g_autofree char *line = NULL;
+  int fd = tu_connect_full ("127.0.0.1", d->port, 8192);
+
+  tu_send_str (fd, "GET big\nPING\n");
+  line = tu_read_line (fd);
+  g_assert_cmpstr (line, ==, expected);
+  g_subprocess_send_signal (d->proc, SIGTERM);
+  body = tu_read_exact (fd, size);
+  g_assert_cmpmem (body, size, big, size);
+  g_clear_pointer (&line, g_free);
+  line = tu_read_line (fd);
+  g_assert_cmpstr (line, ==, "OK PONG\n");
+  tu_expect_eof (fd);
+  close (fd);
+  g_assert_cmpint (tu_daemon_finish (d, 0, TU_IO_TIMEOUT_S, NULL), ==, 0);
+}
+
+/* A client that stops reading does not hold the stop past the drain
+ * timeout, while another one's transfer ends whole within it. The
+ * bounds are hang guards only. */
+static void
+test_sigterm_stalled_client_bounded (void)
+{
+  /* Time enough for 24 MiB on a slow, loaded machine under ASan. */
+  TuDaemon *d = tu_daemon_start ("--cache-size", "1M", "--drain-timeout", "8", NULL);
+  gsize big_size = 32 * MiB;
+  /* More than the socket buffers hold, so that only a drain sends it all. */
+  gsize small_size = 24 * MiB;
+  g_autofree guint8 *big = tu_put_seeded (d, "big", 20, big_size);
+  g_autofree guint8 *small = tu_put_seeded (d, "small", 21, small_size);
+  int stalled = begin_get (d, "big", big_size, 4096);
+  int reader = begin_get (d, "small", small_size, 65536);
+
+  g_subprocess_send_signal (d->proc, SIGTERM);
+  assert_rest_then_close (reader, small, small_size);
+  g_assert_cmpint (tu_daemon_finish (d, 0, TU_IO_TIMEOUT_S, NULL), ==, 0);
+  g_assert_true (tu_wait_closed (stalled, TU_IO_TIMEOUT_S * 1000, NULL));
+  close (stalled);
+}
+
+/* A second SIGTERM stops at once, though a transfer still drains and the
+ * drain timeout is an hour away. */
+static void
+test_second_sigterm_at_once (void)
+{
+  TuDaemon *d = tu_daemon_start ("--cache-size", "1M", "--drain-timeout", "3600", NULL);
+  gsize size = 32 * MiB;
+  g_autofree guint8 *big = tu_put_seeded (d, "big", 22, size);
+  g_autofree guint8 *some = NULL;
+  int transfer = begin_get (d, "big", size, 4096);
+
+  g_subprocess_send_signal (d->proc, SIGTERM);
+  await_refused (d->port);
+  /* More than any socket buffers hold: the transfer goes on. */
+  some = tu_read_exact (transfer, 12 * MiB);
+  g_assert_cmpmem (some, 12 * MiB, big, 12 * MiB);
+  g_assert_cmpint (tu_daemon_finish (d, SIGTERM, TU_IO_TIMEOUT_S, NULL), ==, 0);
+  g_assert_true (tu_wait_closed (transfer, TU_IO_TIMEOUT_S * 1000, NULL));
+  close (transfer);
 }
 
 static guint
@@ -474,7 +630,11 @@ main (int argc, char *argv[])
   g_test_add_func ("/faults/memory/capacity-beyond-memory", test_capacity_beyond_memory);
   g_test_add_func ("/faults/stream/shrink-mid-stream", test_shrink_mid_stream);
   g_test_add_func ("/faults/read-error/logged", test_read_error_logged);
-  g_test_add_func ("/faults/signal/sigterm-with-transfers", test_sigterm_with_transfers);
+  g_test_add_func ("/faults/signal/sigterm-drains-transfers", test_sigterm_drains_transfers);
+  g_test_add_func ("/faults/signal/sigterm-closes-idle", test_sigterm_closes_idle);
+  g_test_add_func ("/faults/signal/sigterm-answers-pipelined", test_sigterm_answers_pipelined);
+  g_test_add_func ("/faults/signal/sigterm-stalled-client-bounded", test_sigterm_stalled_client_bounded);
+  g_test_add_func ("/faults/signal/second-sigterm-at-once", test_second_sigterm_at_once);
   g_test_add_func ("/faults/descriptors/connect-cut-cycles", test_connect_cut_cycles);
   g_test_add_func ("/faults/memory/unread-listings", test_unread_listings);
   g_test_add_func ("/faults/pseudo-file/cached", test_pseudo_file_cached);

@@ -554,6 +554,59 @@ test_reload_threads (void)
   g_free (service_stop (s, SIGTERM));
 }
 
+/* The daemon's eventfds: one per worker, and the workers' own. */
+static guint
+daemon_eventfds (TuDaemon *d)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/fd", g_subprocess_get_identifier (d->proc));
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *link_path = g_build_filename (path, name, NULL);
+      g_autofree char *target = g_file_read_link (link_path, NULL);
+
+      if (g_strcmp0 (target, "anon_inode:[eventfd]") == 0)
+        n++;
+    }
+  return n;
+}
+
+/* A reload that lowers threads: the retired worker's thread and eventfd
+ * go once its last connection ends, with no later reload (issue 13). */
+static void
+test_reload_threads_frees_retired (void)
+{
+  const ServiceOptions options = { .config = "threads = 2\n" };
+  Service *s = service_start (&options);
+  guint threads = tu_daemon_threads (s->d);
+  guint eventfds = daemon_eventfds (s->d);
+  gint64 deadline;
+  int first = tu_connect (s->d->port);
+  int second = tu_connect (s->d->port);
+
+  /* One on each worker (round robin); the second worker is retired. */
+  tu_assert_ping (first);
+  tu_assert_ping (second);
+  service_reload (s, "threads = 1\n");
+  tu_assert_ping (second);
+  g_assert_cmpuint (daemon_eventfds (s->d), ==, eventfds);
+  close (second);
+
+  deadline = g_get_monotonic_time () + TU_IO_TIMEOUT_S * G_USEC_PER_SEC;
+  while (daemon_eventfds (s->d) > eventfds - 1 || tu_daemon_threads (s->d) > threads - 1)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (50 * 1000);
+    }
+  tu_assert_ping (first);
+  close (first);
+  g_free (service_stop (s, SIGTERM));
+}
+
 /* What a running daemon cannot change is said, and left as it was; what
  * the command line gives stays as it says (here the port). */
 static void
@@ -669,6 +722,70 @@ test_notify_states (void)
   stopping = service_read_notify (s);
   g_assert_true (has_line (stopping, "STOPPING=1"));
   g_free (service_stop (s, 0));
+}
+
+/* Puts @size bytes of @data in the root as "big" and begins a GET of it
+ * on a connection with a small receive buffer; returns once its status
+ * line has come (the request was received). */
+static int
+service_begin_big_get (Service      *s,
+                       const guint8 *data,
+                       gsize         size)
+{
+  g_autofree char *expected = g_strdup_printf ("OK %" G_GSIZE_FORMAT "\n", size);
+  g_autofree char *line = NULL;
+  int fd;
+
+  tu_write_file (s->d->root, "big", data, size);
+  fd = tu_connect_full ("127.0.0.1", s->d->port, 4096);
+  tu_send_str (fd, "GET big\n");
+  line = tu_read_line (fd);
+  g_assert_cmpstr (line, ==, expected);
+  return fd;
+}
+
+/* STOPPING=1 as soon as SIGTERM comes, while a transfer under way goes
+ * on to its end; then a clean exit. */
+static void
+test_notify_stopping_while_draining (void)
+{
+  const ServiceOptions options = { .config = "cache-size = 1M\ndrain-timeout = 60\n" };
+  Service *s = service_start (&options);
+  gsize size = 24 * MiB;
+  g_autofree guint8 *big = tu_make_content (23, size);
+  g_autofree char *stopping = NULL;
+  g_autofree guint8 *body = NULL;
+  int fd = service_begin_big_get (s, big, size);
+
+  g_subprocess_send_signal (s->d->proc, SIGTERM);
+  stopping = service_await_notify (s, "STOPPING=1");
+  body = tu_read_exact (fd, size);
+  g_assert_cmpmem (body, size, big, size);
+  tu_expect_eof (fd);
+  close (fd);
+  g_free (service_stop (s, 0));
+}
+
+/* A reload changes drain-timeout, and a stop then keeps to the new one:
+ * a client that stops reading holds it an hour no longer. */
+static void
+test_reload_drain_timeout (void)
+{
+  const ServiceOptions options = { .config = "cache-size = 1M\ndrain-timeout = 3600\n" };
+  Service *s = service_start (&options);
+  gsize size = 32 * MiB;
+  g_autofree guint8 *big = tu_make_content (24, size);
+  g_autofree char *line = NULL;
+  int fd;
+
+  service_reload (s, "cache-size = 1M\ndrain-timeout = 1\n");
+  line = tu_daemon_await_stderr (s->d, "Reloaded");
+  g_assert_nonnull (strstr (line, "changed: drain-timeout"));
+
+  fd = service_begin_big_get (s, big, size);
+  g_free (service_stop (s, SIGTERM));
+  g_assert_true (tu_wait_closed (fd, TU_IO_TIMEOUT_S * 1000, NULL));
+  close (fd);
 }
 
 /* The sockets systemd passes are served; the configured address is not
@@ -916,11 +1033,14 @@ main (int argc, char *argv[])
   g_test_add_func ("/service/reload/live-while-transferring", test_reload_live_while_transferring);
   g_test_add_func ("/service/reload/max-clients", test_reload_max_clients);
   g_test_add_func ("/service/reload/threads", test_reload_threads);
+  g_test_add_func ("/service/reload/threads-frees-retired", test_reload_threads_frees_retired);
   g_test_add_func ("/service/check-config/bad-root", test_check_config_bad_root);
   g_test_add_func ("/service/reload/restart-settings-logged", test_reload_restart_settings_logged);
   g_test_add_func ("/service/reload/invalid-keeps-settings", test_reload_invalid_keeps_settings);
   g_test_add_func ("/service/reload/verbose", test_reload_verbose);
+  g_test_add_func ("/service/reload/drain-timeout", test_reload_drain_timeout);
   g_test_add_func ("/service/notify/states", test_notify_states);
+  g_test_add_func ("/service/notify/stopping-while-draining", test_notify_stopping_while_draining);
   g_test_add_func ("/service/activation/serves-passed-socket", test_activation_serves_passed_socket);
   g_test_add_func ("/service/activation/refuses-unlistening", test_activation_refuses_unlistening);
   g_test_add_func ("/service/activation/accept-error-backs-off", test_activation_accept_error_backs_off);

@@ -30,6 +30,7 @@ test_file_every_key (void)
     "request-timeout = 4\n"
     "idle-timeout = 5\n"
     "send-timeout = 6\n"
+    "drain-timeout = 7\n"
     "no-dbus = true\n"
     "system = true\n"
     "verbose = 1\n";
@@ -50,6 +51,7 @@ test_file_every_key (void)
   g_assert_cmpuint (settings.request_timeout, ==, 4);
   g_assert_cmpuint (settings.idle_timeout, ==, 5);
   g_assert_cmpuint (settings.send_timeout, ==, 6);
+  g_assert_cmpuint (settings.drain_timeout, ==, 7);
   g_assert_true (settings.no_dbus);
   g_assert_true (settings.system_bus);
   g_assert_true (settings.verbose);
@@ -73,6 +75,27 @@ test_file_empty_keeps_defaults (void)
   g_assert_cmpuint (settings.port, ==, 3030);
   g_assert_cmpuint (settings.cache_size, ==, 64 << 20);
   g_assert_cmpuint (settings.max_entry_size, ==, G_MAXUINT64);
+  g_assert_cmpuint (settings.drain_timeout, ==, 5);
+}
+
+/* 0 is a stop without draining; a reload applies a new value. */
+static void
+test_drain_timeout (void)
+{
+  g_auto(FcSettings) settings = { NULL };
+  g_auto(FcSettings) next = { NULL };
+  g_autoptr(GError) error = NULL;
+
+  fc_settings_init (&settings);
+  fc_settings_init (&next);
+  g_assert_true (fc_settings_set (&settings, FC_SETTING_DRAIN_TIMEOUT, "--drain-timeout", "0", &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (settings.drain_timeout, ==, 0);
+  g_assert_true (load (&next, "[filecached]\ndrain-timeout = 3600\n", &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (next.drain_timeout, ==, 3600);
+  g_assert_cmpuint (fc_settings_diff (&settings, &next), ==, 1u << FC_SETTING_DRAIN_TIMEOUT);
+  g_assert_true (fc_settings_is_live (FC_SETTING_DRAIN_TIMEOUT));
 }
 
 /* GKeyFile's escapes, as every GKeyFile reader knows them. */
@@ -106,6 +129,8 @@ test_file_bad_value (void)
     { "request-timeout = 0", "request-timeout", "0" },
     { "idle-timeout = 1.5", "idle-timeout", "1.5" },
     { "send-timeout = soon", "send-timeout", "soon" },
+    { "drain-timeout = 3601", "drain-timeout", "3601" },
+    { "drain-timeout = -1", "drain-timeout", "-1" },
     { "cache-size = 64Q", "cache-size", "64Q" },
     { "max-entry-size = big", "max-entry-size", "big" },
     { "no-dbus = yes", "no-dbus", "yes" },
@@ -322,7 +347,7 @@ test_live (void)
   static const FcSetting live[] = {
     FC_SETTING_CACHE_SIZE, FC_SETTING_MAX_ENTRY_SIZE, FC_SETTING_MAX_CLIENTS,
     FC_SETTING_THREADS, FC_SETTING_REQUEST_TIMEOUT, FC_SETTING_IDLE_TIMEOUT,
-    FC_SETTING_SEND_TIMEOUT, FC_SETTING_VERBOSE,
+    FC_SETTING_SEND_TIMEOUT, FC_SETTING_DRAIN_TIMEOUT, FC_SETTING_VERBOSE,
   };
   guint expected = 0;
 
@@ -354,6 +379,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/settings/file/every-key", test_file_every_key);
   g_test_add_func ("/settings/file/empty-keeps-defaults", test_file_empty_keeps_defaults);
   g_test_add_func ("/settings/file/string-escapes", test_file_string_escapes);
+  g_test_add_func ("/settings/drain-timeout", test_drain_timeout);
   g_test_add_func ("/settings/file/bad-value-names-line-and-key", test_file_bad_value);
   g_test_add_func ("/settings/file/unknown-key", test_file_unknown_key);
   g_test_add_func ("/settings/file/meta-options-are-not-keys", test_file_meta_options_are_not_keys);

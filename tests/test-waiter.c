@@ -156,6 +156,45 @@ test_closing (void)
     }
 }
 
+static void
+collect (gpointer data,
+         gpointer user_data)
+{
+  g_ptr_array_add (user_data, data);
+}
+
+/* foreach visits each connection once, those that left not at all (a
+ * stop tells every connection it holds). */
+static void
+test_foreach (void)
+{
+  g_autoptr(GError) error = NULL;
+  FcWaiter *waiter = fc_waiter_new (on_event, NULL, &error);
+  g_autoptr(GPtrArray) seen = g_ptr_array_new ();
+  Pair pairs[5];
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (pairs); i++)
+    {
+      pair_init (&pairs[i], g_get_monotonic_time () + (gint64) (5 - i) * G_USEC_PER_SEC);
+      g_assert_true (fc_waiter_enter (waiter, &pairs[i].waited, &error));
+    }
+  fc_waiter_leave (waiter, &pairs[2].waited);
+
+  fc_waiter_foreach (waiter, collect, seen);
+  g_assert_cmpuint (seen->len, ==, G_N_ELEMENTS (pairs) - 1);
+  for (guint i = 0; i < G_N_ELEMENTS (pairs); i++)
+    {
+      guint index;
+
+      g_assert_cmpint (g_ptr_array_find (seen, &pairs[i].waited, &index), ==, i != 2);
+    }
+
+  fc_waiter_free (waiter);
+  for (guint i = 0; i < G_N_ELEMENTS (pairs); i++)
+    pair_clear (&pairs[i]);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -164,5 +203,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/waiter/deadline/order", test_deadlines);
   g_test_add_func ("/waiter/deadline/heap-churn", test_heap_churn);
   g_test_add_func ("/waiter/free/closing", test_closing);
+  g_test_add_func ("/waiter/foreach", test_foreach);
   return g_test_run ();
 }

@@ -50,15 +50,15 @@ test_table_once (void)
   guint8 out[FC_DIGEST_LEN] = { 0 };
   FcDigestJob *job = NULL;
 
-  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job), ==, FC_DIGEST_COMPUTE);
+  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job, NULL), ==, FC_DIGEST_COMPUTE);
   fc_digests_finish (digests, job, digest);
-  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job), ==, FC_DIGEST_READY);
+  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job, NULL), ==, FC_DIGEST_READY);
   g_assert_cmpmem (out, sizeof out, digest, sizeof digest);
 
   /* Another version of the same file is another digest. */
   id.mtime_ns++;
-  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job), ==, FC_DIGEST_COMPUTE);
-  fc_digests_abort (digests, job);
+  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job, NULL), ==, FC_DIGEST_COMPUTE);
+  fc_digests_abort (digests, job, NULL);
 }
 
 /* A failed computation leaves the table as it was: the ready digests
@@ -75,20 +75,20 @@ test_table_abort (void)
     {
       FcFileId id = version (ino);
 
-      g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job), ==, FC_DIGEST_COMPUTE);
+      g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job, NULL), ==, FC_DIGEST_COMPUTE);
       fc_digests_finish (digests, job, digest);
     }
   for (guint round = 0; round < 3; round++)
     {
       FcFileId failing = version (9);
 
-      g_assert_cmpint (fc_digests_lookup (digests, &failing, out, &job), ==, FC_DIGEST_COMPUTE);
-      fc_digests_abort (digests, job);
+      g_assert_cmpint (fc_digests_lookup (digests, &failing, out, &job, NULL), ==, FC_DIGEST_COMPUTE);
+      fc_digests_abort (digests, job, NULL);
     }
   for (guint64 ino = 1; ino <= 3; ino++)
     {
       FcFileId id = version (ino);
-      FcDigestLookup result = fc_digests_lookup (digests, &id, out, &job);
+      FcDigestLookup result = fc_digests_lookup (digests, &id, out, &job, NULL);
 
       g_assert_cmpint (result, ==, ino <= 2 ? FC_DIGEST_READY : FC_DIGEST_COMPUTE);
       if (result == FC_DIGEST_COMPUTE)
@@ -98,8 +98,8 @@ test_table_abort (void)
   {
     FcFileId first = version (1);
 
-    g_assert_cmpint (fc_digests_lookup (digests, &first, out, &job), ==, FC_DIGEST_COMPUTE);
-    fc_digests_abort (digests, job);
+    g_assert_cmpint (fc_digests_lookup (digests, &first, out, &job, NULL), ==, FC_DIGEST_COMPUTE);
+    fc_digests_abort (digests, job, NULL);
   }
 }
 
@@ -116,66 +116,65 @@ test_table_bounded (void)
     {
       FcFileId id = version (ino);
 
-      g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job), ==, FC_DIGEST_COMPUTE);
+      g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job, NULL), ==, FC_DIGEST_COMPUTE);
       fc_digests_finish (digests, job, digest);
       if (ino == 3)
         {
           /* 1 becomes the most recently used. */
           FcFileId first = version (1);
 
-          g_assert_cmpint (fc_digests_lookup (digests, &first, out, &job), ==, FC_DIGEST_READY);
+          g_assert_cmpint (fc_digests_lookup (digests, &first, out, &job, NULL), ==, FC_DIGEST_READY);
         }
     }
   for (guint64 ino = 1; ino <= 4; ino++)
     {
       FcFileId id = version (ino);
-      FcDigestLookup result = fc_digests_lookup (digests, &id, out, &job);
+      FcDigestLookup result = fc_digests_lookup (digests, &id, out, &job, NULL);
 
       g_assert_cmpint (result, ==, ino == 2 ? FC_DIGEST_COMPUTE : FC_DIGEST_READY);
       if (result == FC_DIGEST_COMPUTE)
-        fc_digests_abort (digests, job);
+        fc_digests_abort (digests, job, NULL);
     }
 }
 
-typedef struct {
-  FcDigests *digests;
-  guint computed;               /* atomic */
-} Flight;
-
-static gpointer
-flight_thread (gpointer data)
+static void
+on_landed (FcFlight *flight,
+           gpointer  user_data)
 {
-  Flight *flight = data;
-  FcFileId id = version (9);
-  guint8 out[FC_DIGEST_LEN];
-  FcDigestJob *job = NULL;
+  guint *landed = user_data;
 
-  if (fc_digests_lookup (flight->digests, &id, out, &job) == FC_DIGEST_COMPUTE)
-    {
-      guint8 digest[FC_DIGEST_LEN] = { 9 };
-
-      g_atomic_int_inc (&flight->computed);
-      g_usleep (50 * 1000);
-      fc_digests_finish (flight->digests, job, digest);
-      return NULL;
-    }
-  g_assert_cmpuint (out[0], ==, 9);
-  return NULL;
+  g_assert_null (fc_flight_get_error (flight));
+  (*landed)++;
 }
 
-/* 16 concurrent requests for one version: one computes, all get it. */
+/* 16 requests for one version while it is computed: one computes, the
+ * others are told to wait (never blocked), join its flight, and read the
+ * digest back once it lands. */
 static void
 test_table_single_flight (void)
 {
-  Flight flight = { fc_digests_new (8), 0 };
-  GThread *threads[16];
+  g_autoptr(FcDigests) digests = fc_digests_new (8);
+  FcFileId id = version (9);
+  guint8 digest[FC_DIGEST_LEN] = { 9 };
+  guint8 out[FC_DIGEST_LEN];
+  FcDigestJob *job = NULL;
+  guint landed = 0;
 
-  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
-    threads[i] = g_thread_new ("flight", flight_thread, &flight);
-  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
-    g_thread_join (threads[i]);
-  g_assert_cmpuint (flight.computed, ==, 1);
-  fc_digests_free (flight.digests);
+  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job, NULL), ==, FC_DIGEST_COMPUTE);
+  for (guint i = 1; i < 16; i++)
+    {
+      g_autoptr(FcFlight) flight = NULL;
+      FcDigestJob *none = NULL;
+
+      g_assert_cmpint (fc_digests_lookup (digests, &id, out, &none, &flight), ==, FC_DIGEST_WAIT);
+      g_assert_true (flight == fc_digests_job_flight (job));
+      g_assert_true (fc_flight_join (flight, on_landed, &landed));
+    }
+  g_assert_cmpuint (landed, ==, 0);
+  fc_digests_finish (digests, job, digest);
+  g_assert_cmpuint (landed, ==, 15);
+  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job, NULL), ==, FC_DIGEST_READY);
+  g_assert_cmpuint (out[0], ==, 9);
 }
 
 int

@@ -66,10 +66,10 @@ test_ready_edge (void)
   pair_init (&pair, G_MAXINT64);
   g_assert_true (fc_waiter_enter (waiter, &pair.waited, NULL));
   /* A fresh socket is writable: that first edge comes at once. */
-  fc_waiter_dispatch (waiter);
+  fc_waiter_dispatch (waiter, -1);
   g_assert_cmpuint (pair.ready, ==, 1);
   g_assert_cmpint (write (pair.peer, "abc", 3), ==, 3);
-  fc_waiter_dispatch (waiter);
+  fc_waiter_dispatch (waiter, -1);
   g_assert_cmpuint (pair.ready, ==, 2);
   g_assert_cmpuint (pair.timeouts, ==, 0);
   fc_waiter_leave (waiter, &pair.waited);
@@ -95,7 +95,7 @@ test_deadlines (void)
   fc_waiter_set_deadline (waiter, &pairs[2].waited, now + 600 * 1000);
 
   while (fc_waiter_count (waiter) > 0)
-    fc_waiter_dispatch (waiter);
+    fc_waiter_dispatch (waiter, -1);
 
   for (guint i = 0; i < 3; i++)
     g_assert_cmpuint (pairs[i].timeouts, ==, 1);
@@ -126,7 +126,7 @@ test_heap_churn (void)
     fc_waiter_set_deadline (waiter, &pairs[i].waited, now + g_rand_int_range (rand, 0, 300 * 1000));
 
   while (fc_waiter_count (waiter) > 0)
-    fc_waiter_dispatch (waiter);
+    fc_waiter_dispatch (waiter, -1);
   for (guint i = 0; i < G_N_ELEMENTS (pairs); i++)
     {
       g_assert_cmpuint (pairs[i].timeouts, ==, i % 3 == 0 ? 0 : 1);

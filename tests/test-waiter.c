@@ -77,6 +77,29 @@ test_ready_edge (void)
   pair_clear (&pair);
 }
 
+/* With a timeout of 0 a dispatch only takes what is ready: an owner
+ * with connections of its own to run never sleeps in it, whatever the
+ * deadlines (none here). */
+static void
+test_dispatch_poll (void)
+{
+  g_autoptr(FcWaiter) waiter = fc_waiter_new (on_event, NULL, NULL);
+  gint64 guard = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  Pair pair;
+
+  pair_init (&pair, G_MAXINT64);
+  g_assert_true (fc_waiter_enter (waiter, &pair.waited, NULL));
+  fc_waiter_dispatch (waiter, 0);
+  g_assert_cmpuint (pair.ready, ==, 1);
+  /* Nothing new: it returns at once (the guard only stops a hang). */
+  for (guint i = 0; i < 100 && g_get_monotonic_time () < guard; i++)
+    fc_waiter_dispatch (waiter, 0);
+  g_assert_cmpuint (pair.ready, ==, 1);
+  g_assert_cmpuint (pair.timeouts, ==, 0);
+  fc_waiter_leave (waiter, &pair.waited);
+  pair_clear (&pair);
+}
+
 /* Deadlines fire in order, a later one moved earlier fires first, and
  * one moved later does not fire at its old time. */
 static void
@@ -161,6 +184,7 @@ main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/waiter/ready/edge", test_ready_edge);
+  g_test_add_func ("/waiter/dispatch/poll", test_dispatch_poll);
   g_test_add_func ("/waiter/deadline/order", test_deadlines);
   g_test_add_func ("/waiter/deadline/heap-churn", test_heap_churn);
   g_test_add_func ("/waiter/free/closing", test_closing);

@@ -323,6 +323,11 @@ conn_read (FcConn        *conn,
         {
           if (conn->state != STATE_LINGERING)
             conn_keep_input (conn, buf + used, len - used);
+          /* Its deadline is that of its last wait: a client that
+           * pipelines for longer than the idle timeout is not idle. */
+          if (conn->state == STATE_READING)
+            fc_waiter_set_deadline (waiter, &conn->waited,
+                                    conn->idle_since + FC_SETTING_LOAD (conn->context, idle_timeout));
           return TRUE;
         }
 

@@ -193,6 +193,31 @@ test_ping_while_streaming (void)
   tu_daemon_stop (d);
 }
 
+/* A stop while requests wait for long work (a hash of a 4 GiB file, a
+ * load): the work is abandoned, the parked connections closed, and the
+ * daemon exits at once and cleanly (under ASan: no leak, no use after
+ * free). */
+static void
+test_stop_while_parked (void)
+{
+  TuDaemon *d = tu_daemon_start ("--threads", "1", "--cache-size", "1G", NULL);
+  int a, b, c;
+
+  put_sparse (d, "huge", 4096 * MiB);
+  put_sparse (d, "big", 512 * MiB);
+  a = tu_connect (d->port);
+  b = tu_connect (d->port);
+  c = tu_connect (d->port);
+  tu_send_str (a, "STAT huge\n");
+  tu_send_str (b, "GET big\n");
+  tu_assert_ping (c);
+  g_assert_false (reply_arrived (a));
+  tu_daemon_stop (d);
+  close (a);
+  close (b);
+  close (c);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -200,5 +225,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/long-work/stat-while-hashing", test_stat_while_hashing);
   g_test_add_func ("/long-work/get-while-loading", test_get_while_loading);
   g_test_add_func ("/long-work/ping-while-streaming", test_ping_while_streaming);
+  g_test_add_func ("/long-work/stop-while-parked", test_stop_while_parked);
   return g_test_run ();
 }

@@ -14,7 +14,6 @@
 
 struct _FcJobs {
   GThreadPool *pool;            /* (owned) */
-  guint n_threads;
 };
 
 typedef enum {
@@ -126,9 +125,10 @@ job_run (gpointer data,
 /**
  * fc_jobs_new:
  * @n_threads: the most jobs run at once, at least 1; more wait in a queue
- * @error: a #GThreadError when no thread can be made
+ * @error: a #GThreadError when a thread cannot be made
  *
- * Threads are made as jobs come and stay for later ones.
+ * All the threads are made here, at start, as the workers are: a limit on
+ * threads is a start-up error, never a failure under load.
  *
  * Returns: (transfer full): an empty pool, or %NULL
  */
@@ -140,23 +140,10 @@ fc_jobs_new (guint    n_threads,
 
   g_return_val_if_fail (n_threads > 0, NULL);
 
-  jobs->n_threads = n_threads;
-  jobs->pool = g_thread_pool_new (job_run, jobs, (gint) n_threads, TRUE, error);
+  jobs->pool = g_thread_pool_new (job_run, NULL, (gint) n_threads, TRUE, error);
   if (jobs->pool == NULL)
     return NULL;
   return g_steal_pointer (&jobs);
-}
-
-/**
- * fc_jobs_get_threads:
- * @jobs: a pool
- *
- * Returns: the most jobs it runs at once
- */
-guint
-fc_jobs_get_threads (FcJobs *jobs)
-{
-  return jobs->n_threads;
 }
 
 static void
@@ -165,8 +152,8 @@ jobs_push (FcJobs *jobs,
 {
   g_autoptr(GError) error = NULL;
 
-  /* GLib 2.74 only fails when no thread can run it and none is idle,
-   * and then queues it all the same. */
+  /* The pool's threads were all made at start: a push only queues, and
+   * GLib 2.74 queues the job even when it says it failed. */
   if (!g_thread_pool_push (jobs->pool, job, &error))
     g_warning (_("Cannot start a thread for long work: %s"), error->message);
 }

@@ -25,7 +25,6 @@ typedef struct _FcJobs FcJobs;
 
 FcJobs *fc_jobs_new         (guint            n_threads,
                              GError         **error);
-guint   fc_jobs_get_threads (FcJobs          *jobs);
 void    fc_jobs_hash_file   (FcJobs          *jobs,
                              FcDigests       *digests,
                              FcDigestJob     *job,

@@ -6,6 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <gio/gio.h>
+#include <glib/gi18n.h>
+
 #include "advisor.h"
 #include "cache.h"
 #include "settle.h"
@@ -28,6 +31,8 @@ struct _FcCacheEntry {
   char *name;                   /* (owned): also the table's key */
   FcFileId id;
   GBytes *bytes;                /* (owned) (nullable) */
+  FcFlight *flight;             /* (owned) (nullable): while loading */
+  gboolean handed_off;          /* its loader looks again once loaded, and counts its hit then */
   guint64 hits;
   gint64 last_use;
   guint64 cost;                 /* bookkeeping bytes, see entry_cost() */
@@ -74,7 +79,6 @@ struct _FcCache {
   FcCacheEvictedFunc evicted_func;  /* (nullable): set under both locks */
   gpointer evicted_data;
   FcHistory *history;           /* (owned) */
-  GCond loaded;                 /* broadcast whenever a load ends */
   GHashTable *table;            /* name → Entry, one ref each */
   GQueue lru;                   /* ready entries, most recently used first */
   Tracker *tracker;             /* (owned) */
@@ -444,7 +448,6 @@ fc_cache_new (guint64 capacity)
   g_mutex_init (&cache->lock);
   g_mutex_init (&cache->notify_lock);
   cache->history = fc_history_new (FC_HISTORY_LENGTH);
-  g_cond_init (&cache->loaded);
   cache->table = g_hash_table_new (g_str_hash, g_str_equal);
   g_queue_init (&cache->lru);
   cache->tracker = g_new0 (Tracker, 1);
@@ -469,7 +472,6 @@ fc_cache_free (FcCache *cache)
   g_hash_table_unref (cache->table);
   tracker_unref (cache->tracker);
   fc_history_free (cache->history);
-  g_cond_clear (&cache->loaded);
   g_mutex_clear (&cache->notify_lock);
   g_mutex_clear (&cache->lock);
   g_free (cache);
@@ -496,25 +498,6 @@ fc_cache_set_max_entry_size (FcCache *cache,
   update_bounds (cache);
 }
 
-/* A request that found @entry loading waits for that load instead of
- * reading the file again (single flight). */
-static FcLookup
-wait_for_load (FcCache  *cache,
-               Entry    *entry,
-               GBytes  **bytes)
-{
-  entry->refs++;
-  while (entry->loading)
-    g_cond_wait (&cache->loaded, &cache->lock);
-
-  if (entry->bytes == NULL)
-    return FC_LOOKUP_BYPASS;
-
-  entry_touch (cache, entry);
-  *bytes = g_bytes_ref (entry->bytes);
-  return FC_LOOKUP_READY;
-}
-
 /**
  * fc_cache_lookup:
  * @cache: a cache
@@ -524,13 +507,16 @@ wait_for_load (FcCache  *cache,
  *   that found the file changing under it; the entry's hits still count it
  * @bytes: (out) (transfer full): with %FC_LOOKUP_READY, the content
  * @load: (out) (transfer full): with %FC_LOOKUP_LOAD, the load to finish
+ * @flight: (out) (transfer full) (optional): with %FC_LOOKUP_WAIT, the
+ *   load of the same version in progress (single flight), to join
  *
  * Counts one GET as a hit or a miss and tells the caller how to answer it.
  * A cached copy whose identity differs from @id is dropped as stale. On a
  * miss that fits, the caller is made the loader and must end the load with
  * fc_cache_load_take() or fc_cache_load_abort(); concurrent lookups of
- * the same file block until then and share the result. The caller does no
- * disk I/O under the lock: it has already opened the file.
+ * the same file are told to wait (%FC_LOOKUP_WAIT) and look again once
+ * it lands, never blocked. The caller does no disk I/O under the lock: it
+ * has already opened the file.
  *
  * A miss is %FC_LOOKUP_BYPASS when the file is larger than the largest
  * entry, when the cache's memory bound is reached (pinned copies), when
@@ -546,7 +532,8 @@ fc_cache_lookup (FcCache         *cache,
                  const FcFileId  *id,
                  gboolean         counted,
                  GBytes         **bytes,
-                 FcCacheLoad    **load)
+                 FcCacheLoad    **load,
+                 FcFlight       **flight)
 {
   Graveyard graveyard = { NULL };
   FcLookup result = FC_LOOKUP_BYPASS;
@@ -588,8 +575,9 @@ fc_cache_lookup (FcCache         *cache,
 
   if (entry != NULL)
     {
-      result = wait_for_load (cache, entry, bytes);
-      entry_unref (entry, &graveyard);
+      if (flight != NULL)
+        *flight = fc_flight_ref (entry->flight);
+      result = FC_LOOKUP_WAIT;
       goto out;
     }
 
@@ -603,6 +591,7 @@ fc_cache_lookup (FcCache         *cache,
   entry->id = *id;
   entry->cost = cost;
   entry->link.data = entry;
+  entry->flight = fc_flight_new ();
   entry->loading = TRUE;
   entry->in_table = TRUE;
   entry->refs = 2;
@@ -669,14 +658,16 @@ fc_cache_lookup_hit (FcCache         *cache,
   return TRUE;
 }
 
-/* Ends the load of @entry: its reservation is released and the requests
- * waiting on it are woken, with @bytes or (on failure) none. */
-static void
+/* Ends the load of @entry: its reservation is released, and its flight
+ * is returned, to be landed once the lock is released. */
+static FcFlight *
 load_end (FcCache   *cache,
           Entry     *entry,
           GBytes    *bytes,
           Graveyard *graveyard)
 {
+  FcFlight *flight;
+
   g_assert (entry->loading);
 
   cache->reserved -= entry->id.size;
@@ -693,7 +684,7 @@ load_end (FcCache   *cache,
     {
       cache->loads++;
       entry->bytes = g_bytes_ref (bytes);
-      entry->hits = 1;
+      entry->hits = entry->handed_off ? 0 : 1;
       entry->last_use = g_get_real_time ();
       if (entry->in_table)
         {
@@ -703,8 +694,9 @@ load_end (FcCache   *cache,
         }
     }
 
-  g_cond_broadcast (&cache->loaded);
+  flight = g_steal_pointer (&entry->flight);
   entry_unref (entry, graveyard);
+  return flight;
 }
 
 /**
@@ -727,14 +719,16 @@ fc_cache_load_take (FcCache     *cache,
                     GBytes      *bytes)
 {
   Graveyard graveyard = { NULL };
+  g_autoptr(FcFlight) flight = NULL;
   GBytes *copy;
 
   g_return_val_if_fail (g_bytes_get_size (bytes) == load->id.size, bytes);
 
   copy = tracked_copy (cache->tracker, bytes);
   g_mutex_lock (&cache->lock);
-  load_end (cache, load, copy, &graveyard);
+  flight = load_end (cache, load, copy, &graveyard);
   cache_unlock (cache, &graveyard);
+  fc_flight_land (flight, NULL);
   return copy;
 }
 
@@ -743,17 +737,39 @@ fc_cache_load_take (FcCache     *cache,
  * @cache: a cache
  * @load: (transfer full): from fc_cache_lookup()
  *
- * Ends a load that failed; waiting requests serve from disk themselves.
+ * Ends a load that failed; the requests that joined its flight are told
+ * it failed, and serve from disk themselves.
  */
 void
 fc_cache_load_abort (FcCache     *cache,
                      FcCacheLoad *load)
 {
   Graveyard graveyard = { NULL };
+  g_autoptr(FcFlight) flight = NULL;
+  g_autoptr(GError) error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED,
+                                                 _("The file could not be loaded into the cache"));
 
   g_mutex_lock (&cache->lock);
-  load_end (cache, load, NULL, &graveyard);
+  flight = load_end (cache, load, NULL, &graveyard);
   cache_unlock (cache, &graveyard);
+  fc_flight_land (flight, error);
+}
+
+/**
+ * fc_cache_load_hand_off:
+ * @load: a load from fc_cache_lookup(), not yet handed to another thread
+ *
+ * For a load done elsewhere (a pool) while its requester waits like
+ * any other: the requester looks again once it lands, counted already,
+ * and its hit is counted then, not by fc_cache_load_take().
+ *
+ * Returns: (transfer full): the flight that lands when @load ends
+ */
+FcFlight *
+fc_cache_load_hand_off (FcCacheLoad *load)
+{
+  load->handed_off = TRUE;
+  return fc_flight_ref (load->flight);
 }
 
 /**

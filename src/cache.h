@@ -3,6 +3,8 @@
 #include <glib.h>
 #include <sys/stat.h>
 
+#include "flight.h"
+
 G_BEGIN_DECLS
 
 /* What makes a file "the same file" for the cache: a change to any field
@@ -32,6 +34,7 @@ typedef enum {
   FC_LOOKUP_READY,   /* cached bytes returned: send them */
   FC_LOOKUP_LOAD,    /* caller reads the file and finishes or aborts the load */
   FC_LOOKUP_BYPASS,  /* not cacheable now: caller serves from disk */
+  FC_LOOKUP_WAIT,    /* another request loads it: join the flight, look again once it lands */
 } FcLookup;
 
 /* Why an entry left the cache (DBUS.md 1.1, the Evicted signal). */
@@ -98,6 +101,7 @@ void        fc_cache_set_max_entry_size (FcCache  *cache,
  *             load) and refuse or stream; on success bytes =
  *             fc_cache_load_take (cache, load, bytes) and send those bytes.
  *     BYPASS: stream the file from disk through a small buffer.
+ *     WAIT:   join @flight; once it lands, look again (counted = TRUE).
  *
  * Send what fc_cache_load_take() returns, not the GBytes given to it: the
  * returned copy is the one the `pinned` count follows. */
@@ -106,7 +110,9 @@ FcLookup    fc_cache_lookup         (FcCache       *cache,
                                      const FcFileId *id,
                                      gboolean       counted,
                                      GBytes       **bytes,
-                                     FcCacheLoad  **load);
+                                     FcCacheLoad  **load,
+                                     FcFlight     **flight);
+FcFlight   *fc_cache_load_hand_off  (FcCacheLoad  *load);
 gboolean    fc_cache_peek           (FcCache       *cache,
                                      const char    *name);
 gboolean    fc_cache_lookup_hit     (FcCache       *cache,

@@ -23,6 +23,7 @@ typedef enum {
   STATE_READING,                /* waiting for (more of) a request line */
   STATE_WRITING,                /* a reply is partly sent: waiting for room */
   STATE_LINGERING,              /* half-closed after the last reply */
+  STATE_PARKED,                 /* its first line waits for long work; readiness is ignored */
 } State;
 
 /* A connection between two steps costs this struct, its socket, and
@@ -38,8 +39,10 @@ struct _FcConn {
   gint64 idle_since;            /* when the last reply ended */
   gsize lingered;               /* bytes drained while lingering */
   FcReply reply;                /* the reply on its way, while writing */
+  FcPark park;                  /* (owned): the first line's, while it waits */
   State state;
   gboolean readable;            /* the kernel may hold input not yet read */
+  gboolean yielded;             /* its last turn ended with its budget spent */
   gboolean close_after_reply;
   gboolean draining;            /* the daemon stops: once the socket is empty, read no more */
 };
@@ -97,6 +100,7 @@ fc_conn_free (FcConn *conn)
   FcServeContext *context = conn->context;
 
   fc_reply_clear (&conn->reply);
+  fc_park_clear (&conn->park);
   g_free (conn->in);
   g_socket_close (g_socket_connection_get_socket (conn->connection), NULL);
   g_object_unref (conn->connection);
@@ -117,6 +121,7 @@ fc_conn_timed_out (FcConn *conn)
     [STATE_READING] = "request timeout",
     [STATE_WRITING] = "send timeout",
     [STATE_LINGERING] = "linger time over",
+    [STATE_PARKED] = "parked",
   };
   const char *reason = reasons[conn->state];
 
@@ -150,8 +155,10 @@ conn_write (FcConn        *conn,
 {
   guint64 before = conn->reply.sent;
   guint64 body = 0;
-  FcReplyResult result = fc_reply_write (&conn->reply, conn->waited.fd, &scratch->chunk, &body);
+  FcReplyResult result = fc_reply_write (&conn->reply, conn->waited.fd, &scratch->chunk, &body,
+                                         FC_TURN_BYTES - MIN (scratch->turn_bytes, FC_TURN_BYTES));
 
+  scratch->turn_bytes += conn->reply.sent - before;
   if (body > 0)
     atomic_fetch_add (&conn->context->bytes_sent, body);
 
@@ -160,6 +167,9 @@ conn_write (FcConn        *conn,
     case FC_REPLY_DONE:
       fc_reply_clear (&conn->reply);
       break;
+    case FC_REPLY_YIELD:
+      conn->yielded = TRUE;
+      G_GNUC_FALLTHROUGH;
     case FC_REPLY_AGAIN:
       /* The send timeout counts from the last byte the peer took. */
       if (conn->state != STATE_WRITING || conn->reply.sent != before)
@@ -210,9 +220,11 @@ conn_linger (FcConn        *conn,
 }
 
 /* Answers every whole line in @buf (@len bytes), in order, as long as
- * each reply leaves at once. Returns how many bytes were consumed; sets
- * @go_on to FALSE when the connection must close, and leaves the state
- * WRITING or LINGERING when it must wait for the peer. */
+ * each reply leaves at once and the turn's budget lasts. Returns how many
+ * bytes were consumed; sets @go_on to FALSE when the connection must
+ * close, leaves the state WRITING or LINGERING when it must wait for the
+ * peer, PARKED when a line waits for long work (that line unconsumed),
+ * and sets yielded when the budget is spent. */
 static gsize
 conn_answer_lines (FcConn        *conn,
                    FcWaiter      *waiter,
@@ -228,11 +240,22 @@ conn_answer_lines (FcConn        *conn,
       gsize line_len = 0;
       FcAnswer answer;
 
+      if (scratch->turn_requests >= FC_TURN_REQUESTS || scratch->turn_bytes >= FC_TURN_BYTES)
+        {
+          conn->yielded = TRUE;
+          return start;
+        }
+
       switch (fc_request_scan (buf + start, len - start, &line_len))
         {
         case FC_SCAN_LINE:
-          answer = fc_request_answer (conn->context, buf + start, line_len,
+          answer = fc_request_answer (conn->context, buf + start, line_len, &conn->park,
                                       &conn->reply, &scratch->chunk);
+          if (answer == FC_ANSWER_WAIT)
+            {
+              conn->state = STATE_PARKED;
+              return start;
+            }
           start += line_len;
           break;
 
@@ -252,12 +275,14 @@ conn_answer_lines (FcConn        *conn,
           return start;
         }
 
+      scratch->turn_requests++;
       conn->close_after_reply = answer == FC_ANSWER_CLOSE;
       switch (conn_write (conn, waiter, scratch))
         {
         case FC_REPLY_DONE:
           break;
         case FC_REPLY_AGAIN:
+        case FC_REPLY_YIELD:
           return start;
         case FC_REPLY_FAILED:
           *go_on = FALSE;
@@ -295,10 +320,15 @@ conn_read (FcConn        *conn,
 
       if (!go_on)
         return FALSE;
-      if (conn->state != STATE_READING)
+      if (conn->state != STATE_READING || conn->yielded)
         {
-          if (conn->state == STATE_WRITING)
+          if (conn->state != STATE_LINGERING)
             conn_keep_input (conn, buf + used, len - used);
+          /* Its deadline is that of its last wait: a client that
+           * pipelines for longer than the idle timeout is not idle. */
+          if (conn->state == STATE_READING)
+            fc_waiter_set_deadline (waiter, &conn->waited,
+                                    conn->idle_since + FC_SETTING_LOAD (conn->context, idle_timeout));
           return TRUE;
         }
 
@@ -344,74 +374,113 @@ conn_read (FcConn        *conn,
 /**
  * fc_conn_run:
  * @conn: a connection in @waiter, which has just said it can go on (or
- *   just entered it)
+ *   just entered it), or one that yielded or whose flight landed
  * @waiter: the waiter of the calling thread
  * @scratch: the calling thread's scratch space
  *
- * Serves @conn until its next step would wait: reads requests, answers
- * them in order, writes replies, each until the kernel says EAGAIN. Then
- * sets the connection's deadline (request, idle, send or linger) in
- * @waiter. Runs in the thread that owns @waiter; blocks only on the disk.
+ * Serves @conn for one turn: until its next step would wait, or its
+ * budget (%FC_TURN_REQUESTS, %FC_TURN_BYTES) is spent: reads requests,
+ * answers them in order, writes replies, each until the kernel says
+ * EAGAIN. Then sets the connection's deadline (request, idle, send or
+ * linger; none while parked) in @waiter. Runs in the thread that owns
+ * @waiter; blocks only on the disk, never on long work.
  *
- * Returns: %FALSE when the connection is over: the caller takes it out
- *   of the waiter and frees it
+ * Returns: what the caller does with @conn next
  */
-gboolean
+FcConnStep
 fc_conn_run (FcConn        *conn,
              FcWaiter      *waiter,
              FcConnScratch *scratch)
 {
   conn->readable = TRUE;
+  conn->yielded = FALSE;
+  scratch->turn_requests = 0;
+  scratch->turn_bytes = 0;
 
   switch (conn->state)
     {
     case STATE_LINGERING:
-      return conn_linger_read (conn, scratch);
+      return conn_linger_read (conn, scratch) ? FC_CONN_WAIT : FC_CONN_CLOSE;
+
+    case STATE_PARKED:
+      conn->state = STATE_READING;
+      break;
 
     case STATE_WRITING:
       switch (conn_write (conn, waiter, scratch))
         {
         case FC_REPLY_AGAIN:
-          return TRUE;
+          return FC_CONN_WAIT;
+        case FC_REPLY_YIELD:
+          return FC_CONN_YIELD;
         case FC_REPLY_FAILED:
-          return FALSE;
+          return FC_CONN_CLOSE;
         case FC_REPLY_DONE:
           break;
         }
       if (conn->close_after_reply)
-        return conn_linger (conn, waiter, scratch);
+        return conn_linger (conn, waiter, scratch) ? FC_CONN_WAIT : FC_CONN_CLOSE;
       conn->state = STATE_READING;
       conn->idle_since = g_get_monotonic_time ();
-      G_GNUC_FALLTHROUGH;
+      break;
 
     case STATE_READING:
       break;
     }
 
-  return conn_read (conn, waiter, scratch);
+  if (!conn_read (conn, waiter, scratch))
+    return FC_CONN_CLOSE;
+  if (conn->state == STATE_PARKED)
+    {
+      /* Long work may outlast any timeout; the stop of its thread ends
+       * a parked connection. */
+      fc_waiter_set_deadline (waiter, &conn->waited, G_MAXINT64);
+      return FC_CONN_PARK;
+    }
+  return conn->yielded ? FC_CONN_YIELD : FC_CONN_WAIT;
+}
+
+/**
+ * fc_conn_parked_on:
+ * @conn: a connection whose last turn said %FC_CONN_PARK
+ *
+ * Returns: (transfer none): the flight it waits for; run it again once
+ *   that lands
+ */
+FcFlight *
+fc_conn_parked_on (FcConn *conn)
+{
+  return conn->park.flight;
+}
+
+/**
+ * fc_conn_held:
+ * @conn: a connection
+ *
+ * Returns: whether its thread runs it again of its own accord (it yielded,
+ *   or is parked): readiness from the waiter is to be ignored meanwhile
+ */
+gboolean
+fc_conn_held (FcConn *conn)
+{
+  return conn->yielded || conn->state == STATE_PARKED;
 }
 
 /**
  * fc_conn_drain:
- * @conn: a connection in @waiter
- * @waiter: the waiter of the calling thread
- * @scratch: the calling thread's scratch space
+ * @conn: a connection
  *
- * The daemon stops: @conn answers what it has received (read now, or
- * still in the socket when it empties it next), finishes the reply under
- * way, then half-closes and lingers as after QUIT instead of waiting for
- * another request. An idle connection is half-closed at once. Runs
- * @conn at once, as fc_conn_run() does, in the thread that owns @waiter.
- *
- * Returns: %FALSE when the connection is over, as for fc_conn_run()
+ * The daemon stops: from its next run on, @conn answers what it has
+ * received (read, or still in the socket when it empties it next),
+ * finishes the reply under way, then half-closes and lingers as after
+ * QUIT instead of waiting for another request; an idle connection is
+ * half-closed at once. A parked connection drains once its flight has
+ * landed. In the thread that owns @conn.
  */
-gboolean
-fc_conn_drain (FcConn        *conn,
-               FcWaiter      *waiter,
-               FcConnScratch *scratch)
+void
+fc_conn_drain (FcConn *conn)
 {
   conn->draining = TRUE;
-  return fc_conn_run (conn, waiter, scratch);
 }
 
 /**

@@ -4,19 +4,23 @@
 
 #include <string.h>
 
+#include <gio/gio.h>
+#include <glib/gi18n.h>
+
 #include "abandon.h"
 #include "digest.h"
 #include "errors.h"
 #include "file-read.h"
 #include "settle.h"
 
-/* An entry is computing (a job: its requester hashes, others wait) or
- * ready. Ready entries are in LRU order; past max_entries the least
- * recently used goes. A job is never dropped, so at most max_entries plus
- * the jobs in progress (one per worker thread) are held. */
+/* An entry is computing (a job: one thread hashes, other requests join
+ * its flight) or ready. Ready entries are in LRU order; past max_entries
+ * the least recently used goes. A job is never dropped, so at most
+ * max_entries plus the jobs in progress are held. */
 struct _FcDigestEntry {
   FcFileId id;                  /* also the table's key */
   guint8 digest[FC_DIGEST_LEN];
+  FcFlight *flight;             /* (owned) (nullable): while computing */
   GList link;                   /* in FcDigests.lru while ready */
   guint refs;
   gboolean computing;
@@ -27,7 +31,6 @@ typedef struct _FcDigestEntry Entry;
 
 struct _FcDigests {
   GMutex lock;
-  GCond computed;               /* broadcast whenever a job ends */
   GHashTable *table;            /* FcFileId → Entry: one ref */
   GQueue lru;                   /* ready entries, most recently used first */
   guint max_entries;
@@ -62,7 +65,6 @@ fc_digests_new (guint max_entries)
   FcDigests *digests = g_new0 (FcDigests, 1);
 
   g_mutex_init (&digests->lock);
-  g_cond_init (&digests->computed);
   digests->table = g_hash_table_new (id_hash, id_equal);
   g_queue_init (&digests->lru);
   digests->max_entries = MAX (max_entries, 1);
@@ -79,7 +81,6 @@ fc_digests_free (FcDigests *digests)
   while (g_hash_table_iter_next (&iter, NULL, &value))
     g_free (value);
   g_hash_table_unref (digests->table);
-  g_cond_clear (&digests->computed);
   g_mutex_clear (&digests->lock);
   g_free (digests);
 }
@@ -109,41 +110,41 @@ entry_remove (FcDigests *digests,
  * @digest: (out caller-allocates): with %FC_DIGEST_READY, its SHA-256
  * @job: (out): with %FC_DIGEST_COMPUTE, the job the caller must end with
  *   fc_digests_finish() or fc_digests_abort()
+ * @flight: (out) (transfer full) (optional): with %FC_DIGEST_WAIT, the computation
+ *   of the same version in progress (single flight), to join: once it
+ *   lands, look again (a failed one leaves no entry, so the next lookup
+ *   computes)
  *
- * A lookup that finds the same version being computed waits for that
- * computation (single flight); if it fails, one of the waiters becomes
- * the next computer. Any thread; blocks only while another thread hashes.
+ * Any thread; never blocks but on the table's lock.
  */
 FcDigestLookup
 fc_digests_lookup (FcDigests       *digests,
                    const FcFileId  *id,
                    guint8           digest[FC_DIGEST_LEN],
-                   FcDigestJob    **job)
+                   FcDigestJob    **job,
+                   FcFlight       **flight)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&digests->lock);
+  Entry *entry = g_hash_table_lookup (digests->table, id);
 
-  for (;;)
+  if (entry != NULL && !entry->computing)
     {
-      Entry *entry = g_hash_table_lookup (digests->table, id);
-
-      if (entry == NULL)
-        break;
-      if (!entry->computing)
-        {
-          g_queue_unlink (&digests->lru, &entry->link);
-          g_queue_push_head_link (&digests->lru, &entry->link);
-          memcpy (digest, entry->digest, FC_DIGEST_LEN);
-          return FC_DIGEST_READY;
-        }
-      entry->refs++;
-      while (entry->computing)
-        g_cond_wait (&digests->computed, &digests->lock);
-      entry_unref (entry);
+      g_queue_unlink (&digests->lru, &entry->link);
+      g_queue_push_head_link (&digests->lru, &entry->link);
+      memcpy (digest, entry->digest, FC_DIGEST_LEN);
+      return FC_DIGEST_READY;
+    }
+  if (entry != NULL)
+    {
+      if (flight != NULL)
+        *flight = fc_flight_ref (entry->flight);
+      return FC_DIGEST_WAIT;
     }
 
   *job = g_new0 (Entry, 1);
   (*job)->id = *id;
   (*job)->link.data = *job;
+  (*job)->flight = fc_flight_new ();
   (*job)->computing = TRUE;
   (*job)->in_table = TRUE;
   (*job)->refs = 2;
@@ -151,18 +152,34 @@ fc_digests_lookup (FcDigests       *digests,
   return FC_DIGEST_COMPUTE;
 }
 
+/**
+ * fc_digests_job_flight:
+ * @job: a job in progress
+ *
+ * Returns: (transfer none): the flight that lands when @job ends: its
+ *   requester joins it too when the work is done elsewhere
+ */
+FcFlight *
+fc_digests_job_flight (FcDigestJob *job)
+{
+  return job->flight;
+}
+
 static void
 job_end (FcDigests    *digests,
          FcDigestJob  *job,
-         const guint8 *digest)
+         const guint8 *digest,
+         const GError *error)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&digests->lock);
+  g_autoptr(FcFlight) flight = NULL;
 
+  g_mutex_lock (&digests->lock);
   /* Out of the table while still computing: it was never in the LRU
    * queue, so it must not be unlinked from it. */
   if (job->in_table && digest == NULL)
     entry_remove (digests, job);
   job->computing = FALSE;
+  flight = g_steal_pointer (&job->flight);
   if (job->in_table)
     {
       memcpy (job->digest, digest, FC_DIGEST_LEN);
@@ -170,8 +187,11 @@ job_end (FcDigests    *digests,
       while (digests->lru.length > digests->max_entries)
         entry_remove (digests, digests->lru.tail->data);
     }
-  g_cond_broadcast (&digests->computed);
   entry_unref (job);
+  g_mutex_unlock (&digests->lock);
+
+  /* Unlocked: a joiner may look the table up again at once. */
+  fc_flight_land (flight, error);
 }
 
 /**
@@ -192,20 +212,22 @@ fc_digests_finish (FcDigests    *digests,
 {
   gboolean settled = fc_settle_check (&job->id, NULL, fc_settle_cacheable);
 
-  job_end (digests, job, settled ? digest : NULL);
+  job_end (digests, job, settled ? digest : NULL, NULL);
 }
 
 /**
  * fc_digests_abort:
  * @digests: a table
  * @job: (transfer full): a job that could not be done (the file changed
- *   or failed): waiters look again
+ *   or failed): those who joined its flight look again
+ * @error: why, handed to them
  */
 void
-fc_digests_abort (FcDigests   *digests,
-                  FcDigestJob *job)
+fc_digests_abort (FcDigests    *digests,
+                  FcDigestJob  *job,
+                  const GError *error)
 {
-  job_end (digests, job, NULL);
+  job_end (digests, job, NULL, error);
 }
 
 /**
@@ -237,10 +259,10 @@ fc_digest_of_bytes (GBytes *bytes,
  * @digest: (out caller-allocates): the SHA-256 of the version @id names
  * @error: as for fc_file_read_at(): %G_IO_ERROR_BUSY when the file
  *   changed (start over), %FC_ERROR_SIZE_MISMATCH, %FC_ERROR_READ_FAILED;
- *   %FC_ERROR_BUSY once the daemon stops (fc_long_work_abandoned())
+ *   or %G_IO_ERROR_CANCELLED when the daemon stops (fc_abandon_long_work())
  *
  * Every piece hashed is proved to belong to that version, so a digest is
- * never given for bytes other than those it describes.
+ * never given for bytes other than those it describes. Any thread.
  */
 gboolean
 fc_digest_of_file (int              fd,
@@ -260,7 +282,11 @@ fc_digest_of_file (int              fd,
       gsize want = (gsize) MIN (id->size - offset, buf_size);
 
       if (fc_long_work_abandoned ())
-        return g_set_error_literal (error, FC_ERROR, FC_ERROR_BUSY, "stopping"), FALSE;
+        {
+          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                               _("Hashing abandoned: the daemon is stopping"));
+          return FALSE;
+        }
       if (!fc_file_read_at (fd, &proved, offset, buf, want, error))
         return FALSE;
       g_checksum_update (checksum, (const guchar *) buf, (gssize) want);

@@ -3,6 +3,7 @@
 #include <glib.h>
 
 #include "cache.h"
+#include "flight.h"
 
 G_BEGIN_DECLS
 
@@ -19,6 +20,7 @@ typedef struct _FcDigestEntry FcDigestJob;
 typedef enum {
   FC_DIGEST_READY,              /* the digest is copied out */
   FC_DIGEST_COMPUTE,            /* the caller computes it and ends the job */
+  FC_DIGEST_WAIT,               /* another computes it: join the flight, look again once it lands */
 } FcDigestLookup;
 
 FcDigests     *fc_digests_new     (guint            max_entries);
@@ -26,12 +28,15 @@ void           fc_digests_free    (FcDigests       *digests);
 FcDigestLookup fc_digests_lookup  (FcDigests       *digests,
                                    const FcFileId  *id,
                                    guint8           digest[FC_DIGEST_LEN],
-                                   FcDigestJob    **job);
+                                   FcDigestJob    **job,
+                                   FcFlight       **flight);
+FcFlight      *fc_digests_job_flight (FcDigestJob  *job);
 void           fc_digests_finish  (FcDigests       *digests,
                                    FcDigestJob     *job,
                                    const guint8     digest[FC_DIGEST_LEN]);
 void           fc_digests_abort   (FcDigests       *digests,
-                                   FcDigestJob     *job);
+                                   FcDigestJob     *job,
+                                   const GError    *error);
 
 void           fc_digest_of_bytes (GBytes          *bytes,
                                    guint8           digest[FC_DIGEST_LEN]);

@@ -223,15 +223,19 @@ reply_warn_cut (const FcReply *reply,
  * @socket_fd: a non-blocking socket
  * @chunk: the calling thread's chunk, for file bodies
  * @body_sent: (inout): incremented by the body bytes written
+ * @budget: bytes after which to stop even though the socket takes more,
+ *   so that a fast reader of a large body leaves its thread to others
  *
- * Writes as much of @reply as the socket takes, a status line and the
+ * Writes as much of @reply as the socket takes, up to about @budget
+ * bytes (at least one sendmsg()), a status line and the
  * start of its body in one sendmsg(). Before the status line has left,
  * a file reply's first window must be in @chunk already (the caller
  * proved it with fc_chunk_fill(), so that a change or a read error is
  * still answerable with an ERR line).
  *
  * Returns: %FC_REPLY_AGAIN when the socket is full (wait until it is
- *   writable, then call again), %FC_REPLY_FAILED when the connection must
+ *   writable, then call again), %FC_REPLY_YIELD when @budget is spent
+ *   (call again, the socket will not say it is writable), %FC_REPLY_FAILED when the connection must
  *   end: the peer left, or the file changed or failed after the status
  *   line promised its size
  */
@@ -239,8 +243,11 @@ FcReplyResult
 fc_reply_write (FcReply *reply,
                 int      socket_fd,
                 FcChunk *chunk,
-                guint64 *body_sent)
+                guint64 *body_sent,
+                guint64  budget)
 {
+  guint64 wrote = 0;
+
   while (fc_reply_pending (reply))
     {
       struct iovec iov[2];
@@ -274,6 +281,7 @@ fc_reply_write (FcReply *reply,
         return errno == EAGAIN ? FC_REPLY_AGAIN : FC_REPLY_FAILED;
 
       reply->sent += (guint64) n;
+      wrote += (guint64) n;
       if ((gsize) n > head_left)
         *body_sent += (gsize) n - head_left;
 
@@ -292,6 +300,8 @@ fc_reply_write (FcReply *reply,
        * would only say EAGAIN. */
       if ((gsize) n < asked)
         return fc_reply_pending (reply) ? FC_REPLY_AGAIN : FC_REPLY_DONE;
+      if (wrote >= budget && fc_reply_pending (reply))
+        return FC_REPLY_YIELD;
     }
   return FC_REPLY_DONE;
 }

@@ -38,6 +38,7 @@ typedef struct {
 typedef enum {
   FC_REPLY_DONE,                /* all sent */
   FC_REPLY_AGAIN,               /* the socket is full: wait until writable */
+  FC_REPLY_YIELD,               /* the byte budget is spent, the socket not full: go on later */
   FC_REPLY_FAILED,              /* the peer is gone, or the file changed after the status line */
 } FcReplyResult;
 
@@ -56,7 +57,8 @@ gboolean      fc_reply_pending     (const FcReply *reply);
 FcReplyResult fc_reply_write       (FcReply       *reply,
                                     int            socket_fd,
                                     FcChunk       *chunk,
-                                    guint64       *body_sent);
+                                    guint64       *body_sent,
+                                    guint64        budget);
 
 void          fc_chunk_init        (FcChunk       *chunk,
                                     gsize          size);

@@ -27,6 +27,7 @@
 typedef enum {
   GET_DONE,                     /* answered, or @error set */
   GET_RETRY,                    /* the file changed under us: start again */
+  GET_WAIT,                     /* long work is under way: wait for its flight */
 } GetResult;
 
 /* What a GET, STAT or GETFROM serves: the cached bytes of one version, or
@@ -94,12 +95,16 @@ resolve_cached (FcServeContext *context,
 
 /* Opens @name confined beneath the root and counts the request as a hit
  * or a miss (@counted: an earlier attempt did); a miss that fits is
- * loaded into the cache. */
+ * loaded into the cache (@may_load: no load of it failed for this
+ * request), on the worker when small, in the pool when large; a request
+ * that must wait for a load gets its flight in @wait. */
 static GetResult
 resolve_opened (FcServeContext  *context,
                 const char      *name,
                 gboolean         counted,
+                gboolean         may_load,
                 Source          *source,
+                FcFlight       **wait,
                 GError         **error)
 {
   FcCache *cache = context->cache;
@@ -118,13 +123,24 @@ resolve_opened (FcServeContext  *context,
     }
   fc_file_id_from_stat (&source->id, &st);
   fc_settle_probe_fs (&source->id, source->fd);
+  if (!may_load)
+    return GET_DONE;
 
-  switch (fc_cache_lookup (cache, name, &source->id, counted, &source->bytes, &load))
+  switch (fc_cache_lookup (cache, name, &source->id, counted, &source->bytes, &load, wait))
     {
     case FC_LOOKUP_READY:
       break;
 
+    case FC_LOOKUP_WAIT:
+      return GET_WAIT;
+
     case FC_LOOKUP_LOAD:
+      if (source->id.size > FC_JOBS_INLINE_MAX)
+        {
+          *wait = fc_cache_load_hand_off (load);
+          fc_jobs_load (context->jobs, cache, load, g_steal_fd (&source->fd), &source->id);
+          return GET_WAIT;
+        }
       source->bytes = fc_file_read_whole (source->fd, &source->id, &load_error);
       if (source->bytes != NULL)
         {
@@ -175,18 +191,38 @@ reply_body (Source   *source,
   return g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_BUSY) ? GET_RETRY : GET_DONE;
 }
 
-/* The SHA-256 of the source's version, computed once (single flight). */
+/* The SHA-256 of the source's version, computed once (single flight):
+ * on the worker when small, in the pool when large; a request that must
+ * wait for it gets its flight in @wait. */
 static GetResult
 source_digest (FcServeContext  *context,
-               const Source    *source,
+               Source          *source,
                FcChunk         *chunk,
                guint8           digest[FC_DIGEST_LEN],
+               FcFlight       **wait,
                GError         **error)
 {
   FcDigestJob *job = NULL;
 
-  if (fc_digests_lookup (context->digests, &source->id, digest, &job) == FC_DIGEST_READY)
-    return GET_DONE;
+  switch (fc_digests_lookup (context->digests, &source->id, digest, &job, wait))
+    {
+    case FC_DIGEST_READY:
+      return GET_DONE;
+    case FC_DIGEST_WAIT:
+      return GET_WAIT;
+    case FC_DIGEST_COMPUTE:
+      break;
+    }
+
+  if (source->id.size > FC_JOBS_INLINE_MAX)
+    {
+      *wait = fc_flight_ref (fc_digests_job_flight (job));
+      if (source->bytes != NULL)
+        fc_jobs_hash_bytes (context->jobs, context->digests, job, source->bytes);
+      else
+        fc_jobs_hash_file (context->jobs, context->digests, job, g_steal_fd (&source->fd), &source->id);
+      return GET_WAIT;
+    }
 
   if (source->bytes != NULL)
     fc_digest_of_bytes (source->bytes, digest);
@@ -194,7 +230,7 @@ source_digest (FcServeContext  *context,
     {
       /* The chunk held this reply's bytes no longer. */
       chunk->holder = 0;
-      fc_digests_abort (context->digests, job);
+      fc_digests_abort (context->digests, job, *error);
       return g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_BUSY) ? GET_RETRY : GET_DONE;
     }
   chunk->holder = 0;
@@ -209,6 +245,7 @@ answer_source (FcServeContext   *context,
                Source           *source,
                FcReply          *reply,
                FcChunk          *chunk,
+               FcFlight        **wait,
                GError          **error)
 {
   guint8 digest[FC_DIGEST_LEN];
@@ -220,14 +257,14 @@ answer_source (FcServeContext   *context,
       return reply_body (source, 0, reply, chunk, error);
 
     case FC_COMMAND_STAT:
-      result = source_digest (context, source, chunk, digest, error);
+      result = source_digest (context, source, chunk, digest, wait, error);
       if (result == GET_DONE && *error == NULL)
         fc_reply_set_static (reply, reply->status,
                              fc_format_stat (reply->status, source->id.size, digest));
       return result;
 
     case FC_COMMAND_GETFROM:
-      result = source_digest (context, source, chunk, digest, error);
+      result = source_digest (context, source, chunk, digest, wait, error);
       if (result != GET_DONE || *error != NULL)
         return result;
       if (memcmp (digest, request->digest, FC_DIGEST_LEN) != 0)
@@ -263,23 +300,31 @@ warn_unservable (const char   *name,
 }
 
 /* GET, STAT and GETFROM: each is one hit or one miss, counted before any
- * byte of the reply leaves. */
-static void
+ * byte of the reply leaves, once however often it waits (@park). */
+static GetResult
 answer_file (FcServeContext  *context,
              const FcRequest *request,
+             FcPark          *park,
              FcReply         *reply,
              FcChunk         *chunk)
 {
-  for (guint attempt = 1; ; attempt++)
+  for (guint attempt = 1 + park->failures; ; attempt++)
     {
       g_auto(Source) source = { NULL, -1 };
       g_autoptr(GError) error = NULL;
+      gboolean counted = attempt > 1 || park->waits > 0;
       GetResult result = GET_DONE;
 
-      if (attempt > 1 || !resolve_cached (context, request->name, &source))
-        result = resolve_opened (context, request->name, attempt > 1, &source, &error);
+      if (counted || !resolve_cached (context, request->name, &source))
+        result = resolve_opened (context, request->name, counted, park->failures == 0,
+                                 &source, &park->flight, &error);
       if (result == GET_DONE && error == NULL)
-        result = answer_source (context, request, &source, reply, chunk, &error);
+        result = answer_source (context, request, &source, reply, chunk, &park->flight, &error);
+      if (result == GET_WAIT)
+        {
+          FC_REQUEST_DEBUG (context, "%s: waiting for long work", request->name);
+          return GET_WAIT;
+        }
 
       if (result == GET_RETRY && attempt < GET_ATTEMPTS)
         {
@@ -290,7 +335,7 @@ answer_file (FcServeContext  *context,
         warn_unservable (request->name, error);
       if (error != NULL)
         fc_request_answer_error (context, error, reply);
-      return;
+      return GET_DONE;
     }
 }
 
@@ -342,29 +387,82 @@ answer_list (FcServeContext *context,
 }
 
 /**
+ * fc_park_clear:
+ * @park: a line's park
+ *
+ * Drops its flight and zeroes it, as for a fresh line.
+ */
+void
+fc_park_clear (FcPark *park)
+{
+  g_clear_pointer (&park->flight, fc_flight_unref);
+  *park = (FcPark) { NULL, 0, 0 };
+}
+
+/* fc_request_parse() put a NUL in place of the line's CR or LF: a line
+ * that waits is answered again from its original bytes. */
+static void
+line_restore (char  *line,
+              gsize  line_len)
+{
+  if (line[line_len - 1] == '\0')
+    line[line_len - 1] = '\n';
+  else
+    line[line_len - 2] = '\r';
+}
+
+/* A line back from waiting: a failure of the work it waited for counts
+ * as one of its attempts. Returns FALSE once it is answered with it. */
+static gboolean
+park_landed (FcServeContext *context,
+             FcPark         *park,
+             FcReply        *reply)
+{
+  const GError *why = fc_flight_get_error (park->flight);
+
+  if (why != NULL && ++park->failures >= GET_ATTEMPTS)
+    {
+      fc_request_answer_error (context, why, reply);
+      fc_park_clear (park);
+      return FALSE;
+    }
+  g_clear_pointer (&park->flight, fc_flight_unref);
+  return TRUE;
+}
+
+/**
  * fc_request_answer:
  * @context: the serving context
- * @line: one request line, LF included (fc_request_scan()); modified
+ * @line: one request line, LF included (fc_request_scan()); modified,
+ *   but for %FC_ANSWER_WAIT: then it is as it came, to be answered again
  * @line_len: its length in bytes
+ * @park: (inout): what the line carries from one answer to the next
+ *   while it waits; zeroed for a fresh line
  * @reply: an empty reply, set to the answer
  * @chunk: the calling thread's chunk: a streamed reply's first window is
  *   read into it
  *
  * Answers one request line, counting it (and a GET as a hit or a miss)
  * before any byte of the reply is sent. Runs in a worker thread; blocks
- * only on the disk.
+ * only on the disk, never on long work: a request that needs a hash or a
+ * load of more than %FC_JOBS_INLINE_MAX bytes (its own, in the pool, or
+ * another request's) gets %FC_ANSWER_WAIT, no reply, and @park's flight
+ * to join; once that lands the same line is answered again with the
+ * same @park (counted once, whatever the number of turns).
  */
 FcAnswer
 fc_request_answer (FcServeContext *context,
                    char           *line,
                    gsize           line_len,
+                   FcPark         *park,
                    FcReply        *reply,
                    FcChunk        *chunk)
 {
   g_autoptr(GError) error = NULL;
   FcRequest request;
 
-  atomic_fetch_add (&context->requests, 1);
+  if (park->waits == 0)
+    atomic_fetch_add (&context->requests, 1);
 
   if (!fc_request_parse (line, line_len, &request, &error))
     {
@@ -381,7 +479,16 @@ fc_request_answer (FcServeContext *context,
     case FC_COMMAND_STAT:
     case FC_COMMAND_GETFROM:
       FC_REQUEST_DEBUG (context, "%s", line);
-      answer_file (context, &request, reply, chunk);
+      if (park->flight != NULL && !park_landed (context, park, reply))
+        return FC_ANSWER_REPLY;
+      if (answer_file (context, &request, park, reply, chunk) == GET_WAIT)
+        {
+          park->waits++;
+          line_restore (line, line_len);
+          return FC_ANSWER_WAIT;
+        }
+      if (park->waits > 0)
+        fc_park_clear (park);
       return FC_ANSWER_REPLY;
     case FC_COMMAND_LIST:
       answer_list (context, reply);

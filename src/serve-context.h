@@ -6,6 +6,7 @@
 
 #include "cache.h"
 #include "digest.h"
+#include "jobs.h"
 
 G_BEGIN_DECLS
 
@@ -16,6 +17,7 @@ typedef struct {
   int root_fd;                  /* (unowned): O_PATH, the served directory */
   FcCache *cache;               /* (unowned) */
   FcDigests *digests;           /* (owned) */
+  FcJobs *jobs;                 /* (owned) (nullable): set while serving */
   atomic_int_fast64_t request_timeout;  /* µs */
   atomic_int_fast64_t idle_timeout;     /* µs */
   atomic_int_fast64_t send_timeout;     /* µs */

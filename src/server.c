@@ -15,6 +15,7 @@
 #include <glib-unix.h>
 
 #include "acceptor.h"
+#include "abandon.h"
 #include "errors.h"
 #include "serve-context.h"
 #include "server.h"
@@ -381,6 +382,11 @@ gboolean
 fc_server_start (FcServer  *server,
                  GError   **error)
 {
+  /* Long work is mostly SHA-256, bound by a processor: one thread each,
+   * and two at least so that one long hash does not hold up the next. */
+  server->context.jobs = fc_jobs_new (MAX (2, default_threads ()), error);
+  if (server->context.jobs == NULL)
+    return FALSE;
   server->workers = fc_workers_new (&server->context, server->n_threads, error);
   if (server->workers == NULL)
     return FALSE;
@@ -450,8 +456,8 @@ fc_server_drain (FcServer        *server,
  * @server: a server
  *
  * Stops accepting, closes every connection (replies in the middle of a
- * write are cut) and joins the worker threads, each within one slice of
- * its work once fc_abandon_long_work() was called. Main thread.
+ * write are cut), joins the worker threads, and abandons long work (no
+ * one is left for its result). Main thread.
  */
 void
 fc_server_stop (FcServer *server)
@@ -461,6 +467,9 @@ fc_server_stop (FcServer *server)
   while (server->draining.head != NULL)
     refused_free (server->draining.head->data);
   g_clear_pointer (&server->workers, fc_workers_free);
+  if (server->context.jobs != NULL)
+    fc_abandon_long_work ();
+  g_clear_pointer (&server->context.jobs, fc_jobs_free);
 }
 
 void

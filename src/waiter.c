@@ -214,16 +214,18 @@ fc_waiter_leave (FcWaiter *waiter,
 }
 
 static int
-wait_ms (FcWaiter *waiter)
+wait_ms (FcWaiter *waiter,
+         int       max_ms)
 {
   gint64 left;
 
   if (waiter->n_heap == 0 || waiter->heap[0]->key == G_MAXINT64)
-    return -1;
+    return max_ms;
   left = waiter->heap[0]->key - g_get_monotonic_time ();
   if (left <= 0)
     return 0;
-  return (int) MIN ((left + 999) / 1000, G_MAXINT);
+  left = MIN ((left + 999) / 1000, G_MAXINT);
+  return max_ms >= 0 ? (int) MIN (left, max_ms) : (int) left;
 }
 
 /* Deadlines that moved later are put back in place; the others fire. */
@@ -250,6 +252,9 @@ expire (FcWaiter *waiter)
 /**
  * fc_waiter_dispatch:
  * @waiter: a waiter
+ * @max_ms: the longest to sleep, in milliseconds; -1 for as long as the
+ *   deadlines allow, 0 to take only what is ready now (an owner with work
+ *   of its own queued polls so)
  *
  * Sleeps until a watched connection is ready or its deadline comes, then
  * tells the owner of each: FC_WAIT_READY for those ready (in the order
@@ -257,10 +262,11 @@ expire (FcWaiter *waiter)
  * passed. A callback may enter, leave or re-time any connection.
  */
 void
-fc_waiter_dispatch (FcWaiter *waiter)
+fc_waiter_dispatch (FcWaiter *waiter,
+                    int       max_ms)
 {
   struct epoll_event events[BATCH];
-  int n = epoll_wait (waiter->epoll_fd, events, BATCH, wait_ms (waiter));
+  int n = epoll_wait (waiter->epoll_fd, events, BATCH, wait_ms (waiter, max_ms));
 
   for (int i = 0; i < n; i++)
     {

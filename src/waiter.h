@@ -45,7 +45,8 @@ void      fc_waiter_set_deadline (FcWaiter      *waiter,
                                   gint64         deadline);
 void      fc_waiter_leave        (FcWaiter      *waiter,
                                   FcWaited      *waited);
-void      fc_waiter_dispatch     (FcWaiter      *waiter);
+void      fc_waiter_dispatch     (FcWaiter      *waiter,
+                                  int            max_ms);
 guint     fc_waiter_count        (FcWaiter      *waiter);
 void      fc_waiter_foreach      (FcWaiter      *waiter,
                                   GFunc          func,

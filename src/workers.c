@@ -14,6 +14,22 @@
 #include "waiter.h"
 #include "workers.h"
 
+/* Where flights hand a worker's parked connections back. Shared by the
+ * worker and by each flight one of its connections joined (through a
+ * Ticket), since a flight may land after the worker has ended. */
+typedef struct {
+  gatomicrefcount refs;
+  GMutex lock;
+  GQueue landed;                /* (element-type FcConn) (unowned): guarded by lock */
+  int wake_fd;                  /* (unowned): the worker's eventfd; -1 once it has ended: guarded by lock */
+} Mailbox;
+
+/* One parked connection's place in a flight. */
+typedef struct {
+  Mailbox *mailbox;             /* (owned) */
+  FcConn *conn;                 /* (unowned): only its worker touches it, and only while the mailbox is open */
+} Ticket;
+
 /* memcached's shape: the acceptor hands each connection to one worker
  * through a queue and an eventfd; from then on that worker alone serves
  * it, from its own epoll set, so a request in steady state costs no
@@ -22,8 +38,14 @@ typedef struct {
   FcWorkers *workers;           /* (unowned) */
   GThread *thread;              /* (owned) (nullable) */
   FcWaiter *waiter;             /* (owned): this thread's alone */
-  FcWaited wake;                /* the eventfd: new connections, or stop */
+  FcWaited wake;                /* the eventfd: new connections, landed flights, or stop */
   FcConnScratch scratch;
+  Mailbox *mailbox;             /* (owned) */
+  /* Connections to run again without waiting for the kernel (edge-
+   * triggered epoll will not repeat what it said): those whose turn's
+   * budget ran out, and those whose flight landed. All are still in the
+   * waiter, which owns them. This thread's alone. */
+  GQueue ready;                 /* (element-type FcConn) (unowned) */
 
   GMutex lock;
   GQueue inbox;                 /* (element-type GSocketConnection) (owned): guarded by lock */
@@ -53,6 +75,79 @@ struct _FcWorkers {
 };
 
 static void
+wake_fd_write (int fd)
+{
+  static const guint64 one = 1;
+
+  if (write (fd, &one, sizeof one) != sizeof one)
+    g_warning (_("Cannot wake a worker thread: %s"), g_strerror (errno));
+}
+
+static Mailbox *
+mailbox_new (int wake_fd)
+{
+  Mailbox *mailbox = g_new0 (Mailbox, 1);
+
+  g_atomic_ref_count_init (&mailbox->refs);
+  g_mutex_init (&mailbox->lock);
+  g_queue_init (&mailbox->landed);
+  mailbox->wake_fd = wake_fd;
+  return mailbox;
+}
+
+static Mailbox *
+mailbox_ref (Mailbox *mailbox)
+{
+  g_atomic_ref_count_inc (&mailbox->refs);
+  return mailbox;
+}
+
+static void
+mailbox_unref (Mailbox *mailbox)
+{
+  if (!g_atomic_ref_count_dec (&mailbox->refs))
+    return;
+  g_queue_clear (&mailbox->landed);
+  g_mutex_clear (&mailbox->lock);
+  g_free (mailbox);
+}
+
+/* The worker has ended, or is ending: flights that land from now on
+ * touch neither its connections nor its eventfd. */
+static void
+mailbox_close (Mailbox *mailbox)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&mailbox->lock);
+
+  mailbox->wake_fd = -1;
+  g_queue_clear (&mailbox->landed);
+}
+
+/* In the landing thread: hands the parked connection back to its worker,
+ * which runs its request again. The eventfd is written only when the
+ * queue was empty, as for new connections. */
+static void
+on_flight_landed (FcFlight *flight G_GNUC_UNUSED,
+                  gpointer  user_data)
+{
+  Ticket *ticket = user_data;
+  Mailbox *mailbox = ticket->mailbox;
+
+  g_mutex_lock (&mailbox->lock);
+  if (mailbox->wake_fd >= 0)
+    {
+      gboolean was_empty = g_queue_is_empty (&mailbox->landed);
+
+      g_queue_push_tail (&mailbox->landed, ticket->conn);
+      if (was_empty)
+        wake_fd_write (mailbox->wake_fd);
+    }
+  g_mutex_unlock (&mailbox->lock);
+  mailbox_unref (mailbox);
+  g_free (ticket);
+}
+
+static void
 worker_close (Worker *worker,
               FcConn *conn)
 {
@@ -60,12 +155,63 @@ worker_close (Worker *worker,
   fc_conn_free (conn);
 }
 
+/* A connection waits for long work: it stays in the waiter, ignored, and
+ * its worker serves others until the flight lands. */
+static void
+worker_park (Worker *worker,
+             FcConn *conn)
+{
+  Ticket *ticket = g_new (Ticket, 1);
+
+  ticket->mailbox = mailbox_ref (worker->mailbox);
+  ticket->conn = conn;
+  if (!fc_flight_join (fc_conn_parked_on (conn), on_flight_landed, ticket))
+    {
+      /* Landed already: its result is there to take. */
+      mailbox_unref (ticket->mailbox);
+      g_free (ticket);
+      g_queue_push_tail (&worker->ready, conn);
+    }
+}
+
 static void
 worker_run_conn (Worker *worker,
                  FcConn *conn)
 {
-  if (!fc_conn_run (conn, worker->waiter, &worker->scratch))
-    worker_close (worker, conn);
+  switch (fc_conn_run (conn, worker->waiter, &worker->scratch))
+    {
+    case FC_CONN_CLOSE:
+      worker_close (worker, conn);
+      break;
+    case FC_CONN_WAIT:
+      break;
+    case FC_CONN_YIELD:
+      g_queue_push_tail (&worker->ready, conn);
+      break;
+    case FC_CONN_PARK:
+      worker_park (worker, conn);
+      break;
+    }
+}
+
+/* Runs each connection ready now once; those that yield again go to the
+ * back, for the next round, after the waiter has been polled. */
+static void
+worker_run_ready (Worker *worker)
+{
+  for (guint n = worker->ready.length; n > 0; n--)
+    worker_run_conn (worker, g_queue_pop_head (&worker->ready));
+}
+
+/* Takes in the connections whose flight landed. */
+static void
+worker_take_landed (Worker *worker)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&worker->mailbox->lock);
+  FcConn *conn;
+
+  while ((conn = g_queue_pop_head (&worker->mailbox->landed)) != NULL)
+    g_queue_push_tail (&worker->ready, conn);
 }
 
 static void
@@ -93,8 +239,10 @@ worker_drain_conns (Worker *worker)
     {
       FcConn *conn = fc_conn_from_waited (g_ptr_array_index (conns, i));
 
-      if (!fc_conn_drain (conn, worker->waiter, &worker->scratch))
-        worker_close (worker, conn);
+      fc_conn_drain (conn);
+      /* A yielded or parked one runs from the ready list, draining. */
+      if (!fc_conn_held (conn))
+        worker_run_conn (worker, conn);
     }
 }
 
@@ -111,6 +259,7 @@ worker_take_inbox (Worker *worker)
 
   if (read (worker->wake.fd, &count, sizeof count) < 0 && errno != EAGAIN)
     g_warning (_("Cannot read a worker’s event descriptor: %s"), g_strerror (errno));
+  worker_take_landed (worker);
 
   g_mutex_lock (&worker->lock);
   inbox = worker->inbox;
@@ -136,9 +285,9 @@ worker_take_inbox (Worker *worker)
         }
       /* The request is usually there already: read first, wait after.
        * Accepted before the stop, it is served what it sent by then. */
-      if (draining ? !fc_conn_drain (conn, worker->waiter, &worker->scratch)
-                   : !fc_conn_run (conn, worker->waiter, &worker->scratch))
-        worker_close (worker, conn);
+      if (draining)
+        fc_conn_drain (conn);
+      worker_run_conn (worker, conn);
     }
   return !stopping;
 }
@@ -162,9 +311,16 @@ on_wait_event (FcWaited    *waited,
   switch (event)
     {
     case FC_WAIT_READY:
-      worker_run_conn (worker, conn);
+      /* A held connection is run from the ready list, which is what
+       * readiness would do. */
+      if (!fc_conn_held (conn))
+        worker_run_conn (worker, conn);
       break;
     case FC_WAIT_TIMEOUT:
+      /* Only one that yielded can be there: a parked one has no
+       * deadline. Rare, so a walk of the list is no cost. */
+      if (fc_conn_held (conn))
+        g_queue_remove (&worker->ready, conn);
       fc_conn_timed_out (conn);
       fc_conn_free (conn);
       break;
@@ -185,44 +341,40 @@ worker_done_retiring (Worker *worker)
          fc_waiter_count (worker->waiter) <= 1;
 }
 
-static void
-wake_fd (int fd)
-{
-  static const guint64 one = 1;
-
-  if (write (fd, &one, sizeof one) != sizeof one)
-    g_warning (_("Cannot wake a worker thread: %s"), g_strerror (errno));
-}
-
 static gpointer
 worker_main (gpointer data)
 {
   Worker *worker = data;
 
-  /* The wake descriptor leaves the waiter when stopping is seen. The
+  /* The wake descriptor leaves the waiter when stopping is seen. While
+   * connections are ready to run, the waiter is only polled. The
    * connections are drained between two dispatches, never from a
    * callback: others of the same batch would be told of after their
    * end. */
   while (worker->wake.index != 0 && !worker_done_retiring (worker))
     {
-      fc_waiter_dispatch (worker->waiter);
+      fc_waiter_dispatch (worker->waiter, g_queue_is_empty (&worker->ready) ? -1 : 0);
       if (worker->drain_seen && !worker->drained)
         worker_drain_conns (worker);
+      worker_run_ready (worker);
     }
 
-  /* Every connection still open is closed, mid-reply or not. */
+  /* Every connection still open is closed, mid-reply, ready or parked:
+   * the flights they joined no longer reach them. */
+  mailbox_close (worker->mailbox);
+  g_queue_clear (&worker->ready);
   g_clear_pointer (&worker->waiter, fc_waiter_free);
   /* The main thread joins and frees it (on_worker_ended()), so a retired
    * worker's thread, eventfd and buffers go now, not at the next reload. */
   atomic_store (&worker->finished, TRUE);
-  wake_fd (worker->workers->ended_fd);
+  wake_fd_write (worker->workers->ended_fd);
   return NULL;
 }
 
 static void
 worker_wake (Worker *worker)
 {
-  wake_fd (worker->wake.fd);
+  wake_fd_write (worker->wake.fd);
 }
 
 /* Tells @worker to close what it still serves and end. */
@@ -252,6 +404,11 @@ worker_free (Worker *worker)
       atomic_fetch_sub (&worker->workers->context->clients, 1);
     }
   fc_conn_scratch_clear (&worker->scratch);
+  if (worker->mailbox != NULL)
+    {
+      mailbox_close (worker->mailbox);
+      mailbox_unref (worker->mailbox);
+    }
   if (worker->wake.fd >= 0)
     close (worker->wake.fd);
   g_mutex_clear (&worker->lock);
@@ -272,6 +429,7 @@ worker_new (FcWorkers  *workers,
   g_mutex_init (&worker->lock);
   g_queue_init (&worker->inbox);
   fc_conn_scratch_init (&worker->scratch);
+  g_queue_init (&worker->ready);
   worker->wake.fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
   worker->wake.deadline = G_MAXINT64;
   if (worker->wake.fd < 0)
@@ -282,6 +440,7 @@ worker_new (FcWorkers  *workers,
                    _("Cannot create an event descriptor: %s"), g_strerror (saved_errno));
       return NULL;
     }
+  worker->mailbox = mailbox_new (worker->wake.fd);
 
   worker->waiter = fc_waiter_new (on_wait_event, worker, error);
   if (worker->waiter == NULL || !fc_waiter_enter (worker->waiter, &worker->wake, error))

@@ -34,7 +34,7 @@ replay (FcCache     *cache,
       g_autoptr(GBytes) bytes = NULL;
       FcCacheLoad *load = NULL;
 
-      if (fc_cache_lookup (cache, names[order[i]], &id, FALSE, &bytes, &load) == FC_LOOKUP_LOAD)
+      if (fc_cache_lookup (cache, names[order[i]], &id, FALSE, &bytes, &load, NULL) == FC_LOOKUP_LOAD)
         {
           g_autoptr(GBytes) taken = fc_cache_load_take (cache, load,
                                                         g_bytes_new_take (g_malloc0 (id.size), id.size));

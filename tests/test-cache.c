@@ -32,7 +32,7 @@ get (FcCache        *cache,
 {
   g_autoptr(GBytes) bytes = NULL;
   FcCacheLoad *load = NULL;
-  FcLookup result = fc_cache_lookup (cache, name, id, FALSE, &bytes, &load);
+  FcLookup result = fc_cache_lookup (cache, name, id, FALSE, &bytes, &load, NULL);
 
   if (result == FC_LOOKUP_LOAD)
     bytes = fc_cache_load_take (cache, load, content (name, id->size));
@@ -316,13 +316,13 @@ test_retry_counted_once (void)
   g_autoptr(GArray) list = NULL;
   FcCacheLoad *load = NULL;
 
-  g_assert_cmpint (fc_cache_lookup (cache, "f", &old, FALSE, &none, &load), ==, FC_LOOKUP_LOAD);
+  g_assert_cmpint (fc_cache_lookup (cache, "f", &old, FALSE, &none, &load, NULL), ==, FC_LOOKUP_LOAD);
   fc_cache_load_abort (cache, load);
-  g_assert_cmpint (fc_cache_lookup (cache, "f", &fresh, TRUE, &none, &load), ==, FC_LOOKUP_LOAD);
+  g_assert_cmpint (fc_cache_lookup (cache, "f", &fresh, TRUE, &none, &load, NULL), ==, FC_LOOKUP_LOAD);
   bytes = fc_cache_load_take (cache, load, content ("f", 12));
   assert_stats (cache, 0, 1, 1, 0, 0, 1, 12);
 
-  g_assert_cmpint (fc_cache_lookup (cache, "f", &fresh, TRUE, &shared, &load), ==, FC_LOOKUP_READY);
+  g_assert_cmpint (fc_cache_lookup (cache, "f", &fresh, TRUE, &shared, &load, NULL), ==, FC_LOOKUP_READY);
   fc_cache_miss (cache, "gone", TRUE, FC_EVICT_DELETED);
   assert_stats (cache, 0, 1, 1, 0, 0, 1, 12);
   list = fc_cache_list (cache);
@@ -351,47 +351,39 @@ test_set_capacity (void)
 }
 
 typedef struct {
-  FcCache *cache;
-  FcFileId id;
-  FcLookup result;
-  GBytes *bytes;
-} Waiter;
+  guint landed;
+  guint failed;
+} Landings;
 
-static gpointer
-waiter_thread (gpointer data)
+static void
+on_landed (FcFlight *flight,
+           gpointer  user_data)
 {
-  Waiter *waiter = data;
-  FcCacheLoad *load = NULL;
+  Landings *landings = user_data;
 
-  waiter->result = fc_cache_lookup (waiter->cache, "f", &waiter->id, FALSE, &waiter->bytes, &load);
-  return NULL;
+  landings->landed++;
+  if (fc_flight_get_error (flight) != NULL)
+    landings->failed++;
 }
 
-/* Starts @n lookups of "f" while @load is in progress and returns once
- * every one of them is counted (so blocked on the load). */
-static GThread **
-start_waiters (FcCache *cache,
-               Waiter  *waiters,
-               guint    n,
-               guint64  misses_before)
+/* @n lookups of "f" while its load is in progress: each is counted, told
+ * to wait, never blocked, and joins the load's flight. */
+static void
+join_waiters (FcCache  *cache,
+              guint     n,
+              Landings *landings)
 {
-  GThread **threads = g_new0 (GThread *, n);
-  FcCacheStats stats;
-
   for (guint i = 0; i < n; i++)
     {
-      waiters[i] = (Waiter) { cache, file_id (1, 100), FC_LOOKUP_BYPASS, NULL };
-      threads[i] = g_thread_new ("waiter", waiter_thread, &waiters[i]);
-    }
+      FcFileId id = file_id (1, 100);
+      g_autoptr(GBytes) none = NULL;
+      g_autoptr(FcFlight) flight = NULL;
+      FcCacheLoad *load = NULL;
 
-  do
-    {
-      g_usleep (1000);
-      fc_cache_get_stats (cache, &stats, NULL, NULL);
+      g_assert_cmpint (fc_cache_lookup (cache, "f", &id, FALSE, &none, &load, &flight), ==, FC_LOOKUP_WAIT);
+      g_assert_null (none);
+      g_assert_true (fc_flight_join (flight, on_landed, landings));
     }
-  while (stats.misses < misses_before + n);
-
-  return threads;
 }
 
 static void
@@ -402,25 +394,28 @@ test_single_flight (void)
   g_autoptr(GBytes) bytes = NULL;
   g_autoptr(GBytes) none = NULL;
   g_autoptr(GArray) list = NULL;
-  Waiter waiters[16];
-  g_autofree GThread **threads = NULL;
+  Landings landings = { 0, 0 };
   FcCacheLoad *load = NULL;
 
-  g_assert_cmpint (fc_cache_lookup (cache, "f", &id, FALSE, &none, &load), ==, FC_LOOKUP_LOAD);
+  g_assert_cmpint (fc_cache_lookup (cache, "f", &id, FALSE, &none, &load, NULL), ==, FC_LOOKUP_LOAD);
   /* A loading copy is neither listed nor evictable. */
   assert_order (cache, "");
   g_assert_false (fc_cache_evict (cache, "f"));
   g_assert_cmpuint (fc_cache_clear (cache), ==, 0);
 
-  threads = start_waiters (cache, waiters, G_N_ELEMENTS (waiters), 1);
+  join_waiters (cache, 16, &landings);
+  g_assert_cmpuint (landings.landed, ==, 0);
   bytes = fc_cache_load_take (cache, load, content ("f", 100));
+  g_assert_cmpuint (landings.landed, ==, 16);
+  g_assert_cmpuint (landings.failed, ==, 0);
 
-  for (guint i = 0; i < G_N_ELEMENTS (waiters); i++)
+  /* Each looks again, counted already, and shares the loaded copy. */
+  for (guint i = 0; i < 16; i++)
     {
-      g_thread_join (threads[i]);
-      g_assert_cmpint (waiters[i].result, ==, FC_LOOKUP_READY);
-      g_assert_true (waiters[i].bytes == bytes);
-      g_bytes_unref (waiters[i].bytes);
+      g_autoptr(GBytes) shared = NULL;
+
+      g_assert_cmpint (fc_cache_lookup (cache, "f", &id, TRUE, &shared, &load, NULL), ==, FC_LOOKUP_READY);
+      g_assert_true (shared == bytes);
     }
 
   assert_stats (cache, 0, 17, 1, 0, 0, 1, 100);
@@ -434,20 +429,14 @@ test_single_flight_abort (void)
   g_autoptr(FcCache) cache = fc_cache_new (1000);
   FcFileId id = file_id (1, 100);
   g_autoptr(GBytes) none = NULL;
-  Waiter waiters[4];
-  g_autofree GThread **threads = NULL;
+  Landings landings = { 0, 0 };
   FcCacheLoad *load = NULL;
 
-  g_assert_cmpint (fc_cache_lookup (cache, "f", &id, FALSE, &none, &load), ==, FC_LOOKUP_LOAD);
-  threads = start_waiters (cache, waiters, G_N_ELEMENTS (waiters), 1);
+  g_assert_cmpint (fc_cache_lookup (cache, "f", &id, FALSE, &none, &load, NULL), ==, FC_LOOKUP_LOAD);
+  join_waiters (cache, 4, &landings);
   fc_cache_load_abort (cache, load);
-
-  for (guint i = 0; i < G_N_ELEMENTS (waiters); i++)
-    {
-      g_thread_join (threads[i]);
-      g_assert_cmpint (waiters[i].result, ==, FC_LOOKUP_BYPASS);
-      g_assert_null (waiters[i].bytes);
-    }
+  g_assert_cmpuint (landings.landed, ==, 4);
+  g_assert_cmpuint (landings.failed, ==, 4);
   assert_stats (cache, 0, 5, 0, 0, 0, 0, 0);
   g_assert_cmpint (get (cache, "f", &id, NULL), ==, FC_LOOKUP_LOAD);
 }
@@ -460,7 +449,7 @@ test_loads_reserve_capacity (void)
   g_autoptr(GBytes) none = NULL;
   FcCacheLoad *load = NULL;
 
-  g_assert_cmpint (fc_cache_lookup (cache, "a", &a, FALSE, &none, &load), ==, FC_LOOKUP_LOAD);
+  g_assert_cmpint (fc_cache_lookup (cache, "a", &a, FALSE, &none, &load, NULL), ==, FC_LOOKUP_LOAD);
   /* Two loads in flight may not promise more memory than the capacity. */
   g_assert_cmpint (get (cache, "b", &b, NULL), ==, FC_LOOKUP_BYPASS);
   /* A newer version than the one loading is served from disk, not waited for. */

@@ -1,5 +1,5 @@
 #include <fcntl.h>
-#include <glib.h>
+#include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -57,15 +57,15 @@ test_table_once (void)
   guint8 out[FC_DIGEST_LEN] = { 0 };
   FcDigestJob *job = NULL;
 
-  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job), ==, FC_DIGEST_COMPUTE);
+  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job, NULL), ==, FC_DIGEST_COMPUTE);
   fc_digests_finish (digests, job, digest);
-  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job), ==, FC_DIGEST_READY);
+  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job, NULL), ==, FC_DIGEST_READY);
   g_assert_cmpmem (out, sizeof out, digest, sizeof digest);
 
   /* Another version of the same file is another digest. */
   id.mtime_ns++;
-  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job), ==, FC_DIGEST_COMPUTE);
-  fc_digests_abort (digests, job);
+  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job, NULL), ==, FC_DIGEST_COMPUTE);
+  fc_digests_abort (digests, job, NULL);
 }
 
 /* A version whose ctime's tick may not be over (here: whole seconds from
@@ -83,10 +83,10 @@ test_table_racy (void)
 
   id.ctime_ns = id.mtime_ns = (g_get_real_time () / G_USEC_PER_SEC - 10) * 1000000000;
   id.foreign = TRUE;
-  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job), ==, FC_DIGEST_COMPUTE);
+  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job, NULL), ==, FC_DIGEST_COMPUTE);
   fc_digests_finish (digests, job, digest);
-  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job), ==, FC_DIGEST_COMPUTE);
-  fc_digests_abort (digests, job);
+  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job, NULL), ==, FC_DIGEST_COMPUTE);
+  fc_digests_abort (digests, job, NULL);
 }
 
 /* A failed computation leaves the table as it was: the ready digests
@@ -103,20 +103,20 @@ test_table_abort (void)
     {
       FcFileId id = version (ino);
 
-      g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job), ==, FC_DIGEST_COMPUTE);
+      g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job, NULL), ==, FC_DIGEST_COMPUTE);
       fc_digests_finish (digests, job, digest);
     }
   for (guint round = 0; round < 3; round++)
     {
       FcFileId failing = version (9);
 
-      g_assert_cmpint (fc_digests_lookup (digests, &failing, out, &job), ==, FC_DIGEST_COMPUTE);
-      fc_digests_abort (digests, job);
+      g_assert_cmpint (fc_digests_lookup (digests, &failing, out, &job, NULL), ==, FC_DIGEST_COMPUTE);
+      fc_digests_abort (digests, job, NULL);
     }
   for (guint64 ino = 1; ino <= 3; ino++)
     {
       FcFileId id = version (ino);
-      FcDigestLookup result = fc_digests_lookup (digests, &id, out, &job);
+      FcDigestLookup result = fc_digests_lookup (digests, &id, out, &job, NULL);
 
       g_assert_cmpint (result, ==, ino <= 2 ? FC_DIGEST_READY : FC_DIGEST_COMPUTE);
       if (result == FC_DIGEST_COMPUTE)
@@ -126,8 +126,8 @@ test_table_abort (void)
   {
     FcFileId first = version (1);
 
-    g_assert_cmpint (fc_digests_lookup (digests, &first, out, &job), ==, FC_DIGEST_COMPUTE);
-    fc_digests_abort (digests, job);
+    g_assert_cmpint (fc_digests_lookup (digests, &first, out, &job, NULL), ==, FC_DIGEST_COMPUTE);
+    fc_digests_abort (digests, job, NULL);
   }
 }
 
@@ -144,70 +144,69 @@ test_table_bounded (void)
     {
       FcFileId id = version (ino);
 
-      g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job), ==, FC_DIGEST_COMPUTE);
+      g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job, NULL), ==, FC_DIGEST_COMPUTE);
       fc_digests_finish (digests, job, digest);
       if (ino == 3)
         {
           /* 1 becomes the most recently used. */
           FcFileId first = version (1);
 
-          g_assert_cmpint (fc_digests_lookup (digests, &first, out, &job), ==, FC_DIGEST_READY);
+          g_assert_cmpint (fc_digests_lookup (digests, &first, out, &job, NULL), ==, FC_DIGEST_READY);
         }
     }
   for (guint64 ino = 1; ino <= 4; ino++)
     {
       FcFileId id = version (ino);
-      FcDigestLookup result = fc_digests_lookup (digests, &id, out, &job);
+      FcDigestLookup result = fc_digests_lookup (digests, &id, out, &job, NULL);
 
       g_assert_cmpint (result, ==, ino == 2 ? FC_DIGEST_COMPUTE : FC_DIGEST_READY);
       if (result == FC_DIGEST_COMPUTE)
-        fc_digests_abort (digests, job);
+        fc_digests_abort (digests, job, NULL);
     }
 }
 
-typedef struct {
-  FcDigests *digests;
-  guint computed;               /* atomic */
-} Flight;
-
-static gpointer
-flight_thread (gpointer data)
+static void
+on_landed (FcFlight *flight,
+           gpointer  user_data)
 {
-  Flight *flight = data;
-  FcFileId id = version (9);
-  guint8 out[FC_DIGEST_LEN];
-  FcDigestJob *job = NULL;
+  guint *landed = user_data;
 
-  if (fc_digests_lookup (flight->digests, &id, out, &job) == FC_DIGEST_COMPUTE)
-    {
-      guint8 digest[FC_DIGEST_LEN] = { 9 };
-
-      g_atomic_int_inc (&flight->computed);
-      g_usleep (50 * 1000);
-      fc_digests_finish (flight->digests, job, digest);
-      return NULL;
-    }
-  g_assert_cmpuint (out[0], ==, 9);
-  return NULL;
+  g_assert_null (fc_flight_get_error (flight));
+  (*landed)++;
 }
 
-/* 16 concurrent requests for one version: one computes, all get it. */
+/* 16 requests for one version while it is computed: one computes, the
+ * others are told to wait (never blocked), join its flight, and read the
+ * digest back once it lands. */
 static void
 test_table_single_flight (void)
 {
-  Flight flight = { fc_digests_new (8), 0 };
-  GThread *threads[16];
+  g_autoptr(FcDigests) digests = fc_digests_new (8);
+  FcFileId id = version (9);
+  guint8 digest[FC_DIGEST_LEN] = { 9 };
+  guint8 out[FC_DIGEST_LEN];
+  FcDigestJob *job = NULL;
+  guint landed = 0;
 
-  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
-    threads[i] = g_thread_new ("flight", flight_thread, &flight);
-  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
-    g_thread_join (threads[i]);
-  g_assert_cmpuint (flight.computed, ==, 1);
-  fc_digests_free (flight.digests);
+  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job, NULL), ==, FC_DIGEST_COMPUTE);
+  for (guint i = 1; i < 16; i++)
+    {
+      g_autoptr(FcFlight) flight = NULL;
+      FcDigestJob *none = NULL;
+
+      g_assert_cmpint (fc_digests_lookup (digests, &id, out, &none, &flight), ==, FC_DIGEST_WAIT);
+      g_assert_true (flight == fc_digests_job_flight (job));
+      g_assert_true (fc_flight_join (flight, on_landed, &landed));
+    }
+  g_assert_cmpuint (landed, ==, 0);
+  fc_digests_finish (digests, job, digest);
+  g_assert_cmpuint (landed, ==, 15);
+  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job, NULL), ==, FC_DIGEST_READY);
+  g_assert_cmpuint (out[0], ==, 9);
 }
 
 /* Once a stop abandons long work, hashing a file gives up at its next
- * slice with FC_ERROR_BUSY. Last: nothing resets the flag. */
+ * slice with G_IO_ERROR_CANCELLED. Last: nothing resets the flag. */
 static void
 test_file_abandoned (void)
 {
@@ -231,7 +230,7 @@ test_file_abandoned (void)
   g_assert_no_error (error);
   fc_abandon_long_work ();
   g_assert_false (fc_digest_of_file (fd, &id, buf, 4, digest, &error));
-  g_assert_error (error, FC_ERROR, FC_ERROR_BUSY);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
 
   close (fd);
   g_unlink (path);

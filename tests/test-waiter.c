@@ -66,14 +66,37 @@ test_ready_edge (void)
   pair_init (&pair, G_MAXINT64);
   g_assert_true (fc_waiter_enter (waiter, &pair.waited, NULL));
   /* A fresh socket is writable: that first edge comes at once. */
-  fc_waiter_dispatch (waiter);
+  fc_waiter_dispatch (waiter, -1);
   g_assert_cmpuint (pair.ready, ==, 1);
   g_assert_cmpint (write (pair.peer, "abc", 3), ==, 3);
-  fc_waiter_dispatch (waiter);
+  fc_waiter_dispatch (waiter, -1);
   g_assert_cmpuint (pair.ready, ==, 2);
   g_assert_cmpuint (pair.timeouts, ==, 0);
   fc_waiter_leave (waiter, &pair.waited);
   g_assert_cmpuint (fc_waiter_count (waiter), ==, 0);
+  pair_clear (&pair);
+}
+
+/* With a timeout of 0 a dispatch only takes what is ready: an owner
+ * with connections of its own to run never sleeps in it, whatever the
+ * deadlines (none here). */
+static void
+test_dispatch_poll (void)
+{
+  g_autoptr(FcWaiter) waiter = fc_waiter_new (on_event, NULL, NULL);
+  gint64 guard = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  Pair pair;
+
+  pair_init (&pair, G_MAXINT64);
+  g_assert_true (fc_waiter_enter (waiter, &pair.waited, NULL));
+  fc_waiter_dispatch (waiter, 0);
+  g_assert_cmpuint (pair.ready, ==, 1);
+  /* Nothing new: it returns at once (the guard only stops a hang). */
+  for (guint i = 0; i < 100 && g_get_monotonic_time () < guard; i++)
+    fc_waiter_dispatch (waiter, 0);
+  g_assert_cmpuint (pair.ready, ==, 1);
+  g_assert_cmpuint (pair.timeouts, ==, 0);
+  fc_waiter_leave (waiter, &pair.waited);
   pair_clear (&pair);
 }
 
@@ -95,7 +118,7 @@ test_deadlines (void)
   fc_waiter_set_deadline (waiter, &pairs[2].waited, now + 600 * 1000);
 
   while (fc_waiter_count (waiter) > 0)
-    fc_waiter_dispatch (waiter);
+    fc_waiter_dispatch (waiter, -1);
 
   for (guint i = 0; i < 3; i++)
     g_assert_cmpuint (pairs[i].timeouts, ==, 1);
@@ -126,7 +149,7 @@ test_heap_churn (void)
     fc_waiter_set_deadline (waiter, &pairs[i].waited, now + g_rand_int_range (rand, 0, 300 * 1000));
 
   while (fc_waiter_count (waiter) > 0)
-    fc_waiter_dispatch (waiter);
+    fc_waiter_dispatch (waiter, -1);
   for (guint i = 0; i < G_N_ELEMENTS (pairs); i++)
     {
       g_assert_cmpuint (pairs[i].timeouts, ==, i % 3 == 0 ? 0 : 1);
@@ -200,6 +223,7 @@ main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/waiter/ready/edge", test_ready_edge);
+  g_test_add_func ("/waiter/dispatch/poll", test_dispatch_poll);
   g_test_add_func ("/waiter/deadline/order", test_deadlines);
   g_test_add_func ("/waiter/deadline/heap-churn", test_heap_churn);
   g_test_add_func ("/waiter/free/closing", test_closing);

@@ -475,7 +475,6 @@ tu_write_file (const char *dir, const char *name, const void *data, gsize len)
   g_autofree char *path = g_build_filename (dir, name, NULL);
   g_autofree char *parent = g_path_get_dirname (path);
   const guint8 *p = data;
-  struct stat st;
   int fd;
 
   g_assert_cmpint (g_mkdir_with_parents (parent, 0755), ==, 0);
@@ -489,8 +488,16 @@ tu_write_file (const char *dir, const char *name, const void *data, gsize len)
       p += n;
       len -= (gsize) n;
     }
-  g_assert_cmpint (fstat (fd, &st), ==, 0);
+  tu_note_written (fd);
   g_assert_cmpint (close (fd), ==, 0);
+}
+
+void
+tu_note_written (int fd)
+{
+  struct stat st;
+
+  g_assert_cmpint (fstat (fd, &st), ==, 0);
   G_LOCK (written);
   written_ctime_ns = MAX (written_ctime_ns,
                           (gint64) st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec);

@@ -88,6 +88,8 @@ void tu_write_file (const char *dir, const char *name,
  * changed within the clock's current tick from disk. tu_send() and
  * tu_run() call it, so a test's first GET of a file it wrote loads it. */
 void tu_wait_written (void);
+/* Counts the file open on @fd, written by other means, for tu_wait_written(). */
+void tu_note_written (int fd);
 void tu_write_file_str (const char *dir, const char *name, const char *text);
 /* (transfer full): writes @len bytes of tu_make_content (@seed) as @name
  * in @d's root and returns them. */

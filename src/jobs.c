@@ -1,0 +1,245 @@
+#define G_LOG_DOMAIN "filecached"
+
+#include "config.h"
+
+#include <inttypes.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <glib/gi18n.h>
+
+#include "abandon.h"
+#include "file-read.h"
+#include "jobs.h"
+
+struct _FcJobs {
+  GThreadPool *pool;            /* (owned) */
+};
+
+typedef enum {
+  JOB_HASH_FILE,
+  JOB_HASH_BYTES,
+  JOB_LOAD,
+} JobKind;
+
+/* One piece of long work and all it needs, owned by the job alone: a
+ * request that goes away frees nothing the job uses. */
+typedef struct {
+  JobKind kind;
+  int fd;                       /* (owned): the file, or -1 */
+  FcFileId id;                  /* the version to read */
+  GBytes *bytes;                /* (owned) (nullable): JOB_HASH_BYTES' content */
+  FcDigests *digests;           /* (unowned): outlives the pool */
+  FcDigestJob *digest_job;      /* (owned): ended by the job */
+  FcCache *cache;               /* (unowned): outlives the pool */
+  FcCacheLoad *load;            /* (owned): ended by the job */
+} Job;
+
+static void
+job_free (Job *job)
+{
+  if (job->fd >= 0)
+    close (job->fd);
+  g_clear_pointer (&job->bytes, g_bytes_unref);
+  g_free (job);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Job, job_free)
+
+/* Reads the whole of the version @id names, a slice at a time, each
+ * proved to belong to it; gives up between two slices once the daemon
+ * stops. */
+static GBytes *
+load_in_slices (int              fd,
+                const FcFileId  *id,
+                GError         **error)
+{
+  FcFileId proved = *id;
+  g_autofree char *data = NULL;
+  gsize want;
+
+  /* One byte more: reading to the end tells a longer pseudo-file. */
+  if (id->size < G_MAXSIZE)
+    data = g_try_malloc (id->size + 1);
+  if (data == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+                   _("Not enough memory to load %" PRIu64 " bytes"), id->size);
+      return NULL;
+    }
+
+  for (guint64 offset = 0; offset < id->size; offset += want)
+    {
+      want = (gsize) MIN (id->size - offset, FC_JOBS_SLICE);
+      if (fc_long_work_abandoned ())
+        {
+          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                               _("Loading abandoned: the daemon is stopping"));
+          return NULL;
+        }
+      if (!fc_file_read_at (fd, &proved, offset, data + offset, want, error))
+        return NULL;
+    }
+  return g_bytes_new_take (g_steal_pointer (&data), id->size);
+}
+
+static void
+job_run (gpointer data,
+         gpointer user_data G_GNUC_UNUSED)
+{
+  g_autoptr(Job) job = data;
+  g_autoptr(GError) error = NULL;
+  guint8 digest[FC_DIGEST_LEN];
+
+  switch (job->kind)
+    {
+    case JOB_HASH_FILE:
+      {
+        g_autofree char *buf = g_malloc (FC_JOBS_SLICE + 1);
+
+        if (fc_digest_of_file (job->fd, &job->id, buf, FC_JOBS_SLICE, digest, &error))
+          fc_digests_finish (job->digests, job->digest_job, digest);
+        else
+          fc_digests_abort (job->digests, job->digest_job, error);
+      }
+      break;
+
+    case JOB_HASH_BYTES:
+      fc_digest_of_bytes (job->bytes, digest);
+      fc_digests_finish (job->digests, job->digest_job, digest);
+      break;
+
+    case JOB_LOAD:
+      {
+        g_autoptr(GBytes) bytes = load_in_slices (job->fd, &job->id, &error);
+
+        if (bytes != NULL)
+          g_bytes_unref (fc_cache_load_take (job->cache, job->load, g_steal_pointer (&bytes)));
+        else
+          fc_cache_load_abort (job->cache, job->load);
+      }
+      break;
+    }
+}
+
+/**
+ * fc_jobs_new:
+ * @n_threads: the most jobs run at once, at least 1; more wait in a queue
+ * @error: a #GThreadError when a thread cannot be made
+ *
+ * All the threads are made here, at start, as the workers are: a limit on
+ * threads is a start-up error, never a failure under load.
+ *
+ * Returns: (transfer full): an empty pool, or %NULL
+ */
+FcJobs *
+fc_jobs_new (guint    n_threads,
+             GError **error)
+{
+  g_autoptr(FcJobs) jobs = g_new0 (FcJobs, 1);
+
+  g_return_val_if_fail (n_threads > 0, NULL);
+
+  jobs->pool = g_thread_pool_new (job_run, NULL, (gint) n_threads, TRUE, error);
+  if (jobs->pool == NULL)
+    return NULL;
+  return g_steal_pointer (&jobs);
+}
+
+static void
+jobs_push (FcJobs *jobs,
+           Job    *job)
+{
+  g_autoptr(GError) error = NULL;
+
+  /* The pool's threads were all made at start: a push only queues, and
+   * GLib 2.74 queues the job even when it says it failed. */
+  if (!g_thread_pool_push (jobs->pool, job, &error))
+    g_warning (_("Cannot start a thread for long work: %s"), error->message);
+}
+
+/**
+ * fc_jobs_hash_file:
+ * @jobs: a pool
+ * @digests: (transfer none): the table of @job; must outlive @jobs
+ * @job: (transfer full): a digest job from fc_digests_lookup()
+ * @fd: (transfer full): the file, open for reading
+ * @id: the version @job names, as @fd was opened
+ *
+ * Hashes that version in the pool, then ends @job. Any thread.
+ */
+void
+fc_jobs_hash_file (FcJobs         *jobs,
+                   FcDigests      *digests,
+                   FcDigestJob    *job,
+                   int             fd,
+                   const FcFileId *id)
+{
+  Job *work = g_new0 (Job, 1);
+
+  *work = (Job) { .kind = JOB_HASH_FILE, .fd = fd, .id = *id,
+                  .digests = digests, .digest_job = job };
+  jobs_push (jobs, work);
+}
+
+/**
+ * fc_jobs_hash_bytes:
+ * @jobs: a pool
+ * @digests: (transfer none): the table of @job; must outlive @jobs
+ * @job: (transfer full): a digest job from fc_digests_lookup()
+ * @bytes: (transfer none): the content of the version @job names
+ *
+ * Hashes @bytes in the pool, then ends @job. Any thread.
+ */
+void
+fc_jobs_hash_bytes (FcJobs      *jobs,
+                    FcDigests   *digests,
+                    FcDigestJob *job,
+                    GBytes      *bytes)
+{
+  Job *work = g_new0 (Job, 1);
+
+  *work = (Job) { .kind = JOB_HASH_BYTES, .fd = -1, .bytes = g_bytes_ref (bytes),
+                  .digests = digests, .digest_job = job };
+  jobs_push (jobs, work);
+}
+
+/**
+ * fc_jobs_load:
+ * @jobs: a pool
+ * @cache: (transfer none): the cache of @load; must outlive @jobs
+ * @load: (transfer full): a load from fc_cache_lookup()
+ * @fd: (transfer full): the file, open for reading
+ * @id: the version @load names, as @fd was opened
+ *
+ * Reads that version whole in the pool, then ends @load: taken, or
+ * aborted when the file changed, failed, or there is no memory for it.
+ * Any thread.
+ */
+void
+fc_jobs_load (FcJobs         *jobs,
+              FcCache        *cache,
+              FcCacheLoad    *load,
+              int             fd,
+              const FcFileId *id)
+{
+  Job *work = g_new0 (Job, 1);
+
+  *work = (Job) { .kind = JOB_LOAD, .fd = fd, .id = *id, .cache = cache, .load = load };
+  jobs_push (jobs, work);
+}
+
+/**
+ * fc_jobs_free:
+ * @jobs: a pool
+ *
+ * Runs the jobs still queued and waits for all to end: call
+ * fc_abandon_long_work() first, and each gives up at its next slice.
+ */
+void
+fc_jobs_free (FcJobs *jobs)
+{
+  if (jobs->pool != NULL)
+    g_thread_pool_free (jobs->pool, FALSE, TRUE);
+  g_free (jobs);
+}

@@ -1,0 +1,237 @@
+/* The pool for long work and the flights its results land on: work runs
+ * in the pool, never in the caller, and each joiner is called once. */
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+
+#include "abandon.h"
+#include "cache.h"
+#include "digest.h"
+#include "file-read.h"
+#include "flight.h"
+#include "jobs.h"
+
+/* Waits (with a hang guard) for a flight joined from this thread to land
+ * in another. */
+typedef struct {
+  GMutex lock;
+  GCond cond;
+  guint landed;
+  GThread *thread;              /* where it landed */
+  GError *error;                /* (owned) (nullable) */
+} Landing;
+
+static void
+landing_init (Landing *landing)
+{
+  memset (landing, 0, sizeof *landing);
+  g_mutex_init (&landing->lock);
+  g_cond_init (&landing->cond);
+}
+
+static void
+landing_clear (Landing *landing)
+{
+  g_clear_error (&landing->error);
+  g_cond_clear (&landing->cond);
+  g_mutex_clear (&landing->lock);
+}
+
+static void
+on_landed (FcFlight *flight,
+           gpointer  user_data)
+{
+  Landing *landing = user_data;
+  const GError *error = fc_flight_get_error (flight);
+
+  g_mutex_lock (&landing->lock);
+  landing->landed++;
+  landing->thread = g_thread_self ();
+  if (error != NULL)
+    landing->error = g_error_copy (error);
+  g_cond_signal (&landing->cond);
+  g_mutex_unlock (&landing->lock);
+}
+
+static void
+landing_wait (Landing *landing)
+{
+  gint64 guard = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+
+  g_mutex_lock (&landing->lock);
+  while (landing->landed == 0)
+    g_assert_true (g_cond_wait_until (&landing->cond, &landing->lock, guard));
+  g_mutex_unlock (&landing->lock);
+}
+
+/* A flight calls each joiner once, with its result; one that landed
+ * already is not joined, so the joiner looks again itself. */
+static void
+test_flight_join_land (void)
+{
+  g_autoptr(FcFlight) flight = fc_flight_new ();
+  g_autoptr(GError) error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_BUSY, "changed");
+  Landing landing;
+
+  landing_init (&landing);
+  g_assert_true (fc_flight_join (flight, on_landed, &landing));
+  g_assert_true (fc_flight_join (flight, on_landed, &landing));
+  g_assert_cmpuint (landing.landed, ==, 0);
+  fc_flight_land (flight, error);
+  g_assert_cmpuint (landing.landed, ==, 2);
+  g_assert_error (landing.error, G_IO_ERROR, G_IO_ERROR_BUSY);
+  g_assert_false (fc_flight_join (flight, on_landed, &landing));
+  g_assert_cmpuint (landing.landed, ==, 2);
+  landing_clear (&landing);
+}
+
+/* Content of @size bytes in a temporary file; returns its descriptor
+ * and identity. */
+static int
+temp_file (gsize       size,
+           GBytes    **content,
+           FcFileId   *id)
+{
+  g_autofree char *path = NULL;
+  g_autofree guint8 *data = g_malloc (size);
+  struct stat st;
+  int writer = g_file_open_tmp ("test-jobs-XXXXXX", &path, NULL);
+  struct timespec now;
+  int fd;
+
+  for (gsize i = 0; i < size; i++)
+    data[i] = (guint8) (i * 7 + i / 4096);
+  g_assert_cmpint (writer, >=, 0);
+  g_assert_cmpint (write (writer, data, size), ==, (gssize) size);
+  /* A file open for writing is read as no version at all. */
+  g_assert_cmpint (close (writer), ==, 0);
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (g_unlink (path), ==, 0);
+  g_assert_cmpint (fstat (fd, &st), ==, 0);
+  fc_file_id_from_stat (id, &st);
+  /* Past the tick that stamped it: a version that can be trusted. */
+  do
+    {
+      g_usleep (1000);
+      clock_gettime (CLOCK_REALTIME_COARSE, &now);
+    }
+  while ((gint64) now.tv_sec * 1000000000 + now.tv_nsec <= id->ctime_ns);
+  *content = g_bytes_new_take (g_steal_pointer (&data), size);
+  return fd;
+}
+
+/* A file's digest, computed in the pool: the requester and a second one
+ * wait on one flight, which lands in a pool thread; both then read the
+ * same digest, that of the content. */
+static void
+test_hash_file (void)
+{
+  g_autoptr(FcJobs) jobs = fc_jobs_new (2, NULL);
+  g_autoptr(FcDigests) digests = fc_digests_new (4);
+  g_autoptr(GBytes) content = NULL;
+  g_autoptr(FcFlight) flight = NULL;
+  g_autoptr(FcFlight) second = NULL;
+  guint8 expected[FC_DIGEST_LEN];
+  guint8 out[FC_DIGEST_LEN];
+  FcDigestJob *job = NULL;
+  FcFileId id;
+  Landing landing;
+  int fd = temp_file (3 * FC_JOBS_SLICE + 5, &content, &id);
+
+  landing_init (&landing);
+  fc_digest_of_bytes (content, expected);
+  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job, NULL), ==, FC_DIGEST_COMPUTE);
+  flight = fc_flight_ref (fc_digests_job_flight (job));
+  g_assert_cmpint (fc_digests_lookup (digests, &id, out, NULL, &second), ==, FC_DIGEST_WAIT);
+  g_assert_true (second == flight);
+  /* Joined before the job runs: it cannot have landed yet. */
+  g_assert_true (fc_flight_join (flight, on_landed, &landing));
+  fc_jobs_hash_file (jobs, digests, job, fd, &id);
+
+  landing_wait (&landing);
+  g_assert_no_error (landing.error);
+  g_assert_true (landing.thread != g_thread_self ());
+  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job, NULL), ==, FC_DIGEST_READY);
+  g_assert_cmpmem (out, sizeof out, expected, sizeof expected);
+  landing_clear (&landing);
+}
+
+/* A large load in the pool: the requester's hit is counted once, when it
+ * looks again, and the copy is the file's content. */
+static void
+test_load (void)
+{
+  g_autoptr(FcJobs) jobs = fc_jobs_new (2, NULL);
+  g_autoptr(FcCache) cache = fc_cache_new (64 * FC_JOBS_SLICE);
+  g_autoptr(GBytes) content = NULL;
+  g_autoptr(GBytes) none = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(FcFlight) flight = NULL;
+  g_autoptr(GArray) list = NULL;
+  FcCacheLoad *load = NULL;
+  FcCacheStats stats;
+  FcFileId id;
+  Landing landing;
+  int fd = temp_file (2 * FC_JOBS_SLICE + 1, &content, &id);
+
+  landing_init (&landing);
+  g_assert_cmpint (fc_cache_lookup (cache, "f", &id, FALSE, &none, &load, NULL), ==, FC_LOOKUP_LOAD);
+  flight = fc_cache_load_hand_off (load);
+  g_assert_true (fc_flight_join (flight, on_landed, &landing));
+  fc_jobs_load (jobs, cache, load, fd, &id);
+
+  landing_wait (&landing);
+  g_assert_no_error (landing.error);
+  g_assert_cmpint (fc_cache_lookup (cache, "f", &id, TRUE, &bytes, &load, NULL), ==, FC_LOOKUP_READY);
+  g_assert_true (g_bytes_equal (bytes, content));
+  fc_cache_get_stats (cache, &stats, NULL, NULL);
+  g_assert_cmpuint (stats.misses, ==, 1);
+  g_assert_cmpuint (stats.loads, ==, 1);
+  list = fc_cache_list (cache);
+  g_assert_cmpuint (g_array_index (list, FcCacheInfo, 0).hits, ==, 1);
+  landing_clear (&landing);
+}
+
+/* Once the daemon stops, long work gives up at its next slice, and the
+ * flight lands with why. Last: the flag is for the whole process. */
+static void
+test_abandoned (void)
+{
+  g_autoptr(FcJobs) jobs = fc_jobs_new (1, NULL);
+  g_autoptr(FcDigests) digests = fc_digests_new (4);
+  g_autoptr(GBytes) content = NULL;
+  g_autoptr(FcFlight) flight = NULL;
+  guint8 out[FC_DIGEST_LEN];
+  FcDigestJob *job = NULL;
+  FcFileId id;
+  Landing landing;
+  int fd = temp_file (2 * FC_JOBS_SLICE, &content, &id);
+
+  landing_init (&landing);
+  fc_abandon_long_work ();
+  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job, NULL), ==, FC_DIGEST_COMPUTE);
+  flight = fc_flight_ref (fc_digests_job_flight (job));
+  g_assert_true (fc_flight_join (flight, on_landed, &landing));
+  fc_jobs_hash_file (jobs, digests, job, fd, &id);
+  landing_wait (&landing);
+  g_assert_error (landing.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  /* Nothing was kept: the version is computed anew next time. */
+  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job, NULL), ==, FC_DIGEST_COMPUTE);
+  fc_digests_abort (digests, job, NULL);
+  landing_clear (&landing);
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/jobs/flight/join-land", test_flight_join_land);
+  g_test_add_func ("/jobs/hash-file", test_hash_file);
+  g_test_add_func ("/jobs/load", test_load);
+  g_test_add_func ("/jobs/abandoned", test_abandoned);
+  return g_test_run ();
+}

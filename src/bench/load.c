@@ -329,7 +329,7 @@ conn_opened (Worker *worker,
           if (!conn_flush (worker, conn))
             return FALSE;
         }
-      return conn_fill (worker, conn);
+      G_GNUC_FALLTHROUGH;
     case FCB_MODE_NEW_CONNECTION:
       return conn_fill (worker, conn);
     case FCB_MODE_IDLE:
@@ -685,7 +685,8 @@ worker_count_unanswered (Worker *worker)
     {
       Conn *conn = worker->conns[i];
 
-      if (conn->state == CONN_CLOSED || conn->inflight == 0)
+      /* A request owed to a connection still opening is owed all the same. */
+      if (conn->state == CONN_CLOSED || conn->inflight + conn->retries == 0)
         continue;
       conn_record (worker, conn, (guint64) MAX (end - conn->started_ns, 0));
       worker->totals.unanswered++;

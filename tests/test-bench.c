@@ -19,6 +19,8 @@
 typedef struct {
   const char *reply;          /* sent for each request head */
   gboolean close_after;       /* close after the first reply */
+  guint replies_per_conn;     /* then half-close, as a draining daemon does, leaving
+                               * further requests unanswered; 0: no limit */
   int listen_fd;
   guint16 port;
   GThread *acceptor;          /* (owned) */
@@ -64,6 +66,14 @@ fake_conn_run (gpointer data)
             ;
           if (server->close_after)
             goto done;
+          if (replies == server->replies_per_conn)
+            {
+              /* Reads on, so that the close is in order, not a reset. */
+              shutdown (fc->fd, SHUT_WR);
+              while (recv (fc->fd, buf, sizeof buf, 0) > 0)
+                ;
+              goto done;
+            }
         }
     }
 done:
@@ -99,8 +109,9 @@ fake_accept_run (gpointer data)
 }
 
 static FakeHttp *
-fake_http_start (const char *reply,
-                 gboolean    close_after)
+fake_http_start_full (const char *reply,
+                      gboolean    close_after,
+                      guint       replies_per_conn)
 {
   FakeHttp *server = g_new0 (FakeHttp, 1);
   struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
@@ -108,6 +119,7 @@ fake_http_start (const char *reply,
 
   server->reply = reply;
   server->close_after = close_after;
+  server->replies_per_conn = replies_per_conn;
   server->listen_fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   g_assert_cmpint (server->listen_fd, >=, 0);
   g_assert_cmpint (bind (server->listen_fd, (struct sockaddr *) &addr, sizeof addr), ==, 0);
@@ -116,6 +128,13 @@ fake_http_start (const char *reply,
   server->port = ntohs (addr.sin_port);
   server->acceptor = g_thread_new ("fake-http", fake_accept_run, server);
   return server;
+}
+
+static FakeHttp *
+fake_http_start (const char *reply,
+                 gboolean    close_after)
+{
+  return fake_http_start_full (reply, close_after, 0);
 }
 
 /* The generator has exited, so every connection thread ends soon. */
@@ -195,6 +214,8 @@ assert_http_errors (const char *reply,
   g_assert_cmpint (status, ==, 1);
   g_assert_cmpuint (field (out, "requests"), ==, 0);
   g_assert_cmpuint (field (out, "errors"), >, 0);
+  /* A reply cut short is no reply not begun: it is not sent again. */
+  g_assert_cmpuint (field (out, "retried"), ==, 0);
   fake_http_stop (server);
 }
 
@@ -208,6 +229,56 @@ static void
 test_http_not_200 (void)
 {
   assert_http_errors ("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", FALSE);
+}
+
+/* A server that closes in order under requests it left unanswered, as a
+ * draining daemon does: each is sent again, on a new connection, and
+ * answered there; none fails. @pipeline requests in flight, as many
+ * replies per connection. */
+static void
+assert_unanswered_retried (const char *pipeline)
+{
+  guint per_conn = (guint) g_ascii_strtoull (pipeline, NULL, 10);
+  FakeHttp *server = fake_http_start_full ("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", FALSE,
+                                           per_conn);
+  g_autofree char *out = NULL;
+  int status = run_bench (server->port, &out, "--http", "-c", "2", "-t", "1", "--pipeline", pipeline,
+                          "-d", "0.3", "-n", "x", NULL);
+
+  g_assert_cmpint (status, ==, 0);
+  g_assert_cmpuint (field (out, "errors"), ==, 0);
+  g_assert_cmpuint (field (out, "requests"), >, 0);
+  g_assert_cmpuint (field (out, "retried"), >, 0);
+  g_assert_cmpuint (atomic_load (&server->accepted), >, 2);
+  fake_http_stop (server);
+}
+
+static void
+test_unanswered_retried (void)
+{
+  assert_unanswered_retried ("1");
+}
+
+static void
+test_unanswered_retried_pipelined (void)
+{
+  assert_unanswered_retried ("3");
+}
+
+/* Once only: with one reply per connection and three requests in flight,
+ * two of the three sent again are left unanswered again, and fail. */
+static void
+test_unanswered_twice_fails (void)
+{
+  FakeHttp *server = fake_http_start_full ("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", FALSE, 1);
+  g_autofree char *out = NULL;
+  int status = run_bench (server->port, &out, "--http", "-c", "1", "-t", "1", "--pipeline", "3",
+                          "-d", "0.3", "-n", "x", NULL);
+
+  g_assert_cmpint (status, ==, 1);
+  g_assert_cmpuint (field (out, "errors"), >, 0);
+  g_assert_cmpuint (field (out, "retried"), >, 0);
+  fake_http_stop (server);
 }
 
 static void
@@ -407,6 +478,9 @@ main (int argc, char *argv[])
   g_test_add_func ("/bench/http/keep-alive", test_http_good);
   g_test_add_func ("/bench/http/short-body-is-an-error", test_http_short_body);
   g_test_add_func ("/bench/http/not-200-is-an-error", test_http_not_200);
+  g_test_add_func ("/bench/keep-alive/unanswered-retried", test_unanswered_retried);
+  g_test_add_func ("/bench/keep-alive/unanswered-retried-pipelined", test_unanswered_retried_pipelined);
+  g_test_add_func ("/bench/keep-alive/unanswered-twice-fails", test_unanswered_twice_fails);
   g_test_add_func ("/bench/new-connection/one-request-each", test_new_connection);
   g_test_add_func ("/bench/new-connection/refused-is-an-error", test_new_connection_refused);
   g_test_add_func ("/bench/idle/held", test_idle);

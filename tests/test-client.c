@@ -231,6 +231,9 @@ typedef enum {
   FAKE_CLOSE,  /* closes at once: the last reply is a promise not kept */
   FAKE_STALL,  /* sends nothing more and waits for the client to give up */
   FAKE_DRAIN,  /* records the client's further requests until it closes */
+  FAKE_HANG_UP, /* reads one more request and closes in order without a byte of
+                 * reply, as a stopping daemon may; then serves `again` on the
+                 * next connection */
 } FakeEnd;
 
 /* A server that answers requests in turn with @replies and records the
@@ -241,6 +244,8 @@ typedef struct {
   FakeEnd end;
   gboolean served;      /* (atomic): the last reply was sent */
   GPtrArray *requests;  /* (owned): the request lines, LF stripped */
+  char **again;         /* (owned) (nullable): FAKE_HANG_UP: the next connection's replies */
+  FakeEnd again_end;    /* and how it ends */
 } FakeServer;
 
 static void
@@ -251,33 +256,54 @@ fake_server_record (FakeServer *server, char *line)
   g_ptr_array_add (server->requests, line);
 }
 
-static gpointer
-fake_server_run (gpointer data)
+/* Serves one connection with @replies, ending as @end; on the @last one,
+ * marks the server served once the replies are sent. Returns FALSE if
+ * none came. */
+static gboolean
+fake_server_serve (FakeServer *server, char **replies, FakeEnd end, gboolean last)
 {
-  FakeServer *server = data;
   struct timeval tv = { .tv_sec = TU_IO_TIMEOUT_S };
   int fd = accept (server->listen_fd, NULL, NULL);
   char *line;
 
   if (fd < 0)
-    return NULL;
+    return FALSE;
   g_assert_cmpint (setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), ==, 0);
   /* One request at a time: closing with a request unread could reset
    * the connection before the client has read the replies sent. */
-  for (char **reply = server->replies; *reply != NULL; reply++)
+  for (char **reply = replies; *reply != NULL; reply++)
     {
       line = tu_read_line (fd);
       g_assert_nonnull (line);
       fake_server_record (server, line);
       tu_send_str (fd, *reply);
     }
-  g_atomic_int_set (&server->served, TRUE);
-  if (server->end == FAKE_STALL)
+  if (last)
+    g_atomic_int_set (&server->served, TRUE);
+  if (end == FAKE_STALL)
     g_assert_true (tu_wait_closed (fd, TU_IO_TIMEOUT_S * 1000, NULL));
-  if (server->end == FAKE_DRAIN)
+  if (end == FAKE_DRAIN)
     while ((line = tu_read_line (fd)) != NULL)
       fake_server_record (server, line);
+  if (end == FAKE_HANG_UP)
+    {
+      line = tu_read_line (fd);
+      g_assert_nonnull (line);
+      fake_server_record (server, line);
+    }
   close (fd);
+  return TRUE;
+}
+
+static gpointer
+fake_server_run (gpointer data)
+{
+  FakeServer *server = data;
+
+  gboolean again = server->end == FAKE_HANG_UP;
+
+  if (fake_server_serve (server, server->replies, server->end, !again) && again)
+    fake_server_serve (server, server->again, server->again_end, TRUE);
   return NULL;
 }
 
@@ -298,6 +324,7 @@ static void
 fake_server_free (FakeServer *server)
 {
   g_strfreev (server->replies);
+  g_strfreev (server->again);
   g_ptr_array_unref (server->requests);
   if (server->listen_fd >= 0)
     close (server->listen_fd);
@@ -914,6 +941,56 @@ test_get_mismatch_retried (void)
   tu_rm_rf (out);
 }
 
+/* A server that closes in order before any byte of a reply, as a stopping
+ * daemon may, is connected to again, and the name asked again there: here
+ * the second name, after the first was fetched. */
+static void
+test_get_unanswered_retried (void)
+{
+  g_autofree char *first_digest = sha256 ("first\n");
+  g_autofree char *second_digest = sha256 ("second\n");
+  g_autofree char *first_stat = stat_reply ("first\n");
+  g_autofree char *second_stat = stat_reply ("second\n");
+  g_autofree char *first_get = g_strdup_printf ("GETFROM 0 %s a.txt", first_digest);
+  g_autofree char *second_get = g_strdup_printf ("GETFROM 0 %s b.txt", second_digest);
+  g_autoptr(FakeServer) server = fake_server_new (FAKE_HANG_UP, first_stat, "OK 6\nfirst\n", NULL);
+  g_autofree char *out = make_out_dir ();
+  const char *args[] = { "a.txt", "b.txt", NULL };
+  g_autofree char *err = NULL;
+
+  server->again = g_strdupv ((char *[]) { second_stat, "OK 7\nsecond\n", NULL });
+  server->again_end = FAKE_DRAIN;
+  g_assert_cmpint (get_from (server, out, args, &err), ==, 0);
+  g_assert_cmpstr (err, ==, "");
+  assert_requests (server, "STAT a.txt", first_get, "STAT b.txt", "STAT b.txt", second_get, NULL);
+  assert_file_str (out, "a.txt", "first\n");
+  assert_file_str (out, "b.txt", "second\n");
+  tu_rm_rf (out);
+}
+
+/* Once per name: closed on again, the name fails, and so do the names
+ * after it, the connection being lost. */
+static void
+test_get_unanswered_twice_fails (void)
+{
+  g_autoptr(FakeServer) server = fake_server_new (FAKE_HANG_UP, NULL);
+  g_autofree char *out = make_out_dir ();
+  const char *args[] = { "a.txt", "b.txt", NULL };
+  g_autofree char *err = NULL;
+  g_autofree char *listing = NULL;
+
+  server->again = g_new0 (char *, 1);
+  server->again_end = FAKE_HANG_UP;
+  /* The second hang-up is the last connection: the fake serves no third. */
+  g_assert_cmpint (get_from (server, out, args, &err), ==, 1);
+  assert_requests (server, "STAT a.txt", "STAT a.txt", NULL);
+  assert_stderr_mentions (err, "a.txt");
+  assert_stderr_mentions (err, "b.txt");
+  listing = dir_listing (out);
+  g_assert_cmpstr (listing, ==, "");
+  tu_rm_rf (out);
+}
+
 /* A second mismatch fails, naming the file, and keeps nothing. */
 static void
 test_get_mismatch_twice (void)
@@ -1182,6 +1259,8 @@ main (int argc, char **argv)
   tu_add ("/client/port/decimal-only", NULL, test_port_decimal);
   g_test_add_func ("/client/port/named-when-refused", test_closed_port_named);
   g_test_add_func ("/client/usage/exit-status-2", test_usage_exit_status);
+  g_test_add_func ("/client/get/unanswered-retried", test_get_unanswered_retried);
+  g_test_add_func ("/client/get/unanswered-twice-fails", test_get_unanswered_twice_fails);
   g_test_add_func ("/client/get/verify/mismatch-retried", test_get_mismatch_retried);
   g_test_add_func ("/client/get/verify/mismatch-twice-fails", test_get_mismatch_twice);
   g_test_add_func ("/client/get/verify/changed-retried", test_get_changed_retried);

@@ -218,6 +218,9 @@ report_load (const Options       *options,
   printf (_("  body       %.1f MB (%.2f MB/s)\n"), (double) totals->body_bytes / 1e6, mbps);
   printf (_("  errors     %" PRIu64 " (reconnects %" PRIu64 ")\n"),
           totals->errors, totals->reconnects);
+  if (config->mode == FCB_MODE_KEEP_ALIVE)
+    printf (_("  retried    %" PRIu64 " (sent again: the server closed before any byte of the reply)\n"),
+            totals->retried);
   if (config->interval_ns > 0)
     printf (_("  paced      %s every %.1f ms per connection, timed from when due;"
               " %" PRIu64 " owed at the end, counted with their age then;"
@@ -234,12 +237,12 @@ report_load (const Options       *options,
           " errors=%" G_GUINT64_FORMAT " reconnects=%" G_GUINT64_FORMAT
           " p50_us=%s p99_us=%s p999_us=%s cpu=%.3f connections=%d threads=%u pipeline=%u"
           " command=%s max_us=%s interval_us=%.0f unanswered=%" G_GUINT64_FORMAT
-          " rx_bytes=%" G_GUINT64_FORMAT " conn_p99_max_us=%s\n",
+          " rx_bytes=%" G_GUINT64_FORMAT " conn_p99_max_us=%s retried=%" G_GUINT64_FORMAT "\n",
           PROGRAM_NAME, mode_names[config->mode], config->http ? "http" : "filecached",
           totals->requests, usage->seconds, rps, mbps, totals->errors, totals->reconnects,
           p50, p99, p999, usage->cpu, options->connections, config->threads, config->pipeline,
           command, max, (double) config->interval_ns / 1e3, totals->unanswered,
-          totals->received_bytes, conn_p99);
+          totals->received_bytes, conn_p99, totals->retried);
 
   if (totals->requests == 0 && totals->errors == 0)
     g_printerr (_("%s: no reply arrived within the run\n"), PROGRAM_NAME);

@@ -37,6 +37,8 @@
 #define CONNECT_TRIES 3
 /* Bounds each wait, so that fcb_load_stop() is seen within this long. */
 #define WAIT_MAX_MS 100
+/* Marks, in Conn.sent, a request already sent again once. */
+#define SENT_RETRY (1u << 31)
 
 typedef enum {
   CONN_CONNECTING,
@@ -53,6 +55,12 @@ typedef struct {
   gboolean settled;         /* has been held, or has failed, at least once */
   guint32 events;           /* the epoll interest set; 0 while not in it */
   guint inflight;           /* requests sent (or being sent) and not yet answered */
+  guint *sent;              /* (owned) (array length=pipeline): a ring of the requests in
+                             * flight, oldest at sent_first, each an index into the
+                             * requests, with SENT_RETRY if already sent again once */
+  guint sent_first;
+  guint retries;            /* keep-alive: requests at sent_first that the server closed
+                             * on unanswered, owed to the next connection */
   gint64 started_ns;        /* when the timed request left (paced: was due), or its connection began */
   gint64 due_ns;            /* paced: when the next request is due */
   FcbHist *latency_ns;      /* (owned) (nullable): paced only, this connection's own */
@@ -174,6 +182,17 @@ pick_request (Worker *worker)
   return fcb_zipf_sample (worker->load->config.chooser, g_rand_double (worker->rand));
 }
 
+/* The @nth request in flight, counted from the oldest. */
+static guint *
+conn_sent (Conn  *conn,
+           guint  pipeline,
+           guint  nth)
+{
+  guint i = conn->sent_first + nth;
+
+  return &conn->sent[i < pipeline ? i : i - pipeline];
+}
+
 static void
 conn_queue (Conn       *conn,
             const char *bytes,
@@ -251,6 +270,7 @@ conn_fill (Worker *worker,
     {
       guint r = pick_request (worker);
 
+      *conn_sent (conn, config->pipeline, conn->inflight) = r;
       conn_queue (conn, config->requests[r], config->request_lens[r]);
       conn->inflight++;
     }
@@ -265,6 +285,23 @@ conn_fill (Worker *worker,
   else if (config->mode == FCB_MODE_KEEP_ALIVE)
     conn->started_ns = fcb_now_ns ();
   return conn_flush (worker, conn);
+}
+
+/* Queues first the requests that the last connection was closed on
+ * unanswered, marked so that a second such close fails them. */
+static void
+conn_queue_retries (const FcbLoadConfig *config,
+                    Conn                *conn)
+{
+  for (; conn->retries > 0; conn->retries--)
+    {
+      guint *sent = conn_sent (conn, config->pipeline, conn->inflight);
+      guint r = *sent & ~SENT_RETRY;
+
+      *sent = r | SENT_RETRY;
+      conn_queue (conn, config->requests[r], config->request_lens[r]);
+      conn->inflight++;
+    }
 }
 
 static gboolean
@@ -285,6 +322,14 @@ conn_opened (Worker *worker,
   switch (config->mode)
     {
     case FCB_MODE_KEEP_ALIVE:
+      /* Sent even when conn_fill() has nothing to add, or is not yet due. */
+      if (conn->retries > 0)
+        {
+          conn_queue_retries (config, conn);
+          if (!conn_flush (worker, conn))
+            return FALSE;
+        }
+      G_GNUC_FALLTHROUGH;
     case FCB_MODE_NEW_CONNECTION:
       return conn_fill (worker, conn);
     case FCB_MODE_IDLE:
@@ -320,7 +365,9 @@ conn_begin (Worker *worker,
   conn->inflight = 0;
   conn->out_start = conn->out_end = 0;
   fcb_reply_reset (&conn->reply);
-  conn->started_ns = fcb_now_ns ();
+  /* A request sent again is timed from when it was first sent. */
+  if (conn->retries == 0)
+    conn->started_ns = fcb_now_ns ();
 
   if (connect (conn->fd, (const struct sockaddr *) &config->addr, config->addr_len) == 0)
     return conn_opened (worker, conn);
@@ -337,6 +384,10 @@ static void
 conn_give_up (Worker *worker,
               Conn   *conn)
 {
+  /* Owed a connection that never came. */
+  if (counting (worker->load))
+    worker->totals.errors += conn->retries;
+  conn->retries = 0;
   conn_close (conn);
   conn->state = CONN_CLOSED;
   worker->live--;
@@ -419,6 +470,7 @@ conn_reply_done (Worker   *worker,
   gint64 now = fcb_now_ns ();
 
   conn->inflight--;
+  conn->sent_first = conn->sent_first + 1 < load->config.pipeline ? conn->sent_first + 1 : 0;
   if (now >= load->deadline_ns)
     return;
   if (!ok)
@@ -494,6 +546,29 @@ conn_consume (Worker     *worker,
   return mode == FCB_MODE_KEEP_ALIVE ? conn_fill (worker, conn) : TRUE;
 }
 
+/* The server closed the connection in order (not a reset). Each request in
+ * flight that has had no byte of its reply may not have reached it, and
+ * asks nothing that a second asking would change: it is owed to the next
+ * connection, once (RFC 9112, 9.3.1), as a server that is stopping closes
+ * its keep-alive connections under requests already on their way. A reply
+ * begun and a request already sent again stay in flight, to fail. */
+static void
+conn_keep_retries (Worker *worker,
+                   Conn   *conn)
+{
+  guint pipeline = worker->load->config.pipeline;
+  guint failed = fcb_reply_in_progress (&conn->reply) ? 1 : 0;
+
+  /* Those sent again come first on a connection: see conn_opened(). */
+  while (failed < conn->inflight && (*conn_sent (conn, pipeline, failed) & SENT_RETRY))
+    failed++;
+  conn->retries = conn->inflight - failed;
+  if (counting (worker->load))
+    worker->totals.retried += conn->retries;
+  conn->sent_first = (conn->sent_first + failed) % pipeline;
+  conn->inflight = failed;
+}
+
 /* One recv() per readiness: epoll is level-triggered, so a read that
  * leaves data behind is reported again. */
 static gboolean
@@ -517,6 +592,8 @@ conn_readable (Worker *worker,
     }
   if (n == 0)
     {
+      if (load->config.mode == FCB_MODE_KEEP_ALIVE)
+        conn_keep_retries (worker, conn);
       if (conn->inflight > 0 || fcb_reply_in_progress (&conn->reply))
         report_failure (load, conn, _("the server closed the connection with replies owed"));
       return FALSE;
@@ -608,7 +685,8 @@ worker_count_unanswered (Worker *worker)
     {
       Conn *conn = worker->conns[i];
 
-      if (conn->state == CONN_CLOSED || conn->inflight == 0)
+      /* A request owed to a connection still opening is owed all the same. */
+      if (conn->state == CONN_CLOSED || conn->inflight + conn->retries == 0)
         continue;
       conn_record (worker, conn, (guint64) MAX (end - conn->started_ns, 0));
       worker->totals.unanswered++;
@@ -726,6 +804,7 @@ fcb_load_new (const FcbLoadConfig  *config,
       conn->reconnects = config->mode == FCB_MODE_SLOWLORIS && i >= config->connections;
       fcb_reply_init (&conn->reply, config->http, config->command);
       conn->out = g_malloc (request_max * config->pipeline);
+      conn->sent = g_new (guint, config->pipeline);
       /* 30 KiB each, so only where it is read: which connection waited. */
       if (config->interval_ns > 0)
         conn->latency_ns = g_new0 (FcbHist, 1);
@@ -855,6 +934,7 @@ fcb_load_join (FcbLoad       *load,
       totals->received_bytes += worker->totals.received_bytes;
       totals->errors += worker->totals.errors;
       totals->reconnects += worker->totals.reconnects;
+      totals->retried += worker->totals.retried;
       totals->dropped += worker->totals.dropped;
       totals->unanswered += worker->totals.unanswered;
       fcb_hist_merge (&totals->latency_ns, &worker->totals.latency_ns);
@@ -884,6 +964,7 @@ fcb_load_free (FcbLoad *load)
       conn_close (&load->conns[i]);
       fcb_reply_clear (&load->conns[i].reply);
       g_free (load->conns[i].out);
+      g_free (load->conns[i].sent);
       g_free (load->conns[i].latency_ns);
     }
   g_free (load->conns);

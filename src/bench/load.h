@@ -45,6 +45,9 @@ typedef struct {
                            * that ended or not: what a long reply got through */
   guint64 errors;       /* failed replies and connections */
   guint64 reconnects;
+  guint64 retried;      /* keep-alive: requests sent again on a new connection, the
+                         * server having closed in order before any byte of their
+                         * reply; each then counts once, as a request or an error */
   guint64 dropped;      /* held or stalled connections that the server closed */
   guint64 open;         /* connections open at the end */
   guint64 unanswered;   /* paced: requests due before the deadline and owed at it */

@@ -20,6 +20,8 @@
 #define MALFORMED_SHOWN_MAX 80
 
 struct _FccConn {
+  char *host;                     /* (owned): as given to fcc_conn_open(), to connect again */
+  guint16 port;
   GSocketConnection *connection;  /* (owned) */
   GBufferedInputStream *in;       /* (owned): wraps the connection's input */
   GOutputStream *out;             /* (unowned): belongs to connection */
@@ -122,30 +124,56 @@ fcc_conn_open (const char  *host,
                guint        timeout_s,
                GError     **error)
 {
+  g_autoptr(FccConn) conn = g_new0 (FccConn, 1);
+
+  conn->host = g_strdup (host);
+  conn->port = port;
+  conn->timeout_s = timeout_s;
+  if (!fcc_conn_reopen (conn, error))
+    return NULL;
+  return g_steal_pointer (&conn);
+}
+
+/**
+ * fcc_conn_reopen:
+ *
+ * Closes the connection, if open, and connects again to the same server,
+ * with a fresh state: usable, no body pending.
+ *
+ * Returns: %FALSE with @error set if the server cannot be reached; @conn
+ *   is then unusable
+ */
+gboolean
+fcc_conn_reopen (FccConn  *conn,
+                 GError  **error)
+{
   g_autoptr(GSocketClient) client = g_socket_client_new ();
-  g_autoptr(GSocketConnection) connection = NULL;
   g_autoptr(GError) local_error = NULL;
-  FccConn *conn;
+
+  g_clear_object (&conn->in);
+  g_clear_object (&conn->connection);
+  conn->out = NULL;
+  conn->body_size = conn->body_left = 0;
+  conn->broken = TRUE;
 
   /* Also bounds every read and write on the connected socket, so a
    * server that stops sending mid-reply cannot hang the client. */
-  g_socket_client_set_timeout (client, timeout_s);
+  g_socket_client_set_timeout (client, conn->timeout_s);
 
-  connection = g_socket_client_connect_to_host (client, host, port, NULL, &local_error);
-  if (connection == NULL)
+  conn->connection = g_socket_client_connect_to_host (client, conn->host, conn->port, NULL,
+                                                      &local_error);
+  if (conn->connection == NULL)
     {
-      set_connect_error (error, local_error, host, port);
-      return NULL;
+      set_connect_error (error, local_error, conn->host, conn->port);
+      return FALSE;
     }
 
-  conn = g_new0 (FccConn, 1);
   conn->in = G_BUFFERED_INPUT_STREAM (
-    g_buffered_input_stream_new_sized (g_io_stream_get_input_stream (G_IO_STREAM (connection)),
+    g_buffered_input_stream_new_sized (g_io_stream_get_input_stream (G_IO_STREAM (conn->connection)),
                                        READ_BUFFER_SIZE));
-  conn->out = g_io_stream_get_output_stream (G_IO_STREAM (connection));
-  conn->timeout_s = timeout_s;
-  conn->connection = g_steal_pointer (&connection);
-  return conn;
+  conn->out = g_io_stream_get_output_stream (G_IO_STREAM (conn->connection));
+  conn->broken = FALSE;
+  return TRUE;
 }
 
 /**
@@ -159,6 +187,7 @@ fcc_conn_free (FccConn *conn)
 {
   g_clear_object (&conn->in);
   g_clear_object (&conn->connection);
+  g_free (conn->host);
   g_free (conn);
 }
 
@@ -234,9 +263,12 @@ propagate_io_error (GError      **error,
   g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, message);
 }
 
+/* @starts_reply: the line is a reply's first, so that a close before any
+ * byte of it is told apart (%FCC_ERROR_UNANSWERED). */
 static char *
-read_line (FccConn  *conn,
-           GError  **error)
+read_line (FccConn   *conn,
+           gboolean   starts_reply,
+           GError   **error)
 {
   gsize scanned = 0;
   g_autoptr(GError) local_error = NULL;
@@ -282,7 +314,8 @@ read_line (FccConn  *conn,
         }
       if (filled == 0)
         {
-          g_set_error_literal (error, FCC_ERROR, FCC_ERROR_CLOSED,
+          g_set_error_literal (error, FCC_ERROR,
+                               starts_reply && available == 0 ? FCC_ERROR_UNANSWERED : FCC_ERROR_CLOSED,
                                _("connection closed by the server"));
           return NULL;
         }
@@ -300,7 +333,7 @@ char *
 fcc_conn_read_line (FccConn  *conn,
                     GError  **error)
 {
-  char *line = read_line (conn, error);
+  char *line = read_line (conn, FALSE, error);
 
   if (line == NULL)
     conn->broken = TRUE;
@@ -403,9 +436,12 @@ fcc_conn_call (FccConn      *conn,
   if (!send_request (conn, command, argument, error))
     return NULL;
 
-  line = fcc_conn_read_line (conn, error);
+  line = read_line (conn, TRUE, error);
   if (line == NULL)
-    return NULL;
+    {
+      conn->broken = TRUE;
+      return NULL;
+    }
 
   if (g_str_has_prefix (line, "OK "))
     {

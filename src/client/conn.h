@@ -14,6 +14,8 @@ typedef enum {
   FCC_ERROR_CLOSED,    /* the server closed the connection before its reply ended */
   FCC_ERROR_BAD_NAME,  /* a name that cannot be asked for, or saved, as given */
   FCC_ERROR_MISMATCH,  /* the body received does not have the SHA-256 announced */
+  FCC_ERROR_UNANSWERED, /* the server closed the connection in order before any byte
+                         * of the reply: the request may not have reached it */
 } FccError;
 
 /* A SHA-256 as PROTOCOL.md 1.1 writes it: lowercase hex digits. */
@@ -34,6 +36,8 @@ FccConn  *fcc_conn_open          (const char   *host,
                                   guint         timeout_s,
                                   GError      **error);
 void      fcc_conn_free          (FccConn      *conn);
+gboolean  fcc_conn_reopen        (FccConn      *conn,
+                                  GError      **error);
 gboolean  fcc_conn_usable        (FccConn      *conn);
 char     *fcc_conn_call          (FccConn      *conn,
                                   const char   *command,

@@ -558,6 +558,43 @@ make_folder (Target  *target,
   return FALSE;
 }
 
+/* One try at @name: STAT, then GETFROM of that version, or a plain GET
+ * from a protocol 1.0 server. */
+static FccFetchResult
+fetch_once (FccFetcher  *fetcher,
+            const char  *name,
+            Target      *target,
+            GError     **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  char digest[FCC_DIGEST_HEX_LEN + 1];
+  guint64 size;
+  gboolean ok;
+
+  if (!fetcher->server_1_0 &&
+      !fcc_conn_stat (fetcher->conn, name, &size, digest, &local_error))
+    {
+      /* The name is valid: only a server without STAT refuses it so. */
+      if (!g_error_matches (local_error, FCC_ERROR, FCC_ERROR_BAD_REQUEST))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FCC_FETCH_FAILED;
+        }
+      fetcher->server_1_0 = TRUE;
+    }
+  if (fetcher->server_1_0)
+    return fetch_whole (fetcher, name, target, NULL, error)
+           ? FCC_FETCH_UNVERIFIED : FCC_FETCH_FAILED;
+
+  if (fetcher->options.skip_identical && has_digest (target->path, size, digest))
+    return FCC_FETCH_SKIPPED;
+
+  ok = fetcher->options.resume
+       ? fetch_resumable (fetcher, name, target, size, digest, error)
+       : fetch_whole (fetcher, name, target, digest, error);
+  return ok ? FCC_FETCH_VERIFIED : FCC_FETCH_FAILED;
+}
+
 /**
  * fcc_fetcher_get:
  * @name: a name checked by fcc_fetch_check_names()
@@ -571,8 +608,11 @@ make_folder (Target  *target,
  * (`resume`), or leaves a local file that already has the server's
  * digest (`skip_identical`). A server that answers STAT with ERR 400
  * speaks protocol 1.0: the file is then fetched with GET, unverified,
- * and so are the next ones. After a failure, fcc_conn_usable() tells
- * whether the connection can go on with another name.
+ * and so are the next ones. A server that closes the connection in order
+ * before any byte of a reply (one that is stopping) is connected to
+ * again, and @name asked again from its STAT, once. After a failure,
+ * fcc_conn_usable() tells whether the connection can go on with another
+ * name.
  *
  * Returns: what was done; %FCC_FETCH_FAILED with @error set on failure
  */
@@ -582,41 +622,31 @@ fcc_fetcher_get (FccFetcher  *fetcher,
                  GError     **error)
 {
   g_auto(Target) target = { 0 };
+  gboolean reconnected = FALSE;
+  guint attempt = 1;
 
   target_init (&target, fetcher->options.dir, name);
   if (!make_folder (&target, error))
     return FCC_FETCH_FAILED;
 
-  for (guint attempt = 1;; attempt++)
+  for (;;)
     {
       g_autoptr(GError) local_error = NULL;
-      char digest[FCC_DIGEST_HEX_LEN + 1];
-      guint64 size;
-      gboolean ok;
+      FccFetchResult result = fetch_once (fetcher, name, &target, &local_error);
 
-      if (!fetcher->server_1_0 &&
-          !fcc_conn_stat (fetcher->conn, name, &size, digest, &local_error))
+      if (result != FCC_FETCH_FAILED)
+        return result;
+
+      /* Every request here is idempotent, and one the server closed on
+       * without a byte of reply may never have reached it (RFC 9112,
+       * 9.3.1). Once only: a server that does so every time is broken. */
+      if (g_error_matches (local_error, FCC_ERROR, FCC_ERROR_UNANSWERED) && !reconnected)
         {
-          /* The name is valid: only a server without STAT refuses it so. */
-          if (!g_error_matches (local_error, FCC_ERROR, FCC_ERROR_BAD_REQUEST))
-            {
-              g_propagate_error (error, g_steal_pointer (&local_error));
-              return FCC_FETCH_FAILED;
-            }
-          fetcher->server_1_0 = TRUE;
+          reconnected = TRUE;
+          if (!fcc_conn_reopen (fetcher->conn, error))
+            return FCC_FETCH_FAILED;
+          continue;
         }
-      if (fetcher->server_1_0)
-        return fetch_whole (fetcher, name, &target, NULL, error)
-               ? FCC_FETCH_UNVERIFIED : FCC_FETCH_FAILED;
-
-      if (fetcher->options.skip_identical && has_digest (target.path, size, digest))
-        return FCC_FETCH_SKIPPED;
-
-      ok = fetcher->options.resume
-           ? fetch_resumable (fetcher, name, &target, size, digest, &local_error)
-           : fetch_whole (fetcher, name, &target, digest, &local_error);
-      if (ok)
-        return FCC_FETCH_VERIFIED;
 
       if (!g_error_matches (local_error, FCC_ERROR, FCC_ERROR_CHANGED) &&
           !g_error_matches (local_error, FCC_ERROR, FCC_ERROR_MISMATCH))
@@ -630,5 +660,6 @@ fcc_fetcher_get (FccFetcher  *fetcher,
           g_propagate_error (error, g_steal_pointer (&local_error));
           return FCC_FETCH_FAILED;
         }
+      attempt++;
     }
 }

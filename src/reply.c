@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -212,8 +213,7 @@ reply_warn_cut (const FcReply *reply,
   g_autofree char *path = fc_fd_path (reply->file_fd);
 
   fc_rate_limit_log (&cuts, G_LOG_LEVEL_WARNING,
-                     _("Cut a reply of “%s” after %" G_GUINT64_FORMAT " of its %"
-                       G_GUINT64_FORMAT " bytes: %s"),
+                     _("Cut a reply of “%s” after %" PRIu64 " of its %" PRIu64 " bytes: %s"),
                      path != NULL ? path : "?", body_done, reply->body_len, error->message);
 }
 

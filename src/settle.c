@@ -2,6 +2,7 @@
 
 #include "config.h"
 
+#include <inttypes.h>
 #include <sys/vfs.h>
 #include <time.h>
 
@@ -317,7 +318,7 @@ fc_settle_check (const FcFileId *id,
 
   if (tell)
     fc_rate_limit_log (&futures, G_LOG_LEVEL_MESSAGE,
-                       _("“%s” changed %" G_GINT64_FORMAT " s in the future by this "
+                       _("“%s” changed %" PRId64 " s in the future by this "
                          "machine’s clock: it is not cached until that time has passed"),
                        name, (id->ctime_ns - clocks.real_ns) / NSEC_PER_SEC + 1);
   return verdict == FC_SETTLE_TRUSTED;

@@ -12,6 +12,7 @@
 #include <gio/gio.h>
 #include <glib/gi18n.h>
 
+#include "abandon.h"
 #include "errors.h"
 #include "file-read.h"
 #include "settle.h"
@@ -248,15 +249,20 @@ fc_file_read_at (int              fd,
   return read_proved (fd, id, offset, buf, ask, want, error);
 }
 
+/* A whole load reads this much at a time: each slice is proved on its
+ * own, and a stop is seen between two. */
+#define WHOLE_SLICE (1024 * 1024)
+
 /**
  * fc_file_read_whole:
  * @fd: an open file
  * @id: its identity when opened
- * @error: as for fc_file_read_at(), or %G_IO_ERROR_NO_SPACE when there is
- *   no memory for it (the caller can still stream it)
+ * @error: as for fc_file_read_at(), %G_IO_ERROR_NO_SPACE when there is
+ *   no memory for it (the caller can still stream it), or
+ *   %G_IO_ERROR_CANCELLED once long work is abandoned (src/abandon.h)
  *
- * Reads the whole of the version @id names into memory. An allocation
- * sized by a file never aborts the process. Any thread.
+ * Reads the whole of the version @id names into memory, 1 MiB at a time.
+ * An allocation sized by a file never aborts the process. Any thread.
  *
  * Returns: (transfer full): the content, or %NULL with @error set
  */
@@ -267,7 +273,9 @@ fc_file_read_whole (int              fd,
 {
   FcFileId proved = *id;
   g_autofree char *data = NULL;
+  gsize want;
 
+  /* One byte more: reading to the end tells a longer pseudo-file. */
   if (id->size < G_MAXSIZE)
     data = g_try_malloc (id->size + 1);
   if (data == NULL)
@@ -277,7 +285,20 @@ fc_file_read_whole (int              fd,
       return NULL;
     }
 
-  if (!read_proved (fd, &proved, 0, data, id->size + 1, id->size, error))
-    return NULL;
+  /* An empty file is read too: a pseudo-file tells by a byte. */
+  for (guint64 offset = 0; offset == 0 || offset < id->size; offset += want)
+    {
+      want = (gsize) MIN (id->size - offset, WHOLE_SLICE);
+      if (fc_long_work_abandoned ())
+        {
+          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                               _("Loading abandoned: the daemon is stopping"));
+          return NULL;
+        }
+      if (!fc_file_read_at (fd, &proved, offset, data + offset, want, error))
+        return NULL;
+      if (want == 0)
+        break;
+    }
   return g_bytes_new_take (g_steal_pointer (&data), id->size);
 }

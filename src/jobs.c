@@ -48,43 +48,6 @@ job_free (Job *job)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Job, job_free)
 
-/* Reads the whole of the version @id names, a slice at a time, each
- * proved to belong to it; gives up between two slices once the daemon
- * stops. */
-static GBytes *
-load_in_slices (int              fd,
-                const FcFileId  *id,
-                GError         **error)
-{
-  FcFileId proved = *id;
-  g_autofree char *data = NULL;
-  gsize want;
-
-  /* One byte more: reading to the end tells a longer pseudo-file. */
-  if (id->size < G_MAXSIZE)
-    data = g_try_malloc (id->size + 1);
-  if (data == NULL)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
-                   _("Not enough memory to load %" PRIu64 " bytes"), id->size);
-      return NULL;
-    }
-
-  for (guint64 offset = 0; offset < id->size; offset += want)
-    {
-      want = (gsize) MIN (id->size - offset, FC_JOBS_SLICE);
-      if (fc_long_work_abandoned ())
-        {
-          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                               _("Loading abandoned: the daemon is stopping"));
-          return NULL;
-        }
-      if (!fc_file_read_at (fd, &proved, offset, data + offset, want, error))
-        return NULL;
-    }
-  return g_bytes_new_take (g_steal_pointer (&data), id->size);
-}
-
 /* Long work runs at a lower priority than the workers, once per pool
  * thread: with as many pool threads as processors, hashing at full
  * speed would otherwise take its share of every core from the workers,
@@ -138,7 +101,7 @@ job_run (gpointer data,
 
     case JOB_LOAD:
       {
-        g_autoptr(GBytes) bytes = load_in_slices (job->fd, &job->id, &error);
+        g_autoptr(GBytes) bytes = fc_file_read_whole (job->fd, &job->id, &error);
 
         if (bytes != NULL)
           g_bytes_unref (fc_cache_load_take (job->cache, job->load, g_steal_pointer (&bytes)));

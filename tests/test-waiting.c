@@ -257,8 +257,14 @@ test_thread_limit (void)
   g_assert_no_error (error);
   g_assert_cmpint (chmod (dir, 0755), ==, 0);
   {
+    /* RLIMIT_NPROC counts every thread of the user, machine-wide: a user
+     * of its own (no passwd entry needed), never nobody, whose daemons
+     * others may be running. */
+    guint uid = 3000000 + (guint) getpid () % 1000000;
+    g_autofree char *reuid = g_strdup_printf ("--reuid=%u", uid);
+    g_autofree char *regid = g_strdup_printf ("--regid=%u", uid);
     const char *argv[] = {
-      "prlimit", "--nproc=3", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+      "prlimit", "--nproc=3", "setpriv", reuid, regid, "--clear-groups",
       daemon, "--no-dbus", "--host", "127.0.0.1", "--port", "0", "--threads", "16", dir, NULL
     };
 

@@ -299,6 +299,19 @@ warn_unservable (const char   *name,
                      name, error->message);
 }
 
+/* A GET, STAT or GETFROM refused: what is the server's failure, not the
+ * client's, is logged, whether it happened on the worker or in the pool. */
+static void
+answer_file_error (FcServeContext *context,
+                   const char     *name,
+                   const GError   *error,
+                   FcReply        *reply)
+{
+  if (error->domain != FC_ERROR || error->code == FC_ERROR_READ_FAILED)
+    warn_unservable (name, error);
+  fc_request_answer_error (context, error, reply);
+}
+
 /* GET, STAT and GETFROM: each is one hit or one miss, counted before any
  * byte of the reply leaves, once however often it waits (@park). */
 static GetResult
@@ -331,10 +344,8 @@ answer_file (FcServeContext  *context,
           FC_REQUEST_DEBUG (context, "%s: %s; trying again", request->name, error->message);
           continue;
         }
-      if (error != NULL && (error->domain != FC_ERROR || error->code == FC_ERROR_READ_FAILED))
-        warn_unservable (request->name, error);
       if (error != NULL)
-        fc_request_answer_error (context, error, reply);
+        answer_file_error (context, request->name, error, reply);
       return GET_DONE;
     }
 }
@@ -415,6 +426,7 @@ line_restore (char  *line,
  * as one of its attempts. Returns FALSE once it is answered with it. */
 static gboolean
 park_landed (FcServeContext *context,
+             const char     *name,
              FcPark         *park,
              FcReply        *reply)
 {
@@ -422,7 +434,7 @@ park_landed (FcServeContext *context,
 
   if (why != NULL && ++park->failures >= GET_ATTEMPTS)
     {
-      fc_request_answer_error (context, why, reply);
+      answer_file_error (context, name, why, reply);
       fc_park_clear (park);
       return FALSE;
     }
@@ -479,7 +491,7 @@ fc_request_answer (FcServeContext *context,
     case FC_COMMAND_STAT:
     case FC_COMMAND_GETFROM:
       FC_REQUEST_DEBUG (context, "%s", line);
-      if (park->flight != NULL && !park_landed (context, park, reply))
+      if (park->flight != NULL && !park_landed (context, request.name, park, reply))
         return FC_ANSWER_REPLY;
       if (answer_file (context, &request, park, reply, chunk) == GET_WAIT)
         {

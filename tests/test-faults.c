@@ -137,23 +137,17 @@ test_shrink_mid_stream (void)
   tu_daemon_stop (d);
 }
 
-/* A read error (EIO, from tests/eio-preload.c) is answered ERR 500 and
- * logged without --verbose, the file and the cause named; the same
- * failure again and again is logged at most five times a minute. */
-static void
-test_read_error_logged (void)
+/* Starts a daemon whose pread() fails with EIO on any file named `eio`
+ * (tests/eio-preload.c), logging to a pipe. */
+static TuDaemon *
+start_with_eio (void)
 {
   const char *asan = g_getenv ("ASAN_OPTIONS");
   g_autofree char *saved_asan = g_strdup (asan);
   /* ASan wants to be the first library loaded; the preload comes first. */
   g_autofree char *asan_options = g_strconcat (asan != NULL ? asan : "", asan != NULL ? ":" : "",
                                                "verify_asan_link_order=0", NULL);
-  g_autofree char *warning = NULL;
-  g_autofree char *rest = NULL;
-  g_auto(GStrv) lines = NULL;
-  guint logged = 1;
   TuDaemon *d;
-  int fd;
 
   /* The launcher copies the environment when made, so only the daemon
    * gets these. */
@@ -165,6 +159,21 @@ test_read_error_logged (void)
     g_setenv ("ASAN_OPTIONS", saved_asan, TRUE);
   else
     g_unsetenv ("ASAN_OPTIONS");
+  return d;
+}
+
+/* A read error (EIO) is answered ERR 500 and logged without --verbose,
+ * the file and the cause named; the same failure again and again is
+ * logged at most five times a minute. */
+static void
+test_read_error_logged (void)
+{
+  g_autofree char *warning = NULL;
+  g_autofree char *rest = NULL;
+  g_auto(GStrv) lines = NULL;
+  guint logged = 1;
+  TuDaemon *d = start_with_eio ();
+  int fd;
 
   tu_write_file_str (d->root, "eio", "on a failing disk\n");
   fd = tu_connect (d->port);
@@ -187,6 +196,32 @@ test_read_error_logged (void)
     if (strstr (lines[i], "(ERR 500)") != NULL)
       logged++;
   g_assert_cmpuint (logged, ==, 5);
+}
+
+/* A read error while a large version is hashed in the pool is the
+ * server's failure too: the STAT that waited for it is answered ERR 500,
+ * and the admin is told, naming the file. */
+static void
+test_read_error_in_pool_logged (void)
+{
+  TuDaemon *d = start_with_eio ();
+  g_autofree char *warning = NULL;
+  g_autofree char *line = NULL;
+  g_autofree guint8 *big = tu_make_content (31, 3 * MiB);
+  int fd;
+
+  tu_write_file (d->root, "big/eio", big, 3 * MiB);
+  fd = tu_connect (d->port);
+  tu_send_str (fd, "STAT big/eio\n");
+  line = tu_read_line (fd);
+  tu_assert_err (line, "500");
+  tu_assert_ping (fd);
+  close (fd);
+
+  warning = tu_daemon_await_stderr (d, "WARNING");
+  g_assert_nonnull (strstr (warning, "big/eio"));
+  g_assert_nonnull (strstr (warning, "(ERR 500)"));
+  tu_daemon_stop (d);
 }
 
 /* Sends a GET and reads its status line: the request has been received. */
@@ -630,6 +665,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/faults/memory/capacity-beyond-memory", test_capacity_beyond_memory);
   g_test_add_func ("/faults/stream/shrink-mid-stream", test_shrink_mid_stream);
   g_test_add_func ("/faults/read-error/logged", test_read_error_logged);
+  g_test_add_func ("/faults/read-error/in-pool-logged", test_read_error_in_pool_logged);
   g_test_add_func ("/faults/signal/sigterm-drains-transfers", test_sigterm_drains_transfers);
   g_test_add_func ("/faults/signal/sigterm-closes-idle", test_sigterm_closes_idle);
   g_test_add_func ("/faults/signal/sigterm-answers-pipelined", test_sigterm_answers_pipelined);

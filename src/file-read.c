@@ -13,6 +13,7 @@
 #include <glib/gi18n.h>
 
 #include "abandon.h"
+#include "beneath.h"
 #include "errors.h"
 #include "file-read.h"
 #include "settle.h"
@@ -82,6 +83,27 @@ fc_file_read_init (void)
   sigaction (SIGIO, &ignore, NULL);
 }
 
+/* Without the right to leases the weaker settle rule holds
+ * (fc_settle_readable()), which a writer that pauses mid-rewrite can
+ * outwait: an admin must know, once, not per read. */
+static void
+warn_no_lease (int fd,
+               int errsv)
+{
+  static gsize told;
+
+  if (g_once_init_enter (&told))
+    {
+      g_autofree char *path = fc_fd_path (fd);
+
+      g_warning (_("Cannot take a read lease on “%s”: %s; a file rewritten in place is served only "
+                   "once it has not changed for a settle period, which a writer that pauses "
+                   "mid-rewrite can outlast (give the daemon CAP_LEASE or ownership of the files)"),
+                 path != NULL ? path : "?", g_strerror (errsv));
+      g_once_init_leave (&told, 1);
+    }
+}
+
 /* The proof that nobody writes while a read runs. A read lease
  * (F_SETLEASE F_RDLCK, fcntl(2)) can only be taken while nobody has the
  * file open for writing (a writable shared mapping counts, even once its
@@ -113,6 +135,10 @@ proof_begin (int              fd,
                                _("The file is open for writing"));
           return FALSE;
         }
+      /* EINVAL: a filesystem without leases (procfs, sysfs), where no
+       * writer rewrites anything in place; the admin can do nothing. */
+      if (errno == EACCES || errno == EPERM)
+        warn_no_lease (fd, errno);
     }
   if (fc_settle_check (id, NULL, fc_settle_readable))
     return TRUE;

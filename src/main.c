@@ -308,6 +308,14 @@ on_reload_signal (gpointer user_data)
   g_autoptr(GString) deferred = g_string_new (NULL);
   guint changed;
 
+  /* A stop under way has fixed its deadline and its workers: a reload
+   * would only say it changed what no longer moves. */
+  if (run->drain_deadline != 0)
+    {
+      g_message (_("Not reloading: the daemon is stopping"));
+      return G_SOURCE_CONTINUE;
+    }
+
   notify_reloading ();
   if (!load_settings (run->options, &next, &error))
     {

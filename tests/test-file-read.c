@@ -228,6 +228,45 @@ test_foreign_settles (Fixture *f, gconstpointer data)
   assert_readable (f);
 }
 
+/* A process that may not take leases (not the file's owner, no
+ * CAP_LEASE: the daemon as its own user over root's files) reads a
+ * settled file all the same, and an admin is told once, naming the file,
+ * that the weaker rule holds. Run as another user in a subprocess. */
+static void
+test_no_lease_told (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  char buf[11];
+
+  if (getuid () != 0)
+    {
+      g_test_skip ("needs root, to read a file of root's as another user");
+      return;
+    }
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  /* The fixture ran again in this process: its folder is root's, 0700. */
+  g_assert_cmpint (chmod (f->dir, 0755), ==, 0);
+  /* A uid of its own: no other process's leases or limits. */
+  g_assert_cmpint (setresgid (3100000, 3100000, 3100000), ==, 0);
+  g_assert_cmpint (setresuid (3100000, 3100000, 3100000), ==, 0);
+  close (f->fd);
+  open_id (f, f->path);
+  /* Older than any settle period of a 10-byte file. */
+  g_usleep (200 * 1000);
+  g_test_expect_message ("filecached", G_LOG_LEVEL_WARNING, "*Cannot take a read lease on*");
+  g_assert_true (fc_file_read_at (f->fd, &f->id, 0, buf, 10, &error));
+  g_assert_no_error (error);
+  g_assert_true (fc_file_read_at (f->fd, &f->id, 0, buf, 10, &error));
+  g_test_assert_expected_messages ();
+  g_assert_cmpmem (buf, 10, "0123456789", 10);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -236,6 +275,7 @@ main (int argc, char *argv[])
   g_test_add ("/file-read/writer-open", Fixture, NULL, setup, test_writer_open, teardown);
   g_test_add ("/file-read/writer-mapped", Fixture, NULL, setup, test_writer_mapped, teardown);
   g_test_add ("/file-read/foreign-settles", Fixture, NULL, setup, test_foreign_settles, teardown);
+  g_test_add ("/file-read/no-lease-told", Fixture, NULL, setup, test_no_lease_told, teardown);
   g_test_add ("/file-read/unchanged", Fixture, NULL, setup, test_read_unchanged, teardown);
   g_test_add ("/file-read/metadata-change-is-no-change", Fixture, NULL, setup,
               test_metadata_change_is_no_change, teardown);

@@ -788,6 +788,33 @@ test_reload_drain_timeout (void)
   close (fd);
 }
 
+/* A SIGHUP during a stop changes nothing and says so: the drain keeps
+ * its deadline (here 1 s; the reload would have made it an hour) and
+ * the log does not claim a change that never happens. */
+static void
+test_reload_while_stopping (void)
+{
+  const ServiceOptions options = { .config = "cache-size = 1M\ndrain-timeout = 1\n" };
+  Service *s = service_start (&options);
+  gsize size = 32 * MiB;
+  g_autofree guint8 *big = tu_make_content (25, size);
+  g_autofree char *line = NULL;
+  g_autofree char *err = NULL;
+  int fd = service_begin_big_get (s, big, size);
+
+  g_subprocess_send_signal (s->d->proc, SIGTERM);
+  g_free (tu_daemon_await_stderr (s->d, "Stopping"));
+  service_write_config (s, "cache-size = 1M\ndrain-timeout = 3600\n");
+  g_subprocess_send_signal (s->d->proc, SIGHUP);
+  line = tu_daemon_await_stderr (s->d, "Not reloading");
+  g_assert_nonnull (strstr (line, "stopping"));
+  /* The reader never reads: only the deadline ends the stop. */
+  g_assert_true (tu_wait_closed (fd, TU_IO_TIMEOUT_S * 1000, NULL));
+  close (fd);
+  g_assert_cmpint (service_finish (s, 0, &err), ==, 0);
+  g_assert_null (strstr (err, "Reloaded"));
+}
+
 /* The sockets systemd passes are served; the configured address is not
  * even tried (this one cannot be bound here). */
 static void
@@ -1039,6 +1066,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/service/reload/invalid-keeps-settings", test_reload_invalid_keeps_settings);
   g_test_add_func ("/service/reload/verbose", test_reload_verbose);
   g_test_add_func ("/service/reload/drain-timeout", test_reload_drain_timeout);
+  g_test_add_func ("/service/reload/while-stopping", test_reload_while_stopping);
   g_test_add_func ("/service/notify/states", test_notify_states);
   g_test_add_func ("/service/notify/stopping-while-draining", test_notify_stopping_while_draining);
   g_test_add_func ("/service/activation/serves-passed-socket", test_activation_serves_passed_socket);

@@ -47,6 +47,8 @@ typedef struct {
   FcDigestJob *digest_job;      /* (owned): ended by the job */
   FcCache *cache;               /* (unowned): outlives the pool */
   FcCacheLoad *load;            /* (owned): ended by the job */
+  FcFlight *flight;             /* (owned): what the job lands; once all its joiners
+                                 * have left, the job gives up at its next slice */
 } Job;
 
 static void
@@ -55,6 +57,7 @@ job_free (Job *job)
   if (job->fd >= 0)
     close (job->fd);
   g_clear_pointer (&job->bytes, g_bytes_unref);
+  g_clear_pointer (&job->flight, fc_flight_unref);
   g_free (job);
 }
 
@@ -113,7 +116,7 @@ job_run (gpointer data,
       {
         g_autofree char *buf = g_malloc (FC_JOBS_SLICE + 1);
 
-        if (fc_digest_of_file (job->fd, &job->id, buf, FC_JOBS_SLICE, digest, &error))
+        if (fc_digest_of_file (job->fd, &job->id, buf, FC_JOBS_SLICE, digest, job->flight, &error))
           fc_digests_finish (job->digests, job->digest_job, digest);
         else
           fc_digests_abort (job->digests, job->digest_job, error);
@@ -127,7 +130,7 @@ job_run (gpointer data,
 
     case JOB_LOAD:
       {
-        g_autoptr(GBytes) bytes = fc_file_read_whole (job->fd, &job->id, &error);
+        g_autoptr(GBytes) bytes = fc_file_read_whole (job->fd, &job->id, job->flight, &error);
 
         if (bytes != NULL)
           g_bytes_unref (fc_cache_load_take (job->cache, job->load, g_steal_pointer (&bytes)));
@@ -190,7 +193,9 @@ jobs_push (FcJobs  *jobs,
  * @fd: (transfer full): the file, open for reading
  * @id: the version @job names, as @fd was opened
  *
- * Hashes that version in the pool, then ends @job. Any thread.
+ * Hashes that version in the pool, then ends @job; aborts it once
+ * every joiner of its flight has left (fc_flight_unwanted()), even
+ * before it starts. Any thread.
  */
 void
 fc_jobs_hash_file (FcJobs         *jobs,
@@ -202,7 +207,8 @@ fc_jobs_hash_file (FcJobs         *jobs,
   Job *work = g_new0 (Job, 1);
 
   *work = (Job) { .kind = JOB_HASH_FILE, .fd = fd, .id = *id,
-                  .digests = digests, .digest_job = job };
+                  .digests = digests, .digest_job = job,
+                  .flight = fc_flight_ref (fc_digests_job_flight (job)) };
   jobs_push (jobs, work, id->size);
 }
 
@@ -224,7 +230,8 @@ fc_jobs_hash_bytes (FcJobs      *jobs,
   Job *work = g_new0 (Job, 1);
 
   *work = (Job) { .kind = JOB_HASH_BYTES, .fd = -1, .bytes = g_bytes_ref (bytes),
-                  .digests = digests, .digest_job = job };
+                  .digests = digests, .digest_job = job,
+                  .flight = fc_flight_ref (fc_digests_job_flight (job)) };
   jobs_push (jobs, work, g_bytes_get_size (bytes));
 }
 
@@ -237,7 +244,8 @@ fc_jobs_hash_bytes (FcJobs      *jobs,
  * @id: the version @load names, as @fd was opened
  *
  * Reads that version whole in the pool, then ends @load: taken, or
- * aborted when the file changed, failed, or there is no memory for it.
+ * aborted when the file changed, failed, there is no memory for it, or
+ * every joiner of its flight has left (fc_flight_unwanted()).
  * Any thread.
  */
 void
@@ -249,7 +257,8 @@ fc_jobs_load (FcJobs         *jobs,
 {
   Job *work = g_new0 (Job, 1);
 
-  *work = (Job) { .kind = JOB_LOAD, .fd = fd, .id = *id, .cache = cache, .load = load };
+  *work = (Job) { .kind = JOB_LOAD, .fd = fd, .id = *id, .cache = cache, .load = load,
+                  .flight = fc_flight_ref (fc_cache_load_flight (load)) };
   jobs_push (jobs, work, id->size);
 }
 

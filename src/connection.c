@@ -476,8 +476,9 @@ fc_conn_held (FcConn *conn)
  * Whether nobody will read the answer it waits for: the peer has shut
  * down its side (a close, or a half-close: TCP tells them apart only to
  * a write, and a parked connection has nothing to write), or the socket
- * failed. Requests that the peer pipelined behind the parked one stay in
- * the socket, for its next turn, and keep it: at most one recv() of
+ * failed. Requests that the peer pipelined behind the parked one, read
+ * already or still in the socket (where they stay, for its next turn),
+ * keep it: whoever sent them wants the answers. At most one recv() of
  * MSG_PEEK, and only once the waiter has seen a FIN, a reset or an
  * error. In the thread that owns @conn.
  *
@@ -486,10 +487,16 @@ fc_conn_held (FcConn *conn)
 gboolean
 fc_conn_peer_gone (FcConn *conn)
 {
+  gsize parked_len = conn->in_len;
   char byte;
   ssize_t n;
 
   if (!conn->waited.peer_closed)
+    return FALSE;
+  /* Its input begins with the parked line: more after it was sent to be
+   * answered too. */
+  fc_request_scan (conn->in, conn->in_len, &parked_len);
+  if (parked_len < conn->in_len)
     return FALSE;
   do
     n = recv (conn->waited.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);

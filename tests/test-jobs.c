@@ -88,6 +88,42 @@ test_flight_join_land (void)
   landing_clear (&landing);
 }
 
+/* Who still wants a flight: work that nobody joined yet goes on (its
+ * requester joins after the hand-off); once every joiner has left, it
+ * may give up; a joiner who stays keeps it; a landed one is done. */
+static void
+test_flight_interest (void)
+{
+  g_autoptr(FcFlight) flight = fc_flight_new ();
+  Landing first;
+  Landing second;
+
+  landing_init (&first);
+  landing_init (&second);
+  g_assert_false (fc_flight_unwanted (flight));
+  g_assert_false (fc_flight_unwanted (NULL));
+  g_assert_false (fc_flight_leave (flight, on_landed, &first));
+
+  g_assert_true (fc_flight_join (flight, on_landed, &first));
+  g_assert_true (fc_flight_join (flight, on_landed, &second));
+  g_assert_true (fc_flight_leave (flight, on_landed, &first));
+  g_assert_false (fc_flight_leave (flight, on_landed, &first));
+  g_assert_false (fc_flight_unwanted (flight));
+  g_assert_true (fc_flight_leave (flight, on_landed, &second));
+  g_assert_true (fc_flight_unwanted (flight));
+
+  /* A late joiner keeps it after all; only it is called. */
+  g_assert_true (fc_flight_join (flight, on_landed, &second));
+  g_assert_false (fc_flight_unwanted (flight));
+  fc_flight_land (flight, NULL);
+  g_assert_cmpuint (first.landed, ==, 0);
+  g_assert_cmpuint (second.landed, ==, 1);
+  g_assert_false (fc_flight_leave (flight, on_landed, &second));
+  g_assert_false (fc_flight_unwanted (flight));
+  landing_clear (&first);
+  landing_clear (&second);
+}
+
 /* Content of @size bytes in a temporary file; returns its descriptor
  * and identity. */
 static int
@@ -340,6 +376,46 @@ test_queue_order (void)
   g_mutex_clear (&queue.lock);
 }
 
+/* A hash whose every joiner left before it ran is dropped when it comes
+ * up: nothing is kept, and the version is computed afresh next time. One
+ * joiner who stays keeps the same work alive. */
+static void
+test_unwanted (void)
+{
+  g_autoptr(FcJobs) jobs = fc_jobs_new (1, NULL);
+  g_autoptr(FcDigests) digests = fc_digests_new (4);
+  g_autoptr(GBytes) content = NULL;
+  guint8 out[FC_DIGEST_LEN];
+  FcDigestJob *job = NULL;
+  FcFileId id;
+  Landing gone;
+  Landing staying;
+  int fd = temp_file (2 * FC_JOBS_SLICE, &content, &id);
+
+  landing_init (&gone);
+  landing_init (&staying);
+  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job, NULL), ==, FC_DIGEST_COMPUTE);
+  g_assert_true (fc_flight_join (fc_digests_job_flight (job), on_landed, &gone));
+  g_assert_true (fc_flight_leave (fc_digests_job_flight (job), on_landed, &gone));
+  fc_jobs_hash_file (jobs, digests, job, dup (fd), &id);
+  /* Waits for the pool to be done with it. */
+  g_clear_pointer (&jobs, fc_jobs_free);
+  g_assert_cmpuint (gone.landed, ==, 0);
+  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job, NULL), ==, FC_DIGEST_COMPUTE);
+
+  jobs = fc_jobs_new (1, NULL);
+  g_assert_true (fc_flight_join (fc_digests_job_flight (job), on_landed, &gone));
+  g_assert_true (fc_flight_join (fc_digests_job_flight (job), on_landed, &staying));
+  g_assert_true (fc_flight_leave (fc_digests_job_flight (job), on_landed, &gone));
+  fc_jobs_hash_file (jobs, digests, job, fd, &id);
+  landing_wait (&staying);
+  g_assert_no_error (staying.error);
+  g_assert_cmpuint (gone.landed, ==, 0);
+  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job, NULL), ==, FC_DIGEST_READY);
+  landing_clear (&gone);
+  landing_clear (&staying);
+}
+
 /* Once the daemon stops, long work gives up at its next slice, and the
  * flight lands with why. Last: the flag is for the whole process. */
 static void
@@ -374,9 +450,11 @@ main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/jobs/flight/join-land", test_flight_join_land);
+  g_test_add_func ("/jobs/flight/interest", test_flight_interest);
   g_test_add_func ("/jobs/hash-file", test_hash_file);
   g_test_add_func ("/jobs/load", test_load);
   g_test_add_func ("/jobs/queue-order", test_queue_order);
+  g_test_add_func ("/jobs/unwanted", test_unwanted);
   g_test_add_func ("/jobs/abandoned", test_abandoned);
   return g_test_run ();
 }

@@ -461,7 +461,9 @@ fc_conn_parked_on (FcConn *conn)
  * @conn: a connection
  *
  * Returns: whether its thread runs it again of its own accord (it yielded,
- *   or is parked): readiness from the waiter is to be ignored meanwhile
+ *   or is parked): readiness from the waiter is not to run it meanwhile
+ *   (a parked one's only tells whether its peer is gone:
+ *   fc_conn_peer_gone())
  */
 gboolean
 fc_conn_held (FcConn *conn)

@@ -4,6 +4,9 @@
 
 #include <stdatomic.h>
 
+#include <gio/gio.h>
+#include <glib/gi18n.h>
+
 #include "abandon.h"
 
 static atomic_bool abandoned;
@@ -33,4 +36,32 @@ gboolean
 fc_long_work_abandoned (void)
 {
   return atomic_load_explicit (&abandoned, memory_order_relaxed);
+}
+
+/**
+ * fc_long_work_go_on:
+ * @wanted_by: (nullable): the flight the work lands, whose joiners want
+ *   it; %NULL for work that has no flight to leave
+ * @stopping: an N_() message for when the daemon stops
+ * @unwanted: an N_() message for when every joiner of @wanted_by left
+ *   (fc_flight_unwanted())
+ * @error: %G_IO_ERROR_CANCELLED with the message that applies, translated
+ *
+ * The look between two slices of long work: a few MiB each. Any thread.
+ *
+ * Returns: %FALSE when the work should give up now
+ */
+gboolean
+fc_long_work_go_on (FcFlight    *wanted_by,
+                    const char  *stopping,
+                    const char  *unwanted,
+                    GError     **error)
+{
+  if (fc_long_work_abandoned ())
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, _(stopping));
+  else if (fc_flight_unwanted (wanted_by))
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, _(unwanted));
+  else
+    return TRUE;
+  return FALSE;
 }

@@ -773,6 +773,18 @@ fc_cache_load_hand_off (FcCacheLoad *load)
 }
 
 /**
+ * fc_cache_load_flight:
+ * @load: a load in progress
+ *
+ * Returns: (transfer none): the flight that lands when @load ends
+ */
+FcFlight *
+fc_cache_load_flight (FcCacheLoad *load)
+{
+  return load->flight;
+}
+
+/**
  * fc_cache_miss:
  * @cache: a cache
  * @name: (nullable): the name asked for, if it was a valid one

@@ -113,6 +113,7 @@ FcLookup    fc_cache_lookup         (FcCache       *cache,
                                      FcCacheLoad  **load,
                                      FcFlight     **flight);
 FcFlight   *fc_cache_load_hand_off  (FcCacheLoad  *load);
+FcFlight   *fc_cache_load_flight    (FcCacheLoad  *load);
 gboolean    fc_cache_peek           (FcCache       *cache,
                                      const char    *name);
 gboolean    fc_cache_lookup_hit     (FcCache       *cache,

@@ -23,7 +23,8 @@ typedef enum {
   STATE_READING,                /* waiting for (more of) a request line */
   STATE_WRITING,                /* a reply is partly sent: waiting for room */
   STATE_LINGERING,              /* half-closed after the last reply */
-  STATE_PARKED,                 /* its first line waits for long work; readiness is ignored */
+  STATE_PARKED,                 /* its first line waits for long work; readiness tells only
+                                 * whether the peer is gone (fc_conn_peer_gone()) */
 } State;
 
 /* A connection between two steps costs this struct, its socket, and
@@ -382,8 +383,9 @@ conn_read (FcConn        *conn,
  * budget (%FC_TURN_REQUESTS, %FC_TURN_BYTES) is spent: reads requests,
  * answers them in order, writes replies, each until the kernel says
  * EAGAIN. Then sets the connection's deadline (request, idle, send or
- * linger; none while parked) in @waiter. Runs in the thread that owns
- * @waiter; blocks only on the disk, never on long work.
+ * linger; none while parked: fc_conn_peer_gone() tells when a parked
+ * one is over) in @waiter. Runs in the thread that owns @waiter; blocks
+ * only on the disk, never on long work.
  *
  * Returns: what the caller does with @conn next
  */
@@ -432,8 +434,9 @@ fc_conn_run (FcConn        *conn,
     return FC_CONN_CLOSE;
   if (conn->state == STATE_PARKED)
     {
-      /* Long work may outlast any timeout; the stop of its thread ends
-       * a parked connection. */
+      /* Long work may outlast any timeout; the stop of its thread, or
+       * its peer's leaving (fc_conn_peer_gone()), ends a parked
+       * connection. */
       fc_waiter_set_deadline (waiter, &conn->waited, G_MAXINT64);
       return FC_CONN_PARK;
     }
@@ -458,12 +461,49 @@ fc_conn_parked_on (FcConn *conn)
  * @conn: a connection
  *
  * Returns: whether its thread runs it again of its own accord (it yielded,
- *   or is parked): readiness from the waiter is to be ignored meanwhile
+ *   or is parked): readiness from the waiter is not to run it meanwhile
+ *   (a parked one's only tells whether its peer is gone:
+ *   fc_conn_peer_gone())
  */
 gboolean
 fc_conn_held (FcConn *conn)
 {
   return conn->yielded || conn->state == STATE_PARKED;
+}
+
+/**
+ * fc_conn_peer_gone:
+ * @conn: a parked connection that the waiter has just said is ready
+ *
+ * Whether nobody will read the answer it waits for: the peer has shut
+ * down its side (a close, or a half-close: TCP tells them apart only to
+ * a write, and a parked connection has nothing to write), or the socket
+ * failed. Requests that the peer pipelined behind the parked one, read
+ * already or still in the socket (where they stay, for its next turn),
+ * keep it: whoever sent them wants the answers. At most one recv() of
+ * MSG_PEEK, and only once the waiter has seen a FIN, a reset or an
+ * error. In the thread that owns @conn.
+ *
+ * Returns: %TRUE when @conn is to be closed now
+ */
+gboolean
+fc_conn_peer_gone (FcConn *conn)
+{
+  gsize parked_len = conn->in_len;
+  char byte;
+  ssize_t n;
+
+  if (!conn->waited.peer_closed)
+    return FALSE;
+  /* Its input begins with the parked line: more after it was sent to be
+   * answered too. */
+  fc_request_scan (conn->in, conn->in_len, &parked_len);
+  if (parked_len < conn->in_len)
+    return FALSE;
+  do
+    n = recv (conn->waited.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  return n == 0 || (n < 0 && errno != EAGAIN);
 }
 
 /**

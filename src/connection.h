@@ -48,6 +48,7 @@ FcConnStep fc_conn_run      (FcConn             *conn,
 void      fc_conn_drain     (FcConn             *conn);
 FcFlight *fc_conn_parked_on (FcConn             *conn);
 gboolean  fc_conn_held      (FcConn             *conn);
+gboolean  fc_conn_peer_gone (FcConn             *conn);
 void      fc_conn_timed_out (FcConn             *conn);
 void      fc_conn_free      (FcConn             *conn);
 

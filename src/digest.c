@@ -257,9 +257,12 @@ fc_digest_of_bytes (GBytes *bytes,
  * @buf: (out caller-allocates): scratch space, @buf_size bytes plus one
  * @buf_size: how much to read at a time
  * @digest: (out caller-allocates): the SHA-256 of the version @id names
+ * @wanted_by: (nullable): the flight the digest lands, for work that
+ *   gives up once nobody waits for it; %NULL: done in any case
  * @error: as for fc_file_read_at(): %G_IO_ERROR_BUSY when the file
  *   changed (start over), %FC_ERROR_SIZE_MISMATCH, %FC_ERROR_READ_FAILED;
  *   or %G_IO_ERROR_CANCELLED when the daemon stops (fc_abandon_long_work())
+ *   or every joiner of @wanted_by has left
  *
  * Every piece hashed is proved to belong to that version, so a digest is
  * never given for bytes other than those it describes. Any thread.
@@ -270,6 +273,7 @@ fc_digest_of_file (int              fd,
                    char            *buf,
                    gsize            buf_size,
                    guint8           digest[FC_DIGEST_LEN],
+                   FcFlight        *wanted_by,
                    GError         **error)
 {
   g_autoptr(GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
@@ -281,12 +285,9 @@ fc_digest_of_file (int              fd,
     {
       gsize want = (gsize) MIN (id->size - offset, buf_size);
 
-      if (fc_long_work_abandoned ())
-        {
-          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                               _("Hashing abandoned: the daemon is stopping"));
-          return FALSE;
-        }
+      if (!fc_long_work_go_on (wanted_by, N_("Hashing abandoned: the daemon is stopping"),
+                               N_("Hashing abandoned: nobody waits for it any more"), error))
+        return FALSE;
       if (!fc_file_read_at (fd, &proved, offset, buf, want, error))
         return FALSE;
       g_checksum_update (checksum, (const guchar *) buf, (gssize) want);

@@ -45,6 +45,7 @@ gboolean       fc_digest_of_file  (int              fd,
                                    char            *buf,
                                    gsize            buf_size,
                                    guint8           digest[FC_DIGEST_LEN],
+                                   FcFlight        *wanted_by,
                                    GError         **error);
 void           fc_digest_to_hex   (const guint8     digest[FC_DIGEST_LEN],
                                    char             hex[FC_DIGEST_HEX_LEN]);

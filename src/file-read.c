@@ -283,9 +283,12 @@ fc_file_read_at (int              fd,
  * fc_file_read_whole:
  * @fd: an open file
  * @id: its identity when opened
+ * @wanted_by: (nullable): the flight the load lands, for work that gives
+ *   up once nobody waits for it; %NULL: done in any case
  * @error: as for fc_file_read_at(), %G_IO_ERROR_NO_SPACE when there is
  *   no memory for it (the caller can still stream it), or
- *   %G_IO_ERROR_CANCELLED once long work is abandoned (src/abandon.h)
+ *   %G_IO_ERROR_CANCELLED once long work is abandoned, or every joiner of
+ *   @wanted_by has left (src/abandon.h)
  *
  * Reads the whole of the version @id names into memory, 1 MiB at a time.
  * An allocation sized by a file never aborts the process. Any thread.
@@ -295,6 +298,7 @@ fc_file_read_at (int              fd,
 GBytes *
 fc_file_read_whole (int              fd,
                     const FcFileId  *id,
+                    FcFlight        *wanted_by,
                     GError         **error)
 {
   FcFileId proved = *id;
@@ -315,12 +319,9 @@ fc_file_read_whole (int              fd,
   for (guint64 offset = 0; offset == 0 || offset < id->size; offset += want)
     {
       want = (gsize) MIN (id->size - offset, WHOLE_SLICE);
-      if (fc_long_work_abandoned ())
-        {
-          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                               _("Loading abandoned: the daemon is stopping"));
-          return NULL;
-        }
+      if (!fc_long_work_go_on (wanted_by, N_("Loading abandoned: the daemon is stopping"),
+                               N_("Loading abandoned: nobody waits for it any more"), error))
+        return NULL;
       if (!fc_file_read_at (fd, &proved, offset, data + offset, want, error))
         return NULL;
       if (want == 0)

@@ -3,6 +3,7 @@
 #include <glib.h>
 
 #include "cache.h"
+#include "flight.h"
 
 G_BEGIN_DECLS
 
@@ -20,6 +21,7 @@ gboolean fc_file_read_at     (int              fd,
                               GError         **error);
 GBytes  *fc_file_read_whole  (int              fd,
                               const FcFileId  *id,
+                              FcFlight        *wanted_by,
                               GError         **error);
 
 G_END_DECLS

@@ -15,7 +15,9 @@ typedef struct {
 struct _FcFlight {
   gatomicrefcount refs;
   GMutex lock;
-  GArray *joiners;              /* (owned) (element-type Joiner): guarded by lock */
+  GArray *joiners;              /* (owned) (element-type Joiner): guarded by lock; those still
+                                 * there are who wants the result */
+  gboolean joined;              /* guarded by lock: someone joined, ever */
   gboolean landed;              /* guarded by lock */
   GError *error;                /* (owned) (nullable): set once, when landed */
 };
@@ -89,7 +91,63 @@ fc_flight_join (FcFlight     *flight,
   if (flight->landed)
     return FALSE;
   g_array_append_val (flight->joiners, joiner);
+  flight->joined = TRUE;
   return TRUE;
+}
+
+/**
+ * fc_flight_leave:
+ * @flight: a flight
+ * @func: as given to fc_flight_join()
+ * @user_data: as given to fc_flight_join()
+ *
+ * A joiner no longer wants the result: once every joiner has left, the
+ * computation may give up (fc_flight_unwanted()). Any thread.
+ *
+ * Returns: %TRUE when it had joined and is out now: @func will not be
+ *   called; %FALSE when @flight has landed (then @func is called, or is
+ *   being called, in the landing thread) or it never joined
+ */
+gboolean
+fc_flight_leave (FcFlight     *flight,
+                 FcFlightFunc  func,
+                 gpointer      user_data)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&flight->lock);
+
+  for (guint i = 0; i < flight->joiners->len; i++)
+    {
+      Joiner *joiner = &g_array_index (flight->joiners, Joiner, i);
+
+      if (joiner->func == func && joiner->user_data == user_data)
+        {
+          g_array_remove_index (flight->joiners, i);
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+/**
+ * fc_flight_unwanted:
+ * @flight: (nullable): a flight, or %NULL for work nobody can leave
+ *
+ * Whether the computation can give up: someone joined @flight, every
+ * joiner has left, and it has not landed. Work that nobody has joined yet
+ * goes on: its requester joins once it has handed the work off. Costs a
+ * lock: call it between slices of a few MiB. Any thread.
+ *
+ * Returns: %TRUE when nobody waits for @flight any more
+ */
+gboolean
+fc_flight_unwanted (FcFlight *flight)
+{
+  g_autoptr(GMutexLocker) locker = NULL;
+
+  if (flight == NULL)
+    return FALSE;
+  locker = g_mutex_locker_new (&flight->lock);
+  return flight->joined && !flight->landed && flight->joiners->len == 0;
 }
 
 /**

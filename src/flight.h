@@ -21,6 +21,10 @@ void          fc_flight_unref     (FcFlight      *flight);
 gboolean      fc_flight_join      (FcFlight      *flight,
                                    FcFlightFunc   func,
                                    gpointer       user_data);
+gboolean      fc_flight_leave     (FcFlight      *flight,
+                                   FcFlightFunc   func,
+                                   gpointer       user_data);
+gboolean      fc_flight_unwanted  (FcFlight      *flight);
 void          fc_flight_land      (FcFlight      *flight,
                                    const GError  *error);
 const GError *fc_flight_get_error (FcFlight      *flight);

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 
 struct _FcJobs {
   GThreadPool *pool;            /* (owned) */
+  _Atomic guint64 pushed;       /* jobs ever queued: workers push at once */
 };
 
 typedef enum {
@@ -24,9 +26,19 @@ typedef enum {
   JOB_LOAD,
 } JobKind;
 
+/* A queued job may be passed by later ones that are due before it: its
+ * due time is its arrival plus its size at this rate (100 MB/s, about a
+ * third of hashing speed, in bytes per µs). Small work goes first (a
+ * 3 MiB load is due 31 ms after it came, a 1 GiB hash 10.7 s after), yet
+ * no job waits forever behind a stream of smaller ones: once a job is
+ * due, those that come later queue behind it. */
+#define JOB_PATIENCE_BYTES_PER_USEC 100
+
 /* One piece of long work and all it needs, owned by the job alone: a
  * request that goes away frees nothing the job uses. */
 typedef struct {
+  gint64 due;                   /* monotonic µs: the queue's order, earliest first */
+  guint64 arrival;              /* the queue's order among jobs due at once */
   JobKind kind;
   int fd;                       /* (owned): the file, or -1 */
   FcFileId id;                  /* the version to read */
@@ -35,6 +47,8 @@ typedef struct {
   FcDigestJob *digest_job;      /* (owned): ended by the job */
   FcCache *cache;               /* (unowned): outlives the pool */
   FcCacheLoad *load;            /* (owned): ended by the job */
+  FcFlight *flight;             /* (owned): what the job lands; once all its joiners
+                                 * have left, the job gives up at its next slice */
 } Job;
 
 static void
@@ -43,10 +57,25 @@ job_free (Job *job)
   if (job->fd >= 0)
     close (job->fd);
   g_clear_pointer (&job->bytes, g_bytes_unref);
+  g_clear_pointer (&job->flight, fc_flight_unref);
   g_free (job);
 }
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Job, job_free)
+
+/* The queue's order: earliest due first, then first come. */
+static gint
+job_compare (gconstpointer a,
+             gconstpointer b,
+             gpointer      user_data G_GNUC_UNUSED)
+{
+  const Job *x = a;
+  const Job *y = b;
+
+  if (x->due != y->due)
+    return x->due < y->due ? -1 : 1;
+  return x->arrival < y->arrival ? -1 : x->arrival > y->arrival;
+}
 
 /* Long work runs at a lower priority than the workers, once per pool
  * thread: with as many pool threads as processors, hashing at full
@@ -87,7 +116,7 @@ job_run (gpointer data,
       {
         g_autofree char *buf = g_malloc (FC_JOBS_SLICE + 1);
 
-        if (fc_digest_of_file (job->fd, &job->id, buf, FC_JOBS_SLICE, digest, &error))
+        if (fc_digest_of_file (job->fd, &job->id, buf, FC_JOBS_SLICE, digest, job->flight, &error))
           fc_digests_finish (job->digests, job->digest_job, digest);
         else
           fc_digests_abort (job->digests, job->digest_job, error);
@@ -101,7 +130,7 @@ job_run (gpointer data,
 
     case JOB_LOAD:
       {
-        g_autoptr(GBytes) bytes = fc_file_read_whole (job->fd, &job->id, &error);
+        g_autoptr(GBytes) bytes = fc_file_read_whole (job->fd, &job->id, job->flight, &error);
 
         if (bytes != NULL)
           g_bytes_unref (fc_cache_load_take (job->cache, job->load, g_steal_pointer (&bytes)));
@@ -114,7 +143,9 @@ job_run (gpointer data,
 
 /**
  * fc_jobs_new:
- * @n_threads: the most jobs run at once, at least 1; more wait in a queue
+ * @n_threads: the most jobs run at once, at least 1; more wait in a
+ *   queue, smallest first but for those that have waited long enough
+ *   (JOB_PATIENCE_BYTES_PER_USEC)
  * @error: a #GThreadError when a thread cannot be made
  *
  * All the threads are made here, at start, as the workers are: a limit on
@@ -133,14 +164,20 @@ fc_jobs_new (guint    n_threads,
   jobs->pool = g_thread_pool_new (job_run, NULL, (gint) n_threads, TRUE, error);
   if (jobs->pool == NULL)
     return NULL;
+  g_thread_pool_set_sort_function (jobs->pool, job_compare, NULL);
   return g_steal_pointer (&jobs);
 }
 
+/* Queues @job (transfer full), of @size bytes, in its place. */
 static void
-jobs_push (FcJobs *jobs,
-           Job    *job)
+jobs_push (FcJobs  *jobs,
+           Job     *job,
+           guint64  size)
 {
   g_autoptr(GError) error = NULL;
+
+  job->due = g_get_monotonic_time () + (gint64) (size / JOB_PATIENCE_BYTES_PER_USEC);
+  job->arrival = atomic_fetch_add (&jobs->pushed, 1);
 
   /* The pool's threads were all made at start: a push only queues, and
    * GLib 2.74 queues the job even when it says it failed. */
@@ -156,7 +193,9 @@ jobs_push (FcJobs *jobs,
  * @fd: (transfer full): the file, open for reading
  * @id: the version @job names, as @fd was opened
  *
- * Hashes that version in the pool, then ends @job. Any thread.
+ * Hashes that version in the pool, then ends @job; aborts it once
+ * every joiner of its flight has left (fc_flight_unwanted()), even
+ * before it starts. Any thread.
  */
 void
 fc_jobs_hash_file (FcJobs         *jobs,
@@ -168,8 +207,9 @@ fc_jobs_hash_file (FcJobs         *jobs,
   Job *work = g_new0 (Job, 1);
 
   *work = (Job) { .kind = JOB_HASH_FILE, .fd = fd, .id = *id,
-                  .digests = digests, .digest_job = job };
-  jobs_push (jobs, work);
+                  .digests = digests, .digest_job = job,
+                  .flight = fc_flight_ref (fc_digests_job_flight (job)) };
+  jobs_push (jobs, work, id->size);
 }
 
 /**
@@ -190,8 +230,9 @@ fc_jobs_hash_bytes (FcJobs      *jobs,
   Job *work = g_new0 (Job, 1);
 
   *work = (Job) { .kind = JOB_HASH_BYTES, .fd = -1, .bytes = g_bytes_ref (bytes),
-                  .digests = digests, .digest_job = job };
-  jobs_push (jobs, work);
+                  .digests = digests, .digest_job = job,
+                  .flight = fc_flight_ref (fc_digests_job_flight (job)) };
+  jobs_push (jobs, work, g_bytes_get_size (bytes));
 }
 
 /**
@@ -203,7 +244,8 @@ fc_jobs_hash_bytes (FcJobs      *jobs,
  * @id: the version @load names, as @fd was opened
  *
  * Reads that version whole in the pool, then ends @load: taken, or
- * aborted when the file changed, failed, or there is no memory for it.
+ * aborted when the file changed, failed, there is no memory for it, or
+ * every joiner of its flight has left (fc_flight_unwanted()).
  * Any thread.
  */
 void
@@ -215,8 +257,9 @@ fc_jobs_load (FcJobs         *jobs,
 {
   Job *work = g_new0 (Job, 1);
 
-  *work = (Job) { .kind = JOB_LOAD, .fd = fd, .id = *id, .cache = cache, .load = load };
-  jobs_push (jobs, work);
+  *work = (Job) { .kind = JOB_LOAD, .fd = fd, .id = *id, .cache = cache, .load = load,
+                  .flight = fc_flight_ref (fc_cache_load_flight (load)) };
+  jobs_push (jobs, work, id->size);
 }
 
 /**

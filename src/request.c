@@ -141,7 +141,7 @@ resolve_opened (FcServeContext  *context,
           fc_jobs_load (context->jobs, cache, load, g_steal_fd (&source->fd), &source->id);
           return GET_WAIT;
         }
-      source->bytes = fc_file_read_whole (source->fd, &source->id, &load_error);
+      source->bytes = fc_file_read_whole (source->fd, &source->id, NULL, &load_error);
       if (source->bytes != NULL)
         {
           /* Send the cache's copy: the one its pinned count follows. */
@@ -226,7 +226,7 @@ source_digest (FcServeContext  *context,
 
   if (source->bytes != NULL)
     fc_digest_of_bytes (source->bytes, digest);
-  else if (!fc_digest_of_file (source->fd, &source->id, chunk->data, chunk->size, digest, error))
+  else if (!fc_digest_of_file (source->fd, &source->id, chunk->data, chunk->size, digest, NULL, error))
     {
       /* The chunk held this reply's bytes no longer. */
       chunk->holder = 0;

@@ -24,10 +24,15 @@ typedef struct {
   int wake_fd;                  /* (unowned): the worker's eventfd; -1 once it has ended: guarded by lock */
 } Mailbox;
 
-/* One parked connection's place in a flight. */
+/* One parked connection's place in a flight, held by the flight until it
+ * calls back (or the connection leaves it), and by the worker while the
+ * connection is parked: a connection that closes while parked cancels
+ * its ticket, which the flight may still hold. */
 typedef struct {
+  gatomicrefcount refs;
   Mailbox *mailbox;             /* (owned) */
-  FcConn *conn;                 /* (unowned): only its worker touches it, and only while the mailbox is open */
+  FcConn *conn;                 /* (unowned) (nullable): only its worker touches it, and only while
+                                 * the mailbox is open; NULL once it closed: guarded by mailbox->lock */
 } Ticket;
 
 /* memcached's shape: the acceptor hands each connection to one worker
@@ -46,6 +51,9 @@ typedef struct {
    * budget ran out, and those whose flight landed. All are still in the
    * waiter, which owns them. This thread's alone. */
   GQueue ready;                 /* (element-type FcConn) (unowned) */
+  /* Parked connections whose flight has not handed them back: those
+   * whose peer leaves meanwhile are closed at once. This thread's alone. */
+  GHashTable *parked;           /* (element-type FcConn Ticket) (owned): keys unowned, one ref each value */
 
   GMutex lock;
   GQueue inbox;                 /* (element-type GSocketConnection) (owned): guarded by lock */
@@ -123,9 +131,26 @@ mailbox_close (Mailbox *mailbox)
   g_queue_clear (&mailbox->landed);
 }
 
+static Ticket *
+ticket_ref (Ticket *ticket)
+{
+  g_atomic_ref_count_inc (&ticket->refs);
+  return ticket;
+}
+
+static void
+ticket_unref (Ticket *ticket)
+{
+  if (!g_atomic_ref_count_dec (&ticket->refs))
+    return;
+  mailbox_unref (ticket->mailbox);
+  g_free (ticket);
+}
+
 /* In the landing thread: hands the parked connection back to its worker,
- * which runs its request again. The eventfd is written only when the
- * queue was empty, as for new connections. */
+ * which runs its request again, unless it has closed meanwhile. The
+ * eventfd is written only when the queue was empty, as for new
+ * connections. */
 static void
 on_flight_landed (FcFlight *flight G_GNUC_UNUSED,
                   gpointer  user_data)
@@ -134,7 +159,7 @@ on_flight_landed (FcFlight *flight G_GNUC_UNUSED,
   Mailbox *mailbox = ticket->mailbox;
 
   g_mutex_lock (&mailbox->lock);
-  if (mailbox->wake_fd >= 0)
+  if (mailbox->wake_fd >= 0 && ticket->conn != NULL)
     {
       gboolean was_empty = g_queue_is_empty (&mailbox->landed);
 
@@ -143,8 +168,7 @@ on_flight_landed (FcFlight *flight G_GNUC_UNUSED,
         wake_fd_write (mailbox->wake_fd);
     }
   g_mutex_unlock (&mailbox->lock);
-  mailbox_unref (mailbox);
-  g_free (ticket);
+  ticket_unref (ticket);
 }
 
 static void
@@ -155,23 +179,53 @@ worker_close (Worker *worker,
   fc_conn_free (conn);
 }
 
-/* A connection waits for long work: it stays in the waiter, ignored, and
- * its worker serves others until the flight lands. */
+/* A parked connection's peer has gone: it leaves its flight (which gives
+ * up once nobody else waits for it) and closes now, so that its slot
+ * among --max-clients and its descriptor are not held until the work
+ * ends. A flight that lands meanwhile finds its ticket cancelled. */
+static void
+worker_close_parked (Worker *worker,
+                     FcConn *conn)
+{
+  Ticket *ticket = g_hash_table_lookup (worker->parked, conn);
+  Mailbox *mailbox = worker->mailbox;
+
+  if (fc_flight_leave (fc_conn_parked_on (conn), on_flight_landed, ticket))
+    ticket_unref (ticket);
+  g_mutex_lock (&mailbox->lock);
+  ticket->conn = NULL;
+  g_queue_remove (&mailbox->landed, conn);
+  g_mutex_unlock (&mailbox->lock);
+  g_hash_table_remove (worker->parked, conn);
+  worker_close (worker, conn);
+}
+
+/* A connection waits for long work: it stays in the waiter, where only
+ * its peer's leaving is heeded, and its worker serves others until the
+ * flight lands. */
 static void
 worker_park (Worker *worker,
              FcConn *conn)
 {
   Ticket *ticket = g_new (Ticket, 1);
 
+  g_atomic_ref_count_init (&ticket->refs);
   ticket->mailbox = mailbox_ref (worker->mailbox);
   ticket->conn = conn;
-  if (!fc_flight_join (fc_conn_parked_on (conn), on_flight_landed, ticket))
+  /* The worker's reference first: the flight may land, and drop its own,
+   * as soon as it is joined. */
+  g_hash_table_insert (worker->parked, conn, ticket);
+  if (!fc_flight_join (fc_conn_parked_on (conn), on_flight_landed, ticket_ref (ticket)))
     {
       /* Landed already: its result is there to take. */
-      mailbox_unref (ticket->mailbox);
-      g_free (ticket);
+      ticket_unref (ticket);
+      g_hash_table_remove (worker->parked, conn);
       g_queue_push_tail (&worker->ready, conn);
+      return;
     }
+  /* A FIN that came with the request made no edge of its own. */
+  if (fc_conn_peer_gone (conn))
+    worker_close_parked (worker, conn);
 }
 
 static void
@@ -203,15 +257,23 @@ worker_run_ready (Worker *worker)
     worker_run_conn (worker, g_queue_pop_head (&worker->ready));
 }
 
-/* Takes in the connections whose flight landed. */
+/* Takes in the connections whose flight landed: parked no more. */
 static void
 worker_take_landed (Worker *worker)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&worker->mailbox->lock);
+  GQueue landed;
   FcConn *conn;
 
-  while ((conn = g_queue_pop_head (&worker->mailbox->landed)) != NULL)
-    g_queue_push_tail (&worker->ready, conn);
+  g_mutex_lock (&worker->mailbox->lock);
+  landed = worker->mailbox->landed;
+  g_queue_init (&worker->mailbox->landed);
+  g_mutex_unlock (&worker->mailbox->lock);
+
+  while ((conn = g_queue_pop_head (&landed)) != NULL)
+    {
+      g_hash_table_remove (worker->parked, conn);
+      g_queue_push_tail (&worker->ready, conn);
+    }
 }
 
 static void
@@ -312,9 +374,11 @@ on_wait_event (FcWaited    *waited,
     {
     case FC_WAIT_READY:
       /* A held connection is run from the ready list, which is what
-       * readiness would do. */
+       * readiness would do; but one that is parked may be over. */
       if (!fc_conn_held (conn))
         worker_run_conn (worker, conn);
+      else if (g_hash_table_contains (worker->parked, conn) && fc_conn_peer_gone (conn))
+        worker_close_parked (worker, conn);
       break;
     case FC_WAIT_TIMEOUT:
       /* Only one that yielded can be there: a parked one has no
@@ -363,6 +427,7 @@ worker_main (gpointer data)
    * the flights they joined no longer reach them. */
   mailbox_close (worker->mailbox);
   g_queue_clear (&worker->ready);
+  g_hash_table_remove_all (worker->parked);
   g_clear_pointer (&worker->waiter, fc_waiter_free);
   /* The main thread joins and frees it (on_worker_ended()), so a retired
    * worker's thread, eventfd and buffers go now, not at the next reload. */
@@ -404,6 +469,7 @@ worker_free (Worker *worker)
       atomic_fetch_sub (&worker->workers->context->clients, 1);
     }
   fc_conn_scratch_clear (&worker->scratch);
+  g_clear_pointer (&worker->parked, g_hash_table_unref);
   if (worker->mailbox != NULL)
     {
       mailbox_close (worker->mailbox);
@@ -430,6 +496,7 @@ worker_new (FcWorkers  *workers,
   g_queue_init (&worker->inbox);
   fc_conn_scratch_init (&worker->scratch);
   g_queue_init (&worker->ready);
+  worker->parked = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) ticket_unref);
   worker->wake.fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
   worker->wake.deadline = G_MAXINT64;
   if (worker->wake.fd < 0)

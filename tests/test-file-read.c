@@ -57,7 +57,7 @@ static void
 test_read_unchanged (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) whole = fc_file_read_whole (f->fd, &f->id, &error);
+  g_autoptr(GBytes) whole = fc_file_read_whole (f->fd, &f->id, NULL, &error);
   char buf[11];
 
   g_assert_no_error (error);
@@ -101,7 +101,7 @@ test_content_change (Fixture *f, gconstpointer data)
   g_assert_false (fc_file_read_at (f->fd, &f->id, 0, buf, 10, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BUSY);
   g_clear_error (&error);
-  g_assert_null (fc_file_read_whole (f->fd, &f->id, &error));
+  g_assert_null (fc_file_read_whole (f->fd, &f->id, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BUSY);
 }
 
@@ -121,7 +121,7 @@ test_pseudo_file (void)
     }
   open_id (&f, "/proc/sys/kernel/ostype");
   g_assert_cmpuint (f.id.size, ==, 0);
-  g_assert_null (fc_file_read_whole (f.fd, &f.id, &error));
+  g_assert_null (fc_file_read_whole (f.fd, &f.id, NULL, &error));
   g_assert_error (error, FC_ERROR, FC_ERROR_SIZE_MISMATCH);
   g_clear_error (&error);
   g_assert_false (fc_file_read_at (f.fd, &f.id, 0, buf, 0, &error));
@@ -138,7 +138,7 @@ test_too_large_for_memory (Fixture *f, gconstpointer data)
   FcFileId huge = f->id;
 
   huge.size = G_GUINT64_CONSTANT (1) << 62;
-  g_assert_null (fc_file_read_whole (f->fd, &huge, &error));
+  g_assert_null (fc_file_read_whole (f->fd, &huge, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
 }
 
@@ -172,7 +172,7 @@ assert_busy (Fixture *f)
 
   g_assert_false (fc_file_read_at (f->fd, &f->id, 0, buf, 10, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BUSY);
-  g_assert_null (fc_file_read_whole (f->fd, &f->id, &whole_error));
+  g_assert_null (fc_file_read_whole (f->fd, &f->id, NULL, &whole_error));
   g_assert_error (whole_error, G_IO_ERROR, G_IO_ERROR_BUSY);
 }
 

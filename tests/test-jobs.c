@@ -88,6 +88,42 @@ test_flight_join_land (void)
   landing_clear (&landing);
 }
 
+/* Who still wants a flight: work that nobody joined yet goes on (its
+ * requester joins after the hand-off); once every joiner has left, it
+ * may give up; a joiner who stays keeps it; a landed one is done. */
+static void
+test_flight_interest (void)
+{
+  g_autoptr(FcFlight) flight = fc_flight_new ();
+  Landing first;
+  Landing second;
+
+  landing_init (&first);
+  landing_init (&second);
+  g_assert_false (fc_flight_unwanted (flight));
+  g_assert_false (fc_flight_unwanted (NULL));
+  g_assert_false (fc_flight_leave (flight, on_landed, &first));
+
+  g_assert_true (fc_flight_join (flight, on_landed, &first));
+  g_assert_true (fc_flight_join (flight, on_landed, &second));
+  g_assert_true (fc_flight_leave (flight, on_landed, &first));
+  g_assert_false (fc_flight_leave (flight, on_landed, &first));
+  g_assert_false (fc_flight_unwanted (flight));
+  g_assert_true (fc_flight_leave (flight, on_landed, &second));
+  g_assert_true (fc_flight_unwanted (flight));
+
+  /* A late joiner keeps it after all; only it is called. */
+  g_assert_true (fc_flight_join (flight, on_landed, &second));
+  g_assert_false (fc_flight_unwanted (flight));
+  fc_flight_land (flight, NULL);
+  g_assert_cmpuint (first.landed, ==, 0);
+  g_assert_cmpuint (second.landed, ==, 1);
+  g_assert_false (fc_flight_leave (flight, on_landed, &second));
+  g_assert_false (fc_flight_unwanted (flight));
+  landing_clear (&first);
+  landing_clear (&second);
+}
+
 /* Content of @size bytes in a temporary file; returns its descriptor
  * and identity. */
 static int
@@ -196,6 +232,190 @@ test_load (void)
   landing_clear (&landing);
 }
 
+/* The order jobs land in: a pool of one thread, held by a first job
+ * (its flight's joiner blocks in the pool thread) while the others are
+ * queued behind it. */
+typedef struct {
+  GMutex lock;
+  GCond cond;
+  gboolean holding;             /* the pool thread is in the first job's joiner */
+  gboolean released;
+  GArray *order;                /* (owned) (element-type guint): the sizes, as they landed */
+  FcDigests *digests;           /* (owned) */
+  guint64 next_ino;
+} Queue;
+
+typedef struct {
+  Queue *queue;
+  guint64 size;
+} Queued;
+
+static void
+on_hold (FcFlight *flight G_GNUC_UNUSED,
+         gpointer  user_data)
+{
+  Queue *queue = user_data;
+  gint64 guard = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+
+  g_mutex_lock (&queue->lock);
+  queue->holding = TRUE;
+  g_cond_broadcast (&queue->cond);
+  while (!queue->released)
+    g_assert_true (g_cond_wait_until (&queue->cond, &queue->lock, guard));
+  queue->holding = FALSE;
+  g_mutex_unlock (&queue->lock);
+}
+
+static void
+on_queued_landed (FcFlight *flight G_GNUC_UNUSED,
+                  gpointer  user_data)
+{
+  Queued *queued = user_data;
+  Queue *queue = queued->queue;
+
+  g_mutex_lock (&queue->lock);
+  g_array_append_val (queue->order, queued->size);
+  g_cond_broadcast (&queue->cond);
+  g_mutex_unlock (&queue->lock);
+  g_free (queued);
+}
+
+/* Hashes @size zero bytes in the pool, a version of its own; its flight
+ * calls @func with @user_data, or records its size in @queue's order. */
+static void
+queue_hash (Queue        *queue,
+            FcJobs       *jobs,
+            guint64       size,
+            FcFlightFunc  func,
+            gpointer      user_data)
+{
+  g_autoptr(GBytes) bytes = g_bytes_new_take (g_malloc0 (size), size);
+  FcFileId id = { .dev = 1, .ino = ++queue->next_ino, .size = size };
+  FcDigestJob *job = NULL;
+  guint8 out[FC_DIGEST_LEN];
+
+  g_assert_cmpint (fc_digests_lookup (queue->digests, &id, out, &job, NULL), ==, FC_DIGEST_COMPUTE);
+  if (func == NULL)
+    {
+      Queued *queued = g_new (Queued, 1);
+
+      *queued = (Queued) { queue, size };
+      func = on_queued_landed;
+      user_data = queued;
+    }
+  g_assert_true (fc_flight_join (fc_digests_job_flight (job), func, user_data));
+  fc_jobs_hash_bytes (jobs, queue->digests, job, bytes);
+}
+
+/* Queues a first job and waits until the pool's one thread is held in
+ * it. */
+static void
+queue_hold (Queue  *queue,
+            FcJobs *jobs)
+{
+  gint64 guard = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+
+  queue->released = FALSE;
+  queue_hash (queue, jobs, 1, on_hold, queue);
+  g_mutex_lock (&queue->lock);
+  while (!queue->holding)
+    g_assert_true (g_cond_wait_until (&queue->cond, &queue->lock, guard));
+  g_mutex_unlock (&queue->lock);
+}
+
+/* Lets the held thread go and waits for @n queued jobs to land. */
+static void
+queue_release (Queue *queue,
+               guint  n)
+{
+  gint64 guard = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+
+  g_mutex_lock (&queue->lock);
+  queue->released = TRUE;
+  g_cond_broadcast (&queue->cond);
+  while (queue->order->len < n)
+    g_assert_true (g_cond_wait_until (&queue->cond, &queue->lock, guard));
+  g_mutex_unlock (&queue->lock);
+}
+
+/* Queued work runs smallest first, whatever the order it came in; but a
+ * job that has waited past its due time (its size at 100 MB/s) is no
+ * longer passed by smaller ones that come later. */
+static void
+test_queue_order (void)
+{
+  g_autoptr(FcJobs) jobs = fc_jobs_new (1, NULL);
+  Queue queue = { .order = g_array_new (FALSE, FALSE, sizeof (guint64)),
+                  .digests = fc_digests_new (16) };
+
+  g_mutex_init (&queue.lock);
+  g_cond_init (&queue.cond);
+
+  queue_hold (&queue, jobs);
+  queue_hash (&queue, jobs, 64 * FC_JOBS_SLICE, NULL, NULL);
+  queue_hash (&queue, jobs, 8 * FC_JOBS_SLICE, NULL, NULL);
+  queue_hash (&queue, jobs, 1, NULL, NULL);
+  queue_release (&queue, 3);
+  g_assert_cmpuint (g_array_index (queue.order, guint64, 0), ==, 1);
+  g_assert_cmpuint (g_array_index (queue.order, guint64, 1), ==, 8 * FC_JOBS_SLICE);
+  g_assert_cmpuint (g_array_index (queue.order, guint64, 2), ==, 64 * FC_JOBS_SLICE);
+
+  /* Due 21 ms after it came: 100 ms later, it goes first. */
+  queue_hold (&queue, jobs);
+  queue_hash (&queue, jobs, 2 * FC_JOBS_SLICE, NULL, NULL);
+  g_usleep (100 * 1000);
+  queue_hash (&queue, jobs, 1, NULL, NULL);
+  queue_release (&queue, 5);
+  g_assert_cmpuint (g_array_index (queue.order, guint64, 3), ==, 2 * FC_JOBS_SLICE);
+  g_assert_cmpuint (g_array_index (queue.order, guint64, 4), ==, 1);
+
+  g_clear_pointer (&jobs, fc_jobs_free);
+  fc_digests_free (queue.digests);
+  g_array_unref (queue.order);
+  g_cond_clear (&queue.cond);
+  g_mutex_clear (&queue.lock);
+}
+
+/* A hash whose every joiner left before it ran is dropped when it comes
+ * up: nothing is kept, and the version is computed afresh next time. One
+ * joiner who stays keeps the same work alive. */
+static void
+test_unwanted (void)
+{
+  g_autoptr(FcJobs) jobs = fc_jobs_new (1, NULL);
+  g_autoptr(FcDigests) digests = fc_digests_new (4);
+  g_autoptr(GBytes) content = NULL;
+  guint8 out[FC_DIGEST_LEN];
+  FcDigestJob *job = NULL;
+  FcFileId id;
+  Landing gone;
+  Landing staying;
+  int fd = temp_file (2 * FC_JOBS_SLICE, &content, &id);
+
+  landing_init (&gone);
+  landing_init (&staying);
+  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job, NULL), ==, FC_DIGEST_COMPUTE);
+  g_assert_true (fc_flight_join (fc_digests_job_flight (job), on_landed, &gone));
+  g_assert_true (fc_flight_leave (fc_digests_job_flight (job), on_landed, &gone));
+  fc_jobs_hash_file (jobs, digests, job, dup (fd), &id);
+  /* Waits for the pool to be done with it. */
+  g_clear_pointer (&jobs, fc_jobs_free);
+  g_assert_cmpuint (gone.landed, ==, 0);
+  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job, NULL), ==, FC_DIGEST_COMPUTE);
+
+  jobs = fc_jobs_new (1, NULL);
+  g_assert_true (fc_flight_join (fc_digests_job_flight (job), on_landed, &gone));
+  g_assert_true (fc_flight_join (fc_digests_job_flight (job), on_landed, &staying));
+  g_assert_true (fc_flight_leave (fc_digests_job_flight (job), on_landed, &gone));
+  fc_jobs_hash_file (jobs, digests, job, fd, &id);
+  landing_wait (&staying);
+  g_assert_no_error (staying.error);
+  g_assert_cmpuint (gone.landed, ==, 0);
+  g_assert_cmpint (fc_digests_lookup (digests, &id, out, &job, NULL), ==, FC_DIGEST_READY);
+  landing_clear (&gone);
+  landing_clear (&staying);
+}
+
 /* Once the daemon stops, long work gives up at its next slice, and the
  * flight lands with why. Last: the flag is for the whole process. */
 static void
@@ -230,8 +450,11 @@ main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/jobs/flight/join-land", test_flight_join_land);
+  g_test_add_func ("/jobs/flight/interest", test_flight_interest);
   g_test_add_func ("/jobs/hash-file", test_hash_file);
   g_test_add_func ("/jobs/load", test_load);
+  g_test_add_func ("/jobs/queue-order", test_queue_order);
+  g_test_add_func ("/jobs/unwanted", test_unwanted);
   g_test_add_func ("/jobs/abandoned", test_abandoned);
   return g_test_run ();
 }

@@ -221,6 +221,124 @@ test_stop_while_parked (void)
   close (c);
 }
 
+/* The daemon's pool runs one job per processor, at least 2: enough big
+ * STATs to fill it twice over, and more queued behind. */
+static guint
+pool_overfill (void)
+{
+  return 2 * MAX (2, g_get_num_processors ()) + 2;
+}
+
+/* Sends "STAT big<i>" for @n sparse files of @size bytes, each from a
+ * client of its own that closes at once; returns what the daemon had
+ * read before. */
+static guint64
+stat_and_leave (TuDaemon *d,
+                guint     n,
+                guint64   size)
+{
+  g_autofree int *fds = g_new (int, n);
+  guint64 before;
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("big%u", i);
+
+      put_sparse (d, name, size);
+    }
+  before = daemon_read_bytes (d);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *line = g_strdup_printf ("STAT big%u\n", i);
+
+      fds[i] = tu_connect (d->port);
+      tu_send_str (fds[i], line);
+    }
+  for (guint i = 0; i < n; i++)
+    close (fds[i]);
+  return before;
+}
+
+/* Clients have large files hashed and leave without their answers: the
+ * work nobody waits for is given up, queued or running, and a GET that
+ * needs a load in the pool (3 MiB) is answered before any of those
+ * hashes could have ended: the daemon has read less than half a file. */
+static void
+test_small_after_abandoned (void)
+{
+  TuDaemon *d = tu_daemon_start ("--threads", "1", "--cache-size", "64M", NULL);
+  guint n = pool_overfill ();
+  guint64 size = 1024 * MiB;
+  gsize small = 3 * MiB;
+  g_autofree guint8 *content = tu_put_seeded (d, "three", 7, small);
+  guint64 before = stat_and_leave (d, n, size);
+  int c = tu_connect (d->port);
+
+  tu_assert_get (c, "three", content, small);
+  /* Less than one of the files: no hash ran to its end. */
+  g_assert_cmpuint (daemon_read_bytes (d) - before, <, size / 2);
+  close (c);
+  tu_daemon_stop (d);
+}
+
+/* With --max-clients N, N clients park on long work and leave: their
+ * slots are free again at once, not when the work ends: a new client is
+ * served before the daemon has read half of any of their files. */
+static void
+test_parked_clients_leave (void)
+{
+  const guint n = 4;
+  TuDaemon *d = tu_daemon_start ("--threads", "1", "--max-clients", "4", NULL);
+  guint64 size = 4096 * MiB;
+  guint64 before = stat_and_leave (d, n, size);
+  gint64 guard = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
+  gboolean accepted = FALSE;
+
+  /* The daemon sees the closes on its own schedule: retry until served. */
+  while (!accepted)
+    {
+      int c = tu_connect (d->port);
+      g_autofree char *reply = NULL;
+
+      g_assert_cmpint (g_get_monotonic_time (), <, guard);
+      /* A refused connection may be reset before the 503 line is read. */
+      (void) send (c, "PING\n", 5, MSG_NOSIGNAL);
+      reply = tu_read_line (c);
+      accepted = g_strcmp0 (reply, "OK PONG\n") == 0;
+      if (!accepted && reply != NULL)
+        tu_assert_err (reply, "503");
+      close (c);
+      if (!accepted)
+        g_usleep (20 * 1000);
+    }
+  /* Less than one of the files: no slot waited for a hash to end. */
+  g_assert_cmpuint (daemon_read_bytes (d) - before, <, size / 2);
+  tu_daemon_stop (d);
+}
+
+/* A client that pipelines behind a parked request and half-closes is
+ * still there for the daemon: its data keeps the connection, and both
+ * are answered. */
+static void
+test_parked_pipelined (void)
+{
+  TuDaemon *d = tu_daemon_start ("--threads", "1", "--cache-size", "1M", NULL);
+  g_autofree char *stat = NULL;
+  g_autofree char *pong = NULL;
+  int a;
+
+  put_sparse (d, "big", 64 * MiB);
+  a = tu_connect (d->port);
+  tu_send_str (a, "STAT big\nPING\n");
+  g_assert_cmpint (shutdown (a, SHUT_WR), ==, 0);
+  stat = tu_read_line (a);
+  g_assert_true (g_str_has_prefix (stat, "OK 67108864 "));
+  pong = tu_read_line (a);
+  g_assert_cmpstr (pong, ==, "OK PONG\n");
+  close (a);
+  tu_daemon_stop (d);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -229,5 +347,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/long-work/get-while-loading", test_get_while_loading);
   g_test_add_func ("/long-work/ping-while-streaming", test_ping_while_streaming);
   g_test_add_func ("/long-work/stop-while-parked", test_stop_while_parked);
+  g_test_add_func ("/long-work/small-after-abandoned", test_small_after_abandoned);
+  g_test_add_func ("/long-work/parked-clients-leave", test_parked_clients_leave);
+  g_test_add_func ("/long-work/parked-pipelined", test_parked_pipelined);
   return g_test_run ();
 }

@@ -475,35 +475,29 @@ fc_conn_held (FcConn *conn)
  * fc_conn_peer_gone:
  * @conn: a parked connection that the waiter has just said is ready
  *
- * Whether nobody will read the answer it waits for: the peer has shut
- * down its side (a close, or a half-close: TCP tells them apart only to
- * a write, and a parked connection has nothing to write), or the socket
- * failed. Requests that the peer pipelined behind the parked one, read
- * already or still in the socket (where they stay, for its next turn),
- * keep it: whoever sent them wants the answers. At most one recv() of
- * MSG_PEEK, and only once the waiter has seen a FIN, a reset or an
- * error. In the thread that owns @conn.
+ * Whether nobody will read the answer it waits for: the connection was
+ * reset or failed. A FIN is not enough: TCP cannot tell a close from a
+ * half-close without a write, and a client that sends its request and
+ * shuts down its side (`nc -q`, a script reading to EOF) waits for the
+ * answer, which the protocol owes it. At most one recv() of MSG_PEEK,
+ * and only once the waiter has seen a FIN, a reset or an error; data
+ * pipelined behind the parked line stays in the socket for its next
+ * turn. In the thread that owns @conn.
  *
  * Returns: %TRUE when @conn is to be closed now
  */
 gboolean
 fc_conn_peer_gone (FcConn *conn)
 {
-  gsize parked_len = conn->in_len;
   char byte;
   ssize_t n;
 
   if (!conn->waited.peer_closed)
     return FALSE;
-  /* Its input begins with the parked line: more after it was sent to be
-   * answered too. */
-  fc_request_scan (conn->in, conn->in_len, &parked_len);
-  if (parked_len < conn->in_len)
-    return FALSE;
   do
     n = recv (conn->waited.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   while (n < 0 && errno == EINTR);
-  return n == 0 || (n < 0 && errno != EAGAIN);
+  return n < 0 && errno != EAGAIN;
 }
 
 /**

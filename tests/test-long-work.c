@@ -254,8 +254,16 @@ stat_and_leave (TuDaemon *d,
       fds[i] = tu_connect (d->port);
       tu_send_str (fds[i], line);
     }
+  /* Gone for good: a reset, as a client that cancels, or one killed with
+   * unread data, leaves (a FIN may be a half-close, still owed its answer). */
   for (guint i = 0; i < n; i++)
-    close (fds[i]);
+    {
+      struct linger abort_on_close = { 1, 0 };
+
+      g_assert_cmpint (setsockopt (fds[i], SOL_SOCKET, SO_LINGER, &abort_on_close,
+                                   sizeof abort_on_close), ==, 0);
+      close (fds[i]);
+    }
   return before;
 }
 
@@ -316,9 +324,28 @@ test_parked_clients_leave (void)
   tu_daemon_stop (d);
 }
 
+/* A client that sends one request for long work and half-closes (as
+ * `nc -q1` does) is owed its answer: a FIN does not say it is gone. */
+static void
+test_parked_half_closed (void)
+{
+  TuDaemon *d = tu_daemon_start ("--threads", "1", "--cache-size", "1M", NULL);
+  g_autofree char *stat = NULL;
+  int a;
+
+  put_sparse (d, "big", 64 * MiB);
+  a = tu_connect (d->port);
+  tu_send_str (a, "STAT big\n");
+  g_assert_cmpint (shutdown (a, SHUT_WR), ==, 0);
+  stat = tu_read_line (a);
+  g_assert_nonnull (stat);
+  g_assert_true (g_str_has_prefix (stat, "OK 67108864 "));
+  close (a);
+  tu_daemon_stop (d);
+}
+
 /* A client that pipelines behind a parked request and half-closes is
- * still there for the daemon: its data keeps the connection, and both
- * are answered. */
+ * still there for the daemon: both are answered. */
 static void
 test_parked_pipelined (void)
 {
@@ -350,5 +377,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/long-work/small-after-abandoned", test_small_after_abandoned);
   g_test_add_func ("/long-work/parked-clients-leave", test_parked_clients_leave);
   g_test_add_func ("/long-work/parked-pipelined", test_parked_pipelined);
+  g_test_add_func ("/long-work/parked-half-closed", test_parked_half_closed);
   return g_test_run ();
 }

@@ -2,8 +2,10 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
@@ -361,9 +363,8 @@ tracker_unref (Tracker *tracker)
 }
 
 static void
-copy_free (gpointer data)
+copy_release (Copy *copy)
 {
-  Copy *copy = data;
   gsize size = g_bytes_get_size (copy->inner);
 
   /* The memory goes first, so that pinned never says less than is held. */
@@ -371,6 +372,69 @@ copy_free (gpointer data)
   atomic_fetch_sub (&copy->tracker->live, size);
   tracker_unref (copy->tracker);
   g_free (copy);
+}
+
+/* A copy this large is given back to the system by the releaser thread,
+ * never by whoever let go of it last: that is a worker when a transfer of
+ * an evicted copy ends, or when a lookup evicts or drops a copy no
+ * transfer holds. Unmapping 2 GiB of touched pages took 130-200 ms on
+ * this project's 2-core machine, and every connection of that worker
+ * waited as long. 16 MiB takes about 1 ms. */
+#define RELEASE_AWAY (16 * 1024 * 1024)
+
+/* As long work (src/jobs.c): freeing may wait for the workers' spare
+ * cycles; pinned counts the memory until it is gone, so new loads are
+ * refused meanwhile rather than memory overcommitted. */
+#define RELEASE_NICE 10
+
+static GThreadPool *releaser;   /* (owned): one thread, made with the first cache, for the process's life */
+
+static void
+release_run (gpointer data,
+             gpointer user_data G_GNUC_UNUSED)
+{
+  static gboolean lowered;      /* the releaser's thread alone */
+
+  if (!lowered)
+    {
+      lowered = TRUE;
+      /* Linux applies PRIO_PROCESS to the one thread a TID names. */
+      if (setpriority (PRIO_PROCESS, (id_t) gettid (), RELEASE_NICE) != 0)
+        g_debug ("Cannot lower the priority of the thread that frees copies: %s", g_strerror (errno));
+    }
+  copy_release (data);
+}
+
+/* Made at start, as every thread of the daemon is; without it (no thread
+ * could be made) copies are freed where they are let go, as before. */
+static void
+releaser_init (void)
+{
+  static gsize done;
+
+  if (g_once_init_enter (&done))
+    {
+      g_autoptr(GError) error = NULL;
+
+      releaser = g_thread_pool_new (release_run, NULL, 1, TRUE, &error);
+      if (releaser == NULL)
+        g_warning ("Cannot start the thread that frees large copies: %s", error->message);
+      g_once_init_leave (&done, 1);
+    }
+}
+
+static void
+copy_free (gpointer data)
+{
+  Copy *copy = data;
+
+  if (releaser != NULL && g_bytes_get_size (copy->inner) >= RELEASE_AWAY)
+    {
+      /* GLib 2.74 queues the job even when it says it failed. */
+      g_thread_pool_push (releaser, copy, NULL);
+      return;
+    }
+  copy_release (copy);
 }
 
 /* (transfer full): a GBytes sharing @inner's memory, counted in live for
@@ -445,6 +509,7 @@ fc_cache_new (guint64 capacity)
 {
   FcCache *cache = g_new0 (FcCache, 1);
 
+  releaser_init ();
   g_mutex_init (&cache->lock);
   g_mutex_init (&cache->notify_lock);
   cache->history = fc_history_new (FC_HISTORY_LENGTH);

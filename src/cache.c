@@ -408,6 +408,12 @@ release_run (gpointer data,
 /* Made at start, as every thread of the daemon is; without it (no thread
  * could be made) copies are freed where they are let go, as before. */
 static void
+pool_free_now (GThreadPool *pool)
+{
+  g_thread_pool_free (pool, TRUE, FALSE);
+}
+
+static void
 releaser_init (void)
 {
   static gsize done;
@@ -417,8 +423,12 @@ releaser_init (void)
       g_autoptr(GError) error = NULL;
 
       releaser = g_thread_pool_new (release_run, NULL, 1, TRUE, &error);
+      /* GLib 2.74 returns an exclusive pool with no thread, and the error
+       * set, when it cannot make one: such a pool would never free. */
+      if (releaser != NULL && error != NULL)
+        g_clear_pointer (&releaser, pool_free_now);
       if (releaser == NULL)
-        g_warning ("Cannot start the thread that frees large copies: %s", error->message);
+        g_warning (_("Cannot start the thread that frees large copies: %s"), error->message);
       g_once_init_leave (&done, 1);
     }
 }

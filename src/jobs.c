@@ -161,9 +161,14 @@ fc_jobs_new (guint    n_threads,
 
   g_return_val_if_fail (n_threads > 0, NULL);
 
+  /* GLib 2.74 returns an exclusive pool even when it could not make all
+   * its threads, with the error set: that is a failure here. */
   jobs->pool = g_thread_pool_new (job_run, NULL, (gint) n_threads, TRUE, error);
-  if (jobs->pool == NULL)
-    return NULL;
+  if (jobs->pool == NULL || (error != NULL && *error != NULL))
+    {
+      g_prefix_error (error, _("Cannot start a thread for long work: "));
+      return NULL;
+    }
   g_thread_pool_set_sort_function (jobs->pool, job_compare, NULL);
   return g_steal_pointer (&jobs);
 }

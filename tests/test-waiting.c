@@ -268,10 +268,25 @@ test_thread_limit (void)
       daemon, "--no-dbus", "--host", "127.0.0.1", "--port", "0", "--threads", "16", dir, NULL
     };
 
+    const char *asan = g_getenv ("ASAN_OPTIONS");
+    g_autofree char *saved_asan = g_strdup (asan);
+
+    /* LeakSanitizer needs a thread of its own at exit, which the limit
+     * refuses: it would turn the clean exit into an abort. */
+    if (asan != NULL)
+      {
+        g_autofree char *no_leaks = g_strconcat (asan, ":detect_leaks=0", NULL);
+
+        g_setenv ("ASAN_OPTIONS", no_leaks, TRUE);
+      }
     status = tu_run (argv, 20, &out, &err);
+    if (saved_asan != NULL)
+      g_setenv ("ASAN_OPTIONS", saved_asan, TRUE);
   }
   g_assert_cmpint (status, ==, 1);
-  g_assert_nonnull (strstr (err, "worker thread"));
+  /* Whichever comes first of the workers and the pool for long work. */
+  g_assert_nonnull (strstr (err, "thread"));
+  g_assert_null (strstr (err, "GError set over the top"));
   g_assert_cmpstr (out, ==, "");
   g_rmdir (dir);
 }

@@ -369,12 +369,47 @@ listing_free (gpointer data)
 /* LIST replies held by connections are charged against
  * FC_LISTING_BUDGET: clients that send LIST and never read cannot make
  * the daemon hold a copy of the cache's names each. */
+/* LIST names only what a GET would serve from the cache: an entry whose
+ * name no longer reaches its file beneath the root (a directory moved out
+ * and linked back) leaves the cache now, as at its next GET. Through
+ * plain directories that costs one fstatat() per component; a name that
+ * goes through a link inside the root is resolved in full. */
+static void
+list_drop_unreachable (FcServeContext *context,
+                       GArray         *entries)
+{
+  for (guint i = entries->len; i > 0; i--)
+    {
+      const char *name = g_array_index (entries, FcCacheInfo, i - 1).name;
+      g_autoptr(GError) error = NULL;
+      struct stat st;
+      int fd;
+
+      if (fc_stat_beneath_plain (context->root_fd, name, &st))
+        continue;
+      fd = fc_open_beneath (context->root_fd, name, &st, &error);
+      if (fd >= 0)
+        {
+          close (fd);
+          continue;
+        }
+      /* Counted: a LIST is no GET, so no miss. */
+      fc_cache_miss (context->cache, name, TRUE,
+                     g_error_matches (error, FC_ERROR, FC_ERROR_NOT_FOUND) ? FC_EVICT_DELETED
+                                                                          : FC_EVICT_CHANGED);
+      g_array_remove_index (entries, i - 1);
+    }
+}
+
 static void
 answer_list (FcServeContext *context,
              FcReply        *reply)
 {
   g_autoptr(GArray) entries = fc_cache_list (context->cache);
-  GString *text = fc_format_list (entries);
+  GString *text = NULL;
+
+  list_drop_unreachable (context, entries);
+  text = fc_format_list (entries);
   Listing *listing = g_new (Listing, 1);
   g_autoptr(GBytes) bytes = NULL;
 

@@ -1033,6 +1033,31 @@ test_fresh_moved_out_linked_back (TuFixture *f, gconstpointer data)
   g_assert_null (tu_list_find (after, "e/f"));
 }
 
+/* The same moves with no request in between: LIST alone no longer
+ * names what would be refused, and a later GET is refused too. */
+static void
+test_fresh_moved_out_listed (TuFixture *f, gconstpointer data)
+{
+  g_autofree char *dir = tu_daemon_path (f->d, "d");
+  g_autofree char *moved_dir = g_build_filename (f->d->base, "moved-d", NULL);
+  g_autoptr(GPtrArray) before = NULL;
+  g_autoptr(GPtrArray) after = NULL;
+
+  put (f->d, "d/f", "in d\n");
+  put (f->d, "g", "at the top\n");
+  assert_get_str (f->fd, "d/f", "in d\n");
+  assert_get_str (f->fd, "g", "at the top\n");
+  before = tu_list (f->fd);
+  g_assert_nonnull (tu_list_find (before, "d/f"));
+
+  g_assert_cmpint (rename (dir, moved_dir), ==, 0);
+  g_assert_cmpint (symlink (moved_dir, dir), ==, 0);
+  after = tu_list (f->fd);
+  g_assert_null (tu_list_find (after, "d/f"));
+  g_assert_nonnull (tu_list_find (after, "g"));
+  assert_get_err (f->fd, "d/f", "403");
+}
+
 /* ---- connection limit ---- */
 
 static void
@@ -1522,6 +1547,7 @@ main (int argc, char **argv)
   tu_add ("/server/freshness/replaced-by-escaping-symlink", NULL,
           test_fresh_replaced_by_escaping_symlink);
   tu_add ("/server/freshness/moved-out-linked-back", NULL, test_fresh_moved_out_linked_back);
+  tu_add ("/server/freshness/moved-out-listed", NULL, test_fresh_moved_out_listed);
 
   g_test_add_func ("/server/timeout/partial-line", test_timeout_partial_line);
   g_test_add_func ("/server/timeout/trickled-line", test_timeout_trickled_line);

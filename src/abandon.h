@@ -17,5 +17,6 @@ gboolean fc_long_work_go_on     (FcFlight    *wanted_by,
                                  const char  *stopping,
                                  const char  *unwanted,
                                  GError     **error);
+void     fc_long_work_thread_enter (void);
 
 G_END_DECLS

@@ -2,15 +2,14 @@
 
 #include "config.h"
 
-#include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
 #include <glib/gi18n.h>
 
+#include "abandon.h"
 #include "advisor.h"
 #include "cache.h"
 #include "settle.h"
@@ -382,37 +381,28 @@ copy_release (Copy *copy)
  * waited as long. 16 MiB takes about 1 ms. */
 #define RELEASE_AWAY (16 * 1024 * 1024)
 
-/* As long work (src/jobs.c): freeing may wait for the workers' spare
- * cycles; pinned counts the memory until it is gone, so new loads are
- * refused meanwhile rather than memory overcommitted. */
-#define RELEASE_NICE 10
-
+/* Freeing runs as long work (fc_long_work_thread_enter()): it may wait
+ * for the workers' spare cycles; pinned counts the memory until it is
+ * gone, so new loads are refused meanwhile rather than memory
+ * overcommitted. */
 static GThreadPool *releaser;   /* (owned): one thread, made with the first cache, for the process's life */
 
 static void
 release_run (gpointer data,
              gpointer user_data G_GNUC_UNUSED)
 {
-  static gboolean lowered;      /* the releaser's thread alone */
-
-  if (!lowered)
-    {
-      lowered = TRUE;
-      /* Linux applies PRIO_PROCESS to the one thread a TID names. */
-      if (setpriority (PRIO_PROCESS, (id_t) gettid (), RELEASE_NICE) != 0)
-        g_debug ("Cannot lower the priority of the thread that frees copies: %s", g_strerror (errno));
-    }
+  fc_long_work_thread_enter ();
   copy_release (data);
 }
 
-/* Made at start, as every thread of the daemon is; without it (no thread
- * could be made) copies are freed where they are let go, as before. */
 static void
 pool_free_now (GThreadPool *pool)
 {
   g_thread_pool_free (pool, TRUE, FALSE);
 }
 
+/* Made at start, as every thread of the daemon is; without it (no thread
+ * could be made) copies are freed where they are let go, as before. */
 static void
 releaser_init (void)
 {

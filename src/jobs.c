@@ -2,10 +2,8 @@
 
 #include "config.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
@@ -77,29 +75,6 @@ job_compare (gconstpointer a,
   return x->arrival < y->arrival ? -1 : x->arrival > y->arrival;
 }
 
-/* Long work runs at a lower priority than the workers, once per pool
- * thread: with as many pool threads as processors, hashing at full
- * speed would otherwise take its share of every core from the workers,
- * and a worker woken by a request would wait for a time slice (measured
- * with bench/pressure on 2 cores: PING p99 484 ms at equal priority).
- * Nice 10 weighs a tenth of nice 0 (sched(7)): the pool still gets every
- * cycle the workers leave, and some under full load, so it is never
- * starved as SCHED_IDLE would be. */
-#define JOB_NICE 10
-
-static void
-job_thread_lower_priority (void)
-{
-  static GPrivate lowered;
-
-  if (g_private_get (&lowered) != NULL)
-    return;
-  g_private_set (&lowered, GINT_TO_POINTER (1));
-  /* Linux applies PRIO_PROCESS to the one thread a TID names. */
-  if (setpriority (PRIO_PROCESS, (id_t) gettid (), JOB_NICE) != 0)
-    g_debug ("Cannot lower the priority of a thread for long work: %s", g_strerror (errno));
-}
-
 static void
 job_run (gpointer data,
          gpointer user_data G_GNUC_UNUSED)
@@ -108,7 +83,7 @@ job_run (gpointer data,
   g_autoptr(GError) error = NULL;
   guint8 digest[FC_DIGEST_LEN];
 
-  job_thread_lower_priority ();
+  fc_long_work_thread_enter ();
 
   switch (job->kind)
     {

@@ -93,6 +93,28 @@ resolve_cached (FcServeContext *context,
   return fc_cache_lookup_hit (context->cache, name, &source->id, &source->bytes);
 }
 
+/* Opens @name confined beneath the root; a name that cannot be served
+ * any more (gone, refused, outside the root) leaves the cache, its copy
+ * stale whatever the cause, and is counted as a miss unless @counted. */
+static int
+open_or_forget (FcServeContext  *context,
+                const char      *name,
+                gboolean         counted,
+                struct stat     *st,
+                GError         **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  int fd = fc_open_beneath (context->root_fd, name, st, &local_error);
+
+  if (fd >= 0)
+    return fd;
+  fc_cache_miss (context->cache, name, counted,
+                 g_error_matches (local_error, FC_ERROR, FC_ERROR_NOT_FOUND) ? FC_EVICT_DELETED
+                                                                             : FC_EVICT_CHANGED);
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return -1;
+}
+
 /* Opens @name confined beneath the root and counts the request as a hit
  * or a miss (@counted: an earlier attempt did); a miss that fits is
  * loaded into the cache (@may_load: no load of it failed for this
@@ -112,15 +134,9 @@ resolve_opened (FcServeContext  *context,
   FcCacheLoad *load = NULL;
   struct stat st;
 
-  source->fd = fc_open_beneath (context->root_fd, name, &st, error);
+  source->fd = open_or_forget (context, name, counted, &st, error);
   if (source->fd < 0)
-    {
-      /* Whatever made the name unservable, its cached copy is stale. */
-      fc_cache_miss (cache, name, counted,
-                     g_error_matches (*error, FC_ERROR, FC_ERROR_NOT_FOUND) ? FC_EVICT_DELETED
-                                                                            : FC_EVICT_CHANGED);
-      return GET_DONE;
-    }
+    return GET_DONE;
   fc_file_id_from_stat (&source->id, &st);
   fc_settle_probe_fs (&source->id, source->fd);
   if (!may_load)
@@ -381,23 +397,17 @@ list_drop_unreachable (FcServeContext *context,
   for (guint i = entries->len; i > 0; i--)
     {
       const char *name = g_array_index (entries, FcCacheInfo, i - 1).name;
-      g_autoptr(GError) error = NULL;
       struct stat st;
       int fd;
 
       if (fc_stat_beneath_plain (context->root_fd, name, &st))
         continue;
-      fd = fc_open_beneath (context->root_fd, name, &st, &error);
-      if (fd >= 0)
-        {
-          close (fd);
-          continue;
-        }
       /* Counted: a LIST is no GET, so no miss. */
-      fc_cache_miss (context->cache, name, TRUE,
-                     g_error_matches (error, FC_ERROR, FC_ERROR_NOT_FOUND) ? FC_EVICT_DELETED
-                                                                          : FC_EVICT_CHANGED);
-      g_array_remove_index (entries, i - 1);
+      fd = open_or_forget (context, name, TRUE, &st, NULL);
+      if (fd >= 0)
+        close (fd);
+      else
+        g_array_remove_index (entries, i - 1);
     }
 }
 

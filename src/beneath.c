@@ -68,12 +68,27 @@ open_error (const char  *name,
   return -1;
 }
 
-/* Takes @fd: refuses anything but a regular file, closing it unread. */
+/* What a confined open is after: the only type it accepts, and the
+ * flags it opens that with once the O_PATH descriptor shows the type. */
+typedef struct {
+  mode_t type;                  /* S_IFREG or S_IFDIR */
+  int flags;
+} Kind;
+
+static const Kind file_kind = { S_IFREG, FILE_FLAGS };
+/* Opening a directory for reading has no side effects; O_DIRECTORY makes
+ * the reopen by name (without /proc) refuse anything else unopened. */
+static const Kind dir_kind = { S_IFDIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC };
+
+/* Takes @fd: refuses anything but @kind's type, closing it unread. A
+ * directory opener's "not a directory" is ENOTDIR's answer, not found,
+ * as a path ending in `/` that is not a directory is a 404 (HTTP.md). */
 static int
-check_regular (int           fd,
-               const char   *name,
-               struct stat  *st,
-               GError      **error)
+check_kind (int           fd,
+            const Kind   *kind,
+            const char   *name,
+            struct stat  *st,
+            GError      **error)
 {
   if (fstat (fd, st) != 0)
     {
@@ -82,15 +97,17 @@ check_regular (int           fd,
       return open_error (name, saved_errno, error);
     }
 
-  if (!S_ISREG (st->st_mode))
-    {
-      g_close (fd, NULL);
-      g_set_error (error, FC_ERROR, FC_ERROR_NOT_REGULAR,
-                   _("Cannot open “%s”: not a regular file"), name);
-      return -1;
-    }
+  if ((st->st_mode & S_IFMT) == kind->type)
+    return fd;
 
-  return fd;
+  g_close (fd, NULL);
+  if (kind->type == S_IFDIR)
+    g_set_error (error, FC_ERROR, FC_ERROR_NOT_FOUND,
+                 _("Cannot open “%s”: not a directory"), name);
+  else
+    g_set_error (error, FC_ERROR, FC_ERROR_NOT_REGULAR,
+                 _("Cannot open “%s”: not a regular file"), name);
+  return -1;
 }
 
 /**
@@ -343,25 +360,38 @@ resolve_walk (int          root_fd,
   return fd;
 }
 
-/* Opening for reading is not free of effects on anything but a regular
- * file: it releases a writer blocked in open() on a FIFO (whose message
- * is then lost), rewinds a tape, hangs up a modem. So the name is first
- * resolved to an O_PATH descriptor, which opens nothing, and only a
- * regular file is opened for reading, through /proc so that it is the
- * very inode checked. Without /proc, it is resolved again by name and
- * checked again after opening: a file swapped for a FIFO in between is
- * still refused, though that FIFO was opened. */
+/* The Resolver of fc_open_beneath() and friends: openat2() where the
+ * kernel has it, the walk where it does not (learnt once per process). */
 static int
-open_beneath (Resolver      resolve,
+resolve_default (int          root_fd,
+                 const char  *name,
+                 int          flags,
+                 int         *saved_errno)
+{
+  static gint have_openat2 = TRUE;
+  int fd;
+
+  if (g_atomic_int_get (&have_openat2))
+    {
+      fd = resolve_openat2 (root_fd, name, flags, saved_errno);
+      if (fd >= 0 || *saved_errno != ENOSYS)
+        return fd;
+      g_atomic_int_set (&have_openat2, FALSE);
+    }
+  return resolve_walk (root_fd, name, flags, saved_errno);
+}
+
+/* Resolves @name beneath @root_fd to an O_PATH descriptor, which opens
+ * nothing; a path that leaves the root on the way gets the second look of
+ * resolve_escaping(). Returns the descriptor, or -1 with @error set. */
+static int
+resolve_path (Resolver      resolve,
               int           root_fd,
               const char   *name,
-              struct stat  *st,
               GError      **error)
 {
-  char reopen[64];
   int saved_errno;
   int pfd;
-  int fd;
 
   pfd = resolve (root_fd, name, PATH_FLAGS, &saved_errno);
   if (pfd < 0 && saved_errno == ENOSYS)
@@ -374,20 +404,46 @@ open_beneath (Resolver      resolve,
     pfd = resolve_escaping (root_fd, name, &saved_errno);
   if (pfd < 0)
     return open_error (name, saved_errno, error);
+  return pfd;
+}
 
-  pfd = check_regular (pfd, name, st, error);
+/* Opening for reading is not free of effects on anything but a regular
+ * file or a directory: it releases a writer blocked in open() on a FIFO
+ * (whose message is then lost), rewinds a tape, hangs up a modem. So the
+ * name is first resolved to an O_PATH descriptor, which opens nothing,
+ * and only @kind's type is opened for reading, through /proc so that it
+ * is the very inode checked. Without /proc, it is resolved again by name
+ * and checked again after opening: a file swapped for a FIFO in between
+ * is still refused, though that FIFO was opened. */
+static int
+open_beneath (Resolver      resolve,
+              const Kind   *kind,
+              int           root_fd,
+              const char   *name,
+              struct stat  *st,
+              GError      **error)
+{
+  char reopen[64];
+  int saved_errno;
+  int pfd;
+  int fd;
+
+  pfd = resolve_path (resolve, root_fd, name, error);
+  if (pfd < 0)
+    return -1;
+  pfd = check_kind (pfd, kind, name, st, error);
   if (pfd < 0)
     return -1;
 
   g_snprintf (reopen, sizeof reopen, "/proc/self/fd/%d", pfd);
-  fd = open (reopen, FILE_FLAGS);
+  fd = open (reopen, kind->flags);
   saved_errno = errno;
   g_close (pfd, NULL);
   if (fd < 0 && saved_errno == ENOENT)
-    fd = resolve (root_fd, name, FILE_FLAGS, &saved_errno);
+    fd = resolve (root_fd, name, kind->flags, &saved_errno);
   if (fd < 0)
     return open_error (name, saved_errno, error);
-  return check_regular (fd, name, st, error);
+  return check_kind (fd, kind, name, st, error);
 }
 
 /**
@@ -412,7 +468,7 @@ fc_open_beneath_openat2 (int           root_fd,
                          struct stat  *st,
                          GError      **error)
 {
-  return open_beneath (resolve_openat2, root_fd, name, st, error);
+  return open_beneath (resolve_openat2, &file_kind, root_fd, name, st, error);
 }
 
 /**
@@ -433,7 +489,7 @@ fc_open_beneath_walk (int           root_fd,
                       struct stat  *st,
                       GError      **error)
 {
-  return open_beneath (resolve_walk, root_fd, name, st, error);
+  return open_beneath (resolve_walk, &file_kind, root_fd, name, st, error);
 }
 
 /**
@@ -456,25 +512,76 @@ fc_open_beneath (int           root_fd,
                  struct stat  *st,
                  GError      **error)
 {
-  static gint have_openat2 = TRUE;
-  g_autoptr(GError) local_error = NULL;
+  return open_beneath (resolve_default, &file_kind, root_fd, name, st, error);
+}
+
+/**
+ * fc_open_dir_beneath:
+ * @root_fd: a directory descriptor
+ * @name: a name that passed fc_name_validate(), or "" for @root_fd itself
+ * @st: (out): the opened directory's status
+ * @error: an %FC_ERROR: %FC_ERROR_NOT_FOUND also when @name is not a
+ *   directory (ENOTDIR's answer)
+ *
+ * fc_open_beneath() for a directory, to read its entries (fdopendir()):
+ * the same confinement, the same refusal of anything else unopened.
+ * Any thread.
+ *
+ * Returns: an `O_RDONLY | O_DIRECTORY` descriptor, or -1
+ */
+int
+fc_open_dir_beneath (int           root_fd,
+                     const char   *name,
+                     struct stat  *st,
+                     GError      **error)
+{
   int fd;
 
-  if (!g_atomic_int_get (&have_openat2))
-    return fc_open_beneath_walk (root_fd, name, st, error);
+  /* No resolver takes "" (openat2() says ENOENT, the walk ends on no
+   * component): the root is @root_fd itself, nothing to confine. */
+  if (name[0] != '\0')
+    return open_beneath (resolve_default, &dir_kind, root_fd, name, st, error);
 
-  fd = fc_open_beneath_openat2 (root_fd, name, st, &local_error);
-  if (fd >= 0)
-    return fd;
+  fd = openat (root_fd, ".", dir_kind.flags);
+  if (fd < 0)
+    return open_error (".", errno, error);
+  return check_kind (fd, &dir_kind, ".", st, error);
+}
 
-  if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED))
-    {
-      g_atomic_int_set (&have_openat2, FALSE);
-      return fc_open_beneath_walk (root_fd, name, st, error);
-    }
+/**
+ * fc_stat_beneath:
+ * @root_fd: a directory descriptor
+ * @name: a name that passed fc_name_validate()
+ * @st: (out): the status of what @name reaches, when %TRUE
+ * @error: an %FC_ERROR: %FC_ERROR_OUTSIDE_ROOT when that lies outside
+ *   @root_fd, %FC_ERROR_NOT_FOUND for a dangling link
+ *
+ * The status of whatever @name reaches once every link is resolved,
+ * under fc_open_beneath()'s confinement, of any type, opening nothing
+ * (an O_PATH descriptor): for a listing that shows a link as what it
+ * resolves to. Any thread.
+ *
+ * Returns: whether @st was filled
+ */
+gboolean
+fc_stat_beneath (int           root_fd,
+                 const char   *name,
+                 struct stat  *st,
+                 GError      **error)
+{
+  int pfd = resolve_path (resolve_default, root_fd, name, error);
+  int saved_errno;
+  int rc;
 
-  g_propagate_error (error, g_steal_pointer (&local_error));
-  return -1;
+  if (pfd < 0)
+    return FALSE;
+  rc = fstat (pfd, st);
+  saved_errno = errno;
+  g_close (pfd, NULL);
+  if (rc == 0)
+    return TRUE;
+  open_error (name, saved_errno, error);
+  return FALSE;
 }
 
 /**

@@ -17,6 +17,14 @@ int fc_open_beneath_walk     (int           root_fd,
                               const char   *name,
                               struct stat  *st,
                               GError      **error);
+int fc_open_dir_beneath      (int           root_fd,
+                              const char   *name,
+                              struct stat  *st,
+                              GError      **error);
+gboolean fc_stat_beneath     (int           root_fd,
+                              const char   *name,
+                              struct stat  *st,
+                              GError      **error);
 
 gboolean fc_stat_beneath_plain (int           root_fd,
                                 const char   *name,

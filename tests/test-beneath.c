@@ -416,6 +416,100 @@ test_stat_plain (Fixture       *fixture,
     }
 }
 
+/* The directory opener: the same confinement, directories only. */
+static void
+test_open_dir (Fixture       *fixture,
+               gconstpointer  data)
+{
+  static const struct {
+    const char *name;
+    const char *child;   /* a file it holds; NULL: refused with code */
+    FcError code;
+  } dir_cases[] = {
+    { "", "a.txt" },
+    { "sub", "b.txt" },
+    { "subdir-link", "b.txt" },
+    { "self", "a.txt" },
+    { "parent/root", "a.txt" },
+    { "sub/deep", "." },
+    { "a.txt", NULL, FC_ERROR_NOT_FOUND },
+    { "fifo", NULL, FC_ERROR_NOT_FOUND },
+    { "missing", NULL, FC_ERROR_NOT_FOUND },
+    { "dangling", NULL, FC_ERROR_NOT_FOUND },
+    { "parent", NULL, FC_ERROR_OUTSIDE_ROOT },
+    { "slash", NULL, FC_ERROR_OUTSIDE_ROOT },
+    { "parent/outside", NULL, FC_ERROR_OUTSIDE_ROOT },
+    { "loop-a", NULL, FC_ERROR_LINK_LOOP },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (dir_cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      struct stat st;
+      struct stat child;
+      int fd;
+
+      g_test_message ("name: %s", dir_cases[i].name);
+      fd = fc_open_dir_beneath (fixture->root_fd, dir_cases[i].name, &st, &error);
+      if (dir_cases[i].child == NULL)
+        {
+          g_assert_cmpint (fd, ==, -1);
+          g_assert_error (error, FC_ERROR, (gint) dir_cases[i].code);
+          continue;
+        }
+      g_assert_no_error (error);
+      g_assert_true (S_ISDIR (st.st_mode));
+      /* Readable, not merely O_PATH. */
+      g_assert_cmpint (fcntl (fd, F_GETFL) & O_ACCMODE, ==, O_RDONLY);
+      g_assert_cmpint (fstatat (fd, dir_cases[i].child, &child, 0), ==, 0);
+      g_close (fd, NULL);
+    }
+}
+
+/* A link shown as what it resolves to, and only beneath the root. */
+static void
+test_stat (Fixture       *fixture,
+           gconstpointer  data)
+{
+  static const struct {
+    const char *name;
+    mode_t type;         /* 0: refused with code */
+    FcError code;
+  } stat_cases[] = {
+    { "a.txt", S_IFREG },
+    { "to-a", S_IFREG },
+    { "abs-in", S_IFREG },
+    { "sub", S_IFDIR },
+    { "subdir-link", S_IFDIR },
+    { "fifo", S_IFIFO },
+    { "dangling", 0, FC_ERROR_NOT_FOUND },
+    { "rel-escape", 0, FC_ERROR_OUTSIDE_ROOT },
+    { "parent", 0, FC_ERROR_OUTSIDE_ROOT },
+    { "loop-a", 0, FC_ERROR_LINK_LOOP },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (stat_cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      struct stat st;
+      gboolean ok;
+
+      g_test_message ("name: %s", stat_cases[i].name);
+      ok = fc_stat_beneath (fixture->root_fd, stat_cases[i].name, &st, &error);
+      if (stat_cases[i].type != 0)
+        {
+          g_assert_no_error (error);
+          g_assert_true (ok);
+          g_assert_cmpint (st.st_mode & S_IFMT, ==, stat_cases[i].type);
+        }
+      else
+        {
+          g_assert_false (ok);
+          g_assert_error (error, FC_ERROR, (gint) stat_cases[i].code);
+        }
+    }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -428,6 +522,8 @@ main (int argc, char *argv[])
   g_test_add ("/beneath/walk/fifo-writer-waits", Fixture, fc_open_beneath_walk,
               fixture_set_up, test_fifo_writer_waits, fixture_tear_down);
   g_test_add ("/beneath/stat-plain", Fixture, NULL, fixture_set_up, test_stat_plain, fixture_tear_down);
+  g_test_add ("/beneath/open-dir", Fixture, NULL, fixture_set_up, test_open_dir, fixture_tear_down);
+  g_test_add ("/beneath/stat", Fixture, NULL, fixture_set_up, test_stat, fixture_tear_down);
   g_test_add ("/beneath/no-proc", Fixture, NULL, fixture_set_up, test_no_proc, fixture_tear_down);
   return g_test_run ();
 }

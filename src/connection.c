@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "errors.h"
+#include "http-parse.h"
 #include "protocol.h"
 #include "request.h"
 #include "connection.h"
@@ -18,6 +19,14 @@
  * into a RST that would destroy the reply still in flight. */
 #define LINGER_USEC (2 * G_USEC_PER_SEC)
 #define LINGER_MAX_BYTES (256 * 1024)
+
+/* HTTP.md "One port, two dialects": the first line decides, for the
+ * connection's whole life. */
+typedef enum {
+  DIALECT_UNKNOWN,
+  DIALECT_LINE,
+  DIALECT_HTTP,
+} Dialect;
 
 typedef enum {
   STATE_READING,                /* waiting for (more of) a request line */
@@ -42,6 +51,7 @@ struct _FcConn {
   FcReply reply;                /* the reply on its way, while writing */
   FcPark park;                  /* (owned): the first line's, while it waits */
   State state;
+  Dialect dialect;
   gboolean readable;            /* the kernel may hold input not yet read */
   gboolean yielded;             /* its last turn ended with its budget spent */
   gboolean close_after_reply;
@@ -172,6 +182,7 @@ conn_write (FcConn        *conn,
       conn->yielded = TRUE;
       G_GNUC_FALLTHROUGH;
     case FC_REPLY_AGAIN:
+      fc_reply_keep_head (&conn->reply);
       /* The send timeout counts from the last byte the peer took. */
       if (conn->state != STATE_WRITING || conn->reply.sent != before)
         fc_waiter_set_deadline (waiter, &conn->waited,
@@ -220,6 +231,116 @@ conn_linger (FcConn        *conn,
   return conn_linger_read (conn, scratch);
 }
 
+/* A line-protocol request line at the start of @buf. */
+static gboolean
+conn_answer_line (FcConn        *conn,
+                  FcConnScratch *scratch,
+                  char          *buf,
+                  gsize          len,
+                  gsize         *used,
+                  FcAnswer      *answer)
+{
+  g_autoptr(GError) error = NULL;
+  gsize line_len = 0;
+
+  switch (fc_request_scan (buf, len, &line_len))
+    {
+    case FC_SCAN_LINE:
+      *answer = fc_request_answer (conn->context, buf, line_len, &conn->park,
+                                   &conn->reply, &scratch->chunk);
+      if (*answer == FC_ANSWER_WAIT)
+        return FALSE;
+      *used = line_len;
+      return TRUE;
+
+    case FC_SCAN_TOO_LONG:
+      error = g_error_new_literal (FC_ERROR, FC_ERROR_LINE_TOO_LONG, "request line too long");
+      atomic_fetch_add (&conn->context->requests, 1);
+      *answer = fc_request_answer_error (conn->context, error, &conn->reply);
+      *used = len;
+      return TRUE;
+
+    case FC_SCAN_NEED_MORE:
+    default:
+      return FALSE;
+    }
+}
+
+/* An HTTP request head at the start of @buf; empty lines before it are
+ * used up even while the head is not whole. */
+static gboolean
+conn_answer_http (FcConn        *conn,
+                  FcConnScratch *scratch,
+                  char          *buf,
+                  gsize          len,
+                  gsize         *used,
+                  FcAnswer      *answer)
+{
+  FcHttpRefusal refusal;
+  gsize consumed = 0;
+
+  switch (fc_http_parse (buf, len, &scratch->http_request, &consumed, &refusal))
+    {
+    case FC_HTTP_DONE:
+      *answer = fc_request_answer_http (conn->context, &scratch->http_request, &conn->park,
+                                        &conn->reply, &scratch->chunk, &scratch->http);
+      if (*answer == FC_ANSWER_WAIT)
+        return FALSE;
+      *used = consumed;
+      return TRUE;
+
+    case FC_HTTP_REFUSED:
+      *answer = fc_request_answer_http_refusal (conn->context, &refusal, &conn->reply,
+                                                &scratch->http);
+      /* Past a refusal that closes, nothing more is read as a request. */
+      *used = *answer == FC_ANSWER_CLOSE ? len : consumed;
+      return TRUE;
+
+    case FC_HTTP_NEED_MORE:
+    default:
+      *used = consumed;
+      return FALSE;
+    }
+}
+
+/* The answer to the next whole request at the start of @buf, in the
+ * connection's dialect, which its first line decides. Returns FALSE when
+ * there is none yet (@answer is then %FC_ANSWER_WAIT when the request
+ * waits for long work, unconsumed); @used says how many bytes of @buf
+ * are done with. */
+static gboolean
+conn_answer_next (FcConn        *conn,
+                  FcConnScratch *scratch,
+                  char          *buf,
+                  gsize          len,
+                  gsize         *used,
+                  FcAnswer      *answer)
+{
+  *answer = FC_ANSWER_REPLY;
+  if (conn->dialect == DIALECT_UNKNOWN)
+    {
+      if (!FC_SETTING_LOAD (conn->context, http))
+        conn->dialect = DIALECT_LINE;
+      else
+        switch (fc_http_sniff (buf, len))
+          {
+          case FC_SNIFF_HTTP:
+            conn->dialect = DIALECT_HTTP;
+            break;
+          case FC_SNIFF_LINE:
+            conn->dialect = DIALECT_LINE;
+            break;
+          case FC_SNIFF_NEED_MORE:
+          default:
+            return FALSE;
+          }
+    }
+
+  if (conn->dialect == DIALECT_HTTP)
+    return conn_answer_http (conn, scratch, buf, len, used, answer);
+  return conn_answer_line (conn, scratch, buf, len, used, answer);
+}
+
 /* Answers every whole line in @buf (@len bytes), in order, as long as
  * each reply leaves at once and the turn's budget lasts. Returns how many
  * bytes were consumed; sets @go_on to FALSE when the connection must
@@ -238,7 +359,7 @@ conn_answer_lines (FcConn        *conn,
 
   while (start < len)
     {
-      gsize line_len = 0;
+      gsize used = 0;
       FcAnswer answer;
 
       if (scratch->turn_requests >= FC_TURN_REQUESTS || scratch->turn_bytes >= FC_TURN_BYTES)
@@ -247,34 +368,14 @@ conn_answer_lines (FcConn        *conn,
           return start;
         }
 
-      switch (fc_request_scan (buf + start, len - start, &line_len))
+      if (!conn_answer_next (conn, scratch, buf + start, len - start, &used, &answer))
         {
-        case FC_SCAN_LINE:
-          answer = fc_request_answer (conn->context, buf + start, line_len, &conn->park,
-                                      &conn->reply, &scratch->chunk);
+          start += used;
           if (answer == FC_ANSWER_WAIT)
-            {
-              conn->state = STATE_PARKED;
-              return start;
-            }
-          start += line_len;
-          break;
-
-        case FC_SCAN_TOO_LONG:
-          {
-            g_autoptr(GError) error = g_error_new_literal (FC_ERROR, FC_ERROR_LINE_TOO_LONG,
-                                                           "request line too long");
-
-            atomic_fetch_add (&conn->context->requests, 1);
-            answer = fc_request_answer_error (conn->context, error, &conn->reply);
-            start = len;
-          }
-          break;
-
-        case FC_SCAN_NEED_MORE:
-        default:
+            conn->state = STATE_PARKED;
           return start;
         }
+      start += used;
 
       scratch->turn_requests++;
       conn->close_after_reply = answer == FC_ANSWER_CLOSE;
@@ -529,6 +630,7 @@ fc_conn_scratch_init (FcConnScratch *scratch)
   scratch->in = g_malloc (FC_CONN_IN_SIZE);
   /* Large reads amortize the identity check made after each. */
   fc_chunk_init (&scratch->chunk, 1024 * 1024);
+  fc_http_scratch_init (&scratch->http);
 }
 
 void
@@ -536,4 +638,5 @@ fc_conn_scratch_clear (FcConnScratch *scratch)
 {
   g_clear_pointer (&scratch->in, g_free);
   fc_chunk_clear (&scratch->chunk);
+  fc_http_scratch_clear (&scratch->http);
 }

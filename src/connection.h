@@ -3,6 +3,7 @@
 #include <gio/gio.h>
 
 #include "reply.h"
+#include "request.h"
 #include "serve-context.h"
 #include "waiter.h"
 
@@ -12,6 +13,8 @@ G_BEGIN_DECLS
 typedef struct {
   char *in;                     /* (owned): FC_CONN_IN_SIZE bytes of input */
   FcChunk chunk;                /* file bodies on their way out */
+  FcHttpScratch http;           /* HTTP response heads, the Date clock */
+  FcHttpRequest http_request;   /* the HTTP request head being answered */
   guint turn_requests;          /* answered in the running connection's turn */
   guint64 turn_bytes;           /* sent in the running connection's turn */
 } FcConnScratch;
@@ -33,8 +36,12 @@ typedef enum {
 } FcConnStep;
 
 /* Input read per recv(): room for a longest request line and more, so a
- * pipelining client is served many lines per system call. */
+ * pipelining client is served many lines per system call; and exactly
+ * the largest HTTP request head, so a head that fits is never refused
+ * for want of room, and one that does not is refused (431) before the
+ * buffer could fill. */
 #define FC_CONN_IN_SIZE (16 * 1024)
+G_STATIC_ASSERT (FC_CONN_IN_SIZE == FC_HTTP_HEAD_MAX);
 
 typedef struct _FcConn FcConn;
 

@@ -496,6 +496,7 @@ handle_stats (FcDbusCache1          *skeleton,
   g_variant_dict_insert (&dict, "size", "t", cache.size);
   g_variant_dict_insert (&dict, "capacity", "t", cache.capacity);
   g_variant_dict_insert (&dict, "requests", "t", server.stats.requests);
+  g_variant_dict_insert (&dict, "requests-http", "t", server.stats.requests_http);
   g_variant_dict_insert (&dict, "errors", "t", server.stats.errors);
   g_variant_dict_insert (&dict, "refused", "t", server.stats.refused);
   g_variant_dict_insert (&dict, "bytes-sent", "t", server.stats.bytes_sent);

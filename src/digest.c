@@ -103,6 +103,46 @@ entry_remove (FcDigests *digests,
   entry_unref (entry);
 }
 
+/* With @start FALSE, a version neither known nor computing is
+ * FC_DIGEST_WAIT with no flight, and no job is made. */
+static FcDigestLookup
+lookup (FcDigests       *digests,
+        const FcFileId  *id,
+        guint8           digest[FC_DIGEST_LEN],
+        FcDigestJob    **job,
+        FcFlight       **flight,
+        gboolean         start)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&digests->lock);
+  Entry *entry = g_hash_table_lookup (digests->table, id);
+
+  if (entry != NULL && !entry->computing)
+    {
+      g_queue_unlink (&digests->lru, &entry->link);
+      g_queue_push_head_link (&digests->lru, &entry->link);
+      memcpy (digest, entry->digest, FC_DIGEST_LEN);
+      return FC_DIGEST_READY;
+    }
+  if (entry != NULL)
+    {
+      if (flight != NULL)
+        *flight = fc_flight_ref (entry->flight);
+      return FC_DIGEST_WAIT;
+    }
+  if (!start)
+    return FC_DIGEST_WAIT;
+
+  *job = g_new0 (Entry, 1);
+  (*job)->id = *id;
+  (*job)->link.data = *job;
+  (*job)->flight = fc_flight_new ();
+  (*job)->computing = TRUE;
+  (*job)->in_table = TRUE;
+  (*job)->refs = 2;
+  g_hash_table_insert (digests->table, &(*job)->id, *job);
+  return FC_DIGEST_COMPUTE;
+}
+
 /**
  * fc_digests_lookup:
  * @digests: a table
@@ -124,32 +164,29 @@ fc_digests_lookup (FcDigests       *digests,
                    FcDigestJob    **job,
                    FcFlight       **flight)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&digests->lock);
-  Entry *entry = g_hash_table_lookup (digests->table, id);
+  return lookup (digests, id, digest, job, flight, TRUE);
+}
 
-  if (entry != NULL && !entry->computing)
-    {
-      g_queue_unlink (&digests->lru, &entry->link);
-      g_queue_push_head_link (&digests->lru, &entry->link);
-      memcpy (digest, entry->digest, FC_DIGEST_LEN);
-      return FC_DIGEST_READY;
-    }
-  if (entry != NULL)
-    {
-      if (flight != NULL)
-        *flight = fc_flight_ref (entry->flight);
-      return FC_DIGEST_WAIT;
-    }
+/**
+ * fc_digests_peek:
+ * @digests: a table
+ * @id: the version wanted
+ * @digest: (out caller-allocates): its SHA-256, when %TRUE
+ *
+ * The digest only if it is known already: nothing is computed, nothing
+ * waited for (HTTP.md: without `Want-Repr-Digest`, `Repr-Digest` is sent
+ * only when the daemon has it). Counts as a use for the LRU. Any thread.
+ *
+ * Returns: whether @digest was filled
+ */
+gboolean
+fc_digests_peek (FcDigests      *digests,
+                 const FcFileId *id,
+                 guint8          digest[FC_DIGEST_LEN])
+{
+  FcDigestJob *job = NULL;
 
-  *job = g_new0 (Entry, 1);
-  (*job)->id = *id;
-  (*job)->link.data = *job;
-  (*job)->flight = fc_flight_new ();
-  (*job)->computing = TRUE;
-  (*job)->in_table = TRUE;
-  (*job)->refs = 2;
-  g_hash_table_insert (digests->table, &(*job)->id, *job);
-  return FC_DIGEST_COMPUTE;
+  return lookup (digests, id, digest, &job, NULL, FALSE) == FC_DIGEST_READY;
 }
 
 /**

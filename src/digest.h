@@ -30,6 +30,9 @@ FcDigestLookup fc_digests_lookup  (FcDigests       *digests,
                                    guint8           digest[FC_DIGEST_LEN],
                                    FcDigestJob    **job,
                                    FcFlight       **flight);
+gboolean       fc_digests_peek    (FcDigests       *digests,
+                                   const FcFileId  *id,
+                                   guint8           digest[FC_DIGEST_LEN]);
 FcFlight      *fc_digests_job_flight (FcDigestJob  *job);
 void           fc_digests_finish  (FcDigests       *digests,
                                    FcDigestJob     *job,

@@ -103,3 +103,25 @@ fc_error_status (FcError code)
   g_return_val_if_fail ((guint) code < FC_ERROR_N_WIRE_CODES, 500);
   return replies[code].status;
 }
+
+/**
+ * fc_error_reason:
+ * @code: an #FcError below %FC_ERROR_N_WIRE_CODES
+ * @len: (out): length of the returned text
+ *
+ * Returns: (transfer none): the reason @code's `ERR` line gives, in
+ *   English, without status or LF: the HTTP dialect's error body says
+ *   the same. Static storage, not NUL-terminated.
+ */
+const char *
+fc_error_reason (FcError code,
+                 gsize  *len)
+{
+  /* "ERR " + three digits + " " before it, LF after it */
+  static const gsize before = 8;
+
+  g_return_val_if_fail ((guint) code < FC_ERROR_N_WIRE_CODES, NULL);
+
+  *len = replies[code].len - before - 1;
+  return replies[code].line + before;
+}

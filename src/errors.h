@@ -38,5 +38,7 @@ GQuark       fc_error_quark  (void);
 const char  *fc_error_reply  (FcError code,
                               gsize  *len);
 guint        fc_error_status (FcError code);
+const char  *fc_error_reason (FcError code,
+                              gsize  *len);
 
 G_END_DECLS

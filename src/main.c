@@ -51,6 +51,18 @@ on_setting_option (const char  *option_name,
   return fc_settings_set (&options->given, setting, option_name, value, error);
 }
 
+/* The one setting whose option is its negation: `http` is on by default. */
+static gboolean
+on_no_http_option (const char  *option_name,
+                   const char  *value,
+                   gpointer     data,
+                   GError     **error)
+{
+  Options *options = data;
+
+  return fc_settings_set (&options->given, FC_SETTING_HTTP, option_name, "false", error);
+}
+
 #define SETTING_OPTION(name, description, arg) \
   { name, 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) on_setting_option, description, arg }
 #define SETTING_FLAG(name, description) \
@@ -73,6 +85,8 @@ parse_options (Options   *options,
     SETTING_OPTION ("idle-timeout", N_("Seconds an idle connection is kept (default: 60)"), N_("S")),
     SETTING_OPTION ("send-timeout", N_("Seconds a client may read nothing before it is dropped (default: 30)"), N_("S")),
     SETTING_OPTION ("drain-timeout", N_("Seconds a stop lets the requests received be answered before it cuts them (default: 5)"), N_("S")),
+    { "no-http", 0, G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, (gpointer) on_no_http_option,
+      N_("Do not speak HTTP: every connection speaks the line protocol (key: http = false)"), NULL },
     SETTING_FLAG ("no-dbus", N_("Do not export the D-Bus control interface")),
     SETTING_FLAG ("system", N_("Use the system bus instead of the session bus")),
     SETTING_FLAG ("verbose", N_("Log every request (debug messages)")),
@@ -277,6 +291,10 @@ apply_setting (Run              *run,
       break;
     case FC_SETTING_DRAIN_TIMEOUT:
       /* Read from the settings in force when a stop begins. */
+      break;
+    case FC_SETTING_HTTP:
+      /* New connections pick their dialect by it; open ones keep theirs. */
+      fc_server_set_http (run->server, next->http);
       break;
     default:
       g_assert_not_reached ();
@@ -539,6 +557,7 @@ main (int   argc,
     .request_timeout = settings.request_timeout,
     .idle_timeout = settings.idle_timeout,
     .send_timeout = settings.send_timeout,
+    .http = settings.http,
   };
 
   cache = fc_cache_new (settings.cache_size);

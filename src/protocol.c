@@ -111,6 +111,8 @@ fc_request_parse (char       *line,
   request->command = FC_COMMAND_NONE;
   request->name = NULL;
   request->name_len = 0;
+  request->uncounted = FALSE;
+  request->http = NULL;
 
   if (WORD_IS (line, len, "GET"))
     request->command = FC_COMMAND_GET, word_len = 3;

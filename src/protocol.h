@@ -3,6 +3,7 @@
 #include <glib.h>
 
 #include "cache.h"
+#include "http-reply.h"
 
 G_BEGIN_DECLS
 
@@ -25,6 +26,11 @@ typedef struct {
   gsize name_len;
   guint64 offset;     /* GETFROM: G_MAXUINT64 for any number beyond it */
   guint8 digest[32];  /* GETFROM: the SHA-256 asked for */
+  /* HEAD, and a conditional GET's first look at the version: a request,
+   * neither a hit nor a miss (HTTP.md "Counting and control"), and no
+   * load into the cache. */
+  gboolean uncounted;
+  struct _FcHttpExchange *http; /* (unowned) (nullable): a GET or HEAD in the HTTP dialect */
 } FcRequest;
 
 typedef enum {

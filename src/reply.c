@@ -53,6 +53,7 @@ void
 fc_reply_clear (FcReply *reply)
 {
   g_clear_pointer (&reply->bytes, g_bytes_unref);
+  g_clear_pointer (&reply->head_owned, g_free);
   if (reply->file_fd >= 0)
     close (reply->file_fd);
   fc_reply_init (reply);
@@ -95,26 +96,67 @@ fc_reply_set_bytes (FcReply *reply,
  * @id: its identity when opened: every byte sent is proved to belong to
  *   that version (fc_file_read_at()), or the reply fails
  * @start: the first byte of the body, at most `id->size`
+ * @len: the body's length, at most `id->size - start`
  *
- * The body is the bytes of @fd from @start to its end, read through an
- * #FcChunk.
+ * The body is @len bytes of @fd from @start, read through an #FcChunk.
  */
 void
 fc_reply_set_file (FcReply        *reply,
                    int             fd,
                    const FcFileId *id,
-                   guint64         start)
+                   guint64         start,
+                   guint64         len)
 {
   static atomic_uint_fast64_t serials = 1;
 
   reply->file_fd = fd;
   reply->file_id = *id;
   reply->file_start = start;
-  reply->body_len = id->size - start;
+  reply->body_len = len;
   reply->head = reply->status;
   reply->head_len = fc_format_status (reply->status, reply->body_len);
   reply->window = WINDOW_START;
   reply->serial = atomic_fetch_add (&serials, 1);
+}
+
+/**
+ * fc_reply_set_head:
+ * @reply: a reply set by fc_reply_set_bytes() or fc_reply_set_file(), or
+ *   an empty one (a reply with no body)
+ * @head: (transfer none): what goes before the body instead of `OK <size>`
+ * @len: its length in bytes
+ * @borrowed: @head is the calling thread's scratch, valid only during
+ *   this turn: fc_reply_keep_head() copies what is left of it when the
+ *   reply outlives the turn (the common reply leaves at once, and costs
+ *   no allocation)
+ */
+void
+fc_reply_set_head (FcReply    *reply,
+                   const char *head,
+                   gsize       len,
+                   gboolean    borrowed)
+{
+  reply->head = head;
+  reply->head_len = len;
+  reply->head_borrowed = borrowed;
+}
+
+/**
+ * fc_reply_keep_head:
+ * @reply: a reply about to wait past its thread's turn
+ *
+ * A borrowed head still partly unsent is copied into the reply.
+ */
+void
+fc_reply_keep_head (FcReply *reply)
+{
+  if (!reply->head_borrowed)
+    return;
+  reply->head_borrowed = FALSE;
+  if (reply->sent >= reply->head_len)
+    return;
+  reply->head_owned = g_memdup2 (reply->head, reply->head_len);
+  reply->head = reply->head_owned;
 }
 
 /**

@@ -12,8 +12,11 @@ G_BEGIN_DECLS
  * buffer of its own, so a reply parked by a slow reader costs a few
  * dozen bytes plus what it references. */
 typedef struct {
-  const char *head;             /* (unowned): static text, or status */
+  const char *head;             /* (unowned): static text, status, head_owned, or a
+                                 * thread's scratch while the reply is answered */
   gsize head_len;
+  char *head_owned;             /* (owned) (nullable): a borrowed head kept past its turn */
+  gboolean head_borrowed;       /* head is the thread's: fc_reply_keep_head() before the turn ends */
   char status[FC_STAT_MAX];    /* a status line: OK <size>, or a reply to STAT */
   GBytes *bytes;                /* (owned) (nullable): the body, from memory */
   int file_fd;                  /* (owned): the body, from this file; or -1 */
@@ -52,7 +55,13 @@ void          fc_reply_set_bytes   (FcReply       *reply,
 void          fc_reply_set_file    (FcReply       *reply,
                                     int            fd,
                                     const FcFileId *id,
-                                    guint64        start);
+                                    guint64        start,
+                                    guint64        len);
+void          fc_reply_set_head    (FcReply       *reply,
+                                    const char    *head,
+                                    gsize          len,
+                                    gboolean       borrowed);
+void          fc_reply_keep_head   (FcReply       *reply);
 gboolean      fc_reply_pending     (const FcReply *reply);
 FcReplyResult fc_reply_write       (FcReply       *reply,
                                     int            socket_fd,

@@ -74,6 +74,43 @@ fc_request_answer_error (FcServeContext *context,
   return code == FC_ERROR_LINE_TOO_LONG ? FC_ANSWER_CLOSE : FC_ANSWER_REPLY;
 }
 
+/* An HTTP error response: the status and reason an #FcError has on the
+ * line protocol, or 500 for a failed read (HTTP.md "Errors"). */
+static void
+http_answer_status (FcServeContext       *context,
+                    const FcHttpExchange *http,
+                    guint                 status,
+                    const char           *reason,
+                    gsize                 reason_len,
+                    const char           *field,
+                    gsize                 field_len,
+                    FcReply              *reply)
+{
+  gsize len = fc_http_format_error (http->buf, status, reason, reason_len,
+                                    http->request->method == FC_HTTP_HEAD, http->date,
+                                    http->connection, field, field_len);
+
+  FC_REQUEST_DEBUG (context, "HTTP %u: %.*s", status, (int) reason_len, reason);
+  atomic_fetch_add (&context->errors, 1);
+  fc_reply_set_head (reply, http->buf, len, TRUE);
+}
+
+static void
+http_answer_error (FcServeContext       *context,
+                   const FcHttpExchange *http,
+                   const GError         *error,
+                   FcReply              *reply)
+{
+  FcError code = error->domain == FC_ERROR ? (FcError) error->code : FC_ERROR_READ_FAILED;
+  gsize reason_len;
+  const char *reason = fc_error_reason (code, &reason_len);
+
+  http_answer_status (context, http, fc_error_status (code), reason, reason_len, NULL, 0, reply);
+}
+
+#define HTTP_ANSWER_STATUS(context, http, status, reason, reply) \
+  http_answer_status (context, http, status, reason, sizeof (reason) - 1, NULL, 0, reply)
+
 /* A hit proved fresh by one fstatat() per component beneath the root,
  * against the identity the cached bytes were read with: no open(), no
  * close(). A name reached through a link takes the full path, which
@@ -180,27 +217,28 @@ resolve_opened (FcServeContext  *context,
   return GET_DONE;
 }
 
-/* The body from @start: the cached bytes, or the file streamed, its
- * first window read now so that a change (worth a fresh start) or a
- * failed read (ERR 500) is still answerable. */
+/* @len bytes of the body from @start: the cached bytes, or the file
+ * streamed, its first window read now so that a change (worth a fresh
+ * start) or a failed read (ERR 500) is still answerable. */
 static GetResult
 reply_body (Source   *source,
             guint64   start,
+            guint64   len,
             FcReply  *reply,
             FcChunk  *chunk,
             GError  **error)
 {
   if (source->bytes != NULL)
     {
-      g_autoptr(GBytes) body = start == 0 ? g_bytes_ref (source->bytes)
-                                          : g_bytes_new_from_bytes (source->bytes, start,
-                                                                    source->id.size - start);
+      g_autoptr(GBytes) body = start == 0 && len == source->id.size
+                                 ? g_bytes_ref (source->bytes)
+                                 : g_bytes_new_from_bytes (source->bytes, start, len);
 
       fc_reply_set_bytes (reply, body);
       return GET_DONE;
     }
 
-  fc_reply_set_file (reply, g_steal_fd (&source->fd), &source->id, start);
+  fc_reply_set_file (reply, g_steal_fd (&source->fd), &source->id, start, len);
   if (fc_chunk_fill (chunk, reply, 0, error))
     return GET_DONE;
   fc_reply_clear (reply);
@@ -254,6 +292,87 @@ source_digest (FcServeContext  *context,
   return GET_DONE;
 }
 
+/* An HTTP GET or HEAD once the version is known (HTTP.md "Responses to
+ * GET and HEAD of a file"): its conditions, then its range, then the
+ * digest (computed when asked for, single flight as for STAT; sent
+ * without being asked when known), then the head and the body. A first
+ * look only answers what needs no body (304, 412, 416): a 200 or 206 is
+ * left to the counted path. */
+static GetResult
+answer_http_source (FcServeContext  *context,
+                    FcHttpExchange  *http,
+                    Source          *source,
+                    FcReply         *reply,
+                    FcChunk         *chunk,
+                    FcFlight       **wait,
+                    GError         **error)
+{
+  const FcHttpRequest *request = http->request;
+  char etag[FC_HTTP_ETAG_LEN + 1];
+  guint8 digest[FC_DIGEST_LEN];
+  gboolean have_digest = FALSE;
+  FcHttpVerdict verdict;
+  FcHttpFileHead head;
+  GetResult result;
+
+  fc_http_etag (&source->id, etag);
+  head = (FcHttpFileHead) {
+    .verdict = &verdict,
+    .size = source->id.size,
+    .etag = etag,
+    .mtime = source->id.mtime_ns / G_GINT64_CONSTANT (1000000000),
+    .date = http->date,
+    .connection = http->connection,
+  };
+  fc_http_evaluate (request, etag, head.mtime, source->id.size, &verdict);
+  if (http->first_look && verdict.status != 304 && verdict.status != 412)
+    return GET_DONE;
+  http->decided = TRUE;
+
+  switch (verdict.status)
+    {
+    case 412:
+      HTTP_ANSWER_STATUS (context, http, 412, "precondition failed", reply);
+      return GET_DONE;
+    case 416:
+      {
+        char field[64];
+        gsize len = (gsize) g_snprintf (field, sizeof field, "Content-Range: bytes */%" G_GUINT64_FORMAT "\r\n",
+                                        source->id.size);
+
+        http_answer_status (context, http, 416, "range not satisfiable",
+                            sizeof "range not satisfiable" - 1, field, len, reply);
+        return GET_DONE;
+      }
+    case 304:
+      fc_reply_set_head (reply, http->buf, fc_http_format_file (http->buf, &head), TRUE);
+      return GET_DONE;
+    default:
+      break;
+    }
+
+  if (request->want_sha256)
+    {
+      result = source_digest (context, source, chunk, digest, wait, error);
+      if (result != GET_DONE || *error != NULL)
+        return result;
+      have_digest = TRUE;
+    }
+  else
+    have_digest = fc_digests_peek (context->digests, &source->id, digest);
+  head.digest = have_digest ? digest : NULL;
+  head.content_type = fc_mime_table_lookup (context->mime, request->name, request->name_len);
+
+  if (request->method == FC_HTTP_GET)
+    {
+      result = reply_body (source, verdict.start, verdict.len, reply, chunk, error);
+      if (result != GET_DONE || *error != NULL)
+        return result;
+    }
+  fc_reply_set_head (reply, http->buf, fc_http_format_file (http->buf, &head), TRUE);
+  return GET_DONE;
+}
+
 /* What GET, STAT and GETFROM do once the version is known. */
 static GetResult
 answer_source (FcServeContext   *context,
@@ -270,7 +389,9 @@ answer_source (FcServeContext   *context,
   switch (request->command)
     {
     case FC_COMMAND_GET:
-      return reply_body (source, 0, reply, chunk, error);
+      if (request->http != NULL)
+        return answer_http_source (context, request->http, source, reply, chunk, wait, error);
+      return reply_body (source, 0, source->id.size, reply, chunk, error);
 
     case FC_COMMAND_STAT:
       result = source_digest (context, source, chunk, digest, wait, error);
@@ -295,7 +416,8 @@ answer_source (FcServeContext   *context,
                                "offset beyond end of file");
           return GET_DONE;
         }
-      return reply_body (source, request->offset, reply, chunk, error);
+      return reply_body (source, request->offset, source->id.size - request->offset,
+                         reply, chunk, error);
 
     default:
       g_assert_not_reached ();
@@ -318,14 +440,20 @@ warn_unservable (const char   *name,
 /* A GET, STAT or GETFROM refused: what is the server's failure, not the
  * client's, is logged, whether it happened on the worker or in the pool. */
 static void
-answer_file_error (FcServeContext *context,
-                   const char     *name,
-                   const GError   *error,
-                   FcReply        *reply)
+answer_file_error (FcServeContext  *context,
+                   const FcRequest *request,
+                   const GError    *error,
+                   FcReply         *reply)
 {
+  /* The counted path that follows meets the same failure and answers it. */
+  if (request->http != NULL && request->http->first_look)
+    return;
   if (error->domain != FC_ERROR || error->code == FC_ERROR_READ_FAILED)
-    warn_unservable (name, error);
-  fc_request_answer_error (context, error, reply);
+    warn_unservable (request->name, error);
+  if (request->http != NULL)
+    http_answer_error (context, request->http, error, reply);
+  else
+    fc_request_answer_error (context, error, reply);
 }
 
 /* GET, STAT and GETFROM: each is one hit or one miss, counted before any
@@ -341,11 +469,12 @@ answer_file (FcServeContext  *context,
     {
       g_auto(Source) source = { NULL, -1 };
       g_autoptr(GError) error = NULL;
-      gboolean counted = attempt > 1 || park->waits > 0;
+      gboolean counted = attempt > 1 || park->waits > 0 || request->uncounted;
       GetResult result = GET_DONE;
 
       if (counted || !resolve_cached (context, request->name, &source))
-        result = resolve_opened (context, request->name, counted, park->failures == 0,
+        result = resolve_opened (context, request->name, counted,
+                                 park->failures == 0 && !request->uncounted,
                                  &source, &park->flight, &error);
       if (result == GET_DONE && error == NULL)
         result = answer_source (context, request, &source, reply, chunk, &park->flight, &error);
@@ -361,7 +490,7 @@ answer_file (FcServeContext  *context,
           continue;
         }
       if (error != NULL)
-        answer_file_error (context, request->name, error, reply);
+        answer_file_error (context, request, error, reply);
       return GET_DONE;
     }
 }
@@ -470,21 +599,43 @@ line_restore (char  *line,
 /* A line back from waiting: a failure of the work it waited for counts
  * as one of its attempts. Returns FALSE once it is answered with it. */
 static gboolean
-park_landed (FcServeContext *context,
-             const char     *name,
-             FcPark         *park,
-             FcReply        *reply)
+park_landed (FcServeContext  *context,
+             const FcRequest *request,
+             FcPark          *park,
+             FcReply         *reply)
 {
   const GError *why = fc_flight_get_error (park->flight);
 
   if (why != NULL && ++park->failures >= GET_ATTEMPTS)
     {
-      answer_file_error (context, name, why, reply);
+      answer_file_error (context, request, why, reply);
       fc_park_clear (park);
       return FALSE;
     }
   g_clear_pointer (&park->flight, fc_flight_unref);
   return TRUE;
+}
+
+/* A request for a file, in either dialect, from its first look to its
+ * answer: TRUE when it waits for long work (then the same request is
+ * answered again with the same @park once that lands). */
+static gboolean
+answer_file_parked (FcServeContext  *context,
+                    const FcRequest *request,
+                    FcPark          *park,
+                    FcReply         *reply,
+                    FcChunk         *chunk)
+{
+  if (park->flight != NULL && !park_landed (context, request, park, reply))
+    return FALSE;
+  if (answer_file (context, request, park, reply, chunk) == GET_WAIT)
+    {
+      park->waits++;
+      return TRUE;
+    }
+  if (park->waits > 0)
+    fc_park_clear (park);
+  return FALSE;
 }
 
 /**
@@ -536,16 +687,11 @@ fc_request_answer (FcServeContext *context,
     case FC_COMMAND_STAT:
     case FC_COMMAND_GETFROM:
       FC_REQUEST_DEBUG (context, "%s", line);
-      if (park->flight != NULL && !park_landed (context, request.name, park, reply))
-        return FC_ANSWER_REPLY;
-      if (answer_file (context, &request, park, reply, chunk) == GET_WAIT)
+      if (answer_file_parked (context, &request, park, reply, chunk))
         {
-          park->waits++;
           line_restore (line, line_len);
           return FC_ANSWER_WAIT;
         }
-      if (park->waits > 0)
-        fc_park_clear (park);
       return FC_ANSWER_REPLY;
     case FC_COMMAND_LIST:
       answer_list (context, reply);
@@ -561,4 +707,177 @@ fc_request_answer (FcServeContext *context,
     }
 
   g_assert_not_reached ();
+}
+
+/**
+ * fc_http_scratch_init:
+ * @scratch: (out caller-allocates): a worker thread's HTTP scratch
+ *
+ * One per worker thread: the buffer response heads are formatted in, and
+ * the clock that formats `Date` once a second.
+ */
+void
+fc_http_scratch_init (FcHttpScratch *scratch)
+{
+  *scratch = (FcHttpScratch) { .head = g_malloc (FC_HTTP_REPLY_MAX), .clock = { .second = -1 } };
+}
+
+void
+fc_http_scratch_clear (FcHttpScratch *scratch)
+{
+  g_clear_pointer (&scratch->head, g_free);
+}
+
+static FcHttpConnection
+http_connection (gboolean keep_alive,
+                 gboolean echo)
+{
+  if (!keep_alive)
+    return FC_HTTP_CLOSE;
+  return echo ? FC_HTTP_KEEP_ALIVE : FC_HTTP_PERSIST;
+}
+
+static void
+count_http_request (FcServeContext *context)
+{
+  atomic_fetch_add (&context->requests, 1);
+  atomic_fetch_add (&context->requests_http, 1);
+}
+
+/**
+ * fc_request_answer_http_refusal:
+ * @context: the serving context
+ * @refusal: why fc_http_parse() refused a request head
+ * @reply: an empty reply, set to the answer
+ * @scratch: the calling thread's HTTP scratch; the reply borrows it
+ *
+ * Answers a refused head with its status (HTTP.md "Errors"; a 405 says
+ * `Allow: GET, HEAD`), counted as an HTTP request.
+ *
+ * Returns: %FC_ANSWER_CLOSE where HTTP.md closes after the refusal,
+ *   %FC_ANSWER_REPLY otherwise
+ */
+FcAnswer
+fc_request_answer_http_refusal (FcServeContext      *context,
+                                const FcHttpRefusal *refusal,
+                                FcReply             *reply,
+                                FcHttpScratch       *scratch)
+{
+  static const char allow[] = "Allow: GET, HEAD\r\n";
+  FcHttpRequest request = { .method = refusal->head ? FC_HTTP_HEAD : FC_HTTP_GET };
+  FcHttpExchange http = {
+    .request = &request,
+    .buf = scratch->head,
+    .date = fc_http_clock_now (&scratch->clock),
+    .connection = refusal->close ? FC_HTTP_CLOSE : FC_HTTP_PERSIST,
+  };
+
+  count_http_request (context);
+  http_answer_status (context, &http, refusal->status, refusal->reason, strlen (refusal->reason),
+                      refusal->status == 405 ? allow : NULL, sizeof allow - 1, reply);
+  return refusal->close ? FC_ANSWER_CLOSE : FC_ANSWER_REPLY;
+}
+
+/* A path that names a directory, or ends in `/`: without --index a
+ * directory is 403 and a file is 404 (HTTP.md "Directories"). */
+static void
+answer_directory_form (FcServeContext *context,
+                       FcHttpExchange *http,
+                       FcReply        *reply)
+{
+  const FcHttpRequest *request = http->request;
+  g_autoptr(GError) error = NULL;
+  struct stat st;
+  int fd;
+
+  if (request->name_len == 0)
+    {
+      HTTP_ANSWER_STATUS (context, http, 403, "a directory", reply);
+      return;
+    }
+  fd = fc_open_beneath (context->root_fd, request->name, &st, &error);
+  if (fd >= 0)
+    {
+      close (fd);
+      HTTP_ANSWER_STATUS (context, http, 404, "not a directory", reply);
+    }
+  else if (g_error_matches (error, FC_ERROR, FC_ERROR_NOT_REGULAR))
+    HTTP_ANSWER_STATUS (context, http, 403, "a directory", reply);
+  else
+    http_answer_error (context, http, error, reply);
+}
+
+/**
+ * fc_request_answer_http:
+ * @context: the serving context
+ * @http_request: a GET or HEAD that fc_http_parse() accepted
+ * @park: (inout): as for fc_request_answer(); a request that waits is
+ *   parsed again from the same bytes and answered with the same @park
+ * @reply: an empty reply, set to the answer
+ * @chunk: the calling thread's chunk
+ * @scratch: the calling thread's HTTP scratch; the reply borrows it
+ *   (fc_reply_keep_head())
+ *
+ * Answers one HTTP request by the same path as the line protocol's GET
+ * (cache, confinement, freshness, single flight, digests, streaming),
+ * counting it as HTTP.md "Counting and control" says: a GET as a hit or
+ * a miss, a HEAD and a 304 or 412 as a request only. Runs in a worker
+ * thread; blocks only on the disk, never on long work.
+ *
+ * Returns: %FC_ANSWER_WAIT as for fc_request_answer(); %FC_ANSWER_CLOSE
+ *   when the response ends the connection
+ */
+FcAnswer
+fc_request_answer_http (FcServeContext      *context,
+                        const FcHttpRequest *http_request,
+                        FcPark              *park,
+                        FcReply             *reply,
+                        FcChunk             *chunk,
+                        FcHttpScratch       *scratch)
+{
+  FcHttpExchange http = {
+    .request = http_request,
+    .buf = scratch->head,
+    .date = fc_http_clock_now (&scratch->clock),
+    .connection = http_connection (http_request->keep_alive, http_request->echo_keep_alive),
+  };
+  FcRequest request = {
+    .command = FC_COMMAND_GET,
+    .name = http_request->name,
+    .name_len = http_request->name_len,
+    .uncounted = http_request->method == FC_HTTP_HEAD,
+    .http = &http,
+  };
+  FcAnswer done = http.connection == FC_HTTP_CLOSE ? FC_ANSWER_CLOSE : FC_ANSWER_REPLY;
+
+  if (park->waits == 0)
+    count_http_request (context);
+  FC_REQUEST_DEBUG (context, "HTTP %s /%s", http_request->method == FC_HTTP_HEAD ? "HEAD" : "GET",
+                    http_request->name);
+
+  if (http_request->trailing_slash || http_request->name_len == 0)
+    {
+      answer_directory_form (context, &http, reply);
+      return done;
+    }
+
+  /* A conditional GET answered 304 or 412 is no hit and no miss: its
+   * version is looked at uncounted first. */
+  if (park->waits == 0 && !request.uncounted &&
+      (http_request->if_match.n > 0 || http_request->if_none_match.n > 0 ||
+       http_request->if_modified_since.data != NULL ||
+       http_request->if_unmodified_since.data != NULL))
+    {
+      FcRequest look = request;
+      FcHttpExchange first = http;
+
+      first.first_look = TRUE;
+      look.http = &first;
+      look.uncounted = TRUE;
+      answer_file (context, &look, park, reply, chunk);
+      if (first.decided)
+        return done;
+    }
+
+  return answer_file_parked (context, &request, park, reply, chunk) ? FC_ANSWER_WAIT : done;
 }

@@ -7,6 +7,7 @@
 #include "cache.h"
 #include "digest.h"
 #include "jobs.h"
+#include "mime.h"
 
 G_BEGIN_DECLS
 
@@ -18,12 +19,15 @@ typedef struct {
   FcCache *cache;               /* (unowned) */
   FcDigests *digests;           /* (owned) */
   FcJobs *jobs;                 /* (owned) (nullable): set while serving */
+  FcMimeTable *mime;            /* (owned): Content-Type by extension */
+  atomic_bool http;             /* the HTTP dialect is on (HTTP.md, `--no-http`) */
   atomic_int_fast64_t request_timeout;  /* µs */
   atomic_int_fast64_t idle_timeout;     /* µs */
   atomic_int_fast64_t send_timeout;     /* µs */
   atomic_bool debug;            /* per-request g_debug() output is wanted */
 
   atomic_uint_fast64_t requests;
+  atomic_uint_fast64_t requests_http;   /* of those, in the HTTP dialect */
   atomic_uint_fast64_t errors;
   atomic_uint_fast64_t bytes_sent;
   atomic_uint clients;          /* connections open now */

@@ -17,6 +17,9 @@
 #include "acceptor.h"
 #include "abandon.h"
 #include "errors.h"
+#include "http-date.h"
+#include "http-parse.h"
+#include "http-reply.h"
 #include "serve-context.h"
 #include "server.h"
 #include "systemd.h"
@@ -109,6 +112,38 @@ on_refused_timeout (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* Debian's media-types; HTTP.md: read at start and on reload. */
+#define FC_MIME_TYPES_FILE "/etc/mime.types"
+
+/* HTTP.md: the refusal is HTTP's 503 only when an HTTP request line has
+ * arrived already; what has not is never waited for. Main thread. */
+static const char *
+server_refusal (FcServer *server,
+                int       fd,
+                char      http_reply[FC_HTTP_REPLY_MAX],
+                gsize    *len)
+{
+  static const char reason[] = "too many connections";
+  static const char retry[] = "Retry-After: 1\r\n";
+  char head[FC_HTTP_LINE_MAX];
+  char date[FC_HTTP_DATE_LEN + 1];
+  ssize_t n;
+
+  if (!atomic_load (&server->context.http))
+    return fc_error_reply (FC_ERROR_BUSY, len);
+  do
+    n = recv (fd, head, sizeof head, MSG_PEEK | MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  if (n <= 0 || fc_http_sniff (head, (gsize) n) != FC_SNIFF_HTTP)
+    return fc_error_reply (FC_ERROR_BUSY, len);
+
+  fc_http_date_format (g_get_real_time () / G_USEC_PER_SEC, date);
+  *len = fc_http_format_error (http_reply, 503, reason, sizeof reason - 1,
+                               n >= 5 && memcmp (head, "HEAD ", 5) == 0, date, FC_HTTP_CLOSE,
+                               retry, sizeof retry - 1);
+  return http_reply;
+}
+
 /* Runs in the main thread, so a refusal never needs a worker thread: the
  * reply fits any socket buffer, and draining happens in the main loop. */
 static void
@@ -116,8 +151,9 @@ server_refuse (FcServer          *server,
                GSocketConnection *connection)
 {
   int fd = g_socket_get_fd (g_socket_connection_get_socket (connection));
+  char http_reply[FC_HTTP_REPLY_MAX];
   gsize len;
-  const char *reply = fc_error_reply (FC_ERROR_BUSY, &len);
+  const char *reply = server_refusal (server, fd, http_reply, &len);
   Refused *refused;
 
   atomic_fetch_add (&server->refused, 1);
@@ -225,6 +261,10 @@ fc_server_new (const FcServerConfig  *config,
   server->context.cache = cache;
   /* Each ready digest costs about 120 bytes: 2 MiB in all. */
   server->context.digests = fc_digests_new (16384);
+  server->context.mime = fc_mime_table_new (FC_MIME_TYPES_FILE, error);
+  if (server->context.mime == NULL)
+    return NULL;
+  fc_server_set_http (server, config->http);
   fc_server_refresh_debug (server);
   return g_steal_pointer (&server);
 }
@@ -479,6 +519,7 @@ fc_server_free (FcServer *server)
   if (server->context.root_fd >= 0)
     g_close (server->context.root_fd, NULL);
   g_clear_pointer (&server->context.digests, fc_digests_free);
+  g_clear_pointer (&server->context.mime, fc_mime_table_unref);
   g_free (server->root);
   g_free (server->host);
   g_free (server);
@@ -545,6 +586,7 @@ fc_server_get_stats (FcServer      *server,
 {
   stats->clients = atomic_load (&server->context.clients);
   stats->requests = atomic_load (&server->context.requests);
+  stats->requests_http = atomic_load (&server->context.requests_http);
   stats->errors = atomic_load (&server->context.errors);
   stats->refused = atomic_load (&server->refused);
   stats->bytes_sent = atomic_load (&server->context.bytes_sent);
@@ -586,6 +628,21 @@ fc_server_set_timeouts (FcServer *server,
   atomic_store (&server->context.request_timeout, (gint64) request_timeout * G_USEC_PER_SEC);
   atomic_store (&server->context.idle_timeout, (gint64) idle_timeout * G_USEC_PER_SEC);
   atomic_store (&server->context.send_timeout, (gint64) send_timeout * G_USEC_PER_SEC);
+}
+
+/**
+ * fc_server_set_http:
+ * @server: a server
+ * @http: whether connections may speak HTTP (HTTP.md); otherwise every
+ *   first line is the line protocol's
+ *
+ * Applies to connections whose first line has not arrived yet. Any thread.
+ */
+void
+fc_server_set_http (FcServer *server,
+                    gboolean  http)
+{
+  atomic_store (&server->context.http, http);
 }
 
 /**

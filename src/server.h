@@ -17,10 +17,12 @@ typedef struct {
   guint request_timeout;    /* seconds */
   guint idle_timeout;       /* seconds */
   guint send_timeout;       /* seconds */
+  gboolean http;            /* the HTTP dialect is on */
 } FcServerConfig;
 
 typedef struct {
   guint64 requests;
+  guint64 requests_http;
   guint64 errors;
   guint64 refused;
   guint64 bytes_sent;
@@ -43,6 +45,8 @@ void        fc_server_drain        (FcServer              *server,
                                     gpointer               user_data);
 void        fc_server_stop         (FcServer              *server);
 void        fc_server_free         (FcServer              *server);
+void        fc_server_set_http     (FcServer              *server,
+                                    gboolean               http);
 guint16     fc_server_get_port     (FcServer              *server);
 const char *fc_server_get_root     (FcServer              *server);
 guint       fc_server_get_threads  (FcServer              *server);

@@ -46,6 +46,9 @@ static const SettingInfo infos[FC_N_SETTINGS] = {
   /* 0 cuts at once, as before draining was; an hour is far past any
    * service manager's patience (systemd's TimeoutStopSec= is 90 s). */
   [FC_SETTING_DRAIN_TIMEOUT] = { "drain-timeout", TYPE_NUMBER, FIELD (drain_timeout), 0, 3600, TRUE },
+  /* Key `http`, as HTTP.md names it; on the command line only its
+   * negation, `--no-http`, since it is on by default. */
+  [FC_SETTING_HTTP] = { "http", TYPE_BOOLEAN, FIELD (http), 0, 0, TRUE },
   [FC_SETTING_NO_DBUS] = { "no-dbus", TYPE_BOOLEAN, FIELD (no_dbus), 0, 0, FALSE },
   [FC_SETTING_SYSTEM] = { "system", TYPE_BOOLEAN, FIELD (system_bus), 0, 0, FALSE },
   [FC_SETTING_VERBOSE] = { "verbose", TYPE_BOOLEAN, FIELD (verbose), 0, 0, TRUE },
@@ -77,6 +80,7 @@ fc_settings_init (FcSettings *settings)
      * yet a stop stays far inside systemd's 90 s TimeoutStopSec= and a
      * rolling restart of many nodes does not crawl. */
     .drain_timeout = 5,
+    .http = TRUE,
   };
 }
 

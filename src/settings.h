@@ -32,6 +32,7 @@ typedef enum {
   FC_SETTING_IDLE_TIMEOUT,
   FC_SETTING_SEND_TIMEOUT,
   FC_SETTING_DRAIN_TIMEOUT,
+  FC_SETTING_HTTP,
   FC_SETTING_NO_DBUS,
   FC_SETTING_SYSTEM,
   FC_SETTING_VERBOSE,
@@ -50,6 +51,7 @@ typedef struct {
   guint idle_timeout;       /* seconds */
   guint send_timeout;       /* seconds */
   guint drain_timeout;      /* seconds a stop waits for the requests received */
+  gboolean http;            /* the HTTP dialect (HTTP.md); `--no-http` turns it off */
   gboolean no_dbus;
   gboolean system_bus;
   gboolean verbose;         /* debug messages, one per request */

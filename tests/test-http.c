@@ -1,0 +1,638 @@
+/* HTTP.md against the real daemon: one port, two dialects; responses to
+ * GET and HEAD; validators, conditions, ranges, Repr-Digest; errors;
+ * connections; counting. Each response is read byte by byte as a client
+ * would, its framing (Content-Length, what follows) checked. */
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define MiB (1024 * 1024)
+
+typedef struct {
+  guint status;
+  char *status_line;            /* (owned): without CR LF */
+  GHashTable *fields;           /* (owned): lowercase name -> value */
+  guint n_fields;
+  guint8 *body;                 /* (owned) (nullable) */
+  gsize body_len;
+} Response;
+
+static void
+response_free (Response *r)
+{
+  g_free (r->status_line);
+  g_hash_table_unref (r->fields);
+  g_free (r->body);
+  g_free (r);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Response, response_free)
+
+static char *
+read_crlf_line (int fd)
+{
+  g_autofree char *line = tu_read_line (fd);
+  gsize len;
+
+  g_assert_nonnull (line);
+  len = strlen (line);
+  g_assert_true (len >= 2 && line[len - 2] == '\r' && line[len - 1] == '\n');
+  return g_strndup (line, len - 2);
+}
+
+/* Reads one response; its body by Content-Length unless @head_only or
+ * the status has none. */
+static Response *
+read_response (int      fd,
+               gboolean head_only)
+{
+  Response *r = g_new0 (Response, 1);
+  const char *length;
+
+  r->fields = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  r->status_line = read_crlf_line (fd);
+  g_assert_true (g_str_has_prefix (r->status_line, "HTTP/1.1 "));
+  r->status = (guint) g_ascii_strtoull (r->status_line + 9, NULL, 10);
+  for (;;)
+    {
+      g_autofree char *line = read_crlf_line (fd);
+      char *colon;
+
+      if (*line == '\0')
+        break;
+      colon = strchr (line, ':');
+      g_assert_nonnull (colon);
+      *colon = '\0';
+      g_assert_false (g_hash_table_contains (r->fields, line));
+      g_hash_table_insert (r->fields, g_ascii_strdown (line, -1), g_strdup (g_strstrip (colon + 1)));
+      r->n_fields++;
+    }
+  length = g_hash_table_lookup (r->fields, "content-length");
+  if (!head_only && r->status != 304 && length != NULL)
+    {
+      r->body_len = (gsize) g_ascii_strtoull (length, NULL, 10);
+      r->body = tu_read_exact (fd, r->body_len);
+    }
+  return r;
+}
+
+static const char *
+field (Response   *r,
+       const char *name)
+{
+  return g_hash_table_lookup (r->fields, name);
+}
+
+static Response *
+exchange (int         fd,
+          const char *request,
+          gboolean    head_only)
+{
+  tu_send_str (fd, request);
+  return read_response (fd, head_only);
+}
+
+static void
+assert_body (Response   *r,
+             const void *data,
+             gsize       len)
+{
+  g_assert_cmpuint (r->body_len, ==, len);
+  g_assert_true (memcmp (r->body, data, len) == 0);
+}
+
+#define GET(path) "GET " path " HTTP/1.1\r\nHost: test\r\n\r\n"
+
+/* HTTP.md's example, byte for byte where it is fixed. */
+static void
+test_example (void)
+{
+  TuDaemon *d = tu_daemon_start (NULL);
+  int fd = tu_connect (d->port);
+  g_autoptr(Response) r = NULL;
+  const char *etag;
+
+  tu_write_file_str (d->root, "docs/readme.txt", "hello world\n");
+  r = exchange (fd, "GET /docs/readme.txt HTTP/1.1\r\nHost: files.example\r\nRange: bytes=6-\r\n"
+                    "Want-Repr-Digest: sha-256=1\r\n\r\n", FALSE);
+  g_assert_cmpstr (r->status_line, ==, "HTTP/1.1 206 Partial Content");
+  g_assert_cmpstr (field (r, "content-length"), ==, "6");
+  g_assert_cmpstr (field (r, "content-range"), ==, "bytes 6-11/12");
+  g_assert_cmpstr (field (r, "content-type"), ==, "text/plain");
+  g_assert_cmpstr (field (r, "accept-ranges"), ==, "bytes");
+  g_assert_cmpstr (field (r, "repr-digest"), ==, "sha-256=:qUiQTy8PR5uPgZdpSzAYSw0u0cHNKh7A+4XSmaGSpEc=:");
+  g_assert_cmpstr (field (r, "x-content-type-options"), ==, "nosniff");
+  etag = field (r, "etag");
+  g_assert_nonnull (etag);
+  g_assert_true (g_regex_match_simple ("^\"[0-9a-f]{16}\"$", etag, 0, 0));
+  g_assert_true (g_regex_match_simple ("^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT$",
+                                       field (r, "date"), 0, 0));
+  g_assert_true (g_regex_match_simple ("GMT$", field (r, "last-modified"), 0, 0));
+  assert_body (r, "world\n", 6);
+
+  close (fd);
+  tu_daemon_stop (d);
+}
+
+/* The first line decides; the line protocol is unchanged beside HTTP. */
+static void
+test_dialects (void)
+{
+  TuDaemon *d = tu_daemon_start (NULL);
+  int line = tu_connect (d->port);
+  int http = tu_connect (d->port);
+  g_autoptr(Response) r = NULL;
+  g_autofree char *err = NULL;
+
+  tu_write_file_str (d->root, "a.txt", "alpha\n");
+  tu_assert_get (line, "a.txt", "alpha\n", 6);
+  r = exchange (http, GET ("/a.txt"), FALSE);
+  g_assert_cmpuint (r->status, ==, 200);
+  assert_body (r, "alpha\n", 6);
+  /* Once HTTP, always HTTP: a line-protocol request is not one. */
+  g_clear_pointer (&r, response_free);
+  r = exchange (http, "PING\r\n\r\n", FALSE);
+  g_assert_cmpuint (r->status, ==, 400);
+  tu_expect_eof (http);
+
+  /* No version: the line protocol's 400. */
+  tu_send_str (line, "GET /a.txt\n");
+  err = tu_read_line (line);
+  tu_assert_err (err, "400");
+  tu_assert_ping (line);
+
+  close (line);
+  close (http);
+  tu_daemon_stop (d);
+}
+
+static void
+test_no_http (void)
+{
+  TuDaemon *d = tu_daemon_start ("--no-http", NULL);
+  int fd = tu_connect (d->port);
+  g_autofree char *err = NULL;
+
+  tu_write_file_str (d->root, "a.txt", "alpha\n");
+  tu_send_str (fd, "GET /a.txt HTTP/1.1\r\n");
+  err = tu_read_line (fd);
+  tu_assert_err (err, "400");
+
+  close (fd);
+  tu_daemon_stop (d);
+}
+
+/* HEAD: the same status and fields, no body; the next response follows
+ * at once. */
+static void
+test_head (void)
+{
+  TuDaemon *d = tu_daemon_start (NULL);
+  int fd = tu_connect (d->port);
+  g_autoptr(Response) head = NULL;
+  g_autoptr(Response) get = NULL;
+  g_autoptr(Response) missing = NULL;
+
+  tu_write_file_str (d->root, "page.html", "<p>hi</p>\n");
+  tu_send_str (fd, "HEAD /page.html HTTP/1.1\r\nHost: x\r\n\r\n" GET ("/page.html")
+                   "HEAD /nope HTTP/1.1\r\nHost: x\r\n\r\n" "PING\r\n\r\n");
+  head = read_response (fd, TRUE);
+  get = read_response (fd, FALSE);
+  missing = read_response (fd, TRUE);
+  g_assert_cmpuint (head->status, ==, 200);
+  g_assert_cmpuint (get->status, ==, 200);
+  g_assert_cmpstr (field (head, "content-length"), ==, "10");
+  g_assert_cmpstr (field (head, "content-type"), ==, "text/html");
+  g_assert_cmpstr (field (head, "etag"), ==, field (get, "etag"));
+  g_assert_cmpstr (field (head, "last-modified"), ==, field (get, "last-modified"));
+  g_assert_cmpuint (head->n_fields, ==, get->n_fields);
+  assert_body (get, "<p>hi</p>\n", 10);
+  g_assert_cmpuint (missing->status, ==, 404);
+  g_assert_nonnull (field (missing, "content-length"));
+  /* What follows the HEAD of a missing file is the next response, not a body. */
+  g_clear_pointer (&get, response_free);
+  get = read_response (fd, FALSE);
+  g_assert_cmpuint (get->status, ==, 400);
+
+  close (fd);
+  tu_daemon_stop (d);
+}
+
+/* Conditional requests in RFC 9110 13.2.2's order. */
+static void
+test_conditions (void)
+{
+  TuDaemon *d = tu_daemon_start (NULL);
+  int fd = tu_connect (d->port);
+  g_autoptr(Response) first = NULL;
+  g_autofree char *etag = NULL;
+  g_autofree char *last_modified = NULL;
+  struct {
+    const char *fields;
+    guint status;
+  } cases[] = {
+    { "If-None-Match: %E\r\n", 304 },
+    { "If-None-Match: W/%E\r\n", 304 },
+    { "If-None-Match: \"0000000000000000\", %E\r\n", 304 },
+    { "If-None-Match: *\r\n", 304 },
+    { "If-None-Match: \"0000000000000000\"\r\n", 200 },
+    { "If-Modified-Since: %L\r\n", 304 },
+    { "If-Modified-Since: Sat, 01 Jan 2000 00:00:00 GMT\r\n", 200 },
+    { "If-Modified-Since: yesterday\r\n", 200 },
+    { "If-None-Match: \"0000000000000000\"\r\nIf-Modified-Since: %L\r\n", 200 },
+    { "If-Match: %E\r\n", 200 },
+    { "If-Match: *\r\n", 200 },
+    { "If-Match: W/%E\r\n", 412 },
+    { "If-Match: \"0000000000000000\"\r\n", 412 },
+    { "If-Unmodified-Since: Sat, 01 Jan 2000 00:00:00 GMT\r\n", 412 },
+    { "If-Unmodified-Since: %L\r\n", 200 },
+    { "If-Match: \"0000000000000000\"\r\nIf-None-Match: %E\r\n", 412 },
+    { "If-Range: %E\r\nRange: bytes=0-0\r\n", 206 },
+    { "If-Range: \"0000000000000000\"\r\nRange: bytes=0-0\r\n", 200 },
+    { "If-Range: W/%E\r\nRange: bytes=0-0\r\n", 200 },
+    { "If-Range: %L\r\nRange: bytes=0-0\r\n", 206 },
+    { "If-Range: Sat, 01 Jan 2000 00:00:00 GMT\r\nRange: bytes=0-0\r\n", 200 },
+  };
+
+  tu_write_file_str (d->root, "c.txt", "conditional\n");
+  first = exchange (fd, GET ("/c.txt"), FALSE);
+  etag = g_strdup (field (first, "etag"));
+  last_modified = g_strdup (field (first, "last-modified"));
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *with_etag = NULL;
+      g_auto(GStrv) parts = g_strsplit (cases[i].fields, "%E", -1);
+      g_autofree char *joined = g_strjoinv (etag, parts);
+      g_auto(GStrv) parts2 = g_strsplit (joined, "%L", -1);
+      g_autofree char *fields = g_strjoinv (last_modified, parts2);
+      g_autofree char *request = g_strdup_printf ("GET /c.txt HTTP/1.1\r\nHost: x\r\n%s\r\n", fields);
+      g_autoptr(Response) r = exchange (fd, request, FALSE);
+
+      g_test_message ("%s", fields);
+      g_assert_cmpuint (r->status, ==, cases[i].status);
+      if (r->status == 304)
+        {
+          g_assert_cmpstr (field (r, "etag"), ==, etag);
+          g_assert_cmpstr (field (r, "last-modified"), ==, last_modified);
+          g_assert_nonnull (field (r, "date"));
+          g_assert_null (r->body);
+        }
+      if (r->status == 200)
+        assert_body (r, "conditional\n", 12);
+      if (r->status == 206)
+        assert_body (r, "c", 1);
+    }
+
+  close (fd);
+  tu_daemon_stop (d);
+}
+
+/* One range; 416 past the end; anything else sends the whole file. */
+static void
+test_ranges (gconstpointer data)
+{
+  const char *cache_size = data;
+  TuDaemon *d = tu_daemon_start ("--cache-size", cache_size, NULL);
+  int fd = tu_connect (d->port);
+  gsize size = 3 * MiB + 5;
+  g_autofree guint8 *content = tu_make_content (7, size);
+  struct {
+    const char *range;
+    guint status;
+    guint64 first;
+    guint64 last;
+  } cases[] = {
+    { "bytes=0-0", 206, 0, 0 },
+    { "bytes=100-199", 206, 100, 199 },
+    { "bytes=1048570-", 206, 1048570, 3 * MiB + 4 },
+    { "bytes=-10", 206, 3 * MiB - 5, 3 * MiB + 4 },
+    { "bytes=-99999999", 206, 0, 3 * MiB + 4 },
+    { "bytes=5-99999999999", 206, 5, 3 * MiB + 4 },
+    { "BYTES=1-2", 206, 1, 2 },
+    { "bytes=3145733-", 416, 0, 0 },
+    { "bytes=99999999999999999999999-", 416, 0, 0 },
+    { "bytes=-0", 416, 0, 0 },
+    { "bytes=0-0,5-6", 200, 0, 0 },
+    { "items=0-5", 200, 0, 0 },
+    { "bytes=5-1", 200, 0, 0 },
+    { "bytes=x-", 200, 0, 0 },
+    { "bytes=", 200, 0, 0 },
+  };
+
+  tu_write_file (d->root, "big.bin", content, size);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *request = g_strdup_printf ("GET /big.bin HTTP/1.1\r\nHost: x\r\nRange: %s\r\n\r\n",
+                                                  cases[i].range);
+      g_autoptr(Response) r = exchange (fd, request, FALSE);
+
+      g_test_message ("%s", cases[i].range);
+      g_assert_cmpuint (r->status, ==, cases[i].status);
+      if (r->status == 206)
+        {
+          g_autofree char *expected = g_strdup_printf ("bytes %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT "/%" G_GSIZE_FORMAT,
+                                                       cases[i].first, cases[i].last, size);
+
+          g_assert_cmpstr (field (r, "content-range"), ==, expected);
+          assert_body (r, content + cases[i].first, cases[i].last - cases[i].first + 1);
+        }
+      else if (r->status == 416)
+        {
+          g_autofree char *expected = g_strdup_printf ("bytes */%" G_GSIZE_FORMAT, size);
+
+          g_assert_cmpstr (field (r, "content-range"), ==, expected);
+        }
+      else
+        assert_body (r, content, size);
+    }
+  /* Range is for GET only. */
+  {
+    g_autoptr(Response) r = exchange (fd, "HEAD /big.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=0-0\r\n\r\n", TRUE);
+
+    g_assert_cmpuint (r->status, ==, 200);
+  }
+
+  close (fd);
+  tu_daemon_stop (d);
+}
+
+/* A resume against a changed file gets the whole new file, never a
+ * splice: the old ETag in If-Range no longer holds. */
+static void
+test_resume_after_change (void)
+{
+  TuDaemon *d = tu_daemon_start (NULL);
+  int fd = tu_connect (d->port);
+  g_autoptr(Response) first = NULL;
+  g_autoptr(Response) resumed = NULL;
+  g_autofree char *request = NULL;
+
+  tu_write_file_str (d->root, "f", "version one\n");
+  first = exchange (fd, GET ("/f"), FALSE);
+  tu_write_file_str (d->root, "f", "version two, longer\n");
+  request = g_strdup_printf ("GET /f HTTP/1.1\r\nHost: x\r\nRange: bytes=5-\r\nIf-Range: %s\r\n\r\n",
+                             field (first, "etag"));
+  resumed = exchange (fd, request, FALSE);
+  g_assert_cmpuint (resumed->status, ==, 200);
+  assert_body (resumed, "version two, longer\n", 20);
+  g_assert_cmpstr (field (resumed, "etag"), !=, field (first, "etag"));
+
+  close (fd);
+  tu_daemon_stop (d);
+}
+
+/* Repr-Digest: always when asked for, of the whole file; unasked only
+ * once known. */
+static void
+test_repr_digest (gconstpointer data)
+{
+  const char *cache_size = data;
+  TuDaemon *d = tu_daemon_start ("--cache-size", cache_size, NULL);
+  int fd = tu_connect (d->port);
+  gsize size = 5 * MiB + 3;
+  g_autofree guint8 *content = tu_make_content (3, size);
+  g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  guint8 digest[32];
+  gsize digest_len = sizeof digest;
+  g_autofree char *b64 = NULL;
+  g_autofree char *expected = NULL;
+  g_autoptr(Response) plain = NULL;
+  g_autoptr(Response) asked = NULL;
+  g_autoptr(Response) zero = NULL;
+  g_autoptr(Response) later = NULL;
+
+  g_checksum_update (sum, content, size);
+  g_checksum_get_digest (sum, digest, &digest_len);
+  b64 = g_base64_encode (digest, sizeof digest);
+  expected = g_strdup_printf ("sha-256=:%s:", b64);
+  tu_write_file (d->root, "big", content, size);
+
+  plain = exchange (fd, GET ("/big"), FALSE);
+  g_assert_null (field (plain, "repr-digest"));
+  zero = exchange (fd, "GET /big HTTP/1.1\r\nHost: x\r\nWant-Repr-Digest: sha-256=0\r\n\r\n", FALSE);
+  g_assert_null (field (zero, "repr-digest"));
+  asked = exchange (fd, "GET /big HTTP/1.1\r\nHost: x\r\nRange: bytes=0-9\r\n"
+                        "Want-Repr-Digest: sha-512=3, sha-256=2\r\n\r\n", FALSE);
+  g_assert_cmpuint (asked->status, ==, 206);
+  g_assert_cmpstr (field (asked, "repr-digest"), ==, expected);
+  assert_body (asked, content, 10);
+  later = exchange (fd, "HEAD /big HTTP/1.1\r\nHost: x\r\n\r\n", TRUE);
+  g_assert_cmpstr (field (later, "repr-digest"), ==, expected);
+
+  close (fd);
+  tu_daemon_stop (d);
+}
+
+static void
+assert_error (Response   *r,
+              guint       status,
+              gboolean    closes)
+{
+  g_assert_cmpuint (r->status, ==, status);
+  g_assert_cmpstr (field (r, "content-type"), ==, "text/plain; charset=utf-8");
+  g_assert_nonnull (r->body);
+  g_assert_cmpuint (r->body_len, >, 1);
+  g_assert_cmpint (r->body[r->body_len - 1], ==, '\n');
+  if (closes)
+    g_assert_cmpstr (field (r, "connection"), ==, "close");
+  else
+    g_assert_null (field (r, "connection"));
+}
+
+/* Errors that keep the connection, then those that close it. */
+static void
+test_errors (void)
+{
+  TuDaemon *d = tu_daemon_start (NULL);
+  struct {
+    const char *request;
+    guint status;
+    gboolean closes;
+  } cases[] = {
+    { GET ("/missing"), 404, FALSE },
+    { GET ("/sub"), 403, FALSE },
+    { GET ("/sub/"), 403, FALSE },
+    { GET ("/"), 403, FALSE },
+    { GET ("/a.txt/"), 404, FALSE },
+    { GET ("/../etc/passwd"), 400, FALSE },
+    { GET ("/a//b"), 400, FALSE },
+    { GET ("/%2e%2e/x"), 400, FALSE },
+    { GET ("/a%zz"), 400, FALSE },
+    { "POST /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", 405, FALSE },
+    { "BREW /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", 501, FALSE },
+    { "GET /a.txt HTTP/1.1\r\n\r\n", 400, TRUE },
+    { "GET /a.txt HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 400, TRUE },
+    { "GET /a.txt HTTP/1.1\r\nHost : x\r\n\r\n", 400, TRUE },
+    { "GET /a.txt HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400, TRUE },
+    { "GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400, TRUE },
+    { "GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", 413, TRUE },
+    { "GET /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", 501, TRUE },
+    { "GET /a.txt HTTP/2.0\r\nHost: x\r\n\r\n", 505, TRUE },
+    { "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505, TRUE },
+  };
+
+  tu_write_file_str (d->root, "a.txt", "alpha\n");
+  g_assert_cmpint (mkdir (tu_daemon_path (d, "sub"), 0755), ==, 0);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      int fd = tu_connect (d->port);
+      g_autoptr(Response) r = NULL;
+
+      g_test_message ("%s", cases[i].request);
+      r = exchange (fd, cases[i].request, FALSE);
+      assert_error (r, cases[i].status, cases[i].closes);
+      if (cases[i].status == 405)
+        g_assert_cmpstr (field (r, "allow"), ==, "GET, HEAD");
+      if (cases[i].closes)
+        tu_expect_eof (fd);
+      else
+        {
+          g_autoptr(Response) next = exchange (fd, GET ("/a.txt"), FALSE);
+
+          g_assert_cmpuint (next->status, ==, 200);
+        }
+      close (fd);
+    }
+  tu_daemon_stop (d);
+}
+
+/* Persistence (RFC 9112 9.3), pipelining, apt's `/./` paths. */
+static void
+test_connections (void)
+{
+  TuDaemon *d = tu_daemon_start (NULL);
+  int fd;
+  g_autoptr(Response) r1 = NULL;
+  g_autoptr(Response) r2 = NULL;
+  g_autoptr(Response) r3 = NULL;
+
+  tu_write_file_str (d->root, "Packages", "Package: x\n");
+  tu_write_file_str (d->root, "a.txt", "alpha\n");
+
+  /* HTTP/1.0 closes unless asked. */
+  fd = tu_connect (d->port);
+  r1 = exchange (fd, "GET /a.txt HTTP/1.0\r\n\r\n", FALSE);
+  g_assert_cmpuint (r1->status, ==, 200);
+  g_assert_cmpstr (field (r1, "connection"), ==, "close");
+  tu_expect_eof (fd);
+  close (fd);
+  g_clear_pointer (&r1, response_free);
+
+  fd = tu_connect (d->port);
+  r1 = exchange (fd, "GET /a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", FALSE);
+  g_assert_cmpstr (field (r1, "connection"), ==, "keep-alive");
+  r2 = exchange (fd, "GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", FALSE);
+  g_assert_cmpstr (field (r2, "connection"), ==, "close");
+  assert_body (r2, "alpha\n", 6);
+  tu_expect_eof (fd);
+  close (fd);
+  g_clear_pointer (&r1, response_free);
+  g_clear_pointer (&r2, response_free);
+
+  /* Three requests in one segment, empty lines before one: in order. */
+  fd = tu_connect (d->port);
+  tu_send_str (fd, GET ("/./Packages") "\r\n\r\n" GET ("/missing") GET ("/a.txt"));
+  r1 = read_response (fd, FALSE);
+  r2 = read_response (fd, FALSE);
+  r3 = read_response (fd, FALSE);
+  assert_body (r1, "Package: x\n", 11);
+  g_assert_cmpuint (r2->status, ==, 404);
+  assert_body (r3, "alpha\n", 6);
+  close (fd);
+
+  tu_daemon_stop (d);
+}
+
+/* HTTP GETs are hits and misses like the line protocol's; HEAD and 304
+ * are neither. LIST shows the hits. */
+static void
+test_counting (void)
+{
+  TuDaemon *d = tu_daemon_start (NULL);
+  int fd = tu_connect (d->port);
+  int line = tu_connect (d->port);
+  g_autoptr(Response) first = NULL;
+  g_autoptr(GPtrArray) entries = NULL;
+  g_autofree char *request = NULL;
+  TuListEntry *entry;
+
+  tu_write_file_str (d->root, "a.txt", "alpha\n");
+  first = exchange (fd, GET ("/a.txt"), FALSE);
+  for (int i = 0; i < 3; i++)
+    {
+      g_autoptr(Response) r = exchange (fd, GET ("/a.txt"), FALSE);
+
+      g_assert_cmpuint (r->status, ==, 200);
+    }
+  request = g_strdup_printf ("GET /a.txt HTTP/1.1\r\nHost: x\r\nIf-None-Match: %s\r\n\r\n",
+                             field (first, "etag"));
+  for (int i = 0; i < 2; i++)
+    {
+      g_autoptr(Response) head = exchange (fd, "HEAD /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", TRUE);
+      g_autoptr(Response) not_modified = exchange (fd, request, FALSE);
+
+      g_assert_cmpuint (not_modified->status, ==, 304);
+    }
+  entries = tu_list (line);
+  entry = tu_list_find (entries, "a.txt");
+  g_assert_nonnull (entry);
+  g_assert_cmpuint (entry->hits, ==, 3);
+
+  close (fd);
+  close (line);
+  tu_daemon_stop (d);
+}
+
+/* Beyond the connection limit, a connection whose HTTP request line has
+ * arrived before it is accepted gets HTTP's 503; the daemon is stopped
+ * while the client connects and sends, so the line is there first. */
+static void
+test_refused (void)
+{
+  TuDaemon *d = tu_daemon_start ("--max-clients", "1", NULL);
+  const char *pid = g_subprocess_get_identifier (d->proc);
+  int held = tu_connect (d->port);
+  int fd;
+  g_autoptr(Response) r = NULL;
+
+  tu_assert_ping (held);
+  kill ((pid_t) atoi (pid), SIGSTOP);
+  fd = tu_connect (d->port);
+  tu_send_str (fd, GET ("/a.txt"));
+  kill ((pid_t) atoi (pid), SIGCONT);
+  r = read_response (fd, FALSE);
+  g_assert_cmpuint (r->status, ==, 503);
+  g_assert_cmpstr (field (r, "retry-after"), ==, "1");
+  g_assert_cmpstr (field (r, "connection"), ==, "close");
+  tu_expect_eof (fd);
+
+  close (fd);
+  close (held);
+  tu_daemon_stop (d);
+}
+
+int
+main (int argc, char **argv)
+{
+  tu_init (&argc, &argv);
+  g_test_add_func ("/http/example", test_example);
+  g_test_add_func ("/http/dialects", test_dialects);
+  g_test_add_func ("/http/no-http", test_no_http);
+  g_test_add_func ("/http/head", test_head);
+  g_test_add_func ("/http/conditions", test_conditions);
+  g_test_add_data_func ("/http/ranges/cached", "64M", test_ranges);
+  g_test_add_data_func ("/http/ranges/streamed", "0", test_ranges);
+  g_test_add_func ("/http/resume-after-change", test_resume_after_change);
+  g_test_add_data_func ("/http/repr-digest/cached", "64M", test_repr_digest);
+  g_test_add_data_func ("/http/repr-digest/streamed", "0", test_repr_digest);
+  g_test_add_func ("/http/errors", test_errors);
+  g_test_add_func ("/http/connections", test_connections);
+  g_test_add_func ("/http/counting", test_counting);
+  g_test_add_func ("/http/refused", test_refused);
+  return g_test_run ();
+}

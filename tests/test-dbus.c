@@ -313,6 +313,7 @@ static const struct {
   { "clients", "u" }, { "clients-total", "t" }, { "uptime", "t" },
   { "max-entry-size", "t" }, { "pinned", "t" },
   { "misses-cold", "t" }, { "misses-evicted", "t" }, { "misses-changed", "t" },
+  { "requests-http", "t" },
 };
 
 static const char *

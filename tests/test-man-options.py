@@ -160,6 +160,11 @@ def main(argv):
     keys = {name[2:] for name in daemon_help
             if name.startswith("--") and name not in COMMAND_LINE_ONLY}
     keys.add("root")
+    # The one option that is its key's negation (HTTP.md: `--no-http`,
+    # key `http = false`).
+    if "no-http" in keys:
+        keys.remove("no-http")
+        keys.add("http")
     page = os.path.join(man_dir, "filecached.conf.5.in")
     compare(tap, "filecached.conf.5", "key (a long option of filecached)", keys,
             *documented_words(page, "KEYS"))

@@ -31,6 +31,7 @@ test_file_every_key (void)
     "idle-timeout = 5\n"
     "send-timeout = 6\n"
     "drain-timeout = 7\n"
+    "http = false\n"
     "no-dbus = true\n"
     "system = true\n"
     "verbose = 1\n";
@@ -45,6 +46,7 @@ test_file_every_key (void)
   g_assert_cmpstr (settings.host, ==, "::1");
   g_assert_cmpuint (settings.port, ==, 8080);
   g_assert_cmpuint (settings.cache_size, ==, 2 << 20);
+  g_assert_false (settings.http);
   g_assert_cmpuint (settings.max_entry_size, ==, 512 << 10);
   g_assert_cmpuint (settings.max_clients, ==, 50);
   g_assert_cmpuint (settings.threads, ==, 3);
@@ -347,7 +349,7 @@ test_live (void)
   static const FcSetting live[] = {
     FC_SETTING_CACHE_SIZE, FC_SETTING_MAX_ENTRY_SIZE, FC_SETTING_MAX_CLIENTS,
     FC_SETTING_THREADS, FC_SETTING_REQUEST_TIMEOUT, FC_SETTING_IDLE_TIMEOUT,
-    FC_SETTING_SEND_TIMEOUT, FC_SETTING_DRAIN_TIMEOUT, FC_SETTING_VERBOSE,
+    FC_SETTING_SEND_TIMEOUT, FC_SETTING_DRAIN_TIMEOUT, FC_SETTING_VERBOSE, FC_SETTING_HTTP,
   };
   guint expected = 0;
 

@@ -57,6 +57,8 @@ static const StatsField stats_fields[] = {
     "Connections open now." },
   { "clients-total", METRIC_COUNTER, FALSE, "filecached_clients_accepted_total",
     "Connections accepted since start." },
+  { "requests-http", METRIC_COUNTER, FALSE, "filecached_requests_http_total",
+    "Requests answered in the HTTP dialect; they count in filecached_requests_total too." },
   { "uptime", METRIC_GAUGE, FALSE, "filecached_uptime_seconds",
     "Seconds since start." },
   { "misses-cold", METRIC_COUNTER, FALSE, "filecached_misses_cold_total",

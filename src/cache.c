@@ -12,6 +12,7 @@
 #include "abandon.h"
 #include "advisor.h"
 #include "cache.h"
+#include "history.h"
 #include "settle.h"
 
 /* What an entry costs besides its struct and its name: the hash table's

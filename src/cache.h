@@ -3,6 +3,7 @@
 #include <glib.h>
 #include <sys/stat.h>
 
+#include "cache-cost.h"
 #include "flight.h"
 
 G_BEGIN_DECLS
@@ -162,8 +163,6 @@ void        fc_cache_simulate       (FcCache      *cache,
                                      const guint64 *capacities,
                                      guint         n_capacities,
                                      double       *ratios);
-guint64     fc_cache_entry_cost     (gsize         name_len);
-guint64     fc_cache_bookkeeping_bound (guint64    capacity);
 GArray     *fc_cache_list_range     (FcCache      *cache,
                                      guint         offset,
                                      guint         count);

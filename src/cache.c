@@ -11,102 +11,22 @@
 
 #include "abandon.h"
 #include "advisor.h"
-#include "cache.h"
-#include "history.h"
+#include "cache-private.h"
 #include "settle.h"
-
-/* What an entry costs besides its struct and its name: the hash table's
- * slot, the tracked copy's GBytes and Copy, and allocator headers. An
- * estimate, on the high side. */
-#define ENTRY_OVERHEAD 128
-
-/* The bound on bookkeeping is this plus a sixteenth of the capacity: a
- * cache of 1 byte still holds thousands of names of empty files, and
- * none grows without bound. */
-#define BOOKKEEPING_BASE (G_GUINT64_CONSTANT (1) << 20)
-
-/* An entry is either loading (bytes NULL, not in the LRU queue, its size
- * reserved) or ready (bytes set, in the queue). It is shared by the table
- * and by each request waiting on or performing its load, hence the refs;
- * all fields are guarded by the cache lock. */
-struct _FcCacheEntry {
-  char *name;                   /* (owned): also the table's key */
-  FcFileId id;
-  GBytes *bytes;                /* (owned) (nullable) */
-  FcFlight *flight;             /* (owned) (nullable): while loading */
-  gboolean handed_off;          /* its loader looks again once loaded, and counts its hit then */
-  guint64 hits;
-  gint64 last_use;
-  guint64 cost;                 /* bookkeeping bytes, see entry_cost() */
-  GList link;                   /* in FcCache.lru while ready and in the table */
-  guint refs;
-  gboolean loading;
-  gboolean in_table;
-  struct _FcCacheEntry *next_dead;
-};
-
-typedef struct _FcCacheEntry Entry;
 
 /* Counts the bytes of every cached copy alive, in the cache or only in
  * transfers. Shared by the cache and each copy, since copies may outlive
  * the cache. */
-typedef struct {
+struct _FcCacheTracker {
   gatomicrefcount refs;
   atomic_uint_fast64_t live;    /* (atomic) */
-} Tracker;
+};
 
 /* The user data of a tracked copy: the GBytes whose memory it shares. */
 typedef struct {
   GBytes *inner;                /* (owned) */
   Tracker *tracker;             /* (owned) */
 } Copy;
-
-/* Memory the cache answers for, and its bounds:
- * - size (ready entries) + reserved (loads in progress) <= capacity;
- * - no file above max_entry_size = min(capacity, physical memory / 4,
- *   --max-entry-size) is loaded;
- * - cost + reserved_cost (names and bookkeeping) <= cost_bound =
- *   1 MiB + capacity / 16, least recently used entries evicted past it;
- * - a load starts only while size + reserved + pinned + its size
- *   <= 2 x capacity, pinned being the bytes of copies no longer in the
- *   cache but still held by transfers (tracker->live - size).
- * Past any bound a file is served from disk instead. */
-struct _FcCache {
-  GMutex lock;
-  /* Taken before the cache lock is released by a thread that has
-   * evictions to announce, and held while it announces them: so they are
-   * announced in the order they happened, and never after
-   * fc_cache_set_evicted_func() has taken the function away. */
-  GMutex notify_lock;
-  FcCacheEvictedFunc evicted_func;  /* (nullable): set under both locks */
-  gpointer evicted_data;
-  FcHistory *history;           /* (owned) */
-  GHashTable *table;            /* name → Entry, one ref each */
-  GQueue lru;                   /* ready entries, most recently used first */
-  Tracker *tracker;             /* (owned) */
-  guint64 capacity;
-  guint64 max_entry_limit;      /* --max-entry-size; G_MAXUINT64 when unset */
-  guint64 max_entry_size;
-  guint64 cost_bound;
-  guint64 size;                 /* bytes of ready entries */
-  guint64 reserved;             /* bytes promised to loads in progress */
-  guint64 cost;                 /* bookkeeping of ready entries */
-  guint64 reserved_cost;        /* bookkeeping of loads in progress */
-  guint64 hits;
-  guint64 misses;
-  guint64 misses_by_kind[FC_MISS_CHANGED + 1];
-  guint64 loads;
-  guint64 evictions;
-  guint64 invalidations;
-};
-
-/* Entries whose last ref went under the lock are freed after it is
- * released, so dropping a large GBytes (munmap) never stalls other
- * requests; the entries that left the cache are announced then too. */
-typedef struct {
-  Entry *head;
-  GArray *evictions;            /* (owned) (nullable) (element-type FcEviction) */
-} Graveyard;
 
 static void
 entry_unref (Entry     *entry,
@@ -277,31 +197,6 @@ memory_allows (FcCache *cache,
   guint64 held = cache->size + cache->reserved + pinned (cache);
 
   return held <= bound && size <= bound - held;
-}
-
-/**
- * fc_cache_entry_cost:
- * @name_len: the length of a name, in bytes
- *
- * Returns: the bookkeeping bytes an entry of such a name is counted as
- */
-guint64
-fc_cache_entry_cost (gsize name_len)
-{
-  return sizeof (Entry) + name_len + 1 + ENTRY_OVERHEAD;
-}
-
-/**
- * fc_cache_bookkeeping_bound:
- * @capacity: a capacity in bytes
- *
- * Returns: the most bookkeeping bytes a cache of @capacity holds; least
- *   recently used entries are evicted past it
- */
-guint64
-fc_cache_bookkeeping_bound (guint64 capacity)
-{
-  return BOOKKEEPING_BASE + capacity / 16;
 }
 
 static guint64

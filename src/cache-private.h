@@ -1,7 +1,8 @@
 #pragma once
 
 /* The cache's private struct and what its files share: cache.c (the LRU
- * index and the lookups), cache-cost.c (what an entry is counted as).
+ * index and the lookups), cache-cost.c (what an entry is counted as),
+ * cache-pin.c (copies that outlive their entries, and their release).
  * Included by those files only. */
 
 #include <glib.h>
@@ -33,7 +34,7 @@ struct _FcCacheEntry {
 
 typedef struct _FcCacheEntry Entry;
 
-/* The bytes of every cached copy alive (see cache.c). */
+/* The bytes of every cached copy alive (cache-pin.c). */
 typedef struct _FcCacheTracker Tracker;
 
 /* Memory the cache answers for, and its bounds:
@@ -82,5 +83,14 @@ typedef struct {
   Entry *head;
   GArray *evictions;            /* (owned) (nullable) (element-type FcEviction) */
 } Graveyard;
+
+/* cache-pin.c */
+Tracker    *fc_cache_tracker_new    (void);
+void        fc_cache_tracker_unref  (Tracker      *tracker);
+GBytes     *fc_cache_tracked_copy   (Tracker      *tracker,
+                                     GBytes       *inner);
+guint64     fc_cache_pinned         (FcCache      *cache);
+gboolean    fc_cache_memory_allows  (FcCache      *cache,
+                                     guint64       size);
 
 G_END_DECLS

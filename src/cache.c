@@ -2,31 +2,15 @@
 
 #include "config.h"
 
-#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
 #include <glib/gi18n.h>
 
-#include "abandon.h"
 #include "advisor.h"
 #include "cache-private.h"
 #include "settle.h"
-
-/* Counts the bytes of every cached copy alive, in the cache or only in
- * transfers. Shared by the cache and each copy, since copies may outlive
- * the cache. */
-struct _FcCacheTracker {
-  gatomicrefcount refs;
-  atomic_uint_fast64_t live;    /* (atomic) */
-};
-
-/* The user data of a tracked copy: the GBytes whose memory it shares. */
-typedef struct {
-  GBytes *inner;                /* (owned) */
-  Tracker *tracker;             /* (owned) */
-} Copy;
 
 static void
 entry_unref (Entry     *entry,
@@ -178,27 +162,6 @@ make_room (FcCache   *cache,
   return TRUE;
 }
 
-/* Bytes of copies no longer in the cache but still held by transfers.
- * Every ready entry holds its copy, so live never falls below size. */
-static guint64
-pinned (FcCache *cache)
-{
-  return atomic_load (&cache->tracker->live) - cache->size;
-}
-
-/* Whether a load of @size bytes may start now without the memory held
- * for cached content (size, reserved, pinned) passing twice the
- * capacity: beyond it, evicting more would only pin more. */
-static gboolean
-memory_allows (FcCache *cache,
-               guint64  size)
-{
-  guint64 bound = cache->capacity > G_MAXUINT64 / 2 ? G_MAXUINT64 : 2 * cache->capacity;
-  guint64 held = cache->size + cache->reserved + pinned (cache);
-
-  return held <= bound && size <= bound - held;
-}
-
 static guint64
 entry_cost (const char *name)
 {
@@ -223,106 +186,6 @@ update_bounds (FcCache *cache)
   cache->max_entry_size = MIN (MIN (cache->capacity, physical_memory () / 4),
                                cache->max_entry_limit);
   cache->cost_bound = fc_cache_bookkeeping_bound (cache->capacity);
-}
-
-static void
-tracker_unref (Tracker *tracker)
-{
-  if (g_atomic_ref_count_dec (&tracker->refs))
-    g_free (tracker);
-}
-
-static void
-copy_release (Copy *copy)
-{
-  gsize size = g_bytes_get_size (copy->inner);
-
-  /* The memory goes first, so that pinned never says less than is held. */
-  g_bytes_unref (copy->inner);
-  atomic_fetch_sub (&copy->tracker->live, size);
-  tracker_unref (copy->tracker);
-  g_free (copy);
-}
-
-/* A copy this large is given back to the system by the releaser thread,
- * never by whoever let go of it last: that is a worker when a transfer of
- * an evicted copy ends, or when a lookup evicts or drops a copy no
- * transfer holds. Unmapping 2 GiB of touched pages took 130-200 ms on
- * this project's 2-core machine, and every connection of that worker
- * waited as long. 16 MiB takes about 1 ms. */
-#define RELEASE_AWAY (16 * 1024 * 1024)
-
-/* Freeing runs as long work (fc_long_work_thread_enter()): it may wait
- * for the workers' spare cycles; pinned counts the memory until it is
- * gone, so new loads are refused meanwhile rather than memory
- * overcommitted. */
-static GThreadPool *releaser;   /* (owned): one thread, made with the first cache, for the process's life */
-
-static void
-release_run (gpointer data,
-             gpointer user_data G_GNUC_UNUSED)
-{
-  fc_long_work_thread_enter ();
-  copy_release (data);
-}
-
-static void
-pool_free_now (GThreadPool *pool)
-{
-  g_thread_pool_free (pool, TRUE, FALSE);
-}
-
-/* Made at start, as every thread of the daemon is; without it (no thread
- * could be made) copies are freed where they are let go, as before. */
-static void
-releaser_init (void)
-{
-  static gsize done;
-
-  if (g_once_init_enter (&done))
-    {
-      g_autoptr(GError) error = NULL;
-
-      releaser = g_thread_pool_new (release_run, NULL, 1, TRUE, &error);
-      /* GLib 2.74 returns an exclusive pool with no thread, and the error
-       * set, when it cannot make one: such a pool would never free. */
-      if (releaser != NULL && error != NULL)
-        g_clear_pointer (&releaser, pool_free_now);
-      if (releaser == NULL)
-        g_warning (_("Cannot start the thread that frees large copies: %s"), error->message);
-      g_once_init_leave (&done, 1);
-    }
-}
-
-static void
-copy_free (gpointer data)
-{
-  Copy *copy = data;
-
-  if (releaser != NULL && g_bytes_get_size (copy->inner) >= RELEASE_AWAY)
-    {
-      /* GLib 2.74 queues the job even when it says it failed. */
-      g_thread_pool_push (releaser, copy, NULL);
-      return;
-    }
-  copy_release (copy);
-}
-
-/* (transfer full): a GBytes sharing @inner's memory, counted in live for
- * as long as anyone holds it. Takes @inner. */
-static GBytes *
-tracked_copy (Tracker *tracker,
-              GBytes  *inner)
-{
-  Copy *copy = g_new (Copy, 1);
-  gsize size;
-  gconstpointer data = g_bytes_get_data (inner, &size);
-
-  copy->inner = inner;
-  copy->tracker = tracker;
-  g_atomic_ref_count_inc (&tracker->refs);
-  atomic_fetch_add (&tracker->live, size);
-  return g_bytes_new_with_free_func (data, size, copy_free, copy);
 }
 
 static void
@@ -380,14 +243,12 @@ fc_cache_new (guint64 capacity)
 {
   FcCache *cache = g_new0 (FcCache, 1);
 
-  releaser_init ();
   g_mutex_init (&cache->lock);
   g_mutex_init (&cache->notify_lock);
   cache->history = fc_history_new (FC_HISTORY_LENGTH);
   cache->table = g_hash_table_new (g_str_hash, g_str_equal);
   g_queue_init (&cache->lru);
-  cache->tracker = g_new0 (Tracker, 1);
-  g_atomic_ref_count_init (&cache->tracker->refs);
+  cache->tracker = fc_cache_tracker_new ();
   cache->capacity = capacity;
   cache->max_entry_limit = G_MAXUINT64;
   update_bounds (cache);
@@ -406,7 +267,7 @@ fc_cache_free (FcCache *cache)
   fc_cache_clear (cache);
   g_return_if_fail (g_hash_table_size (cache->table) == 0);
   g_hash_table_unref (cache->table);
-  tracker_unref (cache->tracker);
+  fc_cache_tracker_unref (cache->tracker);
   fc_history_free (cache->history);
   g_mutex_clear (&cache->notify_lock);
   g_mutex_clear (&cache->lock);
@@ -519,7 +380,7 @@ fc_cache_lookup (FcCache         *cache,
 
   cost = entry_cost (name);
   if (id->size > cache->max_entry_size || !settled ||
-      !memory_allows (cache, id->size) || !make_room (cache, id->size, cost, &graveyard))
+      !fc_cache_memory_allows (cache, id->size) || !make_room (cache, id->size, cost, &graveyard))
     goto out;
 
   entry = g_new0 (Entry, 1);
@@ -660,7 +521,7 @@ fc_cache_load_take (FcCache     *cache,
 
   g_return_val_if_fail (g_bytes_get_size (bytes) == load->id.size, bytes);
 
-  copy = tracked_copy (cache->tracker, bytes);
+  copy = fc_cache_tracked_copy (cache->tracker, bytes);
   g_mutex_lock (&cache->lock);
   flight = load_end (cache, load, copy, &graveyard);
   cache_unlock (cache, &graveyard);
@@ -861,7 +722,7 @@ fc_cache_get_stats (FcCache           *cache,
   stats->size = cache->size;
   stats->capacity = cache->capacity;
   stats->max_entry_size = cache->max_entry_size;
-  stats->pinned = pinned (cache);
+  stats->pinned = fc_cache_pinned (cache);
 }
 
 static void

@@ -2,7 +2,8 @@
 
 /* The cache's private struct and what its files share: cache.c (the LRU
  * index and the lookups), cache-cost.c (what an entry is counted as),
- * cache-pin.c (copies that outlive their entries, and their release).
+ * cache-load.c (loads, single flight), cache-pin.c (copies that outlive
+ * their entries, and their release).
  * Included by those files only. */
 
 #include <glib.h>
@@ -83,6 +84,25 @@ typedef struct {
   Entry *head;
   GArray *evictions;            /* (owned) (nullable) (element-type FcEviction) */
 } Graveyard;
+
+/* cache.c */
+void        fc_cache_entry_unref    (Entry        *entry,
+                                     Graveyard    *graveyard);
+void        fc_cache_entry_remove   (FcCache      *cache,
+                                     Entry        *entry,
+                                     Graveyard    *graveyard);
+gboolean    fc_cache_make_room      (FcCache      *cache,
+                                     guint64       extra,
+                                     guint64       extra_cost,
+                                     Graveyard    *graveyard);
+void        fc_cache_unlock         (FcCache      *cache,
+                                     Graveyard    *graveyard);
+
+/* cache-load.c */
+Entry      *fc_cache_load_begin     (FcCache      *cache,
+                                     const char   *name,
+                                     const FcFileId *id,
+                                     guint64       cost);
 
 /* cache-pin.c */
 Tracker    *fc_cache_tracker_new    (void);

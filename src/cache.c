@@ -5,16 +5,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <gio/gio.h>
-#include <glib/gi18n.h>
-
 #include "advisor.h"
 #include "cache-private.h"
 #include "settle.h"
 
-static void
-entry_unref (Entry     *entry,
-             Graveyard *graveyard)
+void
+fc_cache_entry_unref (Entry     *entry,
+                      Graveyard *graveyard)
 {
   if (--entry->refs > 0)
     return;
@@ -52,9 +49,9 @@ fc_eviction_clear (gpointer data)
 
 /* Releases the cache lock, then announces what left the cache and frees
  * what is no longer used. */
-static void
-cache_unlock (FcCache   *cache,
-              Graveyard *graveyard)
+void
+fc_cache_unlock (FcCache   *cache,
+                 Graveyard *graveyard)
 {
   g_autoptr(GArray) evictions = g_steal_pointer (&graveyard->evictions);
 
@@ -71,10 +68,10 @@ cache_unlock (FcCache   *cache,
 }
 
 /* Drops @entry from the table (and the queue when ready). */
-static void
-entry_remove (FcCache   *cache,
-              Entry     *entry,
-              Graveyard *graveyard)
+void
+fc_cache_entry_remove (FcCache   *cache,
+                       Entry     *entry,
+                       Graveyard *graveyard)
 {
   g_assert (entry->in_table);
 
@@ -86,7 +83,7 @@ entry_remove (FcCache   *cache,
       cache->size -= entry->id.size;
       cache->cost -= entry->cost;
     }
-  entry_unref (entry, graveyard);
+  fc_cache_entry_unref (entry, graveyard);
 }
 
 /* Drops @entry for @reason: counted as an eviction or an invalidation,
@@ -115,7 +112,7 @@ entry_drop (FcCache       *cache,
         }
       g_array_append_val (graveyard->evictions, eviction);
     }
-  entry_remove (cache, entry, graveyard);
+  fc_cache_entry_remove (cache, entry, graveyard);
 }
 
 /* Evicts from the cold end until at most @keep bytes and @keep_cost
@@ -145,11 +142,11 @@ shrink_to (FcCache       *cache,
  * nothing) when they cannot fit at all because of the bounds or of loads
  * in progress. Capacity 0 holds not even an empty file: it means caching
  * is off. */
-static gboolean
-make_room (FcCache   *cache,
-           guint64    extra,
-           guint64    extra_cost,
-           Graveyard *graveyard)
+gboolean
+fc_cache_make_room (FcCache   *cache,
+                    guint64    extra,
+                    guint64    extra_cost,
+                    Graveyard *graveyard)
 {
   if (cache->capacity == 0 || extra > cache->capacity ||
       cache->reserved > cache->capacity - extra ||
@@ -380,26 +377,15 @@ fc_cache_lookup (FcCache         *cache,
 
   cost = entry_cost (name);
   if (id->size > cache->max_entry_size || !settled ||
-      !fc_cache_memory_allows (cache, id->size) || !make_room (cache, id->size, cost, &graveyard))
+      !fc_cache_memory_allows (cache, id->size) ||
+      !fc_cache_make_room (cache, id->size, cost, &graveyard))
     goto out;
 
-  entry = g_new0 (Entry, 1);
-  entry->name = g_strdup (name);
-  entry->id = *id;
-  entry->cost = cost;
-  entry->link.data = entry;
-  entry->flight = fc_flight_new ();
-  entry->loading = TRUE;
-  entry->in_table = TRUE;
-  entry->refs = 2;
-  g_hash_table_insert (cache->table, entry->name, entry);
-  cache->reserved += id->size;
-  cache->reserved_cost += cost;
-  *load = entry;
+  *load = fc_cache_load_begin (cache, name, id, cost);
   result = FC_LOOKUP_LOAD;
 
 out:
-  cache_unlock (cache, &graveyard);
+  fc_cache_unlock (cache, &graveyard);
   return result;
 }
 
@@ -455,132 +441,6 @@ fc_cache_lookup_hit (FcCache         *cache,
   return TRUE;
 }
 
-/* Ends the load of @entry: its reservation is released, and its flight
- * is returned, to be landed once the lock is released. */
-static FcFlight *
-load_end (FcCache   *cache,
-          Entry     *entry,
-          GBytes    *bytes,
-          Graveyard *graveyard)
-{
-  FcFlight *flight;
-
-  g_assert (entry->loading);
-
-  cache->reserved -= entry->id.size;
-  cache->reserved_cost -= entry->cost;
-
-  /* Capacity may have shrunk, or the name been invalidated, meanwhile:
-   * the waiters still get the bytes, the table only if they fit. */
-  if (entry->in_table &&
-      (bytes == NULL || !make_room (cache, entry->id.size, entry->cost, graveyard)))
-    entry_remove (cache, entry, graveyard);
-
-  entry->loading = FALSE;
-  if (bytes != NULL)
-    {
-      cache->loads++;
-      entry->bytes = g_bytes_ref (bytes);
-      entry->hits = entry->handed_off ? 0 : 1;
-      entry->last_use = g_get_real_time ();
-      if (entry->in_table)
-        {
-          g_queue_push_head_link (&cache->lru, &entry->link);
-          cache->size += entry->id.size;
-          cache->cost += entry->cost;
-        }
-    }
-
-  flight = g_steal_pointer (&entry->flight);
-  entry_unref (entry, graveyard);
-  return flight;
-}
-
-/**
- * fc_cache_load_take:
- * @cache: a cache
- * @load: (transfer full): from fc_cache_lookup()
- * @bytes: (transfer full): the whole content, of exactly the size in the
- *   lookup's identity
- *
- * Makes @bytes the cached copy and hands it to the requests that waited.
- * The entry counts the loader's GET as its first hit.
- *
- * Returns: (transfer full): the same content, to send instead of @bytes:
- *   the copy whose memory the cache accounts for as pinned once it has
- *   left the cache while a transfer still holds it
- */
-GBytes *
-fc_cache_load_take (FcCache     *cache,
-                    FcCacheLoad *load,
-                    GBytes      *bytes)
-{
-  Graveyard graveyard = { NULL };
-  g_autoptr(FcFlight) flight = NULL;
-  GBytes *copy;
-
-  g_return_val_if_fail (g_bytes_get_size (bytes) == load->id.size, bytes);
-
-  copy = fc_cache_tracked_copy (cache->tracker, bytes);
-  g_mutex_lock (&cache->lock);
-  flight = load_end (cache, load, copy, &graveyard);
-  cache_unlock (cache, &graveyard);
-  fc_flight_land (flight, NULL);
-  return copy;
-}
-
-/**
- * fc_cache_load_abort:
- * @cache: a cache
- * @load: (transfer full): from fc_cache_lookup()
- *
- * Ends a load that failed; the requests that joined its flight are told
- * it failed, and serve from disk themselves.
- */
-void
-fc_cache_load_abort (FcCache     *cache,
-                     FcCacheLoad *load)
-{
-  Graveyard graveyard = { NULL };
-  g_autoptr(FcFlight) flight = NULL;
-  g_autoptr(GError) error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED,
-                                                 _("The file could not be loaded into the cache"));
-
-  g_mutex_lock (&cache->lock);
-  flight = load_end (cache, load, NULL, &graveyard);
-  cache_unlock (cache, &graveyard);
-  fc_flight_land (flight, error);
-}
-
-/**
- * fc_cache_load_hand_off:
- * @load: a load from fc_cache_lookup(), not yet handed to another thread
- *
- * For a load done elsewhere (a pool) while its requester waits like
- * any other: the requester looks again once it lands, counted already,
- * and its hit is counted then, not by fc_cache_load_take().
- *
- * Returns: (transfer full): the flight that lands when @load ends
- */
-FcFlight *
-fc_cache_load_hand_off (FcCacheLoad *load)
-{
-  load->handed_off = TRUE;
-  return fc_flight_ref (load->flight);
-}
-
-/**
- * fc_cache_load_flight:
- * @load: a load in progress
- *
- * Returns: (transfer none): the flight that lands when @load ends
- */
-FcFlight *
-fc_cache_load_flight (FcCacheLoad *load)
-{
-  return load->flight;
-}
-
 /**
  * fc_cache_miss:
  * @cache: a cache
@@ -609,7 +469,7 @@ fc_cache_miss (FcCache       *cache,
     entry_drop (cache, entry, why, &graveyard);
   if (!counted)
     count_miss (cache, name, 0, FALSE, FALSE);
-  cache_unlock (cache, &graveyard);
+  fc_cache_unlock (cache, &graveyard);
 }
 
 /**
@@ -637,7 +497,7 @@ fc_cache_evict (FcCache    *cache,
       entry_drop (cache, entry, FC_EVICT_EVICT, &graveyard);
       evicted = TRUE;
     }
-  cache_unlock (cache, &graveyard);
+  fc_cache_unlock (cache, &graveyard);
   return evicted;
 }
 
@@ -657,7 +517,7 @@ fc_cache_clear (FcCache *cache)
 
   g_mutex_lock (&cache->lock);
   n = shrink_to (cache, 0, 0, FC_EVICT_CLEAR, &graveyard);
-  cache_unlock (cache, &graveyard);
+  fc_cache_unlock (cache, &graveyard);
   return n;
 }
 
@@ -680,7 +540,7 @@ fc_cache_set_capacity (FcCache *cache,
   cache->capacity = capacity;
   update_bounds (cache);
   shrink_to (cache, capacity, cache->cost_bound, FC_EVICT_CAPACITY, &graveyard);
-  cache_unlock (cache, &graveyard);
+  fc_cache_unlock (cache, &graveyard);
 }
 
 guint64

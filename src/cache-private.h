@@ -3,7 +3,8 @@
 /* The cache's private struct and what its files share: cache.c (the LRU
  * index and the lookups), cache-cost.c (what an entry is counted as),
  * cache-load.c (loads, single flight), cache-pin.c (copies that outlive
- * their entries, and their release).
+ * their entries, and their release), cache-history.c (the requests
+ * recorded, for the advisor).
  * Included by those files only. */
 
 #include <glib.h>
@@ -25,7 +26,7 @@ struct _FcCacheEntry {
   gboolean handed_off;          /* its loader looks again once loaded, and counts its hit then */
   guint64 hits;
   gint64 last_use;
-  guint64 cost;                 /* bookkeeping bytes, see entry_cost() */
+  guint64 cost;                 /* bookkeeping bytes, see fc_cache_entry_cost() */
   GList link;                   /* in FcCache.lru while ready and in the table */
   guint refs;
   gboolean loading;
@@ -97,6 +98,7 @@ gboolean    fc_cache_make_room      (FcCache      *cache,
                                      Graveyard    *graveyard);
 void        fc_cache_unlock         (FcCache      *cache,
                                      Graveyard    *graveyard);
+guint64     fc_cache_entry_limit    (FcCache      *cache);
 
 /* cache-load.c */
 Entry      *fc_cache_load_begin     (FcCache      *cache,

@@ -5,7 +5,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "advisor.h"
 #include "cache-private.h"
 #include "settle.h"
 
@@ -176,12 +175,19 @@ physical_memory (void)
   return (guint64) pages * (guint64) page_size;
 }
 
+/* The largest entry whatever the capacity: the smaller of a quarter of
+ * physical memory and --max-entry-size. Under the lock. */
+guint64
+fc_cache_entry_limit (FcCache *cache)
+{
+  return MIN (physical_memory () / 4, cache->max_entry_limit);
+}
+
 /* Recomputes what follows from the capacity. */
 static void
 update_bounds (FcCache *cache)
 {
-  cache->max_entry_size = MIN (MIN (cache->capacity, physical_memory () / 4),
-                               cache->max_entry_limit);
+  cache->max_entry_size = MIN (cache->capacity, fc_cache_entry_limit (cache));
   cache->cost_bound = fc_cache_bookkeeping_bound (cache->capacity);
 }
 
@@ -693,87 +699,4 @@ fc_evict_reason_to_string (FcEvictReason reason)
 
   g_return_val_if_fail (reason < G_N_ELEMENTS (names), NULL);
   return names[reason];
-}
-
-/* Returns: how many requests the history holds (DBUS.md's History). */
-guint
-fc_cache_get_history_length (FcCache *cache)
-{
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&cache->lock);
-
-  return fc_history_get_length (cache->history);
-}
-
-struct _FcCacheHistory {
-  GArray *records;              /* (owned) (element-type FcRequestRecord) */
-  guint64 entry_limit;
-};
-
-/**
- * fc_cache_history_snapshot:
- * @cache: a cache
- *
- * Copies the recorded requests under the lock, so that a simulation can
- * run outside it, and outlive the cache. Any thread.
- *
- * Returns: (transfer full): the snapshot, for fc_cache_history_simulate()
- */
-FcCacheHistory *
-fc_cache_history_snapshot (FcCache *cache)
-{
-  FcCacheHistory *history = g_new (FcCacheHistory, 1);
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&cache->lock);
-
-  history->records = fc_history_copy (cache->history);
-  history->entry_limit = MIN (physical_memory () / 4, cache->max_entry_limit);
-  return history;
-}
-
-void
-fc_cache_history_free (FcCacheHistory *history)
-{
-  g_array_unref (history->records);
-  g_free (history);
-}
-
-/**
- * fc_cache_history_simulate:
- * @history: a snapshot
- * @capacities: (array length=n_capacities): capacities in bytes
- * @n_capacities: how many
- * @ratios: (out caller-allocates) (array length=n_capacities): the hit
- *   ratio each capacity would have had over the recorded requests
- *
- * See fc_advisor_simulate(). Any thread; touches no cache.
- */
-void
-fc_cache_history_simulate (FcCacheHistory *history,
-                           const guint64  *capacities,
-                           guint           n_capacities,
-                           double         *ratios)
-{
-  fc_advisor_simulate ((const FcRequestRecord *) (gpointer) history->records->data,
-                       history->records->len, history->entry_limit,
-                       capacities, n_capacities, ratios);
-}
-
-/**
- * fc_cache_simulate:
- * @cache: a cache
- * @capacities: (array length=n_capacities): capacities in bytes
- * @n_capacities: how many
- * @ratios: (out caller-allocates) (array length=n_capacities): the hit
- *   ratios, as fc_cache_history_simulate() gives them
- *
- * A snapshot and its simulation at once. Any thread.
- */
-void
-fc_cache_simulate (FcCache       *cache,
-                   const guint64 *capacities,
-                   guint          n_capacities,
-                   double        *ratios)
-{
-  g_autoptr(FcCacheHistory) history = fc_cache_history_snapshot (cache);
-
-  fc_cache_history_simulate (history, capacities, n_capacities, ratios);
 }

@@ -2,139 +2,15 @@
 
 #include "config.h"
 
-#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <gio/gio.h>
-#include <glib/gi18n.h>
-
-#include "abandon.h"
-#include "advisor.h"
-#include "cache.h"
+#include "cache-private.h"
 #include "settle.h"
 
-/* What an entry costs besides its struct and its name: the hash table's
- * slot, the tracked copy's GBytes and Copy, and allocator headers. An
- * estimate, on the high side. */
-#define ENTRY_OVERHEAD 128
-
-/* The bound on bookkeeping is this plus a sixteenth of the capacity: a
- * cache of 1 byte still holds thousands of names of empty files, and
- * none grows without bound. */
-#define BOOKKEEPING_BASE (G_GUINT64_CONSTANT (1) << 20)
-
-/* An entry is either loading (bytes NULL, not in the LRU queue, its size
- * reserved) or ready (bytes set, in the queue). It is shared by the table
- * and by each request waiting on or performing its load, hence the refs;
- * all fields are guarded by the cache lock. */
-struct _FcCacheEntry {
-  char *name;                   /* (owned): also the table's key */
-  FcFileId id;
-  GBytes *bytes;                /* (owned) (nullable) */
-  FcFlight *flight;             /* (owned) (nullable): while loading */
-  gboolean handed_off;          /* its loader looks again once loaded, and counts its hit then */
-  guint64 hits;
-  gint64 last_use;
-  guint64 cost;                 /* bookkeeping bytes, see entry_cost() */
-  GList link;                   /* in FcCache.lru while ready and in the table */
-  guint refs;
-  gboolean loading;
-  gboolean in_table;
-  struct _FcCacheEntry *next_dead;
-};
-
-typedef struct _FcCacheEntry Entry;
-
-/* Counts the bytes of every cached copy alive, in the cache or only in
- * transfers. Shared by the cache and each copy, since copies may outlive
- * the cache. */
-typedef struct {
-  gatomicrefcount refs;
-  atomic_uint_fast64_t live;    /* (atomic) */
-} Tracker;
-
-/* The user data of a tracked copy: the GBytes whose memory it shares. */
-typedef struct {
-  GBytes *inner;                /* (owned) */
-  Tracker *tracker;             /* (owned) */
-} Copy;
-
-/* Memory the cache answers for, and its bounds:
- * - size (ready entries) + reserved (loads in progress) <= capacity;
- * - no file above max_entry_size = min(capacity, physical memory / 4,
- *   --max-entry-size) is loaded;
- * - cost + reserved_cost (names and bookkeeping) <= cost_bound =
- *   1 MiB + capacity / 16, least recently used entries evicted past it;
- * - a load starts only while size + reserved + pinned + its size
- *   <= 2 x capacity, pinned being the bytes of copies no longer in the
- *   cache but still held by transfers (tracker->live - size).
- * Past any bound a file is served from disk instead. */
-struct _FcCache {
-  GMutex lock;
-  /* Taken before the cache lock is released by a thread that has
-   * evictions to announce, and held while it announces them: so they are
-   * announced in the order they happened, and never after
-   * fc_cache_set_evicted_func() has taken the function away. */
-  GMutex notify_lock;
-  FcCacheEvictedFunc evicted_func;  /* (nullable): set under both locks */
-  gpointer evicted_data;
-  FcHistory *history;           /* (owned) */
-  GHashTable *table;            /* name → Entry, one ref each */
-  GQueue lru;                   /* ready entries, most recently used first */
-  Tracker *tracker;             /* (owned) */
-  guint64 capacity;
-  guint64 max_entry_limit;      /* --max-entry-size; G_MAXUINT64 when unset */
-  guint64 max_entry_size;
-  guint64 cost_bound;
-  guint64 size;                 /* bytes of ready entries */
-  guint64 reserved;             /* bytes promised to loads in progress */
-  guint64 cost;                 /* bookkeeping of ready entries */
-  guint64 reserved_cost;        /* bookkeeping of loads in progress */
-  guint64 hits;
-  guint64 misses;
-  guint64 misses_by_kind[FC_MISS_CHANGED + 1];
-  guint64 loads;
-  guint64 evictions;
-  guint64 invalidations;
-};
-
-/* Entries whose last ref went under the lock are freed after it is
- * released, so dropping a large GBytes (munmap) never stalls other
- * requests; the entries that left the cache are announced then too. */
-typedef struct {
-  Entry *head;
-  GArray *evictions;            /* (owned) (nullable) (element-type FcEviction) */
-} Graveyard;
-
 void
-fc_file_id_from_stat (FcFileId          *id,
-                      const struct stat *st)
-{
-  id->dev = st->st_dev;
-  id->ino = st->st_ino;
-  id->size = (guint64) st->st_size;
-  id->mtime_ns = (gint64) st->st_mtim.tv_sec * G_GINT64_CONSTANT (1000000000) + st->st_mtim.tv_nsec;
-  id->ctime_ns = (gint64) st->st_ctim.tv_sec * G_GINT64_CONSTANT (1000000000) + st->st_ctim.tv_nsec;
-  id->mode = st->st_mode;
-  id->uid = st->st_uid;
-  id->gid = st->st_gid;
-  id->nlink = st->st_nlink;
-  /* Until fc_settle_probe_fs() says otherwise, as a stat cannot tell. */
-  id->foreign = FALSE;
-}
-
-gboolean
-fc_file_id_equal (const FcFileId *a,
-                  const FcFileId *b)
-{
-  return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-         a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns;
-}
-
-static void
-entry_unref (Entry     *entry,
-             Graveyard *graveyard)
+fc_cache_entry_unref (Entry     *entry,
+                      Graveyard *graveyard)
 {
   if (--entry->refs > 0)
     return;
@@ -172,9 +48,9 @@ fc_eviction_clear (gpointer data)
 
 /* Releases the cache lock, then announces what left the cache and frees
  * what is no longer used. */
-static void
-cache_unlock (FcCache   *cache,
-              Graveyard *graveyard)
+void
+fc_cache_unlock (FcCache   *cache,
+                 Graveyard *graveyard)
 {
   g_autoptr(GArray) evictions = g_steal_pointer (&graveyard->evictions);
 
@@ -191,10 +67,10 @@ cache_unlock (FcCache   *cache,
 }
 
 /* Drops @entry from the table (and the queue when ready). */
-static void
-entry_remove (FcCache   *cache,
-              Entry     *entry,
-              Graveyard *graveyard)
+void
+fc_cache_entry_remove (FcCache   *cache,
+                       Entry     *entry,
+                       Graveyard *graveyard)
 {
   g_assert (entry->in_table);
 
@@ -206,7 +82,7 @@ entry_remove (FcCache   *cache,
       cache->size -= entry->id.size;
       cache->cost -= entry->cost;
     }
-  entry_unref (entry, graveyard);
+  fc_cache_entry_unref (entry, graveyard);
 }
 
 /* Drops @entry for @reason: counted as an eviction or an invalidation,
@@ -235,7 +111,7 @@ entry_drop (FcCache       *cache,
         }
       g_array_append_val (graveyard->evictions, eviction);
     }
-  entry_remove (cache, entry, graveyard);
+  fc_cache_entry_remove (cache, entry, graveyard);
 }
 
 /* Evicts from the cold end until at most @keep bytes and @keep_cost
@@ -265,11 +141,11 @@ shrink_to (FcCache       *cache,
  * nothing) when they cannot fit at all because of the bounds or of loads
  * in progress. Capacity 0 holds not even an empty file: it means caching
  * is off. */
-static gboolean
-make_room (FcCache   *cache,
-           guint64    extra,
-           guint64    extra_cost,
-           Graveyard *graveyard)
+gboolean
+fc_cache_make_room (FcCache   *cache,
+                    guint64    extra,
+                    guint64    extra_cost,
+                    Graveyard *graveyard)
 {
   if (cache->capacity == 0 || extra > cache->capacity ||
       cache->reserved > cache->capacity - extra ||
@@ -280,52 +156,6 @@ make_room (FcCache   *cache,
   shrink_to (cache, cache->capacity - extra, cache->cost_bound - extra_cost, FC_EVICT_CAPACITY,
              graveyard);
   return TRUE;
-}
-
-/* Bytes of copies no longer in the cache but still held by transfers.
- * Every ready entry holds its copy, so live never falls below size. */
-static guint64
-pinned (FcCache *cache)
-{
-  return atomic_load (&cache->tracker->live) - cache->size;
-}
-
-/* Whether a load of @size bytes may start now without the memory held
- * for cached content (size, reserved, pinned) passing twice the
- * capacity: beyond it, evicting more would only pin more. */
-static gboolean
-memory_allows (FcCache *cache,
-               guint64  size)
-{
-  guint64 bound = cache->capacity > G_MAXUINT64 / 2 ? G_MAXUINT64 : 2 * cache->capacity;
-  guint64 held = cache->size + cache->reserved + pinned (cache);
-
-  return held <= bound && size <= bound - held;
-}
-
-/**
- * fc_cache_entry_cost:
- * @name_len: the length of a name, in bytes
- *
- * Returns: the bookkeeping bytes an entry of such a name is counted as
- */
-guint64
-fc_cache_entry_cost (gsize name_len)
-{
-  return sizeof (Entry) + name_len + 1 + ENTRY_OVERHEAD;
-}
-
-/**
- * fc_cache_bookkeeping_bound:
- * @capacity: a capacity in bytes
- *
- * Returns: the most bookkeeping bytes a cache of @capacity holds; least
- *   recently used entries are evicted past it
- */
-guint64
-fc_cache_bookkeeping_bound (guint64 capacity)
-{
-  return BOOKKEEPING_BASE + capacity / 16;
 }
 
 static guint64
@@ -345,113 +175,20 @@ physical_memory (void)
   return (guint64) pages * (guint64) page_size;
 }
 
+/* The largest entry whatever the capacity: the smaller of a quarter of
+ * physical memory and --max-entry-size. Under the lock. */
+guint64
+fc_cache_entry_limit (FcCache *cache)
+{
+  return MIN (physical_memory () / 4, cache->max_entry_limit);
+}
+
 /* Recomputes what follows from the capacity. */
 static void
 update_bounds (FcCache *cache)
 {
-  cache->max_entry_size = MIN (MIN (cache->capacity, physical_memory () / 4),
-                               cache->max_entry_limit);
+  cache->max_entry_size = MIN (cache->capacity, fc_cache_entry_limit (cache));
   cache->cost_bound = fc_cache_bookkeeping_bound (cache->capacity);
-}
-
-static void
-tracker_unref (Tracker *tracker)
-{
-  if (g_atomic_ref_count_dec (&tracker->refs))
-    g_free (tracker);
-}
-
-static void
-copy_release (Copy *copy)
-{
-  gsize size = g_bytes_get_size (copy->inner);
-
-  /* The memory goes first, so that pinned never says less than is held. */
-  g_bytes_unref (copy->inner);
-  atomic_fetch_sub (&copy->tracker->live, size);
-  tracker_unref (copy->tracker);
-  g_free (copy);
-}
-
-/* A copy this large is given back to the system by the releaser thread,
- * never by whoever let go of it last: that is a worker when a transfer of
- * an evicted copy ends, or when a lookup evicts or drops a copy no
- * transfer holds. Unmapping 2 GiB of touched pages took 130-200 ms on
- * this project's 2-core machine, and every connection of that worker
- * waited as long. 16 MiB takes about 1 ms. */
-#define RELEASE_AWAY (16 * 1024 * 1024)
-
-/* Freeing runs as long work (fc_long_work_thread_enter()): it may wait
- * for the workers' spare cycles; pinned counts the memory until it is
- * gone, so new loads are refused meanwhile rather than memory
- * overcommitted. */
-static GThreadPool *releaser;   /* (owned): one thread, made with the first cache, for the process's life */
-
-static void
-release_run (gpointer data,
-             gpointer user_data G_GNUC_UNUSED)
-{
-  fc_long_work_thread_enter ();
-  copy_release (data);
-}
-
-static void
-pool_free_now (GThreadPool *pool)
-{
-  g_thread_pool_free (pool, TRUE, FALSE);
-}
-
-/* Made at start, as every thread of the daemon is; without it (no thread
- * could be made) copies are freed where they are let go, as before. */
-static void
-releaser_init (void)
-{
-  static gsize done;
-
-  if (g_once_init_enter (&done))
-    {
-      g_autoptr(GError) error = NULL;
-
-      releaser = g_thread_pool_new (release_run, NULL, 1, TRUE, &error);
-      /* GLib 2.74 returns an exclusive pool with no thread, and the error
-       * set, when it cannot make one: such a pool would never free. */
-      if (releaser != NULL && error != NULL)
-        g_clear_pointer (&releaser, pool_free_now);
-      if (releaser == NULL)
-        g_warning (_("Cannot start the thread that frees large copies: %s"), error->message);
-      g_once_init_leave (&done, 1);
-    }
-}
-
-static void
-copy_free (gpointer data)
-{
-  Copy *copy = data;
-
-  if (releaser != NULL && g_bytes_get_size (copy->inner) >= RELEASE_AWAY)
-    {
-      /* GLib 2.74 queues the job even when it says it failed. */
-      g_thread_pool_push (releaser, copy, NULL);
-      return;
-    }
-  copy_release (copy);
-}
-
-/* (transfer full): a GBytes sharing @inner's memory, counted in live for
- * as long as anyone holds it. Takes @inner. */
-static GBytes *
-tracked_copy (Tracker *tracker,
-              GBytes  *inner)
-{
-  Copy *copy = g_new (Copy, 1);
-  gsize size;
-  gconstpointer data = g_bytes_get_data (inner, &size);
-
-  copy->inner = inner;
-  copy->tracker = tracker;
-  g_atomic_ref_count_inc (&tracker->refs);
-  atomic_fetch_add (&tracker->live, size);
-  return g_bytes_new_with_free_func (data, size, copy_free, copy);
 }
 
 static void
@@ -509,14 +246,12 @@ fc_cache_new (guint64 capacity)
 {
   FcCache *cache = g_new0 (FcCache, 1);
 
-  releaser_init ();
   g_mutex_init (&cache->lock);
   g_mutex_init (&cache->notify_lock);
   cache->history = fc_history_new (FC_HISTORY_LENGTH);
   cache->table = g_hash_table_new (g_str_hash, g_str_equal);
   g_queue_init (&cache->lru);
-  cache->tracker = g_new0 (Tracker, 1);
-  g_atomic_ref_count_init (&cache->tracker->refs);
+  cache->tracker = fc_cache_tracker_new ();
   cache->capacity = capacity;
   cache->max_entry_limit = G_MAXUINT64;
   update_bounds (cache);
@@ -535,7 +270,7 @@ fc_cache_free (FcCache *cache)
   fc_cache_clear (cache);
   g_return_if_fail (g_hash_table_size (cache->table) == 0);
   g_hash_table_unref (cache->table);
-  tracker_unref (cache->tracker);
+  fc_cache_tracker_unref (cache->tracker);
   fc_history_free (cache->history);
   g_mutex_clear (&cache->notify_lock);
   g_mutex_clear (&cache->lock);
@@ -648,26 +383,15 @@ fc_cache_lookup (FcCache         *cache,
 
   cost = entry_cost (name);
   if (id->size > cache->max_entry_size || !settled ||
-      !memory_allows (cache, id->size) || !make_room (cache, id->size, cost, &graveyard))
+      !fc_cache_memory_allows (cache, id->size) ||
+      !fc_cache_make_room (cache, id->size, cost, &graveyard))
     goto out;
 
-  entry = g_new0 (Entry, 1);
-  entry->name = g_strdup (name);
-  entry->id = *id;
-  entry->cost = cost;
-  entry->link.data = entry;
-  entry->flight = fc_flight_new ();
-  entry->loading = TRUE;
-  entry->in_table = TRUE;
-  entry->refs = 2;
-  g_hash_table_insert (cache->table, entry->name, entry);
-  cache->reserved += id->size;
-  cache->reserved_cost += cost;
-  *load = entry;
+  *load = fc_cache_load_begin (cache, name, id, cost);
   result = FC_LOOKUP_LOAD;
 
 out:
-  cache_unlock (cache, &graveyard);
+  fc_cache_unlock (cache, &graveyard);
   return result;
 }
 
@@ -723,132 +447,6 @@ fc_cache_lookup_hit (FcCache         *cache,
   return TRUE;
 }
 
-/* Ends the load of @entry: its reservation is released, and its flight
- * is returned, to be landed once the lock is released. */
-static FcFlight *
-load_end (FcCache   *cache,
-          Entry     *entry,
-          GBytes    *bytes,
-          Graveyard *graveyard)
-{
-  FcFlight *flight;
-
-  g_assert (entry->loading);
-
-  cache->reserved -= entry->id.size;
-  cache->reserved_cost -= entry->cost;
-
-  /* Capacity may have shrunk, or the name been invalidated, meanwhile:
-   * the waiters still get the bytes, the table only if they fit. */
-  if (entry->in_table &&
-      (bytes == NULL || !make_room (cache, entry->id.size, entry->cost, graveyard)))
-    entry_remove (cache, entry, graveyard);
-
-  entry->loading = FALSE;
-  if (bytes != NULL)
-    {
-      cache->loads++;
-      entry->bytes = g_bytes_ref (bytes);
-      entry->hits = entry->handed_off ? 0 : 1;
-      entry->last_use = g_get_real_time ();
-      if (entry->in_table)
-        {
-          g_queue_push_head_link (&cache->lru, &entry->link);
-          cache->size += entry->id.size;
-          cache->cost += entry->cost;
-        }
-    }
-
-  flight = g_steal_pointer (&entry->flight);
-  entry_unref (entry, graveyard);
-  return flight;
-}
-
-/**
- * fc_cache_load_take:
- * @cache: a cache
- * @load: (transfer full): from fc_cache_lookup()
- * @bytes: (transfer full): the whole content, of exactly the size in the
- *   lookup's identity
- *
- * Makes @bytes the cached copy and hands it to the requests that waited.
- * The entry counts the loader's GET as its first hit.
- *
- * Returns: (transfer full): the same content, to send instead of @bytes:
- *   the copy whose memory the cache accounts for as pinned once it has
- *   left the cache while a transfer still holds it
- */
-GBytes *
-fc_cache_load_take (FcCache     *cache,
-                    FcCacheLoad *load,
-                    GBytes      *bytes)
-{
-  Graveyard graveyard = { NULL };
-  g_autoptr(FcFlight) flight = NULL;
-  GBytes *copy;
-
-  g_return_val_if_fail (g_bytes_get_size (bytes) == load->id.size, bytes);
-
-  copy = tracked_copy (cache->tracker, bytes);
-  g_mutex_lock (&cache->lock);
-  flight = load_end (cache, load, copy, &graveyard);
-  cache_unlock (cache, &graveyard);
-  fc_flight_land (flight, NULL);
-  return copy;
-}
-
-/**
- * fc_cache_load_abort:
- * @cache: a cache
- * @load: (transfer full): from fc_cache_lookup()
- *
- * Ends a load that failed; the requests that joined its flight are told
- * it failed, and serve from disk themselves.
- */
-void
-fc_cache_load_abort (FcCache     *cache,
-                     FcCacheLoad *load)
-{
-  Graveyard graveyard = { NULL };
-  g_autoptr(FcFlight) flight = NULL;
-  g_autoptr(GError) error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED,
-                                                 _("The file could not be loaded into the cache"));
-
-  g_mutex_lock (&cache->lock);
-  flight = load_end (cache, load, NULL, &graveyard);
-  cache_unlock (cache, &graveyard);
-  fc_flight_land (flight, error);
-}
-
-/**
- * fc_cache_load_hand_off:
- * @load: a load from fc_cache_lookup(), not yet handed to another thread
- *
- * For a load done elsewhere (a pool) while its requester waits like
- * any other: the requester looks again once it lands, counted already,
- * and its hit is counted then, not by fc_cache_load_take().
- *
- * Returns: (transfer full): the flight that lands when @load ends
- */
-FcFlight *
-fc_cache_load_hand_off (FcCacheLoad *load)
-{
-  load->handed_off = TRUE;
-  return fc_flight_ref (load->flight);
-}
-
-/**
- * fc_cache_load_flight:
- * @load: a load in progress
- *
- * Returns: (transfer none): the flight that lands when @load ends
- */
-FcFlight *
-fc_cache_load_flight (FcCacheLoad *load)
-{
-  return load->flight;
-}
-
 /**
  * fc_cache_miss:
  * @cache: a cache
@@ -877,7 +475,7 @@ fc_cache_miss (FcCache       *cache,
     entry_drop (cache, entry, why, &graveyard);
   if (!counted)
     count_miss (cache, name, 0, FALSE, FALSE);
-  cache_unlock (cache, &graveyard);
+  fc_cache_unlock (cache, &graveyard);
 }
 
 /**
@@ -905,7 +503,7 @@ fc_cache_evict (FcCache    *cache,
       entry_drop (cache, entry, FC_EVICT_EVICT, &graveyard);
       evicted = TRUE;
     }
-  cache_unlock (cache, &graveyard);
+  fc_cache_unlock (cache, &graveyard);
   return evicted;
 }
 
@@ -925,7 +523,7 @@ fc_cache_clear (FcCache *cache)
 
   g_mutex_lock (&cache->lock);
   n = shrink_to (cache, 0, 0, FC_EVICT_CLEAR, &graveyard);
-  cache_unlock (cache, &graveyard);
+  fc_cache_unlock (cache, &graveyard);
   return n;
 }
 
@@ -948,7 +546,7 @@ fc_cache_set_capacity (FcCache *cache,
   cache->capacity = capacity;
   update_bounds (cache);
   shrink_to (cache, capacity, cache->cost_bound, FC_EVICT_CAPACITY, &graveyard);
-  cache_unlock (cache, &graveyard);
+  fc_cache_unlock (cache, &graveyard);
 }
 
 guint64
@@ -990,7 +588,7 @@ fc_cache_get_stats (FcCache           *cache,
   stats->size = cache->size;
   stats->capacity = cache->capacity;
   stats->max_entry_size = cache->max_entry_size;
-  stats->pinned = pinned (cache);
+  stats->pinned = fc_cache_pinned (cache);
 }
 
 static void
@@ -1101,87 +699,4 @@ fc_evict_reason_to_string (FcEvictReason reason)
 
   g_return_val_if_fail (reason < G_N_ELEMENTS (names), NULL);
   return names[reason];
-}
-
-/* Returns: how many requests the history holds (DBUS.md's History). */
-guint
-fc_cache_get_history_length (FcCache *cache)
-{
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&cache->lock);
-
-  return fc_history_get_length (cache->history);
-}
-
-struct _FcCacheHistory {
-  GArray *records;              /* (owned) (element-type FcRequestRecord) */
-  guint64 entry_limit;
-};
-
-/**
- * fc_cache_history_snapshot:
- * @cache: a cache
- *
- * Copies the recorded requests under the lock, so that a simulation can
- * run outside it, and outlive the cache. Any thread.
- *
- * Returns: (transfer full): the snapshot, for fc_cache_history_simulate()
- */
-FcCacheHistory *
-fc_cache_history_snapshot (FcCache *cache)
-{
-  FcCacheHistory *history = g_new (FcCacheHistory, 1);
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&cache->lock);
-
-  history->records = fc_history_copy (cache->history);
-  history->entry_limit = MIN (physical_memory () / 4, cache->max_entry_limit);
-  return history;
-}
-
-void
-fc_cache_history_free (FcCacheHistory *history)
-{
-  g_array_unref (history->records);
-  g_free (history);
-}
-
-/**
- * fc_cache_history_simulate:
- * @history: a snapshot
- * @capacities: (array length=n_capacities): capacities in bytes
- * @n_capacities: how many
- * @ratios: (out caller-allocates) (array length=n_capacities): the hit
- *   ratio each capacity would have had over the recorded requests
- *
- * See fc_advisor_simulate(). Any thread; touches no cache.
- */
-void
-fc_cache_history_simulate (FcCacheHistory *history,
-                           const guint64  *capacities,
-                           guint           n_capacities,
-                           double         *ratios)
-{
-  fc_advisor_simulate ((const FcRequestRecord *) (gpointer) history->records->data,
-                       history->records->len, history->entry_limit,
-                       capacities, n_capacities, ratios);
-}
-
-/**
- * fc_cache_simulate:
- * @cache: a cache
- * @capacities: (array length=n_capacities): capacities in bytes
- * @n_capacities: how many
- * @ratios: (out caller-allocates) (array length=n_capacities): the hit
- *   ratios, as fc_cache_history_simulate() gives them
- *
- * A snapshot and its simulation at once. Any thread.
- */
-void
-fc_cache_simulate (FcCache       *cache,
-                   const guint64 *capacities,
-                   guint          n_capacities,
-                   double        *ratios)
-{
-  g_autoptr(FcCacheHistory) history = fc_cache_history_snapshot (cache);
-
-  fc_cache_history_simulate (history, capacities, n_capacities, ratios);
 }

@@ -1,31 +1,12 @@
 #pragma once
 
 #include <glib.h>
-#include <sys/stat.h>
 
+#include "cache-cost.h"
+#include "file-id.h"
 #include "flight.h"
 
 G_BEGIN_DECLS
-
-/* What makes a file "the same file" for the cache: a change to any field
- * means the cached copy may be stale. ctime is there because a rewrite can
- * put mtime back (touch -r, rsync -t) but cannot put ctime back. */
-typedef struct {
-  guint64 dev;
-  guint64 ino;
-  guint64 size;
-  gint64 mtime_ns;
-  gint64 ctime_ns;
-  /* Not part of the identity: what tells a change of metadata from one
-   * of content when ctime moves under an open file (fc_file_unchanged()). */
-  guint32 mode;
-  guint32 uid;
-  guint32 gid;
-  guint64 nlink;
-  /* Not part of the identity: the filesystem is stamped by another
-   * clock or written by other machines (fc_settle_probe_fs()). */
-  gboolean foreign;
-} FcFileId;
 
 typedef struct _FcCache FcCache;
 typedef struct _FcCacheEntry FcCacheLoad;
@@ -80,11 +61,6 @@ typedef struct {
   guint64 hits;
   gint64 last_use;   /* g_get_real_time() of the last GET it answered */
 } FcCacheInfo;
-
-void        fc_file_id_from_stat    (FcFileId          *id,
-                                     const struct stat *st);
-gboolean    fc_file_id_equal        (const FcFileId    *a,
-                                     const FcFileId    *b);
 
 FcCache    *fc_cache_new            (guint64       capacity);
 void        fc_cache_free           (FcCache      *cache);
@@ -162,8 +138,6 @@ void        fc_cache_simulate       (FcCache      *cache,
                                      const guint64 *capacities,
                                      guint         n_capacities,
                                      double       *ratios);
-guint64     fc_cache_entry_cost     (gsize         name_len);
-guint64     fc_cache_bookkeeping_bound (guint64    capacity);
 GArray     *fc_cache_list_range     (FcCache      *cache,
                                      guint         offset,
                                      guint         count);

@@ -16,6 +16,7 @@
 #include "dir-index.h"
 #include "errors.h"
 #include "http-date.h"
+#include "json.h"
 #include "names.h"
 
 G_DEFINE_QUARK (fc-dir-index-error-quark, fc_dir_index_error)
@@ -339,28 +340,6 @@ fc_dir_index_html (const char *dir_name,
   return out;
 }
 
-/* RFC 8259 7: `"`, `\` and the controls must be escaped; the names are
- * valid UTF-8 already (fc_name_validate()), so the rest goes as is. */
-static void
-append_json_string (GString    *out,
-                    const char *text)
-{
-  g_string_append_c (out, '"');
-  for (const guchar *p = (const guchar *) text; *p != '\0'; p++)
-    {
-      if (*p == '"' || *p == '\\')
-        {
-          g_string_append_c (out, '\\');
-          g_string_append_c (out, (char) *p);
-        }
-      else if (*p < 0x20)
-        g_string_append_printf (out, "\\u%04x", *p);
-      else
-        g_string_append_c (out, (char) *p);
-    }
-  g_string_append_c (out, '"');
-}
-
 /**
  * fc_dir_index_json:
  * @entries: (element-type FcDirEntry): from fc_dir_index_read()
@@ -386,7 +365,7 @@ fc_dir_index_json (GArray *entries)
       if (i > 0)
         g_string_append (out, ", ");
       g_string_append (out, "{\"name\": ");
-      append_json_string (out, entry->name);
+      fc_json_append_string (out, entry->name);
       if (entry->is_dir)
         {
           g_string_append (out, ", \"type\": \"directory\"}");

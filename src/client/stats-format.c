@@ -7,6 +7,7 @@
 
 #include <glib/gi18n.h>
 
+#include "json.h"
 #include "stats-format.h"
 
 /* The column where the values of the table start: past the longest
@@ -245,25 +246,6 @@ fcc_stats_format_text (GVariant *stats,
 
 /* ---- JSON ---- */
 
-/* RFC 8259: a string in quotes, with the quote, the backslash and the
- * control characters escaped; the rest is UTF-8 as GVariant holds it. */
-static void
-append_json_string (GString    *out,
-                    const char *text)
-{
-  g_string_append_c (out, '"');
-  for (const guchar *p = (const guchar *) text; *p != '\0'; p++)
-    {
-      if (*p == '"' || *p == '\\')
-        g_string_append_printf (out, "\\%c", *p);
-      else if (*p < 0x20 || *p == 0x7f)
-        g_string_append_printf (out, "\\u%04x", *p);
-      else
-        g_string_append_c (out, *p);
-    }
-  g_string_append_c (out, '"');
-}
-
 static void
 append_json_value (GString  *out,
                    GVariant *value)
@@ -283,11 +265,11 @@ append_json_value (GString  *out,
                           ? g_ascii_dtostr (buffer, sizeof buffer, g_variant_get_double (value))
                           : "null");
   else if (is_string (value))
-    append_json_string (out, g_variant_get_string (value, NULL));
+    fc_json_append_string (out, g_variant_get_string (value, NULL));
   else
     {
       printed = g_variant_print (value, TRUE);
-      append_json_string (out, printed);
+      fc_json_append_string (out, printed);
     }
 }
 
@@ -316,7 +298,7 @@ fcc_stats_format_json (GVariant *stats)
         continue;
       g_string_append (out, first ? "\n  " : ",\n  ");
       first = FALSE;
-      append_json_string (out, key);
+      fc_json_append_string (out, key);
       g_string_append (out, ": ");
       append_json_value (out, value);
     }

@@ -112,9 +112,6 @@ on_refused_timeout (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* Debian's media-types; HTTP.md: read at start and on reload. */
-#define FC_MIME_TYPES_FILE "/etc/mime.types"
-
 /* HTTP.md: the refusal is HTTP's 503 only when an HTTP request line has
  * arrived already; what has not is never waited for. Main thread. */
 static const char *

@@ -458,6 +458,38 @@ fc_http_format_file (char                 *buf,
 }
 
 /**
+ * fc_http_format_listing:
+ * @buf: (out caller-allocates): room for %FC_HTTP_REPLY_MAX bytes
+ * @content_type: the listing's type
+ * @len: its length in bytes
+ * @date: IMF-fixdate of now
+ * @connection: how the exchange ends
+ *
+ * Writes the head of a directory listing's 200: HTTP.md "Directories",
+ * `Cache-Control: no-cache` and no validators.
+ *
+ * Returns: the head's length in bytes
+ */
+gsize
+fc_http_format_listing (char             *buf,
+                        const char       *content_type,
+                        gsize             len,
+                        const char       *date,
+                        FcHttpConnection  connection)
+{
+  Out out = { buf, buf + FC_HTTP_REPLY_MAX };
+
+  put_status_line (&out, 200);
+  PUT (&out, "Content-Type: ");
+  put_str (&out, content_type);
+  PUT (&out, "\r\nContent-Length: ");
+  put_uint (&out, len);
+  PUT (&out, "\r\nCache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\n");
+  put_tail (&out, date, connection);
+  return (gsize) (out.p - buf);
+}
+
+/**
  * fc_http_format_error:
  * @buf: (out caller-allocates): room for %FC_HTTP_REPLY_MAX bytes
  * @status: a status other than 2xx and 304

@@ -51,6 +51,11 @@ void   fc_http_evaluate        (const FcHttpRequest *request,
                                 FcHttpVerdict       *verdict);
 gsize  fc_http_format_file     (char                *buf,
                                 const FcHttpFileHead *head);
+gsize  fc_http_format_listing  (char                *buf,
+                                const char          *content_type,
+                                gsize                len,
+                                const char          *date,
+                                FcHttpConnection     connection);
 gsize  fc_http_format_error    (char                *buf,
                                 guint                status,
                                 const char          *reason,

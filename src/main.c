@@ -87,6 +87,7 @@ parse_options (Options   *options,
     SETTING_OPTION ("drain-timeout", N_("Seconds a stop lets the requests received be answered before it cuts them (default: 5)"), N_("S")),
     { "no-http", 0, G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, (gpointer) on_no_http_option,
       N_("Do not speak HTTP: every connection speaks the line protocol (key: http = false)"), NULL },
+    SETTING_FLAG ("index", N_("Over HTTP, list the entries of a directory asked for with a trailing slash (HTML or JSON)")),
     SETTING_FLAG ("no-dbus", N_("Do not export the D-Bus control interface")),
     SETTING_FLAG ("system", N_("Use the system bus instead of the session bus")),
     SETTING_FLAG ("verbose", N_("Log every request (debug messages)")),
@@ -293,8 +294,9 @@ apply_setting (Run              *run,
       /* Read from the settings in force when a stop begins. */
       break;
     case FC_SETTING_HTTP:
+    case FC_SETTING_INDEX:
       /* New connections pick their dialect by it; open ones keep theirs. */
-      fc_server_set_http (run->server, next->http);
+      fc_server_set_http (run->server, next->http, next->index);
       break;
     default:
       g_assert_not_reached ();
@@ -558,6 +560,7 @@ main (int   argc,
     .idle_timeout = settings.idle_timeout,
     .send_timeout = settings.send_timeout,
     .http = settings.http,
+    .index = settings.index,
   };
 
   cache = fc_cache_new (settings.cache_size);

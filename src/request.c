@@ -11,6 +11,7 @@
 #include <glib/gi18n.h>
 
 #include "beneath.h"
+#include "dir-index.h"
 #include "file-read.h"
 #include "protocol.h"
 #include "ratelimit.h"
@@ -110,6 +111,30 @@ http_answer_error (FcServeContext       *context,
 
 #define HTTP_ANSWER_STATUS(context, http, status, reason, reply) \
   http_answer_status (context, http, status, reason, sizeof (reason) - 1, NULL, 0, reply)
+
+/* With --index, `/dir` that is a directory is sent to `/dir/`, the path
+ * as received (HTTP.md "Directories"). */
+static gboolean
+answer_redirect (FcServeContext *context,
+                 FcHttpExchange *http,
+                 FcReply        *reply)
+{
+  static const char reason[] = "a directory: see the Location";
+  const FcHttpRequest *request = http->request;
+  char field[FC_HTTP_LINE_MAX + 16];
+  struct stat st;
+  gsize len;
+
+  if (!FC_SETTING_LOAD (context, index) ||
+      !fc_stat_beneath (context->root_fd, request->name, &st, NULL) || !S_ISDIR (st.st_mode))
+    return FALSE;
+  len = (gsize) g_snprintf (field, sizeof field, "Location: %.*s/\r\n",
+                            (int) request->path.len, request->path.data);
+  http_answer_status (context, http, 301, reason, sizeof reason - 1, field, len, reply);
+  /* A redirect is no error. */
+  atomic_fetch_sub (&context->errors, 1);
+  return TRUE;
+}
 
 /* A hit proved fresh by one fstatat() per component beneath the root,
  * against the identity the cached bytes were read with: no open(), no
@@ -451,7 +476,11 @@ answer_file_error (FcServeContext  *context,
   if (error->domain != FC_ERROR || error->code == FC_ERROR_READ_FAILED)
     warn_unservable (request->name, error);
   if (request->http != NULL)
-    http_answer_error (context, request->http, error, reply);
+    {
+      if (!g_error_matches (error, FC_ERROR, FC_ERROR_NOT_REGULAR) ||
+          !answer_redirect (context, request->http, reply))
+        http_answer_error (context, request->http, error, reply);
+    }
   else
     fc_request_answer_error (context, error, reply);
 }
@@ -540,15 +569,13 @@ list_drop_unreachable (FcServeContext *context,
     }
 }
 
-static void
-answer_list (FcServeContext *context,
-             FcReply        *reply)
+/* @text (consumed) as bytes charged against FC_LISTING_BUDGET while a
+ * reply holds them, or NULL with @error set when that would exceed it. */
+static GBytes *
+listing_new (FcServeContext  *context,
+             GString         *text,
+             GError         **error)
 {
-  g_autoptr(GArray) entries = fc_cache_list (context->cache);
-  GString *text = NULL;
-
-  list_drop_unreachable (context, entries);
-  text = fc_format_list (entries);
   Listing *listing = g_new (Listing, 1);
   g_autoptr(GBytes) bytes = NULL;
 
@@ -558,16 +585,31 @@ answer_list (FcServeContext *context,
   bytes = g_bytes_new_with_free_func (listing->text, listing->len, listing_free, listing);
   if (atomic_fetch_add (&context->listing_bytes, listing->len) + listing->len > FC_LISTING_BUDGET)
     {
-      g_autoptr(GError) error = g_error_new (FC_ERROR, FC_ERROR_LISTINGS_BUSY,
-                                             "LIST replies in flight would exceed %u bytes",
-                                             FC_LISTING_BUDGET);
+      g_set_error (error, FC_ERROR, FC_ERROR_LISTINGS_BUSY,
+                   "listings in flight would exceed %u bytes", FC_LISTING_BUDGET);
+      return NULL;
+    }
+  return g_steal_pointer (&bytes);
+}
 
+static void
+answer_list (FcServeContext *context,
+             FcReply        *reply)
+{
+  g_autoptr(GArray) entries = fc_cache_list (context->cache);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+
+  list_drop_unreachable (context, entries);
+  bytes = listing_new (context, fc_format_list (entries), &error);
+  if (bytes == NULL)
+    {
       fc_request_answer_error (context, error, reply);
       return;
     }
 
   /* LIST's text is all status line, no body: bytes-sent counts bodies. */
-  fc_reply_set_static (reply, listing->text, listing->len);
+  fc_reply_set_static (reply, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
   reply->bytes = g_steal_pointer (&bytes);
 }
 
@@ -778,8 +820,60 @@ fc_request_answer_http_refusal (FcServeContext      *context,
   return refusal->close ? FC_ANSWER_CLOSE : FC_ANSWER_REPLY;
 }
 
-/* A path that names a directory, or ends in `/`: without --index a
- * directory is 403 and a file is 404 (HTTP.md "Directories"). */
+/* The listing of a directory (HTTP.md "Directories"): JSON or HTML by
+ * Accept, charged against the budget LIST replies share. */
+static void
+answer_index (FcServeContext *context,
+              FcHttpExchange *http,
+              FcReply        *reply)
+{
+  const FcHttpRequest *request = http->request;
+  const char *values[FC_HTTP_LIST_MAX];
+  gsize lens[FC_HTTP_LIST_MAX];
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) entries = NULL;
+  g_autoptr(GBytes) body = NULL;
+  g_autofree char *dir_name = NULL;
+  gboolean json;
+  gsize len;
+
+  entries = fc_dir_index_read (context->root_fd, request->name, FC_DIR_INDEX_MAX_ENTRIES, &error);
+  if (entries == NULL && g_error_matches (error, FC_DIR_INDEX_ERROR, FC_DIR_INDEX_ERROR_TOO_MANY))
+    {
+      http_answer_status (context, http, 500, error->message, strlen (error->message), NULL, 0, reply);
+      return;
+    }
+  if (entries == NULL)
+    {
+      http_answer_error (context, http, error, reply);
+      return;
+    }
+
+  for (guint i = 0; i < request->accept.n; i++)
+    {
+      values[i] = request->accept.lines[i].data;
+      lens[i] = request->accept.lines[i].len;
+    }
+  json = fc_accept_prefers_json (values, lens, request->accept.n);
+  dir_name = g_strconcat ("/", request->name, request->name_len > 0 ? "/" : "", NULL);
+  body = listing_new (context, json ? fc_dir_index_json (entries) : fc_dir_index_html (dir_name, entries),
+                      &error);
+  if (body == NULL)
+    {
+      http_answer_error (context, http, error, reply);
+      return;
+    }
+
+  len = fc_http_format_listing (http->buf, json ? "application/json" : "text/html; charset=utf-8",
+                                g_bytes_get_size (body), http->date, http->connection);
+  if (request->method == FC_HTTP_GET)
+    fc_reply_set_bytes (reply, body);
+  fc_reply_set_head (reply, http->buf, len, TRUE);
+}
+
+/* A path that ends in `/` (HTTP.md "Directories"): the listing with
+ * --index; without it a directory is 403; a path to anything else is
+ * 404. */
 static void
 answer_directory_form (FcServeContext *context,
                        FcHttpExchange *http,
@@ -790,22 +884,21 @@ answer_directory_form (FcServeContext *context,
   struct stat st;
   int fd;
 
-  if (request->name_len == 0)
+  if (FC_SETTING_LOAD (context, index))
     {
-      HTTP_ANSWER_STATUS (context, http, 403, "a directory", reply);
+      answer_index (context, http, reply);
       return;
     }
-  fd = fc_open_beneath (context->root_fd, request->name, &st, &error);
+  fd = fc_open_dir_beneath (context->root_fd, request->name, &st, &error);
   if (fd >= 0)
     {
       close (fd);
-      HTTP_ANSWER_STATUS (context, http, 404, "not a directory", reply);
+      HTTP_ANSWER_STATUS (context, http, 403, "a directory, and no index is served", reply);
     }
-  else if (g_error_matches (error, FC_ERROR, FC_ERROR_NOT_REGULAR))
-    HTTP_ANSWER_STATUS (context, http, 403, "a directory", reply);
   else
     http_answer_error (context, http, error, reply);
 }
+
 
 /**
  * fc_request_answer_http:

@@ -21,6 +21,7 @@ typedef struct {
   FcJobs *jobs;                 /* (owned) (nullable): set while serving */
   FcMimeTable *mime;            /* (owned): Content-Type by extension */
   atomic_bool http;             /* the HTTP dialect is on (HTTP.md, `--no-http`) */
+  atomic_bool index;            /* HTTP lists directories (`--index`) */
   atomic_int_fast64_t request_timeout;  /* µs */
   atomic_int_fast64_t idle_timeout;     /* µs */
   atomic_int_fast64_t send_timeout;     /* µs */

@@ -261,7 +261,7 @@ fc_server_new (const FcServerConfig  *config,
   server->context.mime = fc_mime_table_new (FC_MIME_TYPES_FILE, error);
   if (server->context.mime == NULL)
     return NULL;
-  fc_server_set_http (server, config->http);
+  fc_server_set_http (server, config->http, config->index);
   fc_server_refresh_debug (server);
   return g_steal_pointer (&server);
 }
@@ -632,14 +632,18 @@ fc_server_set_timeouts (FcServer *server,
  * @server: a server
  * @http: whether connections may speak HTTP (HTTP.md); otherwise every
  *   first line is the line protocol's
+ * @index: whether HTTP lists directories (HTTP.md "Directories")
  *
- * Applies to connections whose first line has not arrived yet. Any thread.
+ * @http applies to connections whose first line has not arrived yet,
+ * @index to the next request. Any thread.
  */
 void
 fc_server_set_http (FcServer *server,
-                    gboolean  http)
+                    gboolean  http,
+                    gboolean  index)
 {
   atomic_store (&server->context.http, http);
+  atomic_store (&server->context.index, index);
 }
 
 /**

@@ -18,6 +18,7 @@ typedef struct {
   guint idle_timeout;       /* seconds */
   guint send_timeout;       /* seconds */
   gboolean http;            /* the HTTP dialect is on */
+  gboolean index;           /* HTTP lists directories */
 } FcServerConfig;
 
 typedef struct {
@@ -46,7 +47,8 @@ void        fc_server_drain        (FcServer              *server,
 void        fc_server_stop         (FcServer              *server);
 void        fc_server_free         (FcServer              *server);
 void        fc_server_set_http     (FcServer              *server,
-                                    gboolean               http);
+                                    gboolean               http,
+                                    gboolean               index);
 guint16     fc_server_get_port     (FcServer              *server);
 const char *fc_server_get_root     (FcServer              *server);
 guint       fc_server_get_threads  (FcServer              *server);

@@ -49,6 +49,7 @@ static const SettingInfo infos[FC_N_SETTINGS] = {
   /* Key `http`, as HTTP.md names it; on the command line only its
    * negation, `--no-http`, since it is on by default. */
   [FC_SETTING_HTTP] = { "http", TYPE_BOOLEAN, FIELD (http), 0, 0, TRUE },
+  [FC_SETTING_INDEX] = { "index", TYPE_BOOLEAN, FIELD (index), 0, 0, TRUE },
   [FC_SETTING_NO_DBUS] = { "no-dbus", TYPE_BOOLEAN, FIELD (no_dbus), 0, 0, FALSE },
   [FC_SETTING_SYSTEM] = { "system", TYPE_BOOLEAN, FIELD (system_bus), 0, 0, FALSE },
   [FC_SETTING_VERBOSE] = { "verbose", TYPE_BOOLEAN, FIELD (verbose), 0, 0, TRUE },

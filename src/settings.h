@@ -33,6 +33,7 @@ typedef enum {
   FC_SETTING_SEND_TIMEOUT,
   FC_SETTING_DRAIN_TIMEOUT,
   FC_SETTING_HTTP,
+  FC_SETTING_INDEX,
   FC_SETTING_NO_DBUS,
   FC_SETTING_SYSTEM,
   FC_SETTING_VERBOSE,
@@ -52,6 +53,7 @@ typedef struct {
   guint send_timeout;       /* seconds */
   guint drain_timeout;      /* seconds a stop waits for the requests received */
   gboolean http;            /* the HTTP dialect (HTTP.md); `--no-http` turns it off */
+  gboolean index;           /* HTTP lists directories */
   gboolean no_dbus;
   gboolean system_bus;
   gboolean verbose;         /* debug messages, one per request */

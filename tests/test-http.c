@@ -2,6 +2,7 @@
  * GET and HEAD; validators, conditions, ranges, Repr-Digest; errors;
  * connections; counting. Each response is read byte by byte as a client
  * would, its framing (Content-Length, what follows) checked. */
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -106,6 +107,17 @@ assert_body (Response   *r,
 }
 
 #define GET(path) "GET " path " HTTP/1.1\r\nHost: test\r\n\r\n"
+
+/* The connection still answers: nothing was left unread of the last
+ * response. */
+static void
+assert_still_answers (int fd)
+{
+  g_autoptr(Response) r = exchange (fd, GET ("/a.txt"), FALSE);
+
+  g_assert_cmpuint (r->status, ==, 200);
+  assert_body (r, "alpha\n", 6);
+}
 
 /* HTTP.md's example, byte for byte where it is fixed. */
 static void
@@ -469,7 +481,7 @@ test_errors (void)
     { "GET /a.txt HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 400, TRUE },
     { "GET /a.txt HTTP/1.1\r\nHost : x\r\n\r\n", 400, TRUE },
     { "GET /a.txt HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400, TRUE },
-    { "GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400, TRUE },
+    { "GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 2\r\n\r\n", 400, TRUE },
     { "GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", 413, TRUE },
     { "GET /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", 501, TRUE },
     { "GET /a.txt HTTP/2.0\r\nHost: x\r\n\r\n", 505, TRUE },
@@ -617,6 +629,66 @@ test_refused (void)
   tu_daemon_stop (d);
 }
 
+/* --index: listings, the redirect to the slash, and what stays refused. */
+static void
+test_index (void)
+{
+  TuDaemon *d = tu_daemon_start ("--index", NULL);
+  int fd = tu_connect (d->port);
+  g_autoptr(Response) html = NULL;
+  g_autoptr(Response) json = NULL;
+  g_autoptr(Response) moved = NULL;
+  g_autoptr(Response) sub = NULL;
+  g_autoptr(Response) file_slash = NULL;
+  g_autoptr(Response) head = NULL;
+  struct timespec times[2] = { { 1764532170, 0 }, { 1764532170, 0 } };
+  g_autofree char *path = NULL;
+  g_autofree char *html_text = NULL;
+
+  tu_write_file_str (d->root, "a.txt", "alpha\n");
+  tu_write_file_str (d->root, "sub/b <&>.txt", "b\n");
+  path = tu_daemon_path (d, "a.txt");
+  g_assert_cmpint (utimensat (AT_FDCWD, path, times, 0), ==, 0);
+
+  html = exchange (fd, GET ("/"), FALSE);
+  g_assert_cmpuint (html->status, ==, 200);
+  g_assert_cmpstr (field (html, "content-type"), ==, "text/html; charset=utf-8");
+  g_assert_cmpstr (field (html, "cache-control"), ==, "no-cache");
+  g_assert_null (field (html, "etag"));
+  html_text = g_strndup ((const char *) html->body, html->body_len);
+  g_assert_nonnull (strstr (html_text, "href=\"a.txt\""));
+  g_assert_nonnull (strstr (html_text, "href=\"sub/\""));
+
+  json = exchange (fd, "GET / HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n", FALSE);
+  g_assert_cmpstr (field (json, "content-type"), ==, "application/json");
+  {
+    static const char expected[] = "[{\"name\": \"a.txt\", \"type\": \"file\", \"size\": 6, "
+                                   "\"mtime\": \"2025-11-30T19:49:30Z\"}, "
+                                   "{\"name\": \"sub\", \"type\": \"directory\"}]";
+
+    assert_body (json, expected, sizeof expected - 1);
+  }
+
+  moved = exchange (fd, "GET /sub?x=1 HTTP/1.1\r\nHost: x\r\n\r\n", FALSE);
+  g_assert_cmpuint (moved->status, ==, 301);
+  g_assert_cmpstr (field (moved, "location"), ==, "/sub/");
+
+  sub = exchange (fd, GET ("/sub/"), FALSE);
+  g_assert_cmpuint (sub->status, ==, 200);
+  g_assert_nonnull (g_strstr_len ((const char *) sub->body, sub->body_len, "b &lt;&amp;&gt;.txt"));
+  g_assert_nonnull (g_strstr_len ((const char *) sub->body, sub->body_len, "href=\"b%20%3C%26%3E.txt\""));
+
+  file_slash = exchange (fd, GET ("/a.txt/"), FALSE);
+  g_assert_cmpuint (file_slash->status, ==, 404);
+  head = exchange (fd, "HEAD /sub/ HTTP/1.1\r\nHost: x\r\n\r\n", TRUE);
+  g_assert_cmpuint (head->status, ==, 200);
+  g_assert_cmpstr (field (head, "content-length"), ==, field (sub, "content-length"));
+  assert_still_answers (fd);
+
+  close (fd);
+  tu_daemon_stop (d);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -635,5 +707,6 @@ main (int argc, char **argv)
   g_test_add_func ("/http/connections", test_connections);
   g_test_add_func ("/http/counting", test_counting);
   g_test_add_func ("/http/refused", test_refused);
+  g_test_add_func ("/http/index", test_index);
   return g_test_run ();
 }

@@ -32,6 +32,7 @@ test_file_every_key (void)
     "send-timeout = 6\n"
     "drain-timeout = 7\n"
     "http = false\n"
+    "index = true\n"
     "no-dbus = true\n"
     "system = true\n"
     "verbose = 1\n";
@@ -47,6 +48,7 @@ test_file_every_key (void)
   g_assert_cmpuint (settings.port, ==, 8080);
   g_assert_cmpuint (settings.cache_size, ==, 2 << 20);
   g_assert_false (settings.http);
+  g_assert_true (settings.index);
   g_assert_cmpuint (settings.max_entry_size, ==, 512 << 10);
   g_assert_cmpuint (settings.max_clients, ==, 50);
   g_assert_cmpuint (settings.threads, ==, 3);
@@ -350,6 +352,7 @@ test_live (void)
     FC_SETTING_CACHE_SIZE, FC_SETTING_MAX_ENTRY_SIZE, FC_SETTING_MAX_CLIENTS,
     FC_SETTING_THREADS, FC_SETTING_REQUEST_TIMEOUT, FC_SETTING_IDLE_TIMEOUT,
     FC_SETTING_SEND_TIMEOUT, FC_SETTING_DRAIN_TIMEOUT, FC_SETTING_VERBOSE, FC_SETTING_HTTP,
+    FC_SETTING_INDEX,
   };
   guint expected = 0;
 

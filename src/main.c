@@ -344,6 +344,7 @@ on_reload_signal (gpointer user_data)
       return G_SOURCE_CONTINUE;
     }
 
+  fc_server_reload_mime (run->server);
   changed = fc_settings_diff (run->settings, &next);
   for (guint i = 0; i < FC_N_SETTINGS; i++)
     {

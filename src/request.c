@@ -386,7 +386,8 @@ answer_http_source (FcServeContext  *context,
   else
     have_digest = fc_digests_peek (context->digests, &source->id, digest);
   head.digest = have_digest ? digest : NULL;
-  head.content_type = fc_mime_table_lookup (context->mime, request->name, request->name_len);
+  head.content_type = fc_mime_table_lookup (g_atomic_pointer_get (&context->mime),
+                                            request->name, request->name_len);
 
   if (request->method == FC_HTTP_GET)
     {

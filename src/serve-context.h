@@ -19,7 +19,8 @@ typedef struct {
   FcCache *cache;               /* (unowned) */
   FcDigests *digests;           /* (owned) */
   FcJobs *jobs;                 /* (owned) (nullable): set while serving */
-  FcMimeTable *mime;            /* (owned): Content-Type by extension */
+  FcMimeTable *mime;            /* (owned): Content-Type by extension; atomic, a reload
+                                 * swaps it (fc_server_reload_mime()) */
   atomic_bool http;             /* the HTTP dialect is on (HTTP.md, `--no-http`) */
   atomic_bool index;            /* HTTP lists directories (`--index`) */
   atomic_int_fast64_t request_timeout;  /* µs */

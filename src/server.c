@@ -52,7 +52,37 @@ struct _FcServer {
 
   atomic_uint_fast64_t refused;
   atomic_uint_fast64_t clients_total;
+  /* (element-type RetiredMime) (owned): tables a reload replaced, kept
+   * while a worker may still be reading one; main thread only. */
+  GQueue retired_mime;
 };
+
+/* Debian's media-types file, or `$FILECACHED_MIME_TYPES` (a test's own). */
+static const char *
+mime_types_path (void)
+{
+  const char *path = g_getenv ("FILECACHED_MIME_TYPES");
+
+  return path != NULL && *path != '\0' ? path : FC_MIME_TYPES_FILE;
+}
+
+/* A worker looks a type up and copies it into a head without blocking
+ * in between: a replaced table is kept far longer than that. */
+#define MIME_RETIRE_USEC (10 * G_USEC_PER_SEC)
+
+typedef struct {
+  FcMimeTable *table;             /* (owned) */
+  gint64 since;                   /* monotonic µs */
+} RetiredMime;
+
+static void
+retired_mime_free (gpointer data)
+{
+  RetiredMime *retired = data;
+
+  fc_mime_table_unref (retired->table);
+  g_free (retired);
+}
 
 typedef struct {
   FcServer *server;
@@ -258,7 +288,7 @@ fc_server_new (const FcServerConfig  *config,
   server->context.cache = cache;
   /* Each ready digest costs about 120 bytes: 2 MiB in all. */
   server->context.digests = fc_digests_new (16384);
-  server->context.mime = fc_mime_table_new (FC_MIME_TYPES_FILE, error);
+  server->context.mime = fc_mime_table_new (mime_types_path (), error);
   if (server->context.mime == NULL)
     return NULL;
   fc_server_set_http (server, config->http, config->index);
@@ -517,6 +547,7 @@ fc_server_free (FcServer *server)
     g_close (server->context.root_fd, NULL);
   g_clear_pointer (&server->context.digests, fc_digests_free);
   g_clear_pointer (&server->context.mime, fc_mime_table_unref);
+  g_queue_clear_full (&server->retired_mime, retired_mime_free);
   g_free (server->root);
   g_free (server->host);
   g_free (server);
@@ -644,6 +675,38 @@ fc_server_set_http (FcServer *server,
 {
   atomic_store (&server->context.http, http);
   atomic_store (&server->context.index, index);
+}
+
+/**
+ * fc_server_reload_mime:
+ * @server: a server
+ *
+ * Reads /etc/mime.types (or `$FILECACHED_MIME_TYPES`) again (HTTP.md:
+ * at start and on reload); the
+ * table in force stays when the file cannot be read, with a warning
+ * naming it. Main thread.
+ */
+void
+fc_server_reload_mime (FcServer *server)
+{
+  g_autoptr(GError) error = NULL;
+  FcMimeTable *table = fc_mime_table_new (mime_types_path (), &error);
+  RetiredMime *retired;
+  gint64 now = g_get_monotonic_time ();
+
+  if (table == NULL)
+    {
+      g_warning (_("Content types stay as they were: %s"), error->message);
+      return;
+    }
+  while (!g_queue_is_empty (&server->retired_mime) &&
+         ((RetiredMime *) g_queue_peek_head (&server->retired_mime))->since + MIME_RETIRE_USEC < now)
+    retired_mime_free (g_queue_pop_head (&server->retired_mime));
+
+  retired = g_new (RetiredMime, 1);
+  retired->table = g_atomic_pointer_exchange (&server->context.mime, table);
+  retired->since = now;
+  g_queue_push_tail (&server->retired_mime, retired);
 }
 
 /**

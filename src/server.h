@@ -46,6 +46,7 @@ void        fc_server_drain        (FcServer              *server,
                                     gpointer               user_data);
 void        fc_server_stop         (FcServer              *server);
 void        fc_server_free         (FcServer              *server);
+void        fc_server_reload_mime  (FcServer              *server);
 void        fc_server_set_http     (FcServer              *server,
                                     gboolean               http,
                                     gboolean               index);

@@ -689,6 +689,43 @@ test_index (void)
   tu_daemon_stop (d);
 }
 
+/* Content-Type follows the types file, read again on SIGHUP; an unknown
+ * extension is application/octet-stream. */
+static void
+test_types_reload (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("filecached-types-XXXXXX", NULL);
+  g_autofree char *types = g_build_filename (dir, "mime.types", NULL);
+  TuDaemon *d;
+  int fd;
+  g_autoptr(Response) first = NULL;
+  g_autoptr(Response) second = NULL;
+  g_autoptr(Response) unknown = NULL;
+  g_autofree char *line = NULL;
+
+  g_assert_true (g_file_set_contents (types, "# test\ntext/x-first foo FOO2\n", -1, NULL));
+  g_setenv ("FILECACHED_MIME_TYPES", types, TRUE);
+  d = tu_daemon_start_logged (NULL);
+  g_unsetenv ("FILECACHED_MIME_TYPES");
+  tu_write_file_str (d->root, "a.FOO", "x\n");
+  tu_write_file_str (d->root, "b.bar", "y\n");
+  fd = tu_connect (d->port);
+  first = exchange (fd, GET ("/a.FOO"), FALSE);
+  g_assert_cmpstr (field (first, "content-type"), ==, "text/x-first");
+  unknown = exchange (fd, GET ("/b.bar"), FALSE);
+  g_assert_cmpstr (field (unknown, "content-type"), ==, "application/octet-stream");
+
+  g_assert_true (g_file_set_contents (types, "text/x-second foo\n", -1, NULL));
+  kill ((pid_t) atoi (g_subprocess_get_identifier (d->proc)), SIGHUP);
+  line = tu_daemon_await_stderr (d, "Reloaded");
+  second = exchange (fd, GET ("/a.FOO"), FALSE);
+  g_assert_cmpstr (field (second, "content-type"), ==, "text/x-second");
+
+  close (fd);
+  tu_daemon_stop (d);
+  tu_rm_rf (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -708,5 +745,6 @@ main (int argc, char **argv)
   g_test_add_func ("/http/counting", test_counting);
   g_test_add_func ("/http/refused", test_refused);
   g_test_add_func ("/http/index", test_index);
+  g_test_add_func ("/http/types-reload", test_types_reload);
   return g_test_run ();
 }

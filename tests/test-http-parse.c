@@ -4,7 +4,18 @@
 #include "http-parse.h"
 #include "names.h"
 
-/* The daemon's buffer, and nothing past it: an over-read is ASan's. */
+/* The daemon's buffer, and nothing past it: an over-read is ASan's.
+ * Never NULL, as the daemon's is not even when empty. */
+static char *
+copy (const char *text,
+      gsize       len)
+{
+  char *buf = g_malloc (MAX (len, 1));
+
+  memcpy (buf, text, len);
+  return buf;
+}
+
 typedef struct {
   char *buf;
   gsize consumed;
@@ -28,7 +39,7 @@ parse_len (const char  *text,
 {
   Parsed *parsed = g_new0 (Parsed, 1);
 
-  parsed->buf = g_memdup2 (text, len);
+  parsed->buf = copy (text, len);
   *out = parsed;
   return fc_http_parse (parsed->buf, len, &parsed->request, &parsed->consumed, &parsed->refusal);
 }
@@ -44,7 +55,7 @@ static FcSniff
 sniff_len (const char *text,
            gsize       len)
 {
-  g_autofree char *buf = g_memdup2 (text, len);
+  g_autofree char *buf = copy (text, len);
 
   return fc_http_sniff (buf, len);
 }

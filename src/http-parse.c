@@ -413,9 +413,6 @@ field_line (const char    *line,
       /* RFC 9112 6.3 (5): an invalid length cannot frame the message. */
       if (!each_element (value, content_length_element, &fields->content_length))
         return refuse (refusal, 400, TRUE, "Invalid Content-Length");
-      for (gsize i = 0; i < fields->content_length.len; i++)
-        if (fields->content_length.data[i] != '0')
-          return refuse (refusal, 413, TRUE, "GET and HEAD take no body");
     }
   else if (NAME_IS (line, name_len, "transfer-encoding"))
     /* RFC 9112 6.1: no coding is implemented, so none can be decoded. */
@@ -726,6 +723,11 @@ fc_http_parse (const char     *buf,
   /* RFC 9112 3.2: an HTTP/1.1 request lacking Host is a 400. */
   if (request->minor == 1 && fields.hosts == 0)
     return refuse (refusal, 400, TRUE, "No Host");
+  /* Only once every Content-Length line is seen: a later one that
+   * differs makes the framing invalid (400), not merely a body (413). */
+  for (gsize i = 0; i < fields.content_length.len; i++)
+    if (fields.content_length.data[i] != '0')
+      return refuse (refusal, 413, TRUE, "GET and HEAD take no body");
 
   request->keep_alive = request->minor == 1 ? !fields.close : fields.keep_alive && !fields.close;
   request->echo_keep_alive = request->minor == 0 && request->keep_alive;

@@ -482,6 +482,7 @@ test_errors (void)
     { "GET /a.txt HTTP/1.1\r\nHost : x\r\n\r\n", 400, TRUE },
     { "GET /a.txt HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400, TRUE },
     { "GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 2\r\n\r\n", 400, TRUE },
+    { "GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400, TRUE },
     { "GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", 413, TRUE },
     { "GET /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", 501, TRUE },
     { "GET /a.txt HTTP/2.0\r\nHost: x\r\n\r\n", 505, TRUE },

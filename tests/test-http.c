@@ -489,8 +489,10 @@ test_errors (void)
     { "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505, TRUE },
   };
 
+  g_autofree char *sub = tu_daemon_path (d, "sub");
+
   tu_write_file_str (d->root, "a.txt", "alpha\n");
-  g_assert_cmpint (mkdir (tu_daemon_path (d, "sub"), 0755), ==, 0);
+  g_assert_cmpint (mkdir (sub, 0755), ==, 0);
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       int fd = tu_connect (d->port);

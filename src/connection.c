@@ -282,6 +282,11 @@ conn_answer_http (FcConn        *conn,
   switch (fc_http_parse (buf, len, &scratch->http_request, &consumed, &refusal))
     {
     case FC_HTTP_DONE:
+      /* A stop answers what was received and then closes: the response
+       * says so, so that a client (or a proxy) does not reuse the
+       * connection for a request nobody will answer. */
+      if (conn->draining)
+        scratch->http_request.keep_alive = FALSE;
       *answer = fc_request_answer_http (conn->context, &scratch->http_request, &conn->park,
                                         &conn->reply, &scratch->chunk, &scratch->http);
       if (*answer == FC_ANSWER_WAIT)

@@ -729,6 +729,36 @@ test_types_reload (void)
   tu_rm_rf (dir);
 }
 
+/* A stop answers what was received: a request pipelined behind a
+ * transfer is answered after it, saying `Connection: close`, then the
+ * connection closes. */
+static void
+test_stop_drains (void)
+{
+  TuDaemon *d = tu_daemon_start ("--cache-size", "1M", "--drain-timeout", "60", NULL);
+  gsize size = 16 * MiB;
+  g_autofree guint8 *big = tu_put_seeded (d, "big", 25, size);
+  int fd = tu_connect_full ("127.0.0.1", d->port, 8192);
+  g_autoptr(Response) first = NULL;
+  g_autoptr(Response) second = NULL;
+  g_autofree guint8 *body = NULL;
+
+  tu_write_file_str (d->root, "a.txt", "alpha\n");
+  tu_send_str (fd, GET ("/big") GET ("/a.txt"));
+  first = read_response (fd, TRUE);
+  g_assert_cmpuint (first->status, ==, 200);
+  g_assert_null (field (first, "connection"));
+  g_subprocess_send_signal (d->proc, SIGTERM);
+  body = tu_read_exact (fd, size);
+  g_assert_cmpmem (body, size, big, size);
+  second = read_response (fd, FALSE);
+  assert_body (second, "alpha\n", 6);
+  g_assert_cmpstr (field (second, "connection"), ==, "close");
+  tu_expect_eof (fd);
+  close (fd);
+  g_assert_cmpint (tu_daemon_finish (d, 0, TU_IO_TIMEOUT_S, NULL), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -749,5 +779,6 @@ main (int argc, char **argv)
   g_test_add_func ("/http/refused", test_refused);
   g_test_add_func ("/http/index", test_index);
   g_test_add_func ("/http/types-reload", test_types_reload);
+  g_test_add_func ("/http/stop-drains", test_stop_drains);
   return g_test_run ();
 }

@@ -10,7 +10,7 @@ a failure, except Chromium, whose check is skipped.
 Only the standard library, run with the system's /usr/bin/python3 (the
 system's pip is under test). $FILECACHED is the daemon; $FILECACHE, the
 client, is used to look at the cache. FILECACHED_TEST_KEEP=DIR copies the
-Chromium screenshot there.
+Chromium screenshot and the daemon's log (--verbose: every request) there.
 """
 
 import ctypes
@@ -172,7 +172,7 @@ def die_with_parent():
 def start_daemon(root, log_path):
     argv = [os.environ['FILECACHED'], '--config=/dev/null', '--no-dbus',
             '--host', '127.0.0.1', '--port', '0', '--cache-size', str(CACHE_SIZE),
-            '--index', root]
+            '--index', '--verbose', root]
     env = dict(CHILD_ENV)
     env.pop('G_MESSAGES_DEBUG', None)
     log = open(log_path, 'wb')
@@ -542,9 +542,8 @@ def chromium_screenshot():
         expect(want in dom, f'the DOM Chromium rendered lacks {want}: {dom[:3000]}')
     size, values = png_check(shot)
     print(f'# screenshot: {size} bytes, {values} distinct byte values')
-    keep = os.environ.get('FILECACHED_TEST_KEEP')
-    if keep:
-        shutil.copy(shot, keep)
+    if os.environ.get('FILECACHED_TEST_KEEP'):
+        shutil.copy(shot, os.environ['FILECACHED_TEST_KEEP'])
 
 
 # ---------------------------------------------------------------------------
@@ -607,6 +606,8 @@ def main():
                 for line in f.read().splitlines()[-40:]:
                     print(f'# daemon: {line}')
         print(f'# {time.monotonic() - started:.1f} s in all')
+        if os.environ.get('FILECACHED_TEST_KEEP'):
+            shutil.copy(os.path.join(WORK, 'daemon.log'), os.environ['FILECACHED_TEST_KEEP'])
     finally:
         if proc is not None:
             proc.kill()

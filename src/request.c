@@ -834,7 +834,6 @@ answer_index (FcServeContext *context,
   g_autoptr(GError) error = NULL;
   g_autoptr(GArray) entries = NULL;
   g_autoptr(GBytes) body = NULL;
-  g_autofree char *dir_name = NULL;
   gboolean json;
   gsize len;
 
@@ -856,8 +855,9 @@ answer_index (FcServeContext *context,
       lens[i] = request->accept.lines[i].len;
     }
   json = fc_accept_prefers_json (values, lens, request->accept.n);
-  dir_name = g_strconcat ("/", request->name, request->name_len > 0 ? "/" : "", NULL);
-  body = listing_new (context, json ? fc_dir_index_json (entries) : fc_dir_index_html (dir_name, entries),
+  /* fc_dir_index_html() wants the bare name ("" for the root) and adds
+   * the slashes itself. */
+  body = listing_new (context, json ? fc_dir_index_json (entries) : fc_dir_index_html (request->name, entries),
                       &error);
   if (body == NULL)
     {

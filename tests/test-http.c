@@ -661,6 +661,10 @@ test_index (void)
   html_text = g_strndup ((const char *) html->body, html->body_len);
   g_assert_nonnull (strstr (html_text, "href=\"a.txt\""));
   g_assert_nonnull (strstr (html_text, "href=\"sub/\""));
+  /* The root's heading is "/", and it has no link to a parent. */
+  g_assert_nonnull (strstr (html_text, "<title>Index of /</title>"));
+  g_assert_nonnull (strstr (html_text, "<h1>Index of /</h1>"));
+  g_assert_null (strstr (html_text, "href=\"../\""));
 
   json = exchange (fd, "GET / HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n", FALSE);
   g_assert_cmpstr (field (json, "content-type"), ==, "application/json");
@@ -679,6 +683,8 @@ test_index (void)
   sub = exchange (fd, GET ("/sub/"), FALSE);
   g_assert_cmpuint (sub->status, ==, 200);
   g_assert_nonnull (g_strstr_len ((const char *) sub->body, sub->body_len, "b &lt;&amp;&gt;.txt"));
+  g_assert_nonnull (g_strstr_len ((const char *) sub->body, sub->body_len, "<h1>Index of /sub/</h1>"));
+  g_assert_nonnull (g_strstr_len ((const char *) sub->body, sub->body_len, "href=\"../\""));
   g_assert_nonnull (g_strstr_len ((const char *) sub->body, sub->body_len, "href=\"b%20%3C%26%3E.txt\""));
 
   file_slash = exchange (fd, GET ("/a.txt/"), FALSE);

@@ -75,8 +75,7 @@ fc_request_answer_error (FcServeContext *context,
   return code == FC_ERROR_LINE_TOO_LONG ? FC_ANSWER_CLOSE : FC_ANSWER_REPLY;
 }
 
-/* An HTTP error response: the status and reason an #FcError has on the
- * line protocol, or 500 for a failed read (HTTP.md "Errors"). */
+/* A response with a short text body (HTTP.md "Errors", and a 301). */
 static void
 http_answer_status (FcServeContext       *context,
                     const FcHttpExchange *http,
@@ -92,10 +91,14 @@ http_answer_status (FcServeContext       *context,
                                     http->connection, field, field_len);
 
   FC_REQUEST_DEBUG (context, "HTTP %u: %.*s", status, (int) reason_len, reason);
-  atomic_fetch_add (&context->errors, 1);
+  /* Stats' `errors`, as the line protocol's ERR lines: a 301 is none. */
+  if (status >= 400)
+    atomic_fetch_add (&context->errors, 1);
   fc_reply_set_head (reply, http->buf, len, TRUE);
 }
 
+/* The status and reason an #FcError has on the line protocol, or 500 for
+ * a failed read (HTTP.md "Errors"). */
 static void
 http_answer_error (FcServeContext       *context,
                    const FcHttpExchange *http,
@@ -131,8 +134,6 @@ answer_redirect (FcServeContext *context,
   len = (gsize) g_snprintf (field, sizeof field, "Location: %.*s/\r\n",
                             (int) request->path.len, request->path.data);
   http_answer_status (context, http, 301, reason, sizeof reason - 1, field, len, reply);
-  /* A redirect is no error. */
-  atomic_fetch_sub (&context->errors, 1);
   return TRUE;
 }
 

@@ -258,20 +258,19 @@ fz_serve (const char *tag,
   g_autofree char *back = NULL;
   GMainContext *context = g_main_context_new ();
   FcServerConfig config = {
-    .host = "127.0.0.1",
-    .port = 0,
+    .host = "127.0.0.1",        /* port 0: a free one */
     .max_clients = 64,
     .request_timeout = 10,
     .idle_timeout = 10,
     .send_timeout = 10,
-    .http = http,
-    .index = index,
   };
 
   served_root = g_dir_make_tmp (template, &error);
   g_assert_no_error (error);
   atexit (remove_root);
   config.root = served_root;
+  config.http = http;
+  config.index = index;
   signal (SIGPIPE, SIG_IGN);
   served = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_bytes_unref);
 
@@ -321,13 +320,16 @@ fz_forbidden (const char *name)
   return FALSE;
 }
 
-/* (transfer full): sends @data to the server and reads until the server closes, both at once, so that
- * neither side can block the other with full buffers. */
+/* (transfer full): sends *@input (@size bytes) to the server and reads
+ * until the server closes, both at once, so that neither side can block
+ * the other with full buffers. The empty input may come as NULL, and
+ * NULL + 0 is undefined: *@input is then set to "". */
 GByteArray *
-fz_exchange (const guint8 *data,
-             gsize         size)
+fz_exchange (const guint8 **input,
+             gsize          size)
 {
   struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons (port) };
+  const guint8 *data = *input != NULL ? *input : (const guint8 *) "";
   GByteArray *replies = g_byte_array_new ();
   gsize sent = 0;
   int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -395,5 +397,6 @@ fz_exchange (const guint8 *data,
         }
     }
   close (fd);
+  *input = data;
   return replies;
 }

@@ -52,7 +52,7 @@ void        fz_serve        (const char    *tag,
                              gboolean       index);
 GBytes     *fz_served       (const char    *name);
 gboolean    fz_forbidden    (const char    *name);
-GByteArray *fz_exchange     (const guint8  *data,
+GByteArray *fz_exchange     (const guint8 **input,
                              gsize          size);
 
 G_END_DECLS

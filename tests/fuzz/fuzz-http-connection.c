@@ -509,30 +509,15 @@ check_line_protocol (const GByteArray *replies)
             (const char *) replies->data);
 }
 
-int
-LLVMFuzzerTestOneInput (const guint8 *data,
-                        size_t        size)
+/* The requests of @data, walked as the daemon parses them, each against
+ * its response in @replies. */
+static void
+check_responses (const guint8     *data,
+                 gsize             size,
+                 const GByteArray *replies)
 {
-  g_autoptr(GByteArray) replies = fz_exchange (data, size);
   Reader r = { replies->data, replies->len, 0 };
   gsize offset = 0;
-
-  /* The empty input may come as NULL, and NULL + 0 is undefined. */
-  if (data == NULL)
-    data = (const guint8 *) "";
-
-  switch (fc_http_sniff ((const char *) data, size))
-    {
-    case FC_SNIFF_NEED_MORE:
-      FZ_CHECK (replies->len == 0, "%u bytes for an unfinished first line", replies->len);
-      return 0;
-    case FC_SNIFF_LINE:
-      check_line_protocol (replies);
-      return 0;
-    case FC_SNIFF_HTTP:
-    default:
-      break;
-    }
 
   for (;;)
     {
@@ -551,6 +536,7 @@ LLVMFuzzerTestOneInput (const guint8 *data,
         break;                  /* a request left unfinished gets no response */
 
       line = g_strndup (head, lf != NULL ? (gsize) (lf - head) : MIN (size - offset, 64));
+      g_strchomp (line);
       escaped = g_strescape (line, NULL);
       what = g_strdup_printf ("the request at byte %" G_GSIZE_FORMAT " (\"%s\")", offset, escaped);
       if (result == FC_HTTP_REFUSED)
@@ -576,5 +562,27 @@ LLVMFuzzerTestOneInput (const guint8 *data,
     }
 
   FZ_CHECK (r.pos == r.len, "%" G_GSIZE_FORMAT " bytes after the last response", r.len - r.pos);
+}
+
+
+int
+LLVMFuzzerTestOneInput (const guint8 *data,
+                        size_t        size)
+{
+  g_autoptr(GByteArray) replies = fz_exchange (&data, size);
+
+  switch (fc_http_sniff ((const char *) data, size))
+    {
+    case FC_SNIFF_NEED_MORE:
+      FZ_CHECK (replies->len == 0, "%u bytes for an unfinished first line", replies->len);
+      break;
+    case FC_SNIFF_LINE:
+      check_line_protocol (replies);
+      break;
+    case FC_SNIFF_HTTP:
+    default:
+      check_responses (data, size, replies);
+      break;
+    }
   return 0;
 }

@@ -40,4 +40,19 @@ gboolean fz_number_ok       (const char    *text,
                              gsize          len,
                              guint64       *value);
 
+/* The whole-connection harnesses' server: its cache is smaller than some
+ * files, so both cached and streamed bodies run. */
+#define FZ_CACHE_CAPACITY (16 * 1024)
+/* Names under its root that exist but must be refused with 403 (a
+ * directory, a FIFO, a link to outside the root). */
+#define FZ_FORBIDDEN "sub", "fifo", "escape"
+
+void        fz_serve        (const char    *tag,
+                             gboolean       http,
+                             gboolean       index);
+GBytes     *fz_served       (const char    *name);
+gboolean    fz_forbidden    (const char    *name);
+GByteArray *fz_exchange     (const guint8 **input,
+                             gsize          size);
+
 G_END_DECLS

@@ -82,8 +82,15 @@ call () {
   gdbus call --system --dest org.filecached.Daemon --object-path /org/filecached/Daemon "$@"
 }
 
+# Until the bus answers, not merely until its socket exists: on a loaded
+# machine the first took more than the 10 s this once waited for the
+# second, and the stranger's daemon then failed for want of a bus.
 i=0
-while [ ! -S "$dir/bus" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+until gdbus call --system --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
+        --method org.freedesktop.DBus.GetId >/dev/null 2>&1 || [ $i -ge 600 ]; do
+  sleep 0.1
+  i=$((i + 1))
+done
 
 nobody="setpriv --reuid=65534 --regid=65534 --clear-groups --"
 member="setpriv --reuid=65534 --regid=65534 --groups=$gid --"

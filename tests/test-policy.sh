@@ -112,7 +112,7 @@ fi
 "$filecached" --system --port 0 --host 127.0.0.1 "$dir/root" >"$dir/port" 2>"$dir/daemon.log" &
 daemon_pid=$!
 i=0
-until call --method org.filecached.Cache1.Stats >/dev/null 2>&1 || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
+until call --method org.filecached.Cache1.Stats >/dev/null 2>&1 || [ $i -ge 600 ]; do sleep 0.1; i=$((i + 1)); done
 
 check "root owns the name and may call Stats" ok call --method org.filecached.Cache1.Stats
 check "anyone may call Stats" ok $nobody gdbus call --system --dest org.filecached.Daemon --object-path /org/filecached/Daemon --method org.filecached.Cache1.Stats

@@ -1557,6 +1557,64 @@ test_get_local_failure_goes_on (TuFixture *f, gconstpointer data)
   g_assert_cmpstr (listing, ==, "small1|small2");
 }
 
+/* ---- without a UTF-8 locale ---- */
+
+static void
+assert_ascii (const char *what, const char *text)
+{
+  for (const char *c = text; *c != '\0'; c++)
+    if ((guchar) *c >= 0x80)
+      g_error ("%s is not ASCII at byte %" G_GSIZE_FORMAT ": \"%s\"", what,
+               (gsize) (c - text), text);
+}
+
+/* The progress bar on a terminal (a pty, from script(1)) under LC_ALL=C:
+ * its sizes and rate are plain ASCII, not "16.0?MiB". */
+static void
+test_progress_c_locale (TuFixture *f, gconstpointer data)
+{
+  gsize size = 3 * 1024 * 1024;
+  g_autofree guint8 *content = tu_put_seeded (f->d, "big", 31, size);
+  g_autofree char *quoted_client = g_shell_quote (g_getenv ("FILECACHE"));
+  g_autofree char *quoted_out = g_shell_quote (f->out);
+  g_autofree char *command = NULL;
+  g_autofree char *path = out_path (f->out, "big");
+  g_autofree char *shown = NULL;
+  const char *argv[] = { "script", "-qec", NULL, "/dev/null", NULL };
+
+  if (g_find_program_in_path ("script") == NULL)
+    {
+      g_test_skip ("no script(1) to give the client a terminal");
+      return;
+    }
+  command = g_strdup_printf ("env -u LANG -u LANGUAGE -u LC_MESSAGES LC_ALL=C %s get "
+                             "-H 127.0.0.1 -p %u -o %s big",
+                             quoted_client, f->d->port, quoted_out);
+  argv[2] = command;
+  g_assert_cmpint (tu_run (argv, 30, &shown, NULL), ==, 0);
+  tu_assert_file_contents (path, content, size);
+  assert_stderr_mentions (shown, "MiB");
+  assert_ascii ("the progress bar", shown);
+}
+
+/* `stats --advise` under LC_ALL=C: its sizes are plain ASCII. */
+static void
+test_stats_advise_c_locale (BusFixture *f, gconstpointer data)
+{
+  g_autofree char *ready = NULL;
+  g_autofree char *out = NULL;
+  const char *argv[] = { "env", "-u", "LANG", "-u", "LANGUAGE", "-u", "LC_MESSAGES",
+                         "LC_ALL=C", g_getenv ("FILECACHE"), "stats", "--advise", NULL };
+
+  get_twice (f->d);
+  /* Once the daemon owns its name. */
+  ready = stats_output ("--json");
+  g_assert_cmpint (tu_run (argv, 30, &out, NULL), ==, 0);
+  g_test_message ("%s", out);
+  assert_stderr_mentions (out, "MiB");
+  assert_ascii ("stats --advise", out);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1603,6 +1661,9 @@ main (int argc, char **argv)
                         test_get_part_tampered);
   tu_add ("/client/get/owns/part-not-regular", NULL, test_get_part_not_regular);
   tu_add ("/client/get/local-failure-goes-on", NULL, test_get_local_failure_goes_on);
+  tu_add ("/client/get/progress/c-locale-ascii", NULL, test_progress_c_locale);
+  g_test_add ("/client/stats/advise/c-locale-ascii", BusFixture, NULL, bus_fixture_setup,
+              test_stats_advise_c_locale, bus_fixture_teardown);
   g_test_add ("/client/stats/json", BusFixture, NULL, bus_fixture_setup, test_stats_json,
               bus_fixture_teardown);
   g_test_add ("/client/stats/prometheus", BusFixture, NULL, bus_fixture_setup,

@@ -1559,11 +1559,13 @@ test_get_local_failure_goes_on (TuFixture *f, gconstpointer data)
 
 /* ---- without a UTF-8 locale ---- */
 
+/* Plain ASCII, and no "?" either: GLib writes one for each character
+ * that the C locale's charset cannot show ("16.0?MiB"). */
 static void
 assert_ascii (const char *what, const char *text)
 {
   for (const char *c = text; *c != '\0'; c++)
-    if ((guchar) *c >= 0x80)
+    if ((guchar) *c >= 0x80 || *c == '?')
       g_error ("%s is not ASCII at byte %" G_GSIZE_FORMAT ": \"%s\"", what,
                (gsize) (c - text), text);
 }
@@ -1593,7 +1595,7 @@ test_progress_c_locale (TuFixture *f, gconstpointer data)
   argv[2] = command;
   g_assert_cmpint (tu_run (argv, 30, &shown, NULL), ==, 0);
   tu_assert_file_contents (path, content, size);
-  assert_stderr_mentions (shown, "MiB");
+  assert_stderr_mentions (shown, " MiB");
   assert_ascii ("the progress bar", shown);
 }
 
@@ -1611,7 +1613,7 @@ test_stats_advise_c_locale (BusFixture *f, gconstpointer data)
   ready = stats_output ("--json");
   g_assert_cmpint (tu_run (argv, 30, &out, NULL), ==, 0);
   g_test_message ("%s", out);
-  assert_stderr_mentions (out, "MiB");
+  assert_stderr_mentions (out, " MiB");
   assert_ascii ("stats --advise", out);
 }
 

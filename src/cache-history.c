@@ -9,7 +9,7 @@
 guint
 fc_cache_get_history_length (FcCache *cache)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&cache->lock);
+  g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&cache->lock);
 
   return fc_history_get_length (cache->history);
 }
@@ -32,7 +32,7 @@ FcCacheHistory *
 fc_cache_history_snapshot (FcCache *cache)
 {
   FcCacheHistory *history = g_new (FcCacheHistory, 1);
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&cache->lock);
+  g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&cache->lock);
 
   history->records = fc_history_copy (cache->history);
   history->entry_limit = fc_cache_entry_limit (cache);

@@ -292,7 +292,7 @@ void
 fc_cache_set_max_entry_size (FcCache *cache,
                              guint64  limit)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&cache->lock);
+  g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&cache->lock);
 
   cache->max_entry_limit = limit;
   update_bounds (cache);
@@ -409,7 +409,7 @@ gboolean
 fc_cache_peek (FcCache    *cache,
                const char *name)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&cache->lock);
+  g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&cache->lock);
   Entry *entry = g_hash_table_lookup (cache->table, name);
 
   return entry != NULL && !entry->loading;
@@ -436,7 +436,7 @@ fc_cache_lookup_hit (FcCache         *cache,
                      const FcFileId  *id,
                      GBytes         **bytes)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&cache->lock);
+  g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&cache->lock);
   Entry *entry = g_hash_table_lookup (cache->table, name);
 
   if (entry == NULL || entry->loading || !fc_file_id_equal (&entry->id, id))
@@ -552,7 +552,7 @@ fc_cache_set_capacity (FcCache *cache,
 guint64
 fc_cache_get_capacity (FcCache *cache)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&cache->lock);
+  g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&cache->lock);
 
   return cache->capacity;
 }
@@ -571,7 +571,7 @@ fc_cache_get_stats (FcCache           *cache,
                     FcCacheLockedFunc  under_lock,
                     gpointer           user_data)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&cache->lock);
+  g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&cache->lock);
 
   if (under_lock != NULL)
     under_lock (user_data);
@@ -632,7 +632,7 @@ fc_cache_list_range (FcCache *cache,
                      guint    count)
 {
   GArray *list = g_array_new (FALSE, FALSE, sizeof (FcCacheInfo));
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&cache->lock);
+  g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&cache->lock);
   GList *l = cache->lru.head;
   guint n;
 

@@ -113,7 +113,7 @@ lookup (FcDigests       *digests,
         FcFlight       **flight,
         gboolean         start)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&digests->lock);
+  g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&digests->lock);
   Entry *entry = g_hash_table_lookup (digests->table, id);
 
   if (entry != NULL && !entry->computing)

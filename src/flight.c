@@ -85,7 +85,7 @@ fc_flight_join (FcFlight     *flight,
                 FcFlightFunc  func,
                 gpointer      user_data)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&flight->lock);
+  g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&flight->lock);
   Joiner joiner = { func, user_data };
 
   if (flight->landed)
@@ -113,7 +113,7 @@ fc_flight_leave (FcFlight     *flight,
                  FcFlightFunc  func,
                  gpointer      user_data)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&flight->lock);
+  g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&flight->lock);
 
   for (guint i = 0; i < flight->joiners->len; i++)
     {
@@ -196,7 +196,7 @@ fc_flight_land (FcFlight     *flight,
 const GError *
 fc_flight_get_error (FcFlight *flight)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&flight->lock);
+  g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&flight->lock);
 
   g_return_val_if_fail (flight->landed, NULL);
   return flight->error;

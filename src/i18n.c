@@ -23,6 +23,9 @@ static const struct {
   { "\u2026", "..." }, /* … */
   { "\u2014", "-" },   /* — */
   { "\u2013", "-" },   /* – */
+  /* g_format_size() puts one between a number and its unit. */
+  { "\u00a0", " " },   /* no-break space */
+  { "\u202f", " " },   /* narrow no-break space */
 };
 
 /**
@@ -30,9 +33,9 @@ static const struct {
  * @text: UTF-8 text (or any bytes: only the sequences below are touched)
  * @length: bytes of @text, or -1 if it is NUL-terminated
  *
- * Replaces curly quotes, the ellipsis and dashes with their ASCII
- * stand-ins (“ ” → ", ‘ ’ → ', … → ..., — – → -), leaving every other
- * byte as it is.
+ * Replaces curly quotes, the ellipsis, dashes and no-break spaces with
+ * their ASCII stand-ins (“ ” → ", ‘ ’ → ', … → ..., — – → -, U+00A0 and
+ * U+202F → a space), leaving every other byte as it is.
  *
  * Returns: (transfer full): the plain text
  */
@@ -48,14 +51,20 @@ fc_i18n_plain_punctuation (const char *text,
     {
       gsize i;
 
-      /* Every replaced character is three bytes beginning with 0xE2. */
-      for (i = 0; i < G_N_ELEMENTS (punctuation); i++)
-        if ((gsize) (end - text) >= 3 && memcmp (text, punctuation[i].typographic, 3) == 0)
-          break;
-      if (i < G_N_ELEMENTS (punctuation))
+      gsize len = 0;
+
+      /* Every replaced character is two or three bytes, the first 0xC2
+       * or 0xE2: a plain byte is passed over at once. */
+      for (i = 0; (guchar) *text >= 0xc2 && i < G_N_ELEMENTS (punctuation); i++)
+        {
+          len = strlen (punctuation[i].typographic);
+          if ((gsize) (end - text) >= len && memcmp (text, punctuation[i].typographic, len) == 0)
+            break;
+        }
+      if ((guchar) *text >= 0xc2 && i < G_N_ELEMENTS (punctuation))
         {
           g_string_append (plain, punctuation[i].plain);
-          text += 3;
+          text += len;
         }
       else
         g_string_append_c (plain, *text++);

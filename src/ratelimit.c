@@ -24,7 +24,7 @@ fc_rate_limit_check (FcRateLimit *limit,
                      gint64       now,
                      guint       *suppressed)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&limit->lock);
+  g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&limit->lock);
 
   if (limit->in_window == 0 || now - limit->window_start >= limit->interval)
     {

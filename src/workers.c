@@ -125,7 +125,7 @@ mailbox_unref (Mailbox *mailbox)
 static void
 mailbox_close (Mailbox *mailbox)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&mailbox->lock);
+  g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&mailbox->lock);
 
   mailbox->wake_fd = -1;
   g_queue_clear (&mailbox->landed);
@@ -399,7 +399,7 @@ on_wait_event (FcWaited    *waited,
 static gboolean
 worker_done_retiring (Worker *worker)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&worker->lock);
+  g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&worker->lock);
 
   return worker->retiring && g_queue_is_empty (&worker->inbox) &&
          fc_waiter_count (worker->waiter) <= 1;

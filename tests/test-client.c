@@ -6,6 +6,8 @@
 #include "jsoncheck.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1233,6 +1235,388 @@ test_stats_prometheus (BusFixture *f, gconstpointer data)
   g_assert_nonnull (strstr (text, "\n# TYPE filecached_max_entry_size_bytes gauge\n"));
 }
 
+/* ---- the client owns what it writes ---- */
+
+/* A `filecache get -o @out @args` running in the background, its stderr
+ * kept in a file; with @stop_at > 0 it stops itself (SIGSTOP) once that
+ * many bytes of the file are written (FILECACHE_TEST_STOP_AT). */
+typedef struct {
+  GSubprocess *proc;  /* (owned) */
+  char *err_path;     /* (owned) */
+} Background;
+
+static void
+background_start (Background *bg, guint16 port, const char *out, guint64 stop_at,
+                  const char *const *args)
+{
+  g_autoptr(GPtrArray) argv = client_argv (NULL, "get", port, out, args);
+  g_autoptr(GSubprocessLauncher) launcher = tu_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *stop_text = g_strdup_printf ("%" G_GUINT64_FORMAT, stop_at);
+  int fd;
+
+  bg->err_path = g_build_filename (g_get_tmp_dir (), "filecache-test-err-XXXXXX", NULL);
+  fd = g_mkstemp (bg->err_path);
+  g_assert_cmpint (fd, >=, 0);
+  close (fd);
+  g_subprocess_launcher_set_stderr_file_path (launcher, bg->err_path);
+  if (stop_at > 0)
+    g_subprocess_launcher_setenv (launcher, "FILECACHE_TEST_STOP_AT", stop_text, TRUE);
+  tu_wait_written ();
+  bg->proc = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+  g_assert_no_error (error);
+}
+
+/* The process's state letter, from its own /proc entry. */
+static char
+process_state (GSubprocess *proc)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/stat", g_subprocess_get_identifier (proc));
+  g_autofree char *stat = NULL;
+  const char *paren;
+
+  if (!g_file_get_contents (path, &stat, NULL, NULL) ||
+      (paren = strrchr (stat, ')')) == NULL || paren[1] == '\0')
+    return '?';
+  return paren[2];
+}
+
+static void
+background_await_stopped (Background *bg)
+{
+  gint64 deadline = g_get_monotonic_time () + TU_IO_TIMEOUT_S * G_USEC_PER_SEC;
+
+  while (process_state (bg->proc) != 'T')
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("the client never stopped itself at FILECACHE_TEST_STOP_AT");
+      g_usleep (10000);
+    }
+}
+
+/* Continues @bg if stopped, waits for its end; returns its exit status
+ * and, through @err, its stderr. Frees what @bg holds. */
+static int
+background_finish (Background *bg, char **err)
+{
+  g_autoptr(GError) error = NULL;
+  int status;
+
+  g_subprocess_send_signal (bg->proc, SIGCONT);
+  g_assert_true (g_subprocess_wait (bg->proc, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (bg->proc));
+  status = g_subprocess_get_exit_status (bg->proc);
+  g_assert_true (g_file_get_contents (bg->err_path, err, NULL, NULL));
+  g_test_message ("background client: status %d, stderr: %s", status, *err);
+  g_unlink (bg->err_path);
+  g_clear_pointer (&bg->err_path, g_free);
+  g_clear_object (&bg->proc);
+  return status;
+}
+
+/* The issue's deterministic case: A is stopped with 16 MiB in the part,
+ * B fetches the same name and finishes, C starts and is stopped at
+ * 1 MiB, A goes on, then C. Each exits 0 only if the name then holds
+ * the server's bytes; no part or temporary file is left. */
+static void
+test_get_concurrent_resume (TuFixture *f, gconstpointer data)
+{
+  gsize size = 20 * 1024 * 1024;
+  g_autofree guint8 *content = tu_put_seeded (f->d, "big", 21, size);
+  const char *args[] = { "-c", "big", NULL };
+  g_autofree char *path = out_path (f->out, "big");
+  g_autofree char *err_a = NULL;
+  g_autofree char *err_b = NULL;
+  g_autofree char *err_c = NULL;
+  g_autofree char *listing = NULL;
+  Background a = { 0 };
+  Background c = { 0 };
+
+  background_start (&a, f->d->port, f->out, 16 * 1024 * 1024, args);
+  background_await_stopped (&a);
+
+  g_assert_cmpint (run_client ("get", f->d->port, f->out, args, NULL, &err_b), ==, 0);
+  tu_assert_file_contents (path, content, size);
+  /* B says it did not use the part that A holds. */
+  assert_stderr_mentions (err_b, "private file");
+
+  background_start (&c, f->d->port, f->out, 1024 * 1024, args);
+  background_await_stopped (&c);
+
+  g_assert_cmpint (background_finish (&a, &err_a), ==, 0);
+  tu_assert_file_contents (path, content, size);
+  g_assert_cmpint (background_finish (&c, &err_c), ==, 0);
+  tu_assert_file_contents (path, content, size);
+  listing = dir_listing (f->out);
+  g_assert_cmpstr (listing, ==, "big");
+}
+
+/* A server that sends the first half of a body, waits for the test to
+ * let it go on, then sends the rest: the client is midway for as long
+ * as the test needs. */
+typedef struct {
+  int listen_fd;
+  char *content;       /* (owned) */
+  GMutex lock;
+  GCond cond;
+  gboolean half_sent;  /* (lock) */
+  gboolean go;         /* (lock) */
+} PausingServer;
+
+static gpointer
+pausing_server_run (gpointer data)
+{
+  PausingServer *server = data;
+  gsize len = strlen (server->content);
+  gsize half = len / 2;
+  g_autofree char *stat = stat_reply (server->content);
+  g_autofree char *head = g_strdup_printf ("OK %zu\n", len);
+  g_autofree char *line = NULL;
+  g_autofree char *line2 = NULL;
+  int fd = accept (server->listen_fd, NULL, NULL);
+
+  g_assert_cmpint (fd, >=, 0);
+  line = tu_read_line (fd);
+  g_assert_true (g_str_has_prefix (line, "STAT "));
+  tu_send_str (fd, stat);
+  line2 = tu_read_line (fd);
+  g_assert_true (g_str_has_prefix (line2, "GETFROM 0 "));
+  tu_send_str (fd, head);
+  tu_send (fd, server->content, half);
+
+  g_mutex_lock (&server->lock);
+  server->half_sent = TRUE;
+  g_cond_broadcast (&server->cond);
+  while (!server->go)
+    g_cond_wait (&server->cond, &server->lock);
+  g_mutex_unlock (&server->lock);
+
+  tu_send (fd, server->content + half, len - half);
+  g_assert_true (tu_wait_closed (fd, TU_IO_TIMEOUT_S * 1000, NULL));
+  close (fd);
+  return NULL;
+}
+
+static guint16
+pausing_server_start (PausingServer *server, GThread **thread)
+{
+  struct sockaddr_in addr = { .sin_family = AF_INET };
+  socklen_t len = sizeof addr;
+
+  addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  server->listen_fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  g_assert_cmpint (bind (server->listen_fd, (struct sockaddr *) &addr, sizeof addr), ==, 0);
+  g_assert_cmpint (listen (server->listen_fd, 4), ==, 0);
+  g_assert_cmpint (getsockname (server->listen_fd, (struct sockaddr *) &addr, &len), ==, 0);
+  *thread = g_thread_new ("pausing-server", pausing_server_run, server);
+  return ntohs (addr.sin_port);
+}
+
+static void
+wait_for_size (const char *path, goffset size)
+{
+  gint64 deadline = g_get_monotonic_time () + TU_IO_TIMEOUT_S * G_USEC_PER_SEC;
+  struct stat st;
+
+  while (lstat (path, &st) != 0 || st.st_size < size)
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("%s never reached %" G_GOFFSET_FORMAT " bytes", path, size);
+      g_usleep (10000);
+    }
+}
+
+typedef enum {
+  TAMPER_OVERWRITE,  /* another writer writes into the part */
+  TAMPER_REPLACE,    /* another writer renames its own file over the part */
+} Tamper;
+
+/* Another writer changes the part midway: the stream received has the
+ * server's SHA-256, the file on disk has not, and the name is not
+ * replaced; the run fails and says why. */
+static void
+test_get_part_tampered (gconstpointer data)
+{
+  Tamper tamper = GPOINTER_TO_INT (data);
+  PausingServer server = { .content = make_text (7, 400000) };
+  g_autofree char *out = make_out_dir ();
+  g_autofree char *part = out_path (out, ".f.part");
+  g_autofree char *target = out_path (out, "f");
+  g_autofree char *err = NULL;
+  const char *args[] = { "-c", "f", NULL };
+  Background bg = { 0 };
+  GThread *thread;
+
+  g_mutex_init (&server.lock);
+  g_cond_init (&server.cond);
+  background_start (&bg, pausing_server_start (&server, &thread), out, 0, args);
+
+  g_mutex_lock (&server.lock);
+  while (!server.half_sent)
+    g_cond_wait (&server.cond, &server.lock);
+  g_mutex_unlock (&server.lock);
+  wait_for_size (part, 200000);
+
+  if (tamper == TAMPER_OVERWRITE)
+    {
+      int fd = open (part, O_WRONLY | O_CLOEXEC);
+
+      g_assert_cmpint (fd, >=, 0);
+      g_assert_cmpint (pwrite (fd, "XXXX", 4, 100), ==, 4);
+      close (fd);
+    }
+  else
+    {
+      g_autofree char *other = out_path (out, "other");
+
+      tu_write_file_str (out, "other", server.content);
+      g_assert_cmpint (rename (other, part), ==, 0);
+    }
+
+  g_mutex_lock (&server.lock);
+  server.go = TRUE;
+  g_cond_broadcast (&server.cond);
+  g_mutex_unlock (&server.lock);
+
+  g_assert_cmpint (background_finish (&bg, &err), ==, 1);
+  assert_stderr_mentions (err, "another writer");
+  assert_stderr_mentions (err, "not saved");
+  g_assert_false (g_file_test (target, G_FILE_TEST_EXISTS));
+
+  g_thread_join (thread);
+  close (server.listen_fd);
+  g_free (server.content);
+  g_mutex_clear (&server.lock);
+  g_cond_clear (&server.cond);
+  tu_rm_rf (out);
+}
+
+/* A part, or its digest, that is not a regular file is never opened
+ * blocking: a FIFO or a symbolic link as the part is refused at once,
+ * by name; as the digest, it is no digest. */
+static void
+test_get_part_not_regular (TuFixture *f, gconstpointer data)
+{
+  const char *args[] = { "-c", "f", NULL };
+  g_autofree char *part = out_path (f->out, ".f.part");
+  g_autofree char *digest = out_path (f->out, ".f.part.sha256");
+  g_autofree char *elsewhere = out_path (f->out, "elsewhere");
+  g_autofree char *err = NULL;
+  gint64 start;
+
+  tu_write_file_str (f->d->root, "f", "the server's f\n");
+
+  g_assert_cmpint (mkfifo (part, 0644), ==, 0);
+  start = g_get_monotonic_time ();
+  g_assert_cmpint (run_client ("get", f->d->port, f->out, args, NULL, &err), ==, 1);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 10 * G_USEC_PER_SEC);
+  assert_stderr_mentions (err, ".f.part");
+  assert_stderr_mentions (err, "FIFO");
+  g_assert_cmpint (unlink (part), ==, 0);
+  g_clear_pointer (&err, g_free);
+
+  tu_write_file_str (f->out, "elsewhere", "not to be written\n");
+  g_assert_cmpint (symlink ("elsewhere", part), ==, 0);
+  g_assert_cmpint (run_client ("get", f->d->port, f->out, args, NULL, &err), ==, 1);
+  assert_stderr_mentions (err, ".f.part");
+  assert_stderr_mentions (err, "symbolic link");
+  assert_file_str (f->out, "elsewhere", "not to be written\n");
+  g_assert_cmpint (unlink (part), ==, 0);
+  g_assert_cmpint (unlink (elsewhere), ==, 0);
+
+  g_assert_cmpint (mkfifo (digest, 0644), ==, 0);
+  g_assert_cmpint (run_client ("get", f->d->port, f->out, args, NULL, NULL), ==, 0);
+  assert_only_file (f->out, "f", "the server's f\n");
+}
+
+/* A local write error in the middle of a body (here EFBIG, from
+ * `ulimit -f`) fails that name with its reason; the names after it are
+ * fetched over a new connection, not given up as "connection lost". */
+static void
+test_get_local_failure_goes_on (TuFixture *f, gconstpointer data)
+{
+  const char *args[] = { "small1", "big", "small2", NULL };
+  gsize size = 1024 * 1024;
+  g_autofree guint8 *big = tu_make_content (5, size);
+  g_autofree char *err = NULL;
+  g_autofree char *listing = NULL;
+
+  tu_write_file (f->d->root, "big", big, size);
+  tu_write_file_str (f->d->root, "small1", "first small\n");
+  tu_write_file_str (f->d->root, "small2", "second small\n");
+  g_assert_cmpint (run_client_in_shell ("ulimit -f 64", "get", f->d->port, f->out, args,
+                                        NULL, &err), ==, 1);
+  assert_stderr_mentions (err, "big");
+  assert_stderr_mentions (err, "File too large");
+  g_assert_null (strstr (err, "not fetched"));
+  g_assert_null (strstr (err, "small"));
+  assert_file_str (f->out, "small1", "first small\n");
+  assert_file_str (f->out, "small2", "second small\n");
+  listing = dir_listing (f->out);
+  g_assert_cmpstr (listing, ==, "small1|small2");
+}
+
+/* ---- without a UTF-8 locale ---- */
+
+/* Plain ASCII, and no "?" either: GLib writes one for each character
+ * that the C locale's charset cannot show ("16.0?MiB"). */
+static void
+assert_ascii (const char *what, const char *text)
+{
+  for (const char *c = text; *c != '\0'; c++)
+    if ((guchar) *c >= 0x80 || *c == '?')
+      g_error ("%s is not ASCII at byte %" G_GSIZE_FORMAT ": \"%s\"", what,
+               (gsize) (c - text), text);
+}
+
+/* The progress bar on a terminal (a pty, from script(1)) under LC_ALL=C:
+ * its sizes and rate are plain ASCII, not "16.0?MiB". */
+static void
+test_progress_c_locale (TuFixture *f, gconstpointer data)
+{
+  gsize size = 3 * 1024 * 1024;
+  g_autofree guint8 *content = tu_put_seeded (f->d, "big", 31, size);
+  g_autofree char *quoted_client = g_shell_quote (g_getenv ("FILECACHE"));
+  g_autofree char *quoted_out = g_shell_quote (f->out);
+  g_autofree char *command = NULL;
+  g_autofree char *path = out_path (f->out, "big");
+  g_autofree char *shown = NULL;
+  const char *argv[] = { "script", "-qec", NULL, "/dev/null", NULL };
+
+  if (g_find_program_in_path ("script") == NULL)
+    {
+      g_test_skip ("no script(1) to give the client a terminal");
+      return;
+    }
+  command = g_strdup_printf ("env -u LANG -u LANGUAGE -u LC_MESSAGES LC_ALL=C %s get "
+                             "-H 127.0.0.1 -p %u -o %s big",
+                             quoted_client, f->d->port, quoted_out);
+  argv[2] = command;
+  g_assert_cmpint (tu_run (argv, 30, &shown, NULL), ==, 0);
+  tu_assert_file_contents (path, content, size);
+  assert_stderr_mentions (shown, " MiB");
+  assert_ascii ("the progress bar", shown);
+}
+
+/* `stats --advise` under LC_ALL=C: its sizes are plain ASCII. */
+static void
+test_stats_advise_c_locale (BusFixture *f, gconstpointer data)
+{
+  g_autofree char *ready = NULL;
+  g_autofree char *out = NULL;
+  const char *argv[] = { "env", "-u", "LANG", "-u", "LANGUAGE", "-u", "LC_MESSAGES",
+                         "LC_ALL=C", g_getenv ("FILECACHE"), "stats", "--advise", NULL };
+
+  get_twice (f->d);
+  /* Once the daemon owns its name. */
+  ready = stats_output ("--json");
+  g_assert_cmpint (tu_run (argv, 30, &out, NULL), ==, 0);
+  g_test_message ("%s", out);
+  assert_stderr_mentions (out, " MiB");
+  assert_ascii ("stats --advise", out);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1272,6 +1656,16 @@ main (int argc, char **argv)
   g_test_add_func ("/client/get/skip-identical/one-stat-no-body",
                    test_get_skip_identical_requests);
   tu_add ("/client/get/skip-identical/daemon", NULL, test_get_skip_identical_daemon);
+  tu_add ("/client/get/owns/concurrent-resume", NULL, test_get_concurrent_resume);
+  g_test_add_data_func ("/client/get/owns/part-overwritten", GINT_TO_POINTER (TAMPER_OVERWRITE),
+                        test_get_part_tampered);
+  g_test_add_data_func ("/client/get/owns/part-replaced", GINT_TO_POINTER (TAMPER_REPLACE),
+                        test_get_part_tampered);
+  tu_add ("/client/get/owns/part-not-regular", NULL, test_get_part_not_regular);
+  tu_add ("/client/get/local-failure-goes-on", NULL, test_get_local_failure_goes_on);
+  tu_add ("/client/get/progress/c-locale-ascii", NULL, test_progress_c_locale);
+  g_test_add ("/client/stats/advise/c-locale-ascii", BusFixture, NULL, bus_fixture_setup,
+              test_stats_advise_c_locale, bus_fixture_teardown);
   g_test_add ("/client/stats/json", BusFixture, NULL, bus_fixture_setup, test_stats_json,
               bus_fixture_teardown);
   g_test_add ("/client/stats/prometheus", BusFixture, NULL, bus_fixture_setup,

@@ -18,6 +18,18 @@ test_plain_punctuation_replaced (void)
   g_assert_cmpstr (plain, ==, "Cannot serve \"/srv\": 'x' isn't there... - try again - later");
 }
 
+/* What g_format_size() writes between a number and its unit. */
+static void
+test_plain_punctuation_sizes (void)
+{
+  g_autofree char *size = g_format_size_full (16 * 1024 * 1024, G_FORMAT_SIZE_IEC_UNITS);
+  g_autofree char *plain = fc_i18n_plain_punctuation (size, -1);
+  g_autofree char *narrow = fc_i18n_plain_punctuation ("1\u202fKiB \u00a0", -1);
+
+  g_assert_cmpstr (plain, ==, "16.0 MiB");
+  g_assert_cmpstr (narrow, ==, "1 KiB  ");
+}
+
 static void
 test_plain_punctuation_other_bytes_kept (void)
 {
@@ -185,6 +197,7 @@ main (int argc, char *argv[])
 {
   tu_init (&argc, &argv);
   g_test_add_func ("/i18n/plain-punctuation/replaced", test_plain_punctuation_replaced);
+  g_test_add_func ("/i18n/plain-punctuation/sizes", test_plain_punctuation_sizes);
   g_test_add_func ("/i18n/plain-punctuation/other-bytes-kept", test_plain_punctuation_other_bytes_kept);
   g_test_add_func ("/i18n/plain-punctuation/length", test_plain_punctuation_length);
   g_test_add_func ("/i18n/fallback/c-locale", test_fallback_c_locale);

@@ -6,6 +6,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -591,6 +594,64 @@ tu_connect_full (const char *address, guint16 port, int rcvbuf)
   if (connect (fd, (struct sockaddr *) &addr, addr_len) != 0)
     g_error ("connect to %s port %u: %s", address, port, g_strerror (errno));
   return fd;
+}
+
+int
+tu_tcp_peer_state (int fd)
+{
+  struct sockaddr_in ours = { 0 };
+  struct sockaddr_in theirs = { 0 };
+  socklen_t len = sizeof ours;
+  struct {
+    struct nlmsghdr header;
+    struct inet_diag_req_v2 request;
+  } query = { 0 };
+  struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+  union {
+    struct nlmsghdr header;
+    char bytes[8192];
+  } reply;
+  struct timeval tv = { .tv_sec = TU_IO_TIMEOUT_S };
+  ssize_t n;
+  int nl;
+
+  g_assert_cmpint (getsockname (fd, (struct sockaddr *) &ours, &len), ==, 0);
+  len = sizeof theirs;
+  g_assert_cmpint (getpeername (fd, (struct sockaddr *) &theirs, &len), ==, 0);
+  g_assert_cmpint (ours.sin_family, ==, AF_INET);
+
+  query.header.nlmsg_len = sizeof query;
+  query.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  query.header.nlmsg_flags = NLM_F_REQUEST;
+  query.request.sdiag_family = AF_INET;
+  query.request.sdiag_protocol = IPPROTO_TCP;
+  query.request.idiag_states = ~0U;
+  /* The peer's socket: its source is our destination, and back. */
+  query.request.id.idiag_sport = theirs.sin_port;
+  query.request.id.idiag_dport = ours.sin_port;
+  query.request.id.idiag_src[0] = theirs.sin_addr.s_addr;
+  query.request.id.idiag_dst[0] = ours.sin_addr.s_addr;
+  query.request.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
+  query.request.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+
+  nl = socket (AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  g_assert_cmpint (nl, >=, 0);
+  g_assert_cmpint (setsockopt (nl, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), ==, 0);
+  g_assert_cmpint (sendto (nl, &query, sizeof query, 0, (struct sockaddr *) &kernel,
+                           sizeof kernel), ==, (ssize_t) sizeof query);
+  n = recv (nl, &reply, sizeof reply, 0);
+  close (nl);
+  g_assert_cmpint (n, >=, (ssize_t) sizeof (struct nlmsghdr));
+  if (reply.header.nlmsg_type == NLMSG_ERROR)
+    {
+      const struct nlmsgerr *err = NLMSG_DATA (&reply.header);
+
+      /* ENOENT: gone. */
+      g_assert_cmpint (err->error, ==, -ENOENT);
+      return -1;
+    }
+  g_assert_cmpint (reply.header.nlmsg_type, ==, SOCK_DIAG_BY_FAMILY);
+  return ((const struct inet_diag_msg *) NLMSG_DATA (&reply.header))->idiag_state;
 }
 
 int

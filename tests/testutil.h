@@ -99,6 +99,11 @@ void tu_assert_file_contents (const char *path, const void *data, gsize len);
 void tu_rm_rf (const char *path);
 
 int tu_connect (guint16 port);
+/* The TCP state (TCP_ESTABLISHED...) of the other end of the loopback
+ * connection @fd, looked up by its addresses (sock_diag), or -1 if the
+ * kernel holds no such socket any more. Per socket: never a scan of the
+ * host's socket table, whose cost depends on the rest of the machine. */
+int tu_tcp_peer_state (int fd);
 /* @rcvbuf > 0 sets SO_RCVBUF before connecting. */
 int tu_connect_full (const char *address, guint16 port, int rcvbuf);
 void tu_send (int fd, const void *data, gsize len);

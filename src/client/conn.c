@@ -205,6 +205,20 @@ fcc_conn_usable (FccConn *conn)
 }
 
 /**
+ * fcc_conn_owes_body:
+ *
+ * Returns: whether the server is still sending a body that the caller
+ *   stopped reading (for a local reason, such as a full disk): the
+ *   connection is fine but out of step, and a new one, from
+ *   fcc_conn_reopen(), can go on with other requests.
+ */
+gboolean
+fcc_conn_owes_body (FccConn *conn)
+{
+  return !conn->broken && conn->body_left > 0;
+}
+
+/**
  * fcc_conn_set_malformed:
  * @line: the reply line that broke the protocol
  *

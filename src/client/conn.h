@@ -16,6 +16,8 @@ typedef enum {
   FCC_ERROR_MISMATCH,  /* the body received does not have the SHA-256 announced */
   FCC_ERROR_UNANSWERED, /* the server closed the connection in order before any byte
                          * of the reply: the request may not have reached it */
+  FCC_ERROR_NOT_REGULAR, /* a file the client would write is a FIFO, device, symlink... */
+  FCC_ERROR_TAMPERED,  /* the file written was changed or replaced by another writer */
 } FccError;
 
 /* A SHA-256 as PROTOCOL.md 1.1 writes it: lowercase hex digits. */
@@ -39,6 +41,7 @@ void      fcc_conn_free          (FccConn      *conn);
 gboolean  fcc_conn_reopen        (FccConn      *conn,
                                   GError      **error);
 gboolean  fcc_conn_usable        (FccConn      *conn);
+gboolean  fcc_conn_owes_body     (FccConn      *conn);
 char     *fcc_conn_call          (FccConn      *conn,
                                   const char   *command,
                                   const char   *argument,

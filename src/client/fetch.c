@@ -264,6 +264,27 @@ fcc_fetcher_free (FccFetcher *fetcher)
   g_free (fetcher);
 }
 
+/* For tests of concurrent transfers: FILECACHE_TEST_STOP_AT=N stops the
+ * process (SIGSTOP) once, when N bytes of the file are written, so that
+ * a test can interleave processes at a known point. */
+static void
+stop_for_test (guint64 written)
+{
+  static gint64 stop_at = -1;
+
+  if (stop_at == -1)
+    {
+      const char *text = g_getenv ("FILECACHE_TEST_STOP_AT");
+
+      stop_at = text != NULL ? (gint64) g_ascii_strtoull (text, NULL, 10) : 0;
+    }
+  if (stop_at > 0 && written >= (guint64) stop_at)
+    {
+      stop_at = 0;
+      raise (SIGSTOP);
+    }
+}
+
 /* Reads the body whose status line was just read, @body_size bytes, into
  * @fd, adding them to @checksum if not %NULL. @resumed bytes of the file
  * were there already. */
@@ -291,36 +312,9 @@ receive (FccConn     *conn,
         g_checksum_update (checksum, chunk, n);
       done += n;
       fcc_progress_update (&progress, resumed + done);
+      stop_for_test (resumed + done);
     }
   return TRUE;
-}
-
-/* Without it, a crash soon after the rename could leave an empty file
- * under the final name on filesystems that allocate blocks late; and a
- * full disk or quota may only show here. Then closes @fd: a network
- * filesystem may report a full disk only then. The first error is the
- * one reported; @ok says whether there was one already. */
-static gboolean
-sync_and_close (int          fd,
-                const char  *path,
-                gboolean     ok,
-                GError     **error)
-{
-  int saved_errno;
-
-  if (ok && fsync (fd) != 0)
-    {
-      saved_errno = errno;
-      set_error_from_errno (error, saved_errno, _("cannot write %s"), path);
-      ok = FALSE;
-    }
-  if (close (fd) != 0 && errno != EINTR && ok)
-    {
-      saved_errno = errno;
-      set_error_from_errno (error, saved_errno, _("cannot write %s"), path);
-      ok = FALSE;
-    }
-  return ok;
 }
 
 static gboolean
@@ -396,22 +390,231 @@ has_digest (const char *path,
 
   if (g_stat (path, &st) != 0 || !S_ISREG (st.st_mode) || (guint64) st.st_size != size)
     return FALSE;
-  fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
+  /* Never blocks on a FIFO put there since the stat. */
+  fd = g_open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0);
   if (fd < 0)
     return FALSE;
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+    {
+      close (fd);
+      return FALSE;
+    }
   ok = hash_rest (fd, path, checksum, &count, NULL);
   close (fd);
   return ok && count == size && strcmp (g_checksum_get_string (checksum), digest) == 0;
 }
 
-/* Fetches @name into a temporary file that is renamed into place only
- * when complete, and (with @digest) only if it has @digest; a failure
- * leaves neither a partial file nor a clobbered old one. Without @digest
- * (protocol 1.0) a plain GET. */
+/* Without it, a crash soon after the rename could leave an empty file
+ * under the final name on filesystems that allocate blocks late; and a
+ * full disk or quota may only show here. */
+static gboolean
+sync_file (int          fd,
+           const char  *path,
+           GError     **error)
+{
+  int saved_errno;
+
+  if (fsync (fd) == 0)
+    return TRUE;
+  saved_errno = errno;
+  set_error_from_errno (error, saved_errno, _("cannot write %s"), path);
+  return FALSE;
+}
+
+/* After fsync() a close reports nothing that matters: the bytes are on
+ * disk, and a network filesystem's late ENOSPC showed in the fsync. */
+static void
+close_quietly (int fd)
+{
+  if (fd >= 0)
+    close (fd);
+}
+
+static const char *
+file_kind (mode_t mode)
+{
+  if (S_ISFIFO (mode))
+    return _("a FIFO");
+  if (S_ISLNK (mode))
+    return _("a symbolic link");
+  if (S_ISCHR (mode))
+    return _("a character device");
+  if (S_ISBLK (mode))
+    return _("a block device");
+  if (S_ISSOCK (mode))
+    return _("a socket");
+  if (S_ISDIR (mode))
+    return _("a folder");
+  return _("not a regular file");
+}
+
+static void
+set_not_regular (GError     **error,
+                 const char  *path,
+                 mode_t       mode)
+{
+  g_set_error (error, FCC_ERROR, FCC_ERROR_NOT_REGULAR,
+               _("%s is %s, not a regular file: it is neither read nor written (remove it to go on)"),
+               path, file_kind (mode));
+}
+
+/* Opens @path, a hidden file of the client's own, only if it is a
+ * regular file: a FIFO or a device planted under its name would block
+ * open() or read() for ever, or do worse, and a symbolic link would make
+ * the client write elsewhere. lstat() first, so that no device is even
+ * opened; then O_NOFOLLOW | O_NONBLOCK and fstat() for what may have
+ * taken its place in between. */
+static int
+open_regular (const char  *path,
+              int          flags,
+              GError     **error)
+{
+  struct stat st;
+  int saved_errno;
+  int fd;
+
+  if (lstat (path, &st) == 0 && !S_ISREG (st.st_mode))
+    {
+      set_not_regular (error, path, st.st_mode);
+      return -1;
+    }
+  fd = open (path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+  if (fd < 0)
+    {
+      saved_errno = errno;
+      if (saved_errno == ELOOP)
+        set_not_regular (error, path, S_IFLNK);
+      else
+        set_error_from_errno (error, saved_errno, _("cannot open %s"), path);
+      return -1;
+    }
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+    {
+      set_not_regular (error, path, st.st_mode);
+      close (fd);
+      return -1;
+    }
+  /* Regular files ignore it; dropped so that nothing else ever sees it. */
+  fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) & ~O_NONBLOCK);
+  return fd;
+}
+
+/* Whether @path names the very file open as @fd (not a link to it). */
+static gboolean
+names_file (const char *path,
+            int         fd)
+{
+  struct stat ours;
+  struct stat named;
+
+  return fstat (fd, &ours) == 0 && lstat (path, &named) == 0 &&
+         ours.st_dev == named.st_dev && ours.st_ino == named.st_ino;
+}
+
+/* Hashes the whole file open as @fd, read back from the disk (pread:
+ * the file offset stays), and checks it is @size bytes with @digest. */
+static gboolean
+file_has_digest (int          fd,
+                 const char  *path,
+                 guint64      size,
+                 const char  *digest,
+                 GError     **error)
+{
+  g_autoptr(GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autofree guint8 *chunk = g_malloc (CHUNK_SIZE);
+  guint64 offset = 0;
+
+  for (;;)
+    {
+      ssize_t n = pread (fd, chunk, CHUNK_SIZE, offset);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int saved_errno = errno;
+
+          set_error_from_errno (error, saved_errno, _("cannot read back %s"), path);
+          return FALSE;
+        }
+      if (n == 0)
+        break;
+      g_checksum_update (checksum, chunk, n);
+      offset += n;
+    }
+  return offset == size && strcmp (g_checksum_get_string (checksum), digest) == 0;
+}
+
+static void
+set_tampered (GError     **error,
+              const char  *path,
+              const char  *what)
+{
+  g_set_error (error, FCC_ERROR, FCC_ERROR_TAMPERED,
+               _("%s: %s; it was not saved as %s"), path, what, path);
+}
+
+/* Renames @written (the file open as @fd, which this process filled) to
+ * the target's path, only once it is on disk and, read back from there,
+ * has @size bytes and @digest (unless @digest is %NULL: protocol 1.0),
+ * and only if @written still names that file. The stream was hashed as
+ * it came; this catches what another writer did to the file meanwhile,
+ * for the price of one more read of it. */
+static gboolean
+commit (int           fd,
+        const char   *written,
+        Target       *target,
+        guint64       size,
+        const char   *digest,
+        GError      **error)
+{
+  struct stat before;
+  struct stat after;
+  int saved_errno;
+
+  if (!sync_file (fd, target->path, error))
+    return FALSE;
+  if (fstat (fd, &before) != 0)
+    {
+      saved_errno = errno;
+      set_error_from_errno (error, saved_errno, _("cannot read back %s"), written);
+      return FALSE;
+    }
+  if (digest != NULL && !file_has_digest (fd, written, size, digest, error))
+    {
+      if (error == NULL || *error == NULL)
+        set_tampered (error, target->path,
+                      _("the file written was changed by another writer: read back, it does not have the SHA-256 that the server announced"));
+      return FALSE;
+    }
+  if (fstat (fd, &after) != 0 || after.st_size != before.st_size ||
+      after.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+      after.st_mtim.tv_nsec != before.st_mtim.tv_nsec)
+    {
+      set_tampered (error, target->path,
+                    _("the file written was changed by another writer while it was checked"));
+      return FALSE;
+    }
+  if (!names_file (written, fd))
+    {
+      g_autofree char *what = g_strdup_printf (_("%s, the file being written, was replaced or removed by another writer"),
+                                               written);
+
+      set_tampered (error, target->path, what);
+      return FALSE;
+    }
+  return rename_into_place (written, target->path, error);
+}
+
+/* Fetches @name into a private temporary file that is renamed into place
+ * only when complete, and (with @digest) only if it has @digest; a
+ * failure leaves neither a partial file nor a clobbered old one. Without
+ * @digest (protocol 1.0) a plain GET. */
 static gboolean
 fetch_whole (FccFetcher   *fetcher,
              const char   *name,
              Target       *target,
+             guint64       stat_size,
              const char   *digest,
              GError      **error)
 {
@@ -424,7 +627,7 @@ fetch_whole (FccFetcher   *fetcher,
   gboolean ok;
 
   block_fatal_signals (TRUE);
-  fd = g_mkstemp_full (tmp_path, O_WRONLY | O_CLOEXEC, 0644);
+  fd = g_mkstemp_full (tmp_path, O_RDWR | O_CLOEXEC, 0644);
   saved_errno = errno;
   if (fd >= 0)
     signal_unlink_path = tmp_path;
@@ -440,8 +643,8 @@ fetch_whole (FccFetcher   *fetcher,
        : fcc_conn_get (fetcher->conn, name, &size, error);
   ok = ok && receive (fetcher->conn, name, fd, target->path, 0, size, checksum, error);
   ok = ok && (checksum == NULL || check_digest (checksum, digest, error));
-  ok = sync_and_close (fd, target->path, ok, error);
-  ok = ok && rename_into_place (tmp_path, target->path, error);
+  ok = ok && commit (fd, tmp_path, target, digest != NULL ? stat_size : size, digest, error);
+  close_quietly (fd);
   if (!ok)
     g_unlink (tmp_path);
   /* Only now: a signal in between finds the path already gone, harmlessly. */
@@ -449,65 +652,121 @@ fetch_whole (FccFetcher   *fetcher,
   return ok;
 }
 
-/* Opens the part file of @target to go on filling it: what it holds is
+/* Reads the digest kept beside a part: 64 hex digits and a LF, in a
+ * regular file. Anything else is no digest. */
+static gboolean
+read_part_digest (Target *target,
+                  char    kept[FCC_DIGEST_HEX_LEN + 2])
+{
+  ssize_t n;
+  int fd = open_regular (target->digest_path, O_RDONLY, NULL);
+
+  if (fd < 0)
+    return FALSE;
+  n = read (fd, kept, FCC_DIGEST_HEX_LEN + 2);
+  close (fd);
+  return n == FCC_DIGEST_HEX_LEN + 1 && kept[FCC_DIGEST_HEX_LEN] == '\n';
+}
+
+/* Why a part could not be had: the caller then fetches privately. */
+typedef enum {
+  PART_OWNED,
+  PART_BUSY,      /* another process holds it */
+  PART_NO_LOCKS,  /* the filesystem has no locks (some network ones) */
+} PartClaim;
+
+/* Opens the part of @target, creating it, and locks it for the life of
+ * @fd: an OFD lock, so that it is this transfer's, not the process's,
+ * and is dropped with the last descriptor, whatever kills the process.
+ * The part is ours only if its name still refers to the file locked:
+ * another transfer may have renamed it into place, or removed it, in
+ * between. Never waits: a busy part is left to its owner. */
+static int
+claim_part (Target     *target,
+            PartClaim  *claim,
+            GError    **error)
+{
+  for (guint tries = 0; tries < 8; tries++)
+    {
+      struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+      int fd = open_regular (target->part_path, O_RDWR | O_CREAT, error);
+
+      if (fd < 0)
+        return -1;
+      if (fcntl (fd, F_OFD_SETLK, &lock) != 0)
+        {
+          int saved_errno = errno;
+
+          close (fd);
+          *claim = saved_errno == EAGAIN || saved_errno == EACCES ? PART_BUSY : PART_NO_LOCKS;
+          return -1;
+        }
+      if (names_file (target->part_path, fd))
+        {
+          *claim = PART_OWNED;
+          return fd;
+        }
+      close (fd);
+    }
+  /* Other transfers keep taking it from under us: let them. */
+  *claim = PART_BUSY;
+  return -1;
+}
+
+/* Prepares the part @fd, locked, to go on filling it: what it holds is
  * added to @checksum and counted in @offset if it belongs to @digest, is
  * no longer than @size, and can be read; otherwise it is emptied, and
  * marked as belonging to @digest. */
-static int
-open_part (Target      *target,
-           const char  *digest,
-           guint64      size,
-           GChecksum   *checksum,
-           guint64     *offset,
-           GError     **error)
+static gboolean
+prepare_part (int          fd,
+              Target      *target,
+              const char  *digest,
+              guint64      size,
+              GChecksum   *checksum,
+              guint64     *offset,
+              GError     **error)
 {
-  g_autofree char *kept = NULL;
+  char kept[FCC_DIGEST_HEX_LEN + 2];
   g_autofree char *mark = NULL;
-  gsize kept_len;
   int saved_errno;
-  int fd;
 
   *offset = 0;
-  if (g_file_get_contents (target->digest_path, &kept, &kept_len, NULL) &&
-      kept_len == FCC_DIGEST_HEX_LEN + 1 && strncmp (kept, digest, FCC_DIGEST_HEX_LEN) == 0)
+  if (read_part_digest (target, kept) && strncmp (kept, digest, FCC_DIGEST_HEX_LEN) == 0)
     {
-      fd = g_open (target->part_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0);
       /* Reading it through leaves the file offset at its end. */
-      if (fd >= 0 && hash_rest (fd, target->part_path, checksum, offset, NULL) && *offset <= size)
-        return fd;
-      if (fd >= 0)
-        close (fd);
+      if (hash_rest (fd, target->part_path, checksum, offset, NULL) && *offset <= size)
+        return TRUE;
       g_checksum_reset (checksum);
       *offset = 0;
     }
 
   /* Emptied before it is marked as another version's: a crash in
    * between leaves an empty part, never old bytes under a new digest. */
-  fd = g_open (target->part_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (fd < 0)
+  if (ftruncate (fd, 0) != 0 || lseek (fd, 0, SEEK_SET) != 0)
     {
       saved_errno = errno;
-      set_error_from_errno (error, saved_errno, _("cannot create %s"), target->part_path);
-      return -1;
+      set_error_from_errno (error, saved_errno, _("cannot write %s"), target->part_path);
+      return FALSE;
     }
   mark = g_strconcat (digest, "\n", NULL);
-  if (!g_file_set_contents (target->digest_path, mark, -1, error))
-    {
-      close (fd);
-      return -1;
-    }
-  return fd;
+  return g_file_set_contents (target->digest_path, mark, -1, error);
 }
 
+/* Removes the part and its digest, if the part is still the file @fd. */
 static void
-remove_part (Target *target)
+remove_part (Target *target,
+             int     fd)
 {
-  g_unlink (target->part_path);
+  if (!names_file (target->part_path, fd))
+    return;
   g_unlink (target->digest_path);
+  g_unlink (target->part_path);
 }
 
 /* Like fetch_whole(), through the part file, which a failure leaves to be
- * resumed from unless what it holds is known to be wrong. */
+ * resumed from unless what it holds is known to be wrong. A part that
+ * another transfer holds is left to it: this one then fetches into a
+ * private file, as without -c, and says so through the notice. */
 static gboolean
 fetch_resumable (FccFetcher   *fetcher,
                  const char   *name,
@@ -518,28 +777,43 @@ fetch_resumable (FccFetcher   *fetcher,
 {
   g_autoptr(GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
   g_autoptr(GError) local_error = NULL;
+  PartClaim claim;
   guint64 offset;
   guint64 body_size;
   gboolean ok;
   int fd;
 
-  fd = open_part (target, digest, size, checksum, &offset, error);
+  fd = claim_part (target, &claim, error);
+  if (fd < 0 && claim != PART_OWNED && (error == NULL || *error == NULL))
+    {
+      if (fetcher->options.notice != NULL)
+        fetcher->options.notice (name,
+                                 claim == PART_BUSY
+                                 ? _("another transfer is writing the part file; fetching into a private file instead (not resumable)")
+                                 : _("the part file cannot be locked on this filesystem; fetching into a private file instead (not resumable)"));
+      return fetch_whole (fetcher, name, target, size, digest, error);
+    }
   if (fd < 0)
     return FALSE;
 
-  ok = fcc_conn_get_from (fetcher->conn, name, offset, digest, &body_size, &local_error);
+  ok = prepare_part (fd, target, digest, size, checksum, &offset, &local_error);
+  ok = ok && fcc_conn_get_from (fetcher->conn, name, offset, digest, &body_size, &local_error);
   ok = ok && receive (fetcher->conn, name, fd, target->path, offset, body_size, checksum,
                       &local_error);
   ok = ok && check_digest (checksum, digest, &local_error);
-  ok = sync_and_close (fd, target->path, ok, &local_error);
-  ok = ok && rename_into_place (target->part_path, target->path, &local_error);
+  /* Unmarked before the rename, while the name is still this part: once
+   * renamed, the name may be another transfer's new part. */
+  if (ok && names_file (target->part_path, fd))
+    g_unlink (target->digest_path);
+  ok = ok && commit (fd, target->part_path, target, size, digest, &local_error);
 
   /* Bytes of another version, or bytes that went wrong somewhere. */
   if (g_error_matches (local_error, FCC_ERROR, FCC_ERROR_CHANGED) ||
-      g_error_matches (local_error, FCC_ERROR, FCC_ERROR_MISMATCH))
-    remove_part (target);
-  if (ok)
-    g_unlink (target->digest_path);
+      g_error_matches (local_error, FCC_ERROR, FCC_ERROR_MISMATCH) ||
+      g_error_matches (local_error, FCC_ERROR, FCC_ERROR_TAMPERED))
+    remove_part (target, fd);
+  /* The lock goes with it: only now may another transfer take the name. */
+  close_quietly (fd);
   if (local_error != NULL)
     g_propagate_error (error, g_steal_pointer (&local_error));
   return ok;
@@ -583,7 +857,7 @@ fetch_once (FccFetcher  *fetcher,
       fetcher->server_1_0 = TRUE;
     }
   if (fetcher->server_1_0)
-    return fetch_whole (fetcher, name, target, NULL, error)
+    return fetch_whole (fetcher, name, target, 0, NULL, error)
            ? FCC_FETCH_UNVERIFIED : FCC_FETCH_FAILED;
 
   if (fetcher->options.skip_identical && has_digest (target->path, size, digest))
@@ -591,7 +865,7 @@ fetch_once (FccFetcher  *fetcher,
 
   ok = fetcher->options.resume
        ? fetch_resumable (fetcher, name, target, size, digest, error)
-       : fetch_whole (fetcher, name, target, digest, error);
+       : fetch_whole (fetcher, name, target, size, digest, error);
   return ok ? FCC_FETCH_VERIFIED : FCC_FETCH_FAILED;
 }
 

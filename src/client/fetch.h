@@ -6,10 +6,15 @@
 
 G_BEGIN_DECLS
 
+/* Tells the user about @name what is neither a result nor a failure. */
+typedef void (*FccFetchNotice) (const char *name,
+                                const char *message);
+
 typedef struct {
   const char *dir;          /* (unowned): names are saved under it, their paths kept */
   gboolean resume;          /* -c: a cut transfer is kept as .NAME.part and resumed */
   gboolean skip_identical;  /* a local file with the server's digest is left as it is */
+  FccFetchNotice notice;    /* (nullable) */
 } FccFetchOptions;
 
 typedef enum {

@@ -100,6 +100,13 @@ exit_status_help (void)
            "NAMEs that cannot be saved side by side).");
 }
 
+static void
+notice_fetch (const char *name,
+              const char *message)
+{
+  g_printerr ("%s: %s: %s\n", PROGRAM_NAME, name, message);
+}
+
 static gboolean
 run_get (FccConn       *conn,
          const Options *options)
@@ -108,6 +115,7 @@ run_get (FccConn       *conn,
     .dir = options->output_dir != NULL ? options->output_dir : ".",
     .resume = options->resume,
     .skip_identical = options->skip_identical,
+    .notice = notice_fetch,
   };
   g_autoptr(FccFetcher) fetcher = fcc_fetcher_new (conn, &fetch_options);
   gboolean all_fetched = TRUE;
@@ -135,6 +143,18 @@ run_get (FccConn       *conn,
 
       report_failure (*name, error);
       all_fetched = FALSE;
+      /* A local failure (a full disk) left the server sending a body
+       * nobody reads: the other names go on over a new connection. */
+      if (fcc_conn_owes_body (conn))
+        {
+          g_autoptr(GError) reopen_error = NULL;
+
+          if (!fcc_conn_reopen (conn, &reopen_error))
+            {
+              report_not_fetched (name + 1, reopen_error->message);
+              break;
+            }
+        }
       if (!fcc_conn_usable (conn))
         {
           report_not_fetched (name + 1, _("the connection to the server was lost"));

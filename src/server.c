@@ -262,6 +262,7 @@ fc_server_new (const FcServerConfig  *config,
   server->context.mime = fc_mime_table_new (FC_MIME_TYPES_FILE, error);
   if (server->context.mime == NULL)
     return NULL;
+  server->context.access_log = fc_access_log_new ();
   fc_server_set_http (server, config->http, config->index);
   fc_server_refresh_debug (server);
   return g_steal_pointer (&server);
@@ -457,6 +458,8 @@ fc_server_free (FcServer *server)
     g_close (server->context.root_fd, NULL);
   g_clear_pointer (&server->context.digests, fc_digests_free);
   g_clear_pointer (&server->context.mime, fc_mime_table_unref);
+  /* After the workers, whose connections log as they close. */
+  g_clear_pointer (&server->context.access_log, fc_access_log_free);
   g_free (server->root);
   g_free (server->host);
   g_free (server);
@@ -598,4 +601,31 @@ fc_server_refresh_debug (FcServer *server)
 {
   atomic_store (&server->context.debug,
                 !g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN));
+}
+
+/**
+ * fc_server_set_access_log:
+ * @server: a server
+ * @path: (nullable): the access log's file; %NULL for none
+ * @error: a #GFileError naming @path when it cannot be opened
+ *
+ * Opens @path (again: after logrotate renamed it, the same path gives a
+ * new file) and logs every HTTP request to it from now on; or, with
+ * %NULL, logs none. On error the file in use stays in use. Main thread.
+ */
+gboolean
+fc_server_set_access_log (FcServer    *server,
+                          const char  *path,
+                          GError     **error)
+{
+  if (path == NULL)
+    {
+      atomic_store (&server->context.access_log_on, FALSE);
+      fc_access_log_close (server->context.access_log);
+      return TRUE;
+    }
+  if (!fc_access_log_open (server->context.access_log, path, error))
+    return FALSE;
+  atomic_store (&server->context.access_log_on, TRUE);
+  return TRUE;
 }

@@ -1239,11 +1239,7 @@ static void
 test_stats_prometheus_metrics_port (void)
 {
   g_autoptr(GTestDBus) bus = g_test_dbus_new (G_TEST_DBUS_NONE);
-  g_autoptr(GSocket) probe = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-                                           G_SOCKET_PROTOCOL_TCP, NULL);
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
-  g_autoptr(GSocketAddress) bound = NULL;
+  guint16 metrics_port;
   g_autofree char *port = NULL;
   g_autofree char *printed = NULL;
   g_autofree guint8 *scraped = g_malloc0 (65537);
@@ -1254,10 +1250,8 @@ test_stats_prometheus_metrics_port (void)
   TuDaemon *d;
   int fd;
 
-  g_assert_true (g_socket_bind (probe, any, FALSE, NULL));
-  bound = g_socket_get_local_address (probe, NULL);
-  port = g_strdup_printf ("%u", g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
-  g_socket_close (probe, NULL);
+  close (tu_listen_loopback (&metrics_port));
+  port = g_strdup_printf ("%u", metrics_port);
   g_test_dbus_up (bus);
   {
     const char *args[] = { "--metrics-port", port, NULL };
@@ -1266,7 +1260,7 @@ test_stats_prometheus_metrics_port (void)
   }
   get_twice (d);
   printed = stats_output ("--prometheus");
-  fd = tu_connect ((guint16) atoi (port));
+  fd = tu_connect (metrics_port);
   tu_send_str (fd, "GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n");
   tu_recv_until_closed (fd, scraped, 65536);
   close (fd);

@@ -3,33 +3,16 @@
  * client holds no other scrape back. */
 #include <string.h>
 #include <sys/socket.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <unistd.h>
 
 #include "testutil.h"
-
-/* A port free now on 127.0.0.1: the metrics port has no "pick one". */
-static guint16
-free_port (void)
-{
-  struct sockaddr_in address = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-  socklen_t len = sizeof address;
-  int fd = socket (AF_INET, SOCK_STREAM, 0);
-
-  g_assert_cmpint (fd, >=, 0);
-  g_assert_cmpint (bind (fd, (struct sockaddr *) &address, sizeof address), ==, 0);
-  g_assert_cmpint (getsockname (fd, (struct sockaddr *) &address, &len), ==, 0);
-  close (fd);
-  return ntohs (address.sin_port);
-}
 
 static TuDaemon *
 start_with_metrics (guint16 *metrics_port)
 {
   g_autofree char *port = NULL;
 
-  *metrics_port = free_port ();
+  close (tu_listen_loopback (metrics_port));
   port = g_strdup_printf ("%u", *metrics_port);
   return tu_daemon_start ("--metrics-port", port, NULL);
 }
@@ -227,19 +210,12 @@ test_slow_clients (void)
 static void
 test_port_taken (void)
 {
-  g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-                                            G_SOCKET_PROTOCOL_TCP, NULL);
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
-  g_autoptr(GSocketAddress) bound = NULL;
-  g_autofree char *port = NULL;
+  guint16 taken;
+  int fd = tu_listen_loopback (&taken);
+  g_autofree char *port = g_strdup_printf ("%u", taken);
   g_autofree char *err = NULL;
   g_autofree char *root = g_dir_make_tmp ("test-metrics-XXXXXX", NULL);
 
-  g_assert_true (g_socket_bind (socket, any, FALSE, NULL));
-  g_assert_true (g_socket_listen (socket, NULL));
-  bound = g_socket_get_local_address (socket, NULL);
-  port = g_strdup_printf ("%u", g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
   {
     const char *argv[] = { g_getenv ("FILECACHED"), "--config=/dev/null", "--no-dbus",
                            "--host", "127.0.0.1", "--port", "0", "--metrics-port", port, root, NULL };
@@ -249,6 +225,7 @@ test_port_taken (void)
     g_assert_nonnull (strstr (err, needle));
     g_assert_nonnull (strstr (err, "in use"));
   }
+  close (fd);
   tu_rm_rf (root);
 }
 

@@ -99,6 +99,10 @@ void tu_assert_file_contents (const char *path, const void *data, gsize len);
 void tu_rm_rf (const char *path);
 
 int tu_connect (guint16 port);
+/* A socket listening on 127.0.0.1 on a port free until then, stored in
+ * @port: closed at once, the port is one to hand to an option that has
+ * no "pick one" (--metrics-port); kept, it is a port taken. */
+int tu_listen_loopback (guint16 *port);
 /* @rcvbuf > 0 sets SO_RCVBUF before connecting. */
 int tu_connect_full (const char *address, guint16 port, int rcvbuf);
 void tu_send (int fd, const void *data, gsize len);

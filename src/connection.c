@@ -50,6 +50,8 @@ struct _FcConn {
   gsize lingered;               /* bytes drained while lingering */
   FcReply reply;                /* the reply on its way, while writing */
   FcPark park;                  /* (owned): the first line's, while it waits */
+  FcAccessEntry *log_entry;     /* (owned) (nullable): the access log's line of the reply on its way */
+  char *peer;                   /* (owned) (nullable): the client's address, once logged */
   State state;
   Dialect dialect;
   gboolean readable;            /* the kernel may hold input not yet read */
@@ -99,6 +101,46 @@ fc_conn_from_waited (FcWaited *waited)
   return (FcConn *) waited;
 }
 
+/* The client's address, for the access log: asked once per connection,
+ * and only when the log is on. */
+static const char *
+conn_peer (FcConn *conn)
+{
+  g_autoptr(GSocketAddress) address = NULL;
+
+  if (conn->peer != NULL)
+    return conn->peer;
+  address = g_socket_connection_get_remote_address (conn->connection, NULL);
+  if (G_IS_INET_SOCKET_ADDRESS (address))
+    conn->peer = g_inet_address_to_string (
+      g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address)));
+  else
+    conn->peer = g_strdup ("-");
+  return conn->peer;
+}
+
+/* The HTTP request just answered, into the access log once its reply
+ * has ended: the request's bytes are in the thread's buffer only now. */
+static void
+conn_log_begin (FcConn        *conn,
+                FcConnScratch *scratch)
+{
+  g_clear_pointer (&conn->log_entry, g_free);
+  conn->log_entry = fc_access_entry_new (conn_peer (conn), fc_access_log_clock_now (&scratch->log_clock),
+                                         &scratch->http_request, conn->reply.head,
+                                         conn->reply.head_len);
+}
+
+/* The reply has ended, sent whole or cut: the bytes that left are
+ * logged, not those meant to. */
+static void
+conn_log_finish (FcConn *conn)
+{
+  if (conn->log_entry != NULL)
+    fc_access_log_finish (conn->context->access_log, g_steal_pointer (&conn->log_entry),
+                          conn->reply.sent);
+}
+
 /**
  * fc_conn_free:
  * @conn: a connection no longer in any waiter
@@ -110,8 +152,10 @@ fc_conn_free (FcConn *conn)
 {
   FcServeContext *context = conn->context;
 
+  conn_log_finish (conn);
   fc_reply_clear (&conn->reply);
   fc_park_clear (&conn->park);
+  g_free (conn->peer);
   g_free (conn->in);
   g_socket_close (g_socket_connection_get_socket (conn->connection), NULL);
   g_object_unref (conn->connection);
@@ -176,6 +220,7 @@ conn_write (FcConn        *conn,
   switch (result)
     {
     case FC_REPLY_DONE:
+      conn_log_finish (conn);
       fc_reply_clear (&conn->reply);
       break;
     case FC_REPLY_YIELD:
@@ -190,6 +235,7 @@ conn_write (FcConn        *conn,
       conn->state = STATE_WRITING;
       break;
     case FC_REPLY_FAILED:
+      conn_log_finish (conn);
       break;
     }
   return result;
@@ -291,12 +337,16 @@ conn_answer_http (FcConn        *conn,
                                         &conn->reply, &scratch->chunk, &scratch->http);
       if (*answer == FC_ANSWER_WAIT)
         return FALSE;
+      if (G_UNLIKELY (FC_SETTING_LOAD (conn->context, access_log_on)))
+        conn_log_begin (conn, scratch);
       *used = consumed;
       return TRUE;
 
     case FC_HTTP_REFUSED:
       *answer = fc_request_answer_http_refusal (conn->context, &refusal, &conn->reply,
                                                 &scratch->http);
+      if (G_UNLIKELY (FC_SETTING_LOAD (conn->context, access_log_on)))
+        conn_log_begin (conn, scratch);
       /* Past a refusal that closes, nothing more is read as a request. */
       *used = *answer == FC_ANSWER_CLOSE ? len : consumed;
       return TRUE;

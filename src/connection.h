@@ -15,6 +15,7 @@ typedef struct {
   FcChunk chunk;                /* file bodies on their way out */
   FcHttpScratch http;           /* HTTP response heads, the Date clock */
   FcHttpRequest http_request;   /* the HTTP request head being answered */
+  FcAccessLogClock log_clock;   /* the access log's time field */
   guint turn_requests;          /* answered in the running connection's turn */
   guint64 turn_bytes;           /* sent in the running connection's turn */
 } FcConnScratch;

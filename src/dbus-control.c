@@ -9,6 +9,7 @@
 #include "errors.h"
 #include "fc-dbus-generated.h"
 #include "names.h"
+#include "stats.h"
 
 /* The generated skeleton announces a property only when its value
  * changes; DBUS.md wants every Set of Capacity announced, the same value
@@ -456,57 +457,14 @@ on_cache_evicted (GArray   *evictions,
     }
 }
 
-typedef struct {
-  FcServer *server;
-  FcServerStats stats;
-} ServerSnapshot;
-
-static void
-read_server_stats (gpointer user_data)
-{
-  ServerSnapshot *snapshot = user_data;
-
-  fc_server_get_stats (snapshot->server, &snapshot->stats);
-}
-
 static gboolean
 handle_stats (FcDbusCache1          *skeleton,
               GDBusMethodInvocation *invocation,
               gpointer               user_data)
 {
   FcDbusControl *control = user_data;
-  ServerSnapshot server = { control->server };
-  FcCacheStats cache;
-  GVariantDict dict;
 
-  /* The server's counters are read under the cache lock too, so the
-   * reply is one snapshot. */
-  fc_cache_get_stats (control->cache, &cache, read_server_stats, &server);
-
-  g_variant_dict_init (&dict, NULL);
-  g_variant_dict_insert (&dict, "hits", "t", cache.hits);
-  g_variant_dict_insert (&dict, "misses", "t", cache.misses);
-  g_variant_dict_insert (&dict, "misses-cold", "t", cache.misses_cold);
-  g_variant_dict_insert (&dict, "misses-evicted", "t", cache.misses_evicted);
-  g_variant_dict_insert (&dict, "misses-changed", "t", cache.misses_changed);
-  g_variant_dict_insert (&dict, "loads", "t", cache.loads);
-  g_variant_dict_insert (&dict, "evictions", "t", cache.evictions);
-  g_variant_dict_insert (&dict, "invalidations", "t", cache.invalidations);
-  g_variant_dict_insert (&dict, "entries", "u", cache.entries);
-  g_variant_dict_insert (&dict, "size", "t", cache.size);
-  g_variant_dict_insert (&dict, "capacity", "t", cache.capacity);
-  g_variant_dict_insert (&dict, "requests", "t", server.stats.requests);
-  g_variant_dict_insert (&dict, "requests-http", "t", server.stats.requests_http);
-  g_variant_dict_insert (&dict, "errors", "t", server.stats.errors);
-  g_variant_dict_insert (&dict, "refused", "t", server.stats.refused);
-  g_variant_dict_insert (&dict, "bytes-sent", "t", server.stats.bytes_sent);
-  g_variant_dict_insert (&dict, "clients", "u", server.stats.clients);
-  g_variant_dict_insert (&dict, "clients-total", "t", server.stats.clients_total);
-  g_variant_dict_insert (&dict, "uptime", "t", server.stats.uptime);
-  g_variant_dict_insert (&dict, "max-entry-size", "t", cache.max_entry_size);
-  g_variant_dict_insert (&dict, "pinned", "t", cache.pinned);
-
-  fc_dbus_cache1_complete_stats (skeleton, invocation, g_variant_dict_end (&dict));
+  fc_dbus_cache1_complete_stats (skeleton, invocation, fc_stats_collect (control->cache, control->server));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 

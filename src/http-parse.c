@@ -426,6 +426,10 @@ field_line (const char    *line,
     }
   else if (NAME_IS (line, name_len, "if-range"))
     keep_first (&request->if_range, value);
+  else if (NAME_IS (line, name_len, "referer"))
+    keep_first (&request->referer, value);
+  else if (NAME_IS (line, name_len, "user-agent"))
+    keep_first (&request->user_agent, value);
   else if (NAME_IS (line, name_len, "if-modified-since"))
     keep_first (&request->if_modified_since, value);
   else if (NAME_IS (line, name_len, "if-unmodified-since"))
@@ -625,6 +629,9 @@ request_reset (FcHttpRequest *request)
   request->name_len = 0;
   request->trailing_slash = FALSE;
   request->path = none;
+  request->line = none;
+  request->referer = none;
+  request->user_agent = none;
   request->range = none;
   request->if_range = none;
   request->if_modified_since = none;
@@ -691,11 +698,15 @@ fc_http_parse (const char     *buf,
 
   lf = memchr (head, '\n', MIN (avail, FC_HTTP_LINE_MAX));
   if (lf == NULL)
-    return avail >= FC_HTTP_LINE_MAX ? refuse (refusal, 414, TRUE, "URI Too Long")
-                                     : FC_HTTP_NEED_MORE;
+    {
+      request->line = (FcHttpSlice) { head, MIN (avail, FC_HTTP_LINE_MAX) };
+      return avail >= FC_HTTP_LINE_MAX ? refuse (refusal, 414, TRUE, "URI Too Long")
+                                       : FC_HTTP_NEED_MORE;
+    }
   n = (gsize) (lf - head);
   if (n > 0 && head[n - 1] == '\r')
     n--;
+  request->line = (FcHttpSlice) { head, n };
   result = request_line (head, n, request, refusal);
   if (result == FC_HTTP_REFUSED && refusal->close)
     return result;

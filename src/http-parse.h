@@ -57,6 +57,10 @@ typedef struct {
   gsize name_len;
   gboolean trailing_slash;      /* the path ended in `/` (after `.` segments were removed) */
   FcHttpSlice path;             /* the path as received, no query: for a `Location` */
+  FcHttpSlice line;             /* the request line as received, without its CR LF: set
+                                 * on a refusal too, as far as it came (for the access log) */
+  FcHttpSlice referer;          /* the first of each, for the access log */
+  FcHttpSlice user_agent;
   FcHttpSlice range;
   FcHttpSlice if_range;
   FcHttpSlice if_modified_since;

@@ -466,7 +466,8 @@ fc_http_format_file (char                 *buf,
  * @connection: how the exchange ends
  *
  * Writes the head of a directory listing's 200: HTTP.md "Directories",
- * `Cache-Control: no-cache` and no validators.
+ * `Cache-Control: no-cache` and no validators; the metrics port's 200
+ * too, which is made fresh for each request as well.
  *
  * Returns: the head's length in bytes
  */

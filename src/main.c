@@ -19,6 +19,7 @@
 #include "dbus-control.h"
 #include "file-read.h"
 #include "i18n.h"
+#include "metrics.h"
 #include "server.h"
 #include "settings.h"
 #include "systemd.h"
@@ -88,6 +89,8 @@ parse_options (Options   *options,
     { "no-http", 0, G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, (gpointer) on_no_http_option,
       N_("Do not speak HTTP: every connection speaks the line protocol (key: http = false)"), NULL },
     SETTING_FLAG ("index", N_("Over HTTP, list the entries of a directory asked for with a trailing slash (HTML or JSON)")),
+    SETTING_OPTION ("metrics-port", N_("Also listen on port N, on the same addresses, for Prometheus's GET /metrics (default: 0, none)"), N_("N")),
+    SETTING_OPTION ("access-log", N_("Log every HTTP request to FILE in the Combined Log Format; SIGHUP opens it again (default: none)"), N_("FILE")),
     SETTING_FLAG ("no-dbus", N_("Do not export the D-Bus control interface")),
     SETTING_FLAG ("system", N_("Use the system bus instead of the session bus")),
     SETTING_FLAG ("verbose", N_("Log every request (debug messages)")),
@@ -218,6 +221,7 @@ typedef struct {
   FcCache *cache;
   FcServer *server;
   FcDbusControl *control;         /* (nullable) */
+  FcMetrics *metrics;             /* (nullable): with --metrics-port */
   guint drain_deadline;           /* a stop drains until this source fires; 0 before a stop */
 } Run;
 
@@ -293,6 +297,9 @@ apply_setting (Run              *run,
     case FC_SETTING_DRAIN_TIMEOUT:
       /* Read from the settings in force when a stop begins. */
       break;
+    case FC_SETTING_ACCESS_LOG:
+      /* Opened on every reload, changed or not: on_reload_signal(). */
+      break;
     case FC_SETTING_HTTP:
     case FC_SETTING_INDEX:
       /* New connections pick their dialect by it; open ones keep theirs. */
@@ -301,6 +308,19 @@ apply_setting (Run              *run,
     default:
       g_assert_not_reached ();
     }
+}
+
+/* logrotate renames the file, then sends SIGHUP: the path is opened
+ * again whether or not it changed. A file that cannot be opened leaves
+ * the one in use, if any: a warning, not a stop. */
+static void
+reopen_access_log (Run              *run,
+                   const FcSettings *next)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!fc_server_set_access_log (run->server, next->access_log, &error))
+    g_warning (_("Access log not reopened: %s"), error->message);
 }
 
 static void
@@ -357,6 +377,8 @@ on_reload_signal (gpointer user_data)
       if (list == applied)
         apply_setting (run, (FcSetting) i, &next);
     }
+
+  reopen_access_log (run, &next);
 
   if (applied->len > 0)
     g_message (_("Reloaded %s; changed: %s"), config_path (run->options), applied->str);
@@ -505,6 +527,7 @@ main (int   argc,
   g_autoptr(FcCache) cache = NULL;
   g_autoptr(FcServer) server = NULL;
   g_autoptr(FcDbusControl) control = NULL;
+  g_autoptr(FcMetrics) metrics = NULL;
   g_autoptr(GMainLoop) loop = NULL;
   FcServerConfig config;
   Run run = { NULL, EXIT_FAILURE };
@@ -567,17 +590,27 @@ main (int   argc,
   cache = fc_cache_new (settings.cache_size);
   fc_cache_set_max_entry_size (cache, settings.max_entry_size);
   server = fc_server_new (&config, cache, &error);
-  if (server == NULL || !fc_server_start (server, &error))
+  if (server == NULL || !fc_server_set_access_log (server, settings.access_log, &error) ||
+      !fc_server_start (server, &error))
     {
       g_printerr ("filecached: %s\n", error->message);
       goto out;
+    }
+  if (settings.metrics_port != 0)
+    {
+      metrics = fc_metrics_new (cache, server);
+      if (!fc_metrics_listen (metrics, settings.host, (guint16) settings.metrics_port, &error))
+        {
+          g_printerr ("filecached: %s\n", error->message);
+          goto out;
+        }
     }
 
   /* Before anything is announced: a supervisor may stop or reload us
    * right then. */
   loop = g_main_loop_new (NULL, FALSE);
   run = (Run) { loop, EXIT_SUCCESS, &options, &settings, config.max_clients, run.n_listen_fds,
-                cache, server, NULL, 0 };
+                cache, server, NULL, metrics, 0 };
   g_unix_signal_add (SIGINT, on_stop_signal, &run);
   g_unix_signal_add (SIGTERM, on_stop_signal, &run);
   g_unix_signal_add (SIGHUP, on_reload_signal, &run);
@@ -606,6 +639,7 @@ main (int   argc,
   fc_abandon_long_work ();
   arm_exit_guard (run.status);
   g_clear_pointer (&control, fc_dbus_control_free);
+  g_clear_pointer (&metrics, fc_metrics_free);
   fc_server_stop (server);
   disarm_exit_guard ();
 

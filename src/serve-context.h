@@ -4,6 +4,7 @@
 
 #include <glib.h>
 
+#include "access-log.h"
 #include "cache.h"
 #include "digest.h"
 #include "jobs.h"
@@ -21,12 +22,14 @@ typedef struct {
   FcJobs *jobs;                 /* (owned) (nullable): set while serving */
   FcMimeTable *mime;            /* (owned): Content-Type by extension; atomic, a reload
                                  * swaps it (fc_server_reload_mime()) */
+  FcAccessLog *access_log;      /* (owned): written to while access_log_on */
   atomic_bool http;             /* the HTTP dialect is on (HTTP.md, `--no-http`) */
   atomic_bool index;            /* HTTP lists directories (`--index`) */
   atomic_int_fast64_t request_timeout;  /* µs */
   atomic_int_fast64_t idle_timeout;     /* µs */
   atomic_int_fast64_t send_timeout;     /* µs */
   atomic_bool debug;            /* per-request g_debug() output is wanted */
+  atomic_bool access_log_on;    /* HTTP requests are logged (`--access-log`) */
 
   atomic_uint_fast64_t requests;
   atomic_uint_fast64_t requests_http;   /* of those, in the HTTP dialect */

@@ -20,6 +20,7 @@
 #include "http-date.h"
 #include "http-parse.h"
 #include "http-reply.h"
+#include "listen.h"
 #include "serve-context.h"
 #include "server.h"
 #include "systemd.h"
@@ -291,77 +292,17 @@ fc_server_new (const FcServerConfig  *config,
   server->context.mime = fc_mime_table_new (mime_types_path (), error);
   if (server->context.mime == NULL)
     return NULL;
+  server->context.access_log = fc_access_log_new ();
   fc_server_set_http (server, config->http, config->index);
   fc_server_refresh_debug (server);
   return g_steal_pointer (&server);
 }
 
-static GList *
-resolve_host (const char  *host,
-              GError     **error)
-{
-  GInetAddress *address;
-
-  if (g_strcmp0 (host, "localhost") == 0)
-    return g_list_append (g_list_append (NULL, g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4)),
-                          g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV6));
-
-  address = g_inet_address_new_from_string (host);
-  if (address != NULL)
-    return g_list_append (NULL, address);
-
-  return g_resolver_lookup_by_name (g_resolver_get_default (), host, NULL, error);
-}
-
-/* The first address picks the port (when asked for 0), the others share
- * it. "localhost" succeeds if either loopback can be bound, since a host
- * without IPv6 is common, but not if the port is taken on either. */
 static gboolean
 server_listen (FcServer  *server,
                GError   **error)
 {
-  GSocketListener *listener = server->listener;
-  g_autolist(GInetAddress) addresses = resolve_host (server->host, error);
-  gboolean tolerant = g_strcmp0 (server->host, "localhost") == 0;
-  g_autoptr(GError) listen_error = NULL;
-  guint bound = 0;
-
-  if (addresses == NULL)
-    return FALSE;
-
-  for (GList *l = addresses; l != NULL; l = l->next)
-    {
-      g_autoptr(GSocketAddress) address = g_inet_socket_address_new (l->data, server->port);
-      g_autoptr(GSocketAddress) effective = NULL;
-      g_autoptr(GError) local_error = NULL;
-      g_autofree char *text = NULL;
-
-      if (g_socket_listener_add_address (listener, address, G_SOCKET_TYPE_STREAM,
-                                         G_SOCKET_PROTOCOL_TCP, NULL, &effective, &local_error))
-        {
-          server->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
-          bound++;
-          continue;
-        }
-
-      text = g_inet_address_to_string (l->data);
-      g_clear_error (&listen_error);
-      g_set_error (&listen_error, local_error->domain, local_error->code,
-                   _("Cannot listen on %s port %u: %s"), text, server->port,
-                   local_error->message);
-      /* A port taken on one loopback is a conflict to report, not a
-       * missing address family to put up with. */
-      if (!tolerant || g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE))
-        break;
-      g_debug ("%s", listen_error->message);
-    }
-
-  if (bound == 0 || (listen_error != NULL && (!tolerant || listen_error->code == G_IO_ERROR_ADDRESS_IN_USE)))
-    {
-      g_propagate_error (error, g_steal_pointer (&listen_error));
-      return FALSE;
-    }
-  return TRUE;
+  return fc_listen_host (server->listener, server->host, &server->port, error);
 }
 
 /* A socket that is only bound, or one connection (a unit with
@@ -548,6 +489,8 @@ fc_server_free (FcServer *server)
   g_clear_pointer (&server->context.digests, fc_digests_free);
   g_clear_pointer (&server->context.mime, fc_mime_table_unref);
   g_queue_clear_full (&server->retired_mime, retired_mime_free);
+  /* After the workers, whose connections log as they close. */
+  g_clear_pointer (&server->context.access_log, fc_access_log_free);
   g_free (server->root);
   g_free (server->host);
   g_free (server);
@@ -721,4 +664,31 @@ fc_server_refresh_debug (FcServer *server)
 {
   atomic_store (&server->context.debug,
                 !g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN));
+}
+
+/**
+ * fc_server_set_access_log:
+ * @server: a server
+ * @path: (nullable): the access log's file; %NULL for none
+ * @error: a #GFileError naming @path when it cannot be opened
+ *
+ * Opens @path (again: after logrotate renamed it, the same path gives a
+ * new file) and logs every HTTP request to it from now on; or, with
+ * %NULL, logs none. On error the file in use stays in use. Main thread.
+ */
+gboolean
+fc_server_set_access_log (FcServer    *server,
+                          const char  *path,
+                          GError     **error)
+{
+  if (path == NULL)
+    {
+      atomic_store (&server->context.access_log_on, FALSE);
+      fc_access_log_close (server->context.access_log);
+      return TRUE;
+    }
+  if (!fc_access_log_open (server->context.access_log, path, error))
+    return FALSE;
+  atomic_store (&server->context.access_log_on, TRUE);
+  return TRUE;
 }

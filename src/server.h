@@ -65,6 +65,9 @@ void        fc_server_set_timeouts (FcServer              *server,
                                     guint                  idle_timeout,
                                     guint                  send_timeout);
 void        fc_server_refresh_debug (FcServer             *server);
+gboolean    fc_server_set_access_log (FcServer            *server,
+                                    const char            *path,
+                                    GError               **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FcServer, fc_server_free)
 

@@ -50,6 +50,12 @@ static const SettingInfo infos[FC_N_SETTINGS] = {
    * negation, `--no-http`, since it is on by default. */
   [FC_SETTING_HTTP] = { "http", TYPE_BOOLEAN, FIELD (http), 0, 0, TRUE },
   [FC_SETTING_INDEX] = { "index", TYPE_BOOLEAN, FIELD (index), 0, 0, TRUE },
+  /* 0, the default, is off: unlike the main port's, a free one picked
+   * at random would be of no use to a scraper. */
+  [FC_SETTING_METRICS_PORT] = { "metrics-port", TYPE_NUMBER, FIELD (metrics_port), 0, G_MAXUINT16, FALSE },
+  /* A reload opens the file again, changed or not: logrotate's
+   * postrotate sends SIGHUP after renaming it. */
+  [FC_SETTING_ACCESS_LOG] = { "access-log", TYPE_TEXT, FIELD (access_log), 0, 0, TRUE },
   [FC_SETTING_NO_DBUS] = { "no-dbus", TYPE_BOOLEAN, FIELD (no_dbus), 0, 0, FALSE },
   [FC_SETTING_SYSTEM] = { "system", TYPE_BOOLEAN, FIELD (system_bus), 0, 0, FALSE },
   [FC_SETTING_VERBOSE] = { "verbose", TYPE_BOOLEAN, FIELD (verbose), 0, 0, TRUE },
@@ -90,6 +96,7 @@ fc_settings_clear (FcSettings *settings)
 {
   g_clear_pointer (&settings->root, g_free);
   g_clear_pointer (&settings->host, g_free);
+  g_clear_pointer (&settings->access_log, g_free);
 }
 
 /**

@@ -34,6 +34,8 @@ typedef enum {
   FC_SETTING_DRAIN_TIMEOUT,
   FC_SETTING_HTTP,
   FC_SETTING_INDEX,
+  FC_SETTING_METRICS_PORT,
+  FC_SETTING_ACCESS_LOG,
   FC_SETTING_NO_DBUS,
   FC_SETTING_SYSTEM,
   FC_SETTING_VERBOSE,
@@ -54,6 +56,8 @@ typedef struct {
   guint drain_timeout;      /* seconds a stop waits for the requests received */
   gboolean http;            /* the HTTP dialect (HTTP.md); `--no-http` turns it off */
   gboolean index;           /* HTTP lists directories */
+  guint metrics_port;       /* 0: no metrics port */
+  char *access_log;         /* (owned) (nullable): the access log's file; NULL: none */
   gboolean no_dbus;
   gboolean system_bus;
   gboolean verbose;         /* debug messages, one per request */

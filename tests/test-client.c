@@ -1235,6 +1235,46 @@ test_stats_prometheus (BusFixture *f, gconstpointer data)
   g_assert_nonnull (strstr (text, "\n# TYPE filecached_max_entry_size_bytes gauge\n"));
 }
 
+/* The metrics port serves what `filecache stats --prometheus` prints:
+ * one dictionary behind both (uptime aside, which may tick between). */
+static void
+test_stats_prometheus_metrics_port (void)
+{
+  g_autoptr(GTestDBus) bus = g_test_dbus_new (G_TEST_DBUS_NONE);
+  guint16 metrics_port;
+  g_autofree char *port = NULL;
+  g_autofree char *printed = NULL;
+  g_autofree guint8 *scraped = g_malloc0 (65537);
+  g_autoptr(GRegex) uptime = g_regex_new ("\nfilecached_uptime_seconds [0-9]+\n", 0, 0, NULL);
+  g_autofree char *printed_cut = NULL;
+  g_autofree char *scraped_cut = NULL;
+  const char *body;
+  TuDaemon *d;
+  int fd;
+
+  close (tu_listen_loopback (&metrics_port));
+  port = g_strdup_printf ("%u", metrics_port);
+  g_test_dbus_up (bus);
+  {
+    const char *args[] = { "--metrics-port", port, NULL };
+
+    d = tu_daemon_start_dbus (NULL, args);
+  }
+  get_twice (d);
+  printed = stats_output ("--prometheus");
+  fd = tu_connect (metrics_port);
+  tu_send_str (fd, "GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n");
+  tu_recv_until_closed (fd, scraped, 65536);
+  close (fd);
+  body = g_strstr_len ((char *) scraped, -1, "\r\n\r\n");
+  g_assert_nonnull (body);
+  printed_cut = g_regex_replace_literal (uptime, printed, -1, 0, "\n", 0, NULL);
+  scraped_cut = g_regex_replace_literal (uptime, body + 4, -1, 0, "\n", 0, NULL);
+  g_assert_cmpstr (scraped_cut, ==, printed_cut);
+  tu_daemon_stop (d);
+  g_test_dbus_down (bus);
+}
+
 /* ---- the client owns what it writes ---- */
 
 /* A `filecache get -o @out @args` running in the background, its stderr
@@ -1670,6 +1710,8 @@ main (int argc, char **argv)
               bus_fixture_teardown);
   g_test_add ("/client/stats/prometheus", BusFixture, NULL, bus_fixture_setup,
               test_stats_prometheus, bus_fixture_teardown);
+  g_test_add_func ("/client/stats/prometheus-same-as-metrics-port",
+                   test_stats_prometheus_metrics_port);
 
   return g_test_run ();
 }

@@ -783,6 +783,33 @@ test_fields (void)
   }
 }
 
+/* What the access log takes from a head: the request line as received,
+ * Referer and User-Agent (the first of each). */
+static void
+test_log_fields (void)
+{
+  g_autoptr(Parsed) p = NULL;
+  g_autoptr(Parsed) none = NULL;
+  g_autoptr(Parsed) refused = NULL;
+
+  g_assert_cmpint (parse ("\r\nGET /a.txt?q=1 HTTP/1.1\r\nHost: h\r\n"
+                          "referer:  http://x/ \r\nUser-Agent: curl/7.88 \"q\"\r\n"
+                          "Referer: http://second/\r\n\r\n", &p), ==, FC_HTTP_DONE);
+  assert_slice (p->request.line, "GET /a.txt?q=1 HTTP/1.1");
+  assert_slice (p->request.referer, "http://x/");
+  assert_slice (p->request.user_agent, "curl/7.88 \"q\"");
+
+  g_assert_cmpint (parse ("HEAD / HTTP/1.0\n\n", &none), ==, FC_HTTP_DONE);
+  assert_slice (none->request.line, "HEAD / HTTP/1.0");
+  assert_slice (none->request.referer, NULL);
+  assert_slice (none->request.user_agent, NULL);
+
+  g_assert_cmpint (parse ("POST /x HTTP/1.1\r\nHost: h\r\nUser-Agent: u\r\n\r\n", &refused),
+                   ==, FC_HTTP_REFUSED);
+  assert_slice (refused->request.line, "POST /x HTTP/1.1");
+  assert_slice (refused->request.user_agent, "u");
+}
+
 static void
 test_want_repr_digest (void)
 {
@@ -982,6 +1009,7 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/http/sniff/http", test_sniff_http);
+  g_test_add_func ("/http/fields/log", test_log_fields);
   g_test_add_func ("/http/sniff/line", test_sniff_line);
   g_test_add_func ("/http/sniff/partial", test_sniff_partial);
   g_test_add_func ("/http/sniff/long", test_sniff_long);

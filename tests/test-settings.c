@@ -33,6 +33,8 @@ test_file_every_key (void)
     "drain-timeout = 7\n"
     "http = false\n"
     "index = true\n"
+    "metrics-port = 9100\n"
+    "access-log = /var/log/filecached/access.log\n"
     "no-dbus = true\n"
     "system = true\n"
     "verbose = 1\n";
@@ -49,6 +51,8 @@ test_file_every_key (void)
   g_assert_cmpuint (settings.cache_size, ==, 2 << 20);
   g_assert_false (settings.http);
   g_assert_true (settings.index);
+  g_assert_cmpuint (settings.metrics_port, ==, 9100);
+  g_assert_cmpstr (settings.access_log, ==, "/var/log/filecached/access.log");
   g_assert_cmpuint (settings.max_entry_size, ==, 512 << 10);
   g_assert_cmpuint (settings.max_clients, ==, 50);
   g_assert_cmpuint (settings.threads, ==, 3);
@@ -344,7 +348,8 @@ test_diff (void)
 }
 
 /* What a reload applies: the cache, the limits, the timeouts and the
- * logging, its threads; not where it listens, what it serves or its bus. */
+ * logging (the access log too), its threads; not where it listens (the
+ * metrics port neither), what it serves or its bus. */
 static void
 test_live (void)
 {
@@ -352,7 +357,7 @@ test_live (void)
     FC_SETTING_CACHE_SIZE, FC_SETTING_MAX_ENTRY_SIZE, FC_SETTING_MAX_CLIENTS,
     FC_SETTING_THREADS, FC_SETTING_REQUEST_TIMEOUT, FC_SETTING_IDLE_TIMEOUT,
     FC_SETTING_SEND_TIMEOUT, FC_SETTING_DRAIN_TIMEOUT, FC_SETTING_VERBOSE, FC_SETTING_HTTP,
-    FC_SETTING_INDEX,
+    FC_SETTING_INDEX, FC_SETTING_ACCESS_LOG,
   };
   guint expected = 0;
 

@@ -66,7 +66,7 @@ static void
 test_json_parses (void)
 {
   g_autoptr(GVariant) stats = make_stats (TRUE);
-  g_autofree char *json = fcc_stats_format_json (stats);
+  g_autofree char *json = fc_stats_format_json (stats);
   g_autoptr(GHashTable) members = json_parse_object (json);
 
   g_test_message ("%s", json);
@@ -91,7 +91,7 @@ test_json_empty (void)
 {
   g_autoptr(GVariant) stats = g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE ("{sv}"),
                                                                        NULL, 0));
-  g_autofree char *json = fcc_stats_format_json (stats);
+  g_autofree char *json = fc_stats_format_json (stats);
   g_autoptr(GHashTable) members = json_parse_object (json);
 
   g_assert_nonnull (members);
@@ -205,7 +205,7 @@ static void
 test_prometheus_format (void)
 {
   g_autoptr(GVariant) stats = make_stats (TRUE);
-  g_autofree char *text = fcc_stats_format_prometheus (stats);
+  g_autofree char *text = fc_stats_format_prometheus (stats);
   g_autoptr(GHashTable) families = parse_exposition (text);
 
   /* 20 of DBUS.md, 4 other numbers; the string and the array cannot be
@@ -251,7 +251,7 @@ test_text_all_keys (void)
   g_variant_builder_add (&b, "{sv}", "Port", g_variant_new_uint16 (3030));
   properties = g_variant_ref_sink (g_variant_builder_end (&b));
 
-  text = fcc_stats_format_text (stats, properties);
+  text = fc_stats_format_text (stats, properties);
   g_test_message ("%s", text);
   g_assert_true (g_str_has_prefix (text, "root:              /srv\nport:              3030\n"));
   g_assert_nonnull (strstr (text, "\nhits:              3\n"));

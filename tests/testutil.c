@@ -1060,3 +1060,18 @@ tu_daemon_threads (TuDaemon *d)
   g_assert_nonnull (line);
   return (guint) g_ascii_strtoull (line + strlen ("\nThreads:"), NULL, 10);
 }
+
+int
+tu_listen_loopback (guint16 *port)
+{
+  struct sockaddr_in address = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+  socklen_t len = sizeof address;
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (bind (fd, (struct sockaddr *) &address, sizeof address), ==, 0);
+  g_assert_cmpint (listen (fd, 16), ==, 0);
+  g_assert_cmpint (getsockname (fd, (struct sockaddr *) &address, &len), ==, 0);
+  *port = ntohs (address.sin_port);
+  return fd;
+}

@@ -104,6 +104,10 @@ int tu_connect (guint16 port);
  * kernel holds no such socket any more. Per socket: never a scan of the
  * host's socket table, whose cost depends on the rest of the machine. */
 int tu_tcp_peer_state (int fd);
+/* A socket listening on 127.0.0.1 on a port free until then, stored in
+ * @port: closed at once, the port is one to hand to an option that has
+ * no "pick one" (--metrics-port); kept, it is a port taken. */
+int tu_listen_loopback (guint16 *port);
 /* @rcvbuf > 0 sets SO_RCVBUF before connecting. */
 int tu_connect_full (const char *address, guint16 port, int rcvbuf);
 void tu_send (int fd, const void *data, gsize len);

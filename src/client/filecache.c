@@ -327,11 +327,11 @@ run_stats (FccControl    *control,
     }
 
   if (options->json)
-    text = fcc_stats_format_json (stats);
+    text = fc_stats_format_json (stats);
   else if (options->prometheus)
-    text = fcc_stats_format_prometheus (stats);
+    text = fc_stats_format_prometheus (stats);
   else
-    text = fcc_stats_format_text (stats, properties);
+    text = fc_stats_format_text (stats, properties);
   /* UTF-8 as it is, whatever the locale: g_print() would convert it. */
   fputs (text, stdout);
   return TRUE;

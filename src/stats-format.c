@@ -1,11 +1,9 @@
-#define G_LOG_DOMAIN "filecache"
+#define G_LOG_DOMAIN "filecached"
 
 #include "config.h"
 
 #include <math.h>
 #include <string.h>
-
-#include <glib/gi18n.h>
 
 #include "json.h"
 #include "stats-format.h"
@@ -204,7 +202,7 @@ format_hit_ratio (GVariant *stats)
 }
 
 /**
- * fcc_stats_format_text:
+ * fc_stats_format_text:
  * @stats: the a{sv} of the daemon's Stats method
  * @properties: the a{sv} of its properties (Root and Port are shown)
  *
@@ -213,7 +211,7 @@ format_hit_ratio (GVariant *stats)
  *   DBUS.md's names, the same in every language, for scripts to find.
  */
 char *
-fcc_stats_format_text (GVariant *stats,
+fc_stats_format_text (GVariant *stats,
                        GVariant *properties)
 {
   g_autoptr(GString) table = g_string_new (NULL);
@@ -274,7 +272,7 @@ append_json_value (GString  *out,
 }
 
 /**
- * fcc_stats_format_json:
+ * fc_stats_format_json:
  * @stats: the a{sv} of the daemon's Stats method
  *
  * Returns: (transfer full): one JSON object, and a line break: each key of
@@ -283,7 +281,7 @@ append_json_value (GString  *out,
  *   GVariant's text format
  */
 char *
-fcc_stats_format_json (GVariant *stats)
+fc_stats_format_json (GVariant *stats)
 {
   g_autoptr(GString) out = g_string_new ("{");
   g_autoptr(GPtrArray) keys = ordered_keys (stats);
@@ -364,7 +362,7 @@ append_help (GString    *out,
 }
 
 /**
- * fcc_stats_format_prometheus:
+ * fc_stats_format_prometheus:
  * @stats: the a{sv} of the daemon's Stats method
  *
  * Formats @stats in Prometheus's text exposition format (version 0.0.4),
@@ -376,7 +374,7 @@ append_help (GString    *out,
  * Returns: (transfer full): the lines, each ending in a line feed
  */
 char *
-fcc_stats_format_prometheus (GVariant *stats)
+fc_stats_format_prometheus (GVariant *stats)
 {
   g_autoptr(GString) out = g_string_new (NULL);
   g_autoptr(GPtrArray) keys = ordered_keys (stats);

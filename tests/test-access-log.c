@@ -1,0 +1,180 @@
+/* HTTP.md "Access log" against the real daemon: one Combined Log Format
+ * line per HTTP request, none for the line protocol; SIGHUP opens the
+ * path again, as logrotate needs; a file that cannot be opened stops
+ * the start. */
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "testutil.h"
+
+typedef struct {
+  char *dir;                    /* (owned) */
+  char *path;                   /* (owned): the access log */
+  TuDaemon *d;
+} Fixture;
+
+static void
+fixture_setup (Fixture       *f,
+               gconstpointer  data)
+{
+  f->dir = g_dir_make_tmp ("test-access-log-XXXXXX", NULL);
+  g_assert_nonnull (f->dir);
+  f->path = g_build_filename (f->dir, "access.log", NULL);
+  f->d = tu_daemon_start_logged ("--access-log", f->path, NULL);
+  tu_write_file_str (f->d->root, "a.txt", "hello world\n");
+}
+
+static void
+fixture_teardown (Fixture       *f,
+                  gconstpointer  data)
+{
+  tu_daemon_stop (f->d);
+  tu_rm_rf (f->dir);
+  g_free (f->dir);
+  g_free (f->path);
+}
+
+/* Sends @request on a new connection and reads until the daemon closes. */
+static void
+exchange (TuDaemon   *d,
+          const char *request)
+{
+  g_autofree guint8 *buf = g_malloc (65536);
+  int fd = tu_connect (d->port);
+
+  tu_send_str (fd, request);
+  tu_recv_until_closed (fd, buf, 65536);
+  close (fd);
+}
+
+/* (transfer full): the lines of @path once it has @n of them: the writer
+ * thread writes them a little after the responses. */
+static GStrv
+await_lines (const char *path,
+             guint       n)
+{
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      g_autofree char *text = NULL;
+      g_auto(GStrv) lines = NULL;
+
+      if (g_file_get_contents (path, &text, NULL, NULL) && g_str_has_suffix (text, "\n"))
+        {
+          text[strlen (text) - 1] = '\0';
+          lines = g_strsplit (text, "\n", -1);
+          if (g_strv_length (lines) >= n)
+            {
+              g_assert_cmpuint (g_strv_length (lines), ==, n);
+              return g_steal_pointer (&lines);
+            }
+        }
+      else if (n == 0 && g_get_monotonic_time () > deadline - 4 * G_USEC_PER_SEC)
+        return g_new0 (char *, 1);
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (20 * 1000);
+    }
+}
+
+/* @line is `127.0.0.1 - - [<time>] ` and then exactly @rest. */
+static void
+assert_line (const char *line,
+             const char *rest)
+{
+  static const char prefix[] = "127.0.0.1 - - [";
+  g_autoptr(GRegex) time = g_regex_new ("^[0-3][0-9]/(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)/"
+                                        "[0-9]{4}:[0-2][0-9]:[0-5][0-9]:[0-6][0-9] [+-][0-9]{4}\\] ",
+                                        0, 0, NULL);
+  g_autoptr(GMatchInfo) match = NULL;
+  int end;
+
+  g_test_message ("%s", line);
+  g_assert_true (g_str_has_prefix (line, prefix));
+  g_assert_true (g_regex_match (time, line + sizeof prefix - 1, 0, &match));
+  g_assert_true (g_match_info_fetch_pos (match, 0, NULL, &end));
+  g_assert_cmpstr (line + sizeof prefix - 1 + end, ==, rest);
+}
+
+static void
+test_lines (Fixture       *f,
+            gconstpointer  data)
+{
+  g_auto(GStrv) lines = NULL;
+  int fd;
+
+  exchange (f->d, "GET /a.txt HTTP/1.1\r\nHost: h\r\nReferer: http://r/x?y\r\n"
+                  "User-Agent: ua \"quoted\" \\ caf\xc3\xa9\r\nConnection: close\r\n\r\n");
+  exchange (f->d, "GET /a.txt HTTP/1.1\r\nHost: h\r\nRange: bytes=6-\r\nConnection: close\r\n\r\n");
+  exchange (f->d, "GET /missing HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  exchange (f->d, "HEAD /a.txt HTTP/1.0\r\n\r\n");
+  exchange (f->d, "POST /a.txt HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  /* The line protocol is not logged. */
+  fd = tu_connect (f->d->port);
+  tu_assert_ping (fd);
+  tu_assert_get (fd, "a.txt", "hello world\n", 12);
+  close (fd);
+  exchange (f->d, "GET /a.txt?q HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+
+  lines = await_lines (f->path, 6);
+  assert_line (lines[0], "\"GET /a.txt HTTP/1.1\" 200 12 \"http://r/x?y\" \"ua \\x22quoted\\x22 \\x5C caf\\xC3\\xA9\"");
+  assert_line (lines[1], "\"GET /a.txt HTTP/1.1\" 206 6 \"-\" \"-\"");
+  assert_line (lines[2], "\"GET /missing HTTP/1.1\" 404 13 \"-\" \"-\"");
+  assert_line (lines[3], "\"HEAD /a.txt HTTP/1.0\" 200 - \"-\" \"-\"");
+  assert_line (lines[4], "\"POST /a.txt HTTP/1.1\" 405 19 \"-\" \"-\"");
+  assert_line (lines[5], "\"GET /a.txt?q HTTP/1.1\" 200 12 \"-\" \"-\"");
+}
+
+/* logrotate: rename, then SIGHUP; the lines after go to a new file at the
+ * path, those before stay in the renamed one. */
+static void
+test_reopen_on_sighup (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autofree char *rotated = g_strconcat (f->path, ".1", NULL);
+  g_auto(GStrv) old_lines = NULL;
+  g_auto(GStrv) new_lines = NULL;
+  g_autofree char *reloaded = NULL;
+
+  exchange (f->d, "GET /a.txt HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  g_strfreev (await_lines (f->path, 1));
+  g_assert_cmpint (g_rename (f->path, rotated), ==, 0);
+  g_subprocess_send_signal (f->d->proc, SIGHUP);
+  reloaded = tu_daemon_await_stderr (f->d, "Reloaded");
+
+  exchange (f->d, "GET /missing HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  new_lines = await_lines (f->path, 1);
+  assert_line (new_lines[0], "\"GET /missing HTTP/1.1\" 404 13 \"-\" \"-\"");
+  old_lines = await_lines (rotated, 1);
+  assert_line (old_lines[0], "\"GET /a.txt HTTP/1.1\" 200 12 \"-\" \"-\"");
+}
+
+static void
+test_open_failure (void)
+{
+  g_autofree char *root = g_dir_make_tmp ("test-access-log-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (root, "no-such-dir", "access.log", NULL);
+  const char *argv[] = { g_getenv ("FILECACHED"), "--config=/dev/null", "--no-dbus",
+                         "--host", "127.0.0.1", "--port", "0", "--access-log", path, root, NULL };
+  g_autofree char *err = NULL;
+
+  g_assert_cmpint (tu_run (argv, 10, NULL, &err), ==, 1);
+  g_assert_nonnull (strstr (err, path));
+  tu_rm_rf (root);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  tu_init (&argc, &argv);
+  g_test_add ("/access-log/lines/combined-log-format", Fixture, NULL, fixture_setup, test_lines,
+              fixture_teardown);
+  g_test_add ("/access-log/sighup/reopens-the-path", Fixture, NULL, fixture_setup,
+              test_reopen_on_sighup, fixture_teardown);
+  g_test_add_func ("/access-log/start/open-failure-names-the-file", test_open_failure);
+  return g_test_run ();
+}

@@ -674,6 +674,8 @@ fc_dbus_control_set_capacity (FcDbusControl *control,
 void
 fc_dbus_control_free (FcDbusControl *control)
 {
+  GDBusConnection *connection;
+
   /* No eviction is queued once this returns. */
   fc_cache_set_evicted_func (control->cache, NULL, NULL);
   if (control->emit_source != NULL)
@@ -684,8 +686,15 @@ fc_dbus_control_free (FcDbusControl *control)
   g_mutex_clear (&control->events_lock);
   g_bus_unown_name (control->owner_id);
   /* Never exported when the bus could not be reached. */
-  if (g_dbus_interface_skeleton_get_connection (G_DBUS_INTERFACE_SKELETON (control->skeleton)) != NULL)
-    g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (control->skeleton));
+  connection = g_dbus_interface_skeleton_get_connection (G_DBUS_INTERFACE_SKELETON (control->skeleton));
+  if (connection != NULL)
+    {
+      g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (control->skeleton));
+      /* The name's release leaves before the process does, and GDBus's
+       * thread is idle again when it exits (the stop's exit guard bounds
+       * a bus that does not take it). */
+      g_dbus_connection_flush_sync (connection, NULL, NULL);
+    }
   g_signal_handlers_disconnect_by_data (control->skeleton, control);
   g_object_unref (control->skeleton);
   /* A probe still running answers its call with an error, and keeps the

@@ -50,6 +50,8 @@ on_landed (FcFlight *flight,
   g_mutex_lock (&landing->lock);
   landing->landed++;
   landing->thread = g_thread_self ();
+  /* Each joiner lands: the last error stays. */
+  g_clear_error (&landing->error);
   if (error != NULL)
     landing->error = g_error_copy (error);
   g_cond_signal (&landing->cond);

@@ -674,7 +674,7 @@ fc_dbus_control_set_capacity (FcDbusControl *control,
 void
 fc_dbus_control_free (FcDbusControl *control)
 {
-  GDBusConnection *connection;
+  g_autoptr(GDBusConnection) connection = NULL;
 
   /* No eviction is queued once this returns. */
   fc_cache_set_evicted_func (control->cache, NULL, NULL);
@@ -685,10 +685,12 @@ fc_dbus_control_free (FcDbusControl *control)
   g_main_context_unref (control->context);
   g_mutex_clear (&control->events_lock);
   g_bus_unown_name (control->owner_id);
-  /* Never exported when the bus could not be reached. */
+  /* Never exported when the bus could not be reached; held past the
+   * unexport, which drops the skeleton's reference. */
   connection = g_dbus_interface_skeleton_get_connection (G_DBUS_INTERFACE_SKELETON (control->skeleton));
   if (connection != NULL)
     {
+      g_object_ref (connection);
       g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (control->skeleton));
       /* The name's release leaves before the process does, and GDBus's
        * thread is idle again when it exits (the stop's exit guard bounds

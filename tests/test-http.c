@@ -983,6 +983,30 @@ test_index_holds_no_worker (void)
   tu_daemon_stop (d);
 }
 
+/* HTTP.md, "Metrics" and "Access log": `--metrics-port N` (key
+ * metrics-port) and `--access-log FILE` (key access-log). Neither option
+ * exists: "Unknown option --metrics-port", exit status 1. */
+static void
+test_metrics_and_access_log_options (void)
+{
+  const char *daemon = g_getenv ("FILECACHED");
+  g_autofree char *dir = g_dir_make_tmp ("filecached-bb14-XXXXXX", NULL);
+  g_autofree char *log = g_build_filename (dir, "access.log", NULL);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  const char *metrics[] = { daemon, "--config", "/dev/null", "--check-config",
+                            "--metrics-port", "9198", dir, NULL };
+  const char *access[] = { daemon, "--config", "/dev/null", "--check-config",
+                           "--access-log", log, dir, NULL };
+
+  g_assert_nonnull (daemon);
+  g_assert_cmpint (tu_run (metrics, 10, &out, &err), ==, 0);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (tu_run (access, 10, &out, &err), ==, 0);
+  tu_rm_rf (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1011,5 +1035,6 @@ main (int argc, char **argv)
   g_test_add_func ("/http/bb14/index-title", test_index_title);
   g_test_add_func ("/http/bb14/index-vary", test_index_vary);
   g_test_add_func ("/http/bb14/index-holds-no-worker", test_index_holds_no_worker);
+  g_test_add_func ("/http/bb14/metrics-and-access-log-options", test_metrics_and_access_log_options);
   return g_test_run ();
 }

@@ -4,6 +4,14 @@
 
 #include "file-id.h"
 
+/* In unsigned arithmetic, which wraps where a signed product past 2262
+ * (a file stamped far in the future) would be undefined. */
+static gint64
+nanoseconds (const struct timespec *ts)
+{
+  return (gint64) ((guint64) ts->tv_sec * G_GUINT64_CONSTANT (1000000000) + (guint64) ts->tv_nsec);
+}
+
 void
 fc_file_id_from_stat (FcFileId          *id,
                       const struct stat *st)
@@ -11,8 +19,9 @@ fc_file_id_from_stat (FcFileId          *id,
   id->dev = st->st_dev;
   id->ino = st->st_ino;
   id->size = (guint64) st->st_size;
-  id->mtime_ns = (gint64) st->st_mtim.tv_sec * G_GINT64_CONSTANT (1000000000) + st->st_mtim.tv_nsec;
-  id->ctime_ns = (gint64) st->st_ctim.tv_sec * G_GINT64_CONSTANT (1000000000) + st->st_ctim.tv_nsec;
+  id->mtime_ns = nanoseconds (&st->st_mtim);
+  id->ctime_ns = nanoseconds (&st->st_ctim);
+  id->mtime_sec = st->st_mtim.tv_sec;
   id->mode = st->st_mode;
   id->uid = st->st_uid;
   id->gid = st->st_gid;

@@ -12,8 +12,11 @@ typedef struct {
   guint64 dev;
   guint64 ino;
   guint64 size;
-  gint64 mtime_ns;
+  gint64 mtime_ns;              /* wraps past 2262, still telling versions apart */
   gint64 ctime_ns;
+  /* Not part of the identity: mtime in whole seconds, whatever the year
+   * (HTTP's Last-Modified). */
+  gint64 mtime_sec;
   /* Not part of the identity: what tells a change of metadata from one
    * of content when ctime moves under an open file (fc_file_unchanged()). */
   guint32 mode;

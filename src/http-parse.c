@@ -246,7 +246,12 @@ host_ok (FcHttpSlice host)
   gsize n = host.len;
   gsize i;
 
-  if (n > 0 && s[0] == '[')
+  /* RFC 9112 3.2 has an empty Host where the target has no authority;
+   * it is a valid host by RFC 3986's grammar (reg-name may be empty), and
+   * HTTP.md refuses only an invalid one. */
+  if (n == 0)
+    return TRUE;
+  if (s[0] == '[')
     {
       const char *close = memchr (s, ']', n);
 
@@ -294,6 +299,9 @@ content_length_element (FcHttpSlice element,
   for (gsize i = 0; i < element.len; i++)
     if (!g_ascii_isdigit (element.data[i]))
       return FALSE;
+  /* Compared as numbers: `0` and `00` say the same length. */
+  while (element.len > 1 && element.data[0] == '0')
+    element.data++, element.len--;
   if (seen->data == NULL)
     {
       *seen = element;
@@ -334,15 +342,21 @@ want_digest_element (FcHttpSlice element,
   gboolean negative = FALSE;
   gboolean positive = FALSE;
   gsize digits = 0;
+  guint64 value = 0;
 
   if (element.len < sizeof key - 1 || memcmp (element.data, key, sizeof key - 1) != 0)
     return TRUE;
   if (p < end && *p == '-')
     negative = TRUE, p++;
   for (; p < end && g_ascii_isdigit (*p); p++, digits++)
-    positive |= *p != '0';
-  /* sf-integer is 1 to 15 digits; parameters may follow. */
-  if (digits == 0 || digits > 15 || (p < end && *p != ';'))
+    {
+      positive |= *p != '0';
+      if (digits < 15)
+        value = value * 10 + (guint64) (*p - '0');
+    }
+  /* sf-integer is 1 to 15 digits; parameters may follow; a preference
+   * outside 0 to 10 is no preference. */
+  if (digits == 0 || digits > 15 || (p < end && *p != ';') || (!negative && value > 10))
     return TRUE;
   request->want_sha256 = positive && !negative;
   return TRUE;
@@ -585,9 +599,13 @@ request_line (const char    *line,
       memcmp (version, "HTTP/", 5) != 0 || !g_ascii_isdigit (version[5]) ||
       version[6] != '.' || !g_ascii_isdigit (version[7]))
     return refuse (refusal, 400, TRUE, "Malformed request line");
-  /* RFC 9110 2.5 and 6.2: a later 1.x is answered as 1.1. */
+  /* RFC 9110 2.5 and 6.2: a later 1.x is answered as 1.1. A HEAD's
+   * refusal has no content (RFC 9110 9.3.2), whatever its version. */
   if (version[5] != '1')
-    return refuse (refusal, 505, TRUE, "HTTP Version Not Supported");
+    {
+      refusal->head = sp1 - line == 4 && memcmp (line, "HEAD", 4) == 0;
+      return refuse (refusal, 505, TRUE, "HTTP Version Not Supported");
+    }
   request->minor = refusal->minor = version[7] == '0' ? 0 : 1;
 
   method_len = (gsize) (sp1 - line);

@@ -226,11 +226,13 @@ parse_range (const FcHttpSlice *slice,
 }
 
 /* RFC 9110 13.1.5: If-Range holds a strong entity tag, or a date that
- * must equal Last-Modified exactly; a weak tag never matches. */
+ * must equal Last-Modified exactly and be a strong validator (8.8.2.2);
+ * a weak tag never matches. */
 static gboolean
 if_range_holds (const FcHttpSlice *if_range,
                 const char        *etag,
-                gint64             mtime)
+                gint64             mtime,
+                gboolean           date_strong)
 {
   gint64 when;
 
@@ -238,7 +240,7 @@ if_range_holds (const FcHttpSlice *if_range,
     return TRUE;
   if (if_range->len > 0 && if_range->data[0] == '"')
     return if_range->len == FC_HTTP_ETAG_LEN && memcmp (if_range->data, etag, FC_HTTP_ETAG_LEN) == 0;
-  return fc_http_date_parse (if_range->data, if_range->len, &when) && when == mtime;
+  return date_strong && fc_http_date_parse (if_range->data, if_range->len, &when) && when == mtime;
 }
 
 /**
@@ -246,6 +248,9 @@ if_range_holds (const FcHttpSlice *if_range,
  * @request: a parsed GET or HEAD
  * @etag: the version's entity tag (fc_http_etag())
  * @mtime: its modification time, in whole seconds (Last-Modified)
+ * @date_strong: whether Last-Modified may stand for this version in an
+ *   If-Range (RFC 9110 8.8.2.2: only if another version cannot share that
+ *   second; the caller knows what it can deduce)
  * @size: its size in bytes
  * @verdict: (out caller-allocates): the status, and for 200 and 206 the
  *   bytes to send
@@ -261,6 +266,7 @@ void
 fc_http_evaluate (const FcHttpRequest *request,
                   const char          *etag,
                   gint64               mtime,
+                  gboolean             date_strong,
                   guint64              size,
                   FcHttpVerdict       *verdict)
 {
@@ -298,7 +304,7 @@ fc_http_evaluate (const FcHttpRequest *request,
     }
 
   if (request->method != FC_HTTP_GET || request->range.data == NULL || request->range_repeated ||
-      !if_range_holds (&request->if_range, etag, mtime))
+      !if_range_holds (&request->if_range, etag, mtime, date_strong))
     return;
 
   switch (parse_range (&request->range, size, &first, &last))
@@ -464,6 +470,8 @@ fc_http_format_file (char                 *buf,
  * @len: its length in bytes
  * @date: IMF-fixdate of now
  * @connection: how the exchange ends
+ * @vary_accept: the same path answers other types by `Accept` (a
+ *   listing: HTML or JSON), which caches must be told (RFC 9110 12.5.5)
  *
  * Writes the head of a directory listing's 200: HTTP.md "Directories",
  * `Cache-Control: no-cache` and no validators; the metrics port's 200
@@ -476,7 +484,8 @@ fc_http_format_listing (char             *buf,
                         const char       *content_type,
                         gsize             len,
                         const char       *date,
-                        FcHttpConnection  connection)
+                        FcHttpConnection  connection,
+                        gboolean          vary_accept)
 {
   Out out = { buf, buf + FC_HTTP_REPLY_MAX };
 
@@ -486,6 +495,8 @@ fc_http_format_listing (char             *buf,
   PUT (&out, "\r\nContent-Length: ");
   put_uint (&out, len);
   PUT (&out, "\r\nCache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\n");
+  if (vary_accept)
+    PUT (&out, "Vary: Accept\r\n");
   put_tail (&out, date, connection);
   return (gsize) (out.p - buf);
 }

@@ -47,6 +47,7 @@ void   fc_http_etag            (const FcFileId      *id,
 void   fc_http_evaluate        (const FcHttpRequest *request,
                                 const char          *etag,
                                 gint64               mtime,
+                                gboolean             date_strong,
                                 guint64              size,
                                 FcHttpVerdict       *verdict);
 gsize  fc_http_format_file     (char                *buf,
@@ -55,7 +56,8 @@ gsize  fc_http_format_listing  (char                *buf,
                                 const char          *content_type,
                                 gsize                len,
                                 const char          *date,
-                                FcHttpConnection     connection);
+                                FcHttpConnection     connection,
+                                gboolean             vary_accept);
 gsize  fc_http_format_error    (char                *buf,
                                 guint                status,
                                 const char          *reason,

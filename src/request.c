@@ -346,11 +346,19 @@ answer_http_source (FcServeContext  *context,
     .verdict = &verdict,
     .size = source->id.size,
     .etag = etag,
-    .mtime = source->id.mtime_ns / G_GINT64_CONSTANT (1000000000),
+    .mtime = source->id.mtime_sec,
     .date = http->date,
     .connection = http->connection,
   };
-  fc_http_evaluate (request, etag, head.mtime, source->id.size, &verdict);
+  /* A Last-Modified that another version may share is no If-Range
+   * validator: a file whose mtime was set by hand (touch -d, tar, rsync
+   * -t: its ctime is in another second) may have had any number of
+   * versions stamped with it. A plain write stamps mtime and ctime alike;
+   * two of them within one second stay indistinguishable, the limit of
+   * a one-second date (README). */
+  fc_http_evaluate (request, etag, head.mtime,
+                    source->id.ctime_ns / G_GINT64_CONSTANT (1000000000) == source->id.mtime_sec,
+                    source->id.size, &verdict);
   if (http->first_look && verdict.status != 304 && verdict.status != 412)
     return GET_DONE;
   http->decided = TRUE;
@@ -867,7 +875,7 @@ answer_index (FcServeContext *context,
     }
 
   len = fc_http_format_listing (http->buf, json ? "application/json" : "text/html; charset=utf-8",
-                                g_bytes_get_size (body), http->date, http->connection);
+                                g_bytes_get_size (body), http->date, http->connection, TRUE);
   if (request->method == FC_HTTP_GET)
     fc_reply_set_bytes (reply, body);
   fc_reply_set_head (reply, http->buf, len, TRUE);

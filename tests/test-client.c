@@ -1623,8 +1623,9 @@ test_progress_c_locale (TuFixture *f, gconstpointer data)
   g_autofree char *path = out_path (f->out, "big");
   g_autofree char *shown = NULL;
   const char *argv[] = { "script", "-qec", NULL, "/dev/null", NULL };
+  g_autofree char *script = g_find_program_in_path ("script");
 
-  if (g_find_program_in_path ("script") == NULL)
+  if (script == NULL)
     {
       g_test_skip ("no script(1) to give the client a terminal");
       return;
@@ -1661,6 +1662,7 @@ int
 main (int argc, char **argv)
 {
   tu_init (&argc, &argv);
+  tu_start_bus_watcher ();
 
   tu_add ("/client/get/several-files", NULL, test_get_several);
   g_test_add_func ("/client/get/big-file", test_get_big);

@@ -2293,6 +2293,7 @@ main (int argc, char **argv)
   int status;
 
   tu_init (&argc, &argv);
+  tu_start_bus_watcher ();
 
   add_test ("/dbus/list-cache/matches-tcp-list", NULL, test_list_cache_matches_tcp);
   add_test ("/dbus/list-cache/over-8mib-too-large", cache_1g, test_list_cache_over_8mib);

@@ -20,6 +20,7 @@ typedef struct {
 } TuDaemon;
 
 void tu_init (int *argc, char ***argv);
+void tu_start_bus_watcher (void);
 
 /* Starts the daemon on 127.0.0.1 with a free port, `--no-dbus`, the given
  * extra options (NULL-terminated) and a fresh empty root; aborts the test

@@ -129,26 +129,6 @@ listening_recovered (Listening *listening)
   listening->backoff_ms = 0;
 }
 
-/* Wraps @fd as GIO's own accept would, and hands it on. */
-static void
-listening_hand_on (Listening *listening,
-                   int        fd)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSocket) socket = g_socket_new_from_fd (fd, &error);
-  g_autoptr(GSocketConnection) connection = NULL;
-
-  if (socket == NULL)
-    {
-      /* Not a socket GIO can use: that one client's loss. */
-      g_debug ("dropping an accepted connection: %s", error->message);
-      close (fd);
-      return;
-    }
-  connection = g_socket_connection_factory_create_connection (socket);
-  listening->acceptor->func (connection, listening->acceptor->user_data);
-}
-
 static gboolean
 on_acceptable (int          fd,
                GIOCondition condition,
@@ -158,13 +138,13 @@ on_acceptable (int          fd,
 
   for (guint i = 0; i < ACCEPT_BATCH; i++)
     {
-      int conn_fd = accept4 (fd, NULL, NULL, SOCK_CLOEXEC);
+      int conn_fd = accept4 (fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
       if (conn_fd >= 0)
         {
           if (G_UNLIKELY (listening->failing != 0))
             listening_recovered (listening);
-          listening_hand_on (listening, conn_fd);
+          listening->acceptor->func (conn_fd, listening->acceptor->user_data);
           continue;
         }
       if (errno == EAGAIN || errno == EWOULDBLOCK)

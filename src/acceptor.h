@@ -9,10 +9,14 @@ G_BEGIN_DECLS
  * own instead of retrying at once for ever. */
 typedef struct _FcAcceptor FcAcceptor;
 
-/* Called in the main context with each new connection (transfer none:
- * take a reference to keep it). */
-typedef void (*FcAcceptFunc) (GSocketConnection *connection,
-                              gpointer           user_data);
+/* Called in the main context with each new connection's descriptor
+ * (transfer full: the callee closes it), non-blocking and close-on-exec.
+ * A plain descriptor, not a GSocketConnection: wrapping each costs six
+ * system calls (GSocket probes type, family, peer, keep-alive and sets
+ * O_NONBLOCK) and two objects, in a thread every connection passes
+ * through, for a socket no one uses through GIO. */
+typedef void (*FcAcceptFunc) (int      fd,
+                              gpointer user_data);
 
 /* A persistent accept() error is tried again after this long, doubling
  * while it lasts up to FC_ACCEPT_BACKOFF_MAX_MS: the figures nginx uses

@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "errors.h"
 #include "http-parse.h"
@@ -40,9 +41,8 @@ typedef enum {
  * while a line is half received the bytes received of it: no buffer,
  * no thread. */
 struct _FcConn {
-  FcWaited waited;              /* first, for fc_conn_from_waited() */
+  FcWaited waited;              /* first, for fc_conn_from_waited(); its fd (owned) */
   FcServeContext *context;      /* (unowned) */
-  GSocketConnection *connection; /* (owned) */
   char *in;                     /* (owned) (nullable): input received, not yet answered */
   gsize in_len;
   gint64 partial_since;         /* when the unfinished line in @in began */
@@ -63,21 +63,20 @@ struct _FcConn {
 /**
  * fc_conn_new:
  * @context: the serving context; must outlive the connection
- * @connection: (transfer none): an accepted connection, counted in
- *   `context->clients` (fc_conn_free() uncounts it)
+ * @fd: (transfer full): an accepted connection's descriptor, non-blocking,
+ *   counted in `context->clients` (fc_conn_free() closes it and uncounts it)
  *
  * Returns: (transfer full): the connection's state, ready for fc_conn_run()
  */
 FcConn *
-fc_conn_new (FcServeContext    *context,
-             GSocketConnection *connection)
+fc_conn_new (FcServeContext *context,
+             int             fd)
 {
   FcConn *conn = g_new0 (FcConn, 1);
   int one = 1;
 
   conn->context = context;
-  conn->connection = g_object_ref (connection);
-  conn->waited.fd = g_socket_get_fd (g_socket_connection_get_socket (connection));
+  conn->waited.fd = fd;
   conn->waited.deadline = G_MAXINT64;
   conn->idle_since = g_get_monotonic_time ();
   conn->state = STATE_READING;
@@ -157,8 +156,7 @@ fc_conn_free (FcConn *conn)
   fc_park_clear (&conn->park);
   g_free (conn->peer);
   g_free (conn->in);
-  g_socket_close (g_socket_connection_get_socket (conn->connection), NULL);
-  g_object_unref (conn->connection);
+  close (conn->waited.fd);
   g_free (conn);
   atomic_fetch_sub (&context->clients, 1);
 }

@@ -47,7 +47,7 @@ G_STATIC_ASSERT (FC_CONN_IN_SIZE == FC_HTTP_HEAD_MAX);
 typedef struct _FcConn FcConn;
 
 FcConn   *fc_conn_new       (FcServeContext     *context,
-                             GSocketConnection  *connection);
+                             int                 fd);
 FcWaited *fc_conn_waited    (FcConn             *conn);
 FcConn   *fc_conn_from_waited (FcWaited         *waited);
 FcConnStep fc_conn_run      (FcConn             *conn,

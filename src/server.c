@@ -87,7 +87,7 @@ retired_mime_free (gpointer data)
 
 typedef struct {
   FcServer *server;
-  GSocketConnection *connection;  /* (owned) */
+  int fd;                         /* (owned) */
   guint watch;
   guint timeout;
   GList link;                     /* in FcServer.draining */
@@ -116,7 +116,7 @@ refused_free (Refused *refused)
   g_source_remove (refused->watch);
   g_source_remove (refused->timeout);
   g_queue_unlink (&server->draining, &refused->link);
-  g_object_unref (refused->connection);
+  close (refused->fd);
   g_free (refused);
   server_check_drained (server);
 }
@@ -173,12 +173,12 @@ server_refusal (FcServer *server,
 }
 
 /* Runs in the main thread, so a refusal never needs a worker thread: the
- * reply fits any socket buffer, and draining happens in the main loop. */
+ * reply fits any socket buffer, and draining happens in the main loop.
+ * Takes @fd: closed now, or once drained. */
 static void
-server_refuse (FcServer          *server,
-               GSocketConnection *connection)
+server_refuse (FcServer *server,
+               int       fd)
 {
-  int fd = g_socket_get_fd (g_socket_connection_get_socket (connection));
   char http_reply[FC_HTTP_REPLY_MAX];
   gsize len;
   const char *reply = server_refusal (server, fd, http_reply, &len);
@@ -189,11 +189,14 @@ server_refuse (FcServer          *server,
 
   if (send (fd, reply, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t) len ||
       shutdown (fd, SHUT_WR) != 0 || server->draining.length >= LINGER_REFUSED_MAX)
-    return;
+    {
+      close (fd);
+      return;
+    }
 
   refused = g_new0 (Refused, 1);
   refused->server = server;
-  refused->connection = g_object_ref (connection);
+  refused->fd = fd;
   refused->link.data = refused;
   refused->watch = g_unix_fd_add (fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_refused_readable, refused);
   refused->timeout = g_timeout_add (LINGER_USEC / 1000, on_refused_timeout, refused);
@@ -206,20 +209,20 @@ server_refuse (FcServer          *server,
  * per connection. Only this thread admits clients, so the count can only
  * have fallen since it was read. */
 static void
-on_incoming (GSocketConnection *connection,
-             gpointer           user_data)
+on_incoming (int      fd,
+             gpointer user_data)
 {
   FcServer *server = user_data;
 
   if (atomic_load (&server->context.clients) >= server->max_clients)
     {
-      server_refuse (server, connection);
+      server_refuse (server, fd);
       return;
     }
 
   atomic_fetch_add (&server->context.clients, 1);
   atomic_fetch_add (&server->clients_total, 1);
-  fc_workers_adopt (server->workers, connection);
+  fc_workers_adopt (server->workers, fd);
 }
 
 /* One worker per processor the daemon may run on: a second thread on a

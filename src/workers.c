@@ -56,7 +56,9 @@ typedef struct {
   GHashTable *parked;           /* (element-type FcConn Ticket) (owned): keys unowned, one ref each value */
 
   GMutex lock;
-  GQueue inbox;                 /* (element-type GSocketConnection) (owned): guarded by lock */
+  GArray *inbox;                /* (element-type int) (owned): descriptors, guarded by lock */
+  GArray *taking;               /* (element-type int) (owned): this thread's alone; swapped
+                                 * with inbox, so that taking allocates nothing */
   gboolean stopping;            /* guarded by lock */
   gboolean retiring;            /* guarded by lock: no new connections; ends with its last */
   gboolean draining;            /* guarded by lock: retiring, and each connection ends after
@@ -313,31 +315,30 @@ worker_drain_conns (Worker *worker)
 static gboolean
 worker_take_inbox (Worker *worker)
 {
-  GQueue inbox = G_QUEUE_INIT;
+  GArray *taken;
   guint64 count;
   gboolean stopping;
   gboolean draining;
-  GSocketConnection *connection;
 
   if (read (worker->wake.fd, &count, sizeof count) < 0 && errno != EAGAIN)
     g_warning (_("Cannot read a worker’s event descriptor: %s"), g_strerror (errno));
   worker_take_landed (worker);
 
   g_mutex_lock (&worker->lock);
-  inbox = worker->inbox;
-  g_queue_init (&worker->inbox);
+  taken = worker->inbox;
+  worker->inbox = worker->taking;
   stopping = worker->stopping;
   draining = worker->draining;
   g_mutex_unlock (&worker->lock);
 
   worker->drain_seen = draining;
+  worker->taking = taken;
 
-  while ((connection = g_queue_pop_head (&inbox)) != NULL)
+  for (guint i = 0; i < taken->len; i++)
     {
-      FcConn *conn = fc_conn_new (worker->workers->context, connection);
+      FcConn *conn = fc_conn_new (worker->workers->context, g_array_index (taken, int, i));
       g_autoptr(GError) error = NULL;
 
-      g_object_unref (connection);
       if (stopping || !fc_waiter_enter (worker->waiter, fc_conn_waited (conn), &error))
         {
           if (error != NULL)
@@ -351,6 +352,7 @@ worker_take_inbox (Worker *worker)
         fc_conn_drain (conn);
       worker_run_conn (worker, conn);
     }
+  g_array_set_size (taken, 0);
   return !stopping;
 }
 
@@ -401,7 +403,7 @@ worker_done_retiring (Worker *worker)
 {
   g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&worker->lock);
 
-  return worker->retiring && g_queue_is_empty (&worker->inbox) &&
+  return worker->retiring && worker->inbox->len == 0 &&
          fc_waiter_count (worker->waiter) <= 1;
 }
 
@@ -463,11 +465,13 @@ worker_free (Worker *worker)
       g_thread_join (worker->thread);
     }
   g_clear_pointer (&worker->waiter, fc_waiter_free);
-  while (!g_queue_is_empty (&worker->inbox))
+  for (guint i = 0; i < worker->inbox->len; i++)
     {
-      g_object_unref (g_queue_pop_head (&worker->inbox));
+      close (g_array_index (worker->inbox, int, i));
       atomic_fetch_sub (&worker->workers->context->clients, 1);
     }
+  g_array_unref (worker->inbox);
+  g_array_unref (worker->taking);
   fc_conn_scratch_clear (&worker->scratch);
   g_clear_pointer (&worker->parked, g_hash_table_unref);
   if (worker->mailbox != NULL)
@@ -493,7 +497,8 @@ worker_new (FcWorkers  *workers,
 
   worker->workers = workers;
   g_mutex_init (&worker->lock);
-  g_queue_init (&worker->inbox);
+  worker->inbox = g_array_new (FALSE, FALSE, sizeof (int));
+  worker->taking = g_array_new (FALSE, FALSE, sizeof (int));
   fc_conn_scratch_init (&worker->scratch);
   g_queue_init (&worker->ready);
   worker->parked = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) ticket_unref);
@@ -658,16 +663,16 @@ fc_workers_get_threads (FcWorkers *workers)
 /**
  * fc_workers_adopt:
  * @workers: running workers
- * @connection: (transfer none): an accepted connection, already counted in
- *   the context's clients
+ * @fd: (transfer full): an accepted connection's descriptor,
+ *   non-blocking, already counted in the context's clients
  *
  * Hands @connection to the next worker, round-robin. Called from the
  * acceptor's thread only. The worker's eventfd is written only when its
  * queue was empty, so a burst of connections costs one wake-up.
  */
 void
-fc_workers_adopt (FcWorkers         *workers,
-                  GSocketConnection *connection)
+fc_workers_adopt (FcWorkers *workers,
+                  int        fd)
 {
   Worker *worker = g_ptr_array_index (workers->active, workers->next);
   gboolean was_empty;
@@ -675,8 +680,8 @@ fc_workers_adopt (FcWorkers         *workers,
   workers->next = (workers->next + 1) % workers->active->len;
 
   g_mutex_lock (&worker->lock);
-  was_empty = g_queue_is_empty (&worker->inbox);
-  g_queue_push_tail (&worker->inbox, g_object_ref (connection));
+  was_empty = worker->inbox->len == 0;
+  g_array_append_val (worker->inbox, fd);
   g_mutex_unlock (&worker->lock);
 
   if (was_empty)

@@ -20,7 +20,7 @@ gboolean   fc_workers_set_threads (FcWorkers    *workers,
                                    GError      **error);
 guint      fc_workers_get_threads (FcWorkers    *workers);
 void       fc_workers_adopt (FcWorkers          *workers,
-                             GSocketConnection  *connection);
+                             int                 fd);
 void       fc_workers_drain (FcWorkers          *workers,
                              FcWorkersDrained    drained,
                              gpointer            user_data);

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
@@ -105,14 +106,15 @@ fc_conn_from_waited (FcWaited *waited)
 static const char *
 conn_peer (FcConn *conn)
 {
-  g_autoptr(GSocketAddress) address = NULL;
+  struct sockaddr_storage address;
+  socklen_t len = sizeof address;
+  char host[NI_MAXHOST];
 
   if (conn->peer != NULL)
     return conn->peer;
-  address = g_socket_connection_get_remote_address (conn->connection, NULL);
-  if (G_IS_INET_SOCKET_ADDRESS (address))
-    conn->peer = g_inet_address_to_string (
-      g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address)));
+  if (getpeername (conn->waited.fd, (struct sockaddr *) &address, &len) == 0 &&
+      getnameinfo ((struct sockaddr *) &address, len, host, sizeof host, NULL, 0, NI_NUMERICHOST) == 0)
+    conn->peer = g_strdup (host);
   else
     conn->peer = g_strdup ("-");
   return conn->peer;

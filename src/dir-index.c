@@ -12,6 +12,7 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
+#include "abandon.h"
 #include "beneath.h"
 #include "dir-index.h"
 #include "errors.h"
@@ -78,22 +79,14 @@ set_too_many (GError     **error,
  * @max_entries: the most entries read (HTTP.md: at least
  *   %FC_DIR_INDEX_MAX_ENTRIES)
  * @error: an %FC_ERROR from opening @name (fc_open_dir_beneath():
- *   %FC_ERROR_NOT_FOUND when it is not a directory), %FC_ERROR_READ_FAILED
- *   when reading it fails, %FC_DIR_INDEX_ERROR_TOO_MANY when it has more
- *   than @max_entries entries
+ *   %FC_ERROR_NOT_FOUND when it is not a directory), or as
+ *   fc_dir_index_read_dir() fails
  *
- * Lists @name as HTTP.md's "Directories" says: opened confined beneath
- * @root_fd; regular files and directories only, a link shown as what it
- * resolves to and left out if that lies outside the root, dangles or is
- * neither; only entries whose name from the root fc_name_validate()
- * accepts. Bounded in time and memory: every entry the directory holds
- * counts towards @max_entries, listed or not, and reading stops at the
- * first one past it. Blocks on the disk (one fstatat() an entry, a
- * confined resolution a link): call it off the event loop. Any thread.
+ * Opens @name confined beneath @root_fd and lists it with
+ * fc_dir_index_read_dir(), wanted by no flight. Any thread.
  *
- * Returns: (transfer full) (element-type FcDirEntry) (nullable): the
- *   entries sorted by name bytewise (strcmp()); freeing the array frees
- *   their names
+ * Returns: (transfer full) (element-type FcDirEntry) (nullable): as
+ *   fc_dir_index_read_dir()
  */
 GArray *
 fc_dir_index_read (int          root_fd,
@@ -101,24 +94,64 @@ fc_dir_index_read (int          root_fd,
                    gsize        max_entries,
                    GError     **error)
 {
+  struct stat st;
+  int fd = fc_open_dir_beneath (root_fd, name, &st, error);
+
+  if (fd < 0)
+    return NULL;
+  return fc_dir_index_read_dir (root_fd, fd, name, max_entries, NULL, error);
+}
+
+/**
+ * fc_dir_index_read_dir:
+ * @root_fd: the served directory (an O_PATH descriptor will do)
+ * @dir_fd: (transfer full): the directory @name, opened confined beneath
+ *   @root_fd (fc_open_dir_beneath()); closed here
+ * @name: that directory's name from the root, "" for the root
+ * @max_entries: the most entries read (HTTP.md: at least
+ *   %FC_DIR_INDEX_MAX_ENTRIES)
+ * @wanted_by: (nullable): the flight the listing lands, when it runs in
+ *   the pool: it gives up once every joiner has left
+ * @error: %FC_ERROR_READ_FAILED when reading it fails,
+ *   %FC_DIR_INDEX_ERROR_TOO_MANY when it has more than @max_entries
+ *   entries, %G_IO_ERROR_CANCELLED when the daemon stops or nobody waits
+ *   for it any more (fc_long_work_go_on())
+ *
+ * Lists @name as HTTP.md's "Directories" says: regular files and
+ * directories only, a link shown as what it resolves to under
+ * fc_open_beneath()'s confinement and left out if that lies outside the
+ * root, dangles or is neither; only entries whose name from the root
+ * fc_name_validate() accepts. Bounded in time and memory: every entry the
+ * directory holds counts towards @max_entries, listed or not, and reading
+ * stops at the first one past it. Blocks on the disk (one fstatat() an
+ * entry, a confined resolution a link), and looks whether to go on every
+ * %FC_DIR_INDEX_SLICE entries. Any thread.
+ *
+ * Returns: (transfer full) (element-type FcDirEntry) (nullable): the
+ *   entries sorted by name bytewise (strcmp()); freeing the array frees
+ *   their names
+ */
+GArray *
+fc_dir_index_read_dir (int          root_fd,
+                       int          dir_fd,
+                       const char  *name,
+                       gsize        max_entries,
+                       FcFlight    *wanted_by,
+                       GError     **error)
+{
   g_autoptr(GArray) entries = NULL;
   g_autoptr(GString) path = g_string_new (name);
   gsize prefix_len;
   gsize seen = 0;
   struct stat st;
   struct dirent *d;
-  DIR *dir;
-  int fd;
+  DIR *dir = fdopendir (dir_fd);
 
-  fd = fc_open_dir_beneath (root_fd, name, &st, error);
-  if (fd < 0)
-    return NULL;
-  dir = fdopendir (fd);
   if (dir == NULL)
     {
       int saved_errno = errno;
 
-      g_close (fd, NULL);
+      g_close (dir_fd, NULL);
       g_set_error (error, FC_ERROR, FC_ERROR_READ_FAILED,
                    _("Cannot read directory “%s”: %s"), name, g_strerror (saved_errno));
       return NULL;
@@ -140,6 +173,13 @@ fc_dir_index_read (int          root_fd,
         {
           closedir (dir);
           set_too_many (error, name, max_entries);
+          return NULL;
+        }
+      if (seen % FC_DIR_INDEX_SLICE == 0 &&
+          !fc_long_work_go_on (wanted_by, N_("Listing abandoned: the daemon is stopping"),
+                               N_("Listing abandoned: nobody waits for it any more"), error))
+        {
+          closedir (dir);
           return NULL;
         }
       g_string_truncate (path, prefix_len);

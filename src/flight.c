@@ -20,6 +20,9 @@ struct _FcFlight {
   gboolean joined;              /* guarded by lock: someone joined, ever */
   gboolean landed;              /* guarded by lock */
   GError *error;                /* (owned) (nullable): set once, when landed */
+  gpointer result;              /* (owned) (nullable): guarded by lock; set before landing,
+                                 * freed with result_free unless stolen */
+  GDestroyNotify result_free;   /* (nullable) */
 };
 
 /**
@@ -63,6 +66,8 @@ fc_flight_unref (FcFlight *flight)
     return;
   g_warn_if_fail (flight->joiners->len == 0);
   g_array_unref (flight->joiners);
+  if (flight->result != NULL && flight->result_free != NULL)
+    flight->result_free (flight->result);
   g_clear_error (&flight->error);
   g_mutex_clear (&flight->lock);
   g_free (flight);
@@ -200,4 +205,48 @@ fc_flight_get_error (FcFlight *flight)
 
   g_return_val_if_fail (flight->landed, NULL);
   return flight->error;
+}
+
+/**
+ * fc_flight_set_result:
+ * @flight: a flight in progress
+ * @result: (transfer full) (nullable): what the computation made, for a
+ *   joiner to take once @flight has landed
+ * @result_free: (nullable): frees @result if nobody takes it
+ *
+ * For a computation that has one joiner to hand its product to (a
+ * listing made in the pool for the request that waits for it), rather
+ * than a table both look in. Before fc_flight_land(), in the thread that
+ * lands it; once only.
+ */
+void
+fc_flight_set_result (FcFlight       *flight,
+                      gpointer        result,
+                      GDestroyNotify  result_free)
+{
+  g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&flight->lock);
+
+  g_return_if_fail (!flight->landed && flight->result == NULL);
+  flight->result = result;
+  flight->result_free = result_free;
+}
+
+/**
+ * fc_flight_steal_result:
+ * @flight: a landed flight
+ *
+ * Takes what fc_flight_set_result() left: the first caller gets it, any
+ * later one %NULL. Any thread.
+ *
+ * Returns: (transfer full) (nullable): the result, or %NULL when there
+ *   was none (the computation failed: see fc_flight_get_error()) or it
+ *   was taken
+ */
+gpointer
+fc_flight_steal_result (FcFlight *flight)
+{
+  g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&flight->lock);
+
+  g_return_val_if_fail (flight->landed, NULL);
+  return g_steal_pointer (&flight->result);
 }

@@ -6,8 +6,10 @@ G_BEGIN_DECLS
 
 /* Single flight without blocking: one computation of one thing (a
  * version's digest, a file's load into the cache) that others join
- * instead of repeating it. Who joins is called back once it lands, in
- * the landing thread; nobody waits in a condition variable. */
+ * instead of repeating it, or one that hands its result (a large
+ * directory's listing) to the request that waits for it. Who joins is
+ * called back once it lands, in the landing thread; nobody waits in a
+ * condition variable. */
 typedef struct _FcFlight FcFlight;
 
 /* Called once, in the thread that lands the flight (or in the joining
@@ -28,6 +30,10 @@ gboolean      fc_flight_unwanted  (FcFlight      *flight);
 void          fc_flight_land      (FcFlight      *flight,
                                    const GError  *error);
 const GError *fc_flight_get_error (FcFlight      *flight);
+void          fc_flight_set_result   (FcFlight       *flight,
+                                      gpointer        result,
+                                      GDestroyNotify  result_free);
+gpointer      fc_flight_steal_result (FcFlight       *flight);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FcFlight, fc_flight_unref)
 

@@ -10,6 +10,7 @@
 #include <glib/gi18n.h>
 
 #include "abandon.h"
+#include "dir-index.h"
 #include "file-read.h"
 #include "jobs.h"
 
@@ -22,6 +23,7 @@ typedef enum {
   JOB_HASH_FILE,
   JOB_HASH_BYTES,
   JOB_LOAD,
+  JOB_LIST,
 } JobKind;
 
 /* A queued job may be passed by later ones that are due before it: its
@@ -31,6 +33,12 @@ typedef enum {
  * no job waits forever behind a stream of smaller ones: once a job is
  * due, those that come later queue behind it. */
 #define JOB_PATIENCE_BYTES_PER_USEC 100
+
+/* A listing is queued as if it were this many bytes of hashing per byte
+ * of the directory's st_size: an entry (5 to 8 µs) is 20 to 30 bytes of
+ * st_size and costs as long as hashing 2 KiB or so. A directory of
+ * 100000 entries (2 MiB on tmpfs) is then due 2 s after it came. */
+#define JOB_LIST_WEIGHT 100
 
 /* One piece of long work and all it needs, owned by the job alone: a
  * request that goes away frees nothing the job uses. */
@@ -45,6 +53,9 @@ typedef struct {
   FcDigestJob *digest_job;      /* (owned): ended by the job */
   FcCache *cache;               /* (unowned): outlives the pool */
   FcCacheLoad *load;            /* (owned): ended by the job */
+  int root_fd;                  /* (unowned): JOB_LIST's root; outlives the pool */
+  char *name;                   /* (owned) (nullable): JOB_LIST's directory, "" for the root */
+  gboolean json;                /* JOB_LIST's form: JSON, or HTML */
   FcFlight *flight;             /* (owned): what the job lands; once all its joiners
                                  * have left, the job gives up at its next slice */
 } Job;
@@ -56,6 +67,7 @@ job_free (Job *job)
     close (job->fd);
   g_clear_pointer (&job->bytes, g_bytes_unref);
   g_clear_pointer (&job->flight, fc_flight_unref);
+  g_free (job->name);
   g_free (job);
 }
 
@@ -73,6 +85,33 @@ job_compare (gconstpointer a,
   if (x->due != y->due)
     return x->due < y->due ? -1 : 1;
   return x->arrival < y->arrival ? -1 : x->arrival > y->arrival;
+}
+
+static void
+string_free (gpointer data)
+{
+  g_string_free (data, TRUE);
+}
+
+/* Reads and renders a directory, then lands the flight with the text as
+ * its result, or with why there is none. A job that nobody waits for any
+ * more (or that a stop abandons) gives up before it starts, or at its
+ * next slice. */
+static void
+job_list (Job *job)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) entries = NULL;
+
+  if (fc_long_work_go_on (job->flight, N_("Listing abandoned: the daemon is stopping"),
+                          N_("Listing abandoned: nobody waits for it any more"), &error))
+    entries = fc_dir_index_read_dir (job->root_fd, g_steal_fd (&job->fd), job->name,
+                                     FC_DIR_INDEX_MAX_ENTRIES, job->flight, &error);
+  if (entries != NULL)
+    fc_flight_set_result (job->flight,
+                          job->json ? fc_dir_index_json (entries) : fc_dir_index_html (job->name, entries),
+                          string_free);
+  fc_flight_land (job->flight, error);
 }
 
 static void
@@ -112,6 +151,10 @@ job_run (gpointer data,
         else
           fc_cache_load_abort (job->cache, job->load);
       }
+      break;
+
+    case JOB_LIST:
+      job_list (job);
       break;
     }
 }
@@ -240,6 +283,39 @@ fc_jobs_load (FcJobs         *jobs,
   *work = (Job) { .kind = JOB_LOAD, .fd = fd, .id = *id, .cache = cache, .load = load,
                   .flight = fc_flight_ref (fc_cache_load_flight (load)) };
   jobs_push (jobs, work, id->size);
+}
+
+/**
+ * fc_jobs_list:
+ * @jobs: a pool
+ * @flight: (transfer none): a flight in progress, which the job lands:
+ *   with the listing's text (a #GString, fc_flight_steal_result()), or
+ *   with an error as fc_dir_index_read_dir() fails
+ * @root_fd: the served directory; must outlive @jobs
+ * @dir_fd: (transfer full): the directory @name, opened with
+ *   fc_open_dir_beneath()
+ * @name: that directory's name from the root, "" for the root; copied
+ * @json: fc_dir_index_json() if %TRUE, fc_dir_index_html() otherwise
+ * @dir_size: the directory's st_size: its place in the queue
+ *
+ * Lists a directory in the pool (HTTP.md "Directories"), with the bound
+ * of %FC_DIR_INDEX_MAX_ENTRIES; gives up once every joiner of @flight
+ * has left (fc_flight_unwanted()), even before it starts. Any thread.
+ */
+void
+fc_jobs_list (FcJobs     *jobs,
+              FcFlight   *flight,
+              int         root_fd,
+              int         dir_fd,
+              const char *name,
+              gboolean    json,
+              guint64     dir_size)
+{
+  Job *work = g_new0 (Job, 1);
+
+  *work = (Job) { .kind = JOB_LIST, .fd = dir_fd, .root_fd = root_fd, .name = g_strdup (name),
+                  .json = json, .flight = fc_flight_ref (flight) };
+  jobs_push (jobs, work, MIN (dir_size, G_MAXUINT64 / JOB_LIST_WEIGHT) * JOB_LIST_WEIGHT);
 }
 
 /**

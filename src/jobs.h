@@ -4,13 +4,15 @@
 
 #include "cache.h"
 #include "digest.h"
+#include "flight.h"
 
 G_BEGIN_DECLS
 
 /* The bounded pool where long work runs, so that no worker thread ever
- * waits for it: hashing a version, loading a large file into the cache.
- * Each job ends its digest job or cache load, which lands the flight its
- * requests joined. */
+ * waits for it: hashing a version, loading a large file into the cache,
+ * listing a large directory. Each job ends its digest job or cache load,
+ * which lands the flight its requests joined, or lands its listing's
+ * flight itself. */
 typedef struct _FcJobs FcJobs;
 
 /* Work on at most this many bytes stays on the worker: a hash or a load
@@ -39,6 +41,13 @@ void    fc_jobs_load        (FcJobs          *jobs,
                              FcCacheLoad     *load,
                              int              fd,
                              const FcFileId  *id);
+void    fc_jobs_list        (FcJobs          *jobs,
+                             FcFlight        *flight,
+                             int              root_fd,
+                             int              dir_fd,
+                             const char      *name,
+                             gboolean         json,
+                             guint64          dir_size);
 void    fc_jobs_free        (FcJobs          *jobs);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FcJobs, fc_jobs_free)

@@ -830,44 +830,46 @@ fc_request_answer_http_refusal (FcServeContext      *context,
   return refusal->close ? FC_ANSWER_CLOSE : FC_ANSWER_REPLY;
 }
 
-/* The listing of a directory (HTTP.md "Directories"): JSON or HTML by
- * Accept, charged against the budget LIST replies share. */
-static void
-answer_index (FcServeContext *context,
-              FcHttpExchange *http,
-              FcReply        *reply)
+/* Whether the listing is JSON rather than HTML: Accept decides. */
+static gboolean
+index_wants_json (const FcHttpRequest *request)
 {
-  const FcHttpRequest *request = http->request;
   const char *values[FC_HTTP_LIST_MAX];
   gsize lens[FC_HTTP_LIST_MAX];
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GArray) entries = NULL;
-  g_autoptr(GBytes) body = NULL;
-  gboolean json;
-  gsize len;
-
-  entries = fc_dir_index_read (context->root_fd, request->name, FC_DIR_INDEX_MAX_ENTRIES, &error);
-  if (entries == NULL && g_error_matches (error, FC_DIR_INDEX_ERROR, FC_DIR_INDEX_ERROR_TOO_MANY))
-    {
-      http_answer_status (context, http, 500, error->message, strlen (error->message), NULL, 0, reply);
-      return;
-    }
-  if (entries == NULL)
-    {
-      http_answer_error (context, http, error, reply);
-      return;
-    }
 
   for (guint i = 0; i < request->accept.n; i++)
     {
       values[i] = request->accept.lines[i].data;
       lens[i] = request->accept.lines[i].len;
     }
-  json = fc_accept_prefers_json (values, lens, request->accept.n);
-  /* fc_dir_index_html() wants the bare name ("" for the root) and adds
-   * the slashes itself. */
-  body = listing_new (context, json ? fc_dir_index_json (entries) : fc_dir_index_html (request->name, entries),
-                      &error);
+  return fc_accept_prefers_json (values, lens, request->accept.n);
+}
+
+/* A listing's text (consumed), made here or in the pool, or why there is
+ * none, as the response: charged against the budget LIST replies share. */
+static void
+answer_listing (FcServeContext *context,
+                FcHttpExchange *http,
+                gboolean        json,
+                GString        *text,
+                const GError   *why,
+                FcReply        *reply)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) body = NULL;
+  gsize len;
+
+  if (text == NULL && g_error_matches (why, FC_DIR_INDEX_ERROR, FC_DIR_INDEX_ERROR_TOO_MANY))
+    {
+      http_answer_status (context, http, 500, why->message, strlen (why->message), NULL, 0, reply);
+      return;
+    }
+  if (text == NULL)
+    {
+      http_answer_error (context, http, why, reply);
+      return;
+    }
+  body = listing_new (context, text, &error);
   if (body == NULL)
     {
       http_answer_error (context, http, error, reply);
@@ -876,17 +878,67 @@ answer_index (FcServeContext *context,
 
   len = fc_http_format_listing (http->buf, json ? "application/json" : "text/html; charset=utf-8",
                                 g_bytes_get_size (body), http->date, http->connection, TRUE);
-  if (request->method == FC_HTTP_GET)
+  if (http->request->method == FC_HTTP_GET)
     fc_reply_set_bytes (reply, body);
   fc_reply_set_head (reply, http->buf, len, TRUE);
 }
 
+/* The listing of a directory (HTTP.md "Directories"): JSON or HTML by
+ * Accept. A small directory is read and rendered here; a large one
+ * (FC_DIR_INDEX_INLINE_MAX) in the pool, while the request waits parked
+ * on a flight of its own: TRUE then, and the same request comes back
+ * with the same @park once it has landed, to take the text from it. */
+static gboolean
+answer_index (FcServeContext *context,
+              FcHttpExchange *http,
+              FcPark         *park,
+              FcReply        *reply)
+{
+  const FcHttpRequest *request = http->request;
+  gboolean json = index_wants_json (request);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) entries = NULL;
+  GString *text = NULL;
+  struct stat st;
+  int fd;
+
+  if (park->flight != NULL)
+    {
+      text = fc_flight_steal_result (park->flight);
+      answer_listing (context, http, json, text, fc_flight_get_error (park->flight), reply);
+      fc_park_clear (park);
+      return FALSE;
+    }
+
+  fd = fc_open_dir_beneath (context->root_fd, request->name, &st, &error);
+  if (fd >= 0 && (st.st_size > FC_DIR_INDEX_INLINE_MAX || st.st_size == 0))
+    {
+      FC_REQUEST_DEBUG (context, "/%s/: listed in the pool (%" G_GINT64_FORMAT " bytes)",
+                        request->name, (gint64) st.st_size);
+      park->flight = fc_flight_new ();
+      fc_jobs_list (context->jobs, park->flight, context->root_fd, fd, request->name, json,
+                    (guint64) st.st_size);
+      park->waits++;
+      return TRUE;
+    }
+  if (fd >= 0)
+    entries = fc_dir_index_read_dir (context->root_fd, fd, request->name, FC_DIR_INDEX_MAX_ENTRIES,
+                                     NULL, &error);
+  /* fc_dir_index_html() wants the bare name ("" for the root) and adds
+   * the slashes itself. */
+  if (entries != NULL)
+    text = json ? fc_dir_index_json (entries) : fc_dir_index_html (request->name, entries);
+  answer_listing (context, http, json, text, error, reply);
+  return FALSE;
+}
+
 /* A path that ends in `/` (HTTP.md "Directories"): the listing with
- * --index; without it a directory is 403; a path to anything else is
- * 404. */
-static void
+ * --index (TRUE when it waits for the pool, as answer_index() says);
+ * without it a directory is 403; a path to anything else is 404. */
+static gboolean
 answer_directory_form (FcServeContext *context,
                        FcHttpExchange *http,
+                       FcPark         *park,
                        FcReply        *reply)
 {
   const FcHttpRequest *request = http->request;
@@ -895,10 +947,9 @@ answer_directory_form (FcServeContext *context,
   int fd;
 
   if (FC_SETTING_LOAD (context, index))
-    {
-      answer_index (context, http, reply);
-      return;
-    }
+    return answer_index (context, http, park, reply);
+  /* --index was turned off (a reload) while its listing was made. */
+  fc_park_clear (park);
   fd = fc_open_dir_beneath (context->root_fd, request->name, &st, &error);
   if (fd >= 0)
     {
@@ -907,8 +958,8 @@ answer_directory_form (FcServeContext *context,
     }
   else
     http_answer_error (context, http, error, reply);
+  return FALSE;
 }
-
 
 /**
  * fc_request_answer_http:
@@ -925,7 +976,9 @@ answer_directory_form (FcServeContext *context,
  * (cache, confinement, freshness, single flight, digests, streaming),
  * counting it as HTTP.md "Counting and control" says: a GET as a hit or
  * a miss, a HEAD and a 304 or 412 as a request only. Runs in a worker
- * thread; blocks only on the disk, never on long work.
+ * thread; blocks only on the disk, never on long work: a large
+ * directory's listing (%FC_DIR_INDEX_INLINE_MAX) is made in the pool and
+ * waits as a large file's load does.
  *
  * Returns: %FC_ANSWER_WAIT as for fc_request_answer(); %FC_ANSWER_CLOSE
  *   when the response ends the connection
@@ -959,10 +1012,7 @@ fc_request_answer_http (FcServeContext      *context,
                     http_request->name);
 
   if (http_request->trailing_slash || http_request->name_len == 0)
-    {
-      answer_directory_form (context, &http, reply);
-      return done;
-    }
+    return answer_directory_form (context, &http, park, reply) ? FC_ANSWER_WAIT : done;
 
   /* A conditional GET answered 304 or 412 is no hit and no miss: its
    * version is looked at uncounted first. */

@@ -10,6 +10,8 @@
 #include "abandon.h"
 #include "cache.h"
 #include "digest.h"
+#include "dir-index.h"
+#include "beneath.h"
 #include "file-read.h"
 #include "flight.h"
 #include "jobs.h"
@@ -124,6 +126,83 @@ test_flight_interest (void)
   g_assert_false (fc_flight_unwanted (flight));
   landing_clear (&first);
   landing_clear (&second);
+}
+
+static void
+count_free (gpointer data)
+{
+  (*(guint *) data)++;
+}
+
+/* A flight's result goes to the first who takes it; one nobody takes is
+ * freed with the flight. */
+static void
+test_flight_result (void)
+{
+  g_autoptr(FcFlight) flight = fc_flight_new ();
+  FcFlight *untaken = fc_flight_new ();
+  guint freed = 0;
+
+  fc_flight_set_result (flight, &freed, count_free);
+  fc_flight_land (flight, NULL);
+  g_assert_true (fc_flight_steal_result (flight) == &freed);
+  g_assert_null (fc_flight_steal_result (flight));
+
+  fc_flight_set_result (untaken, &freed, count_free);
+  fc_flight_land (untaken, NULL);
+  g_assert_cmpuint (freed, ==, 0);
+  fc_flight_unref (untaken);
+  g_assert_cmpuint (freed, ==, 1);
+}
+
+/* A listing made in the pool lands its flight there with the text a
+ * listing made in the caller would have; one nobody waits for any more
+ * is given up, with no text. */
+static void
+test_list (void)
+{
+  g_autoptr(FcJobs) jobs = fc_jobs_new (1, NULL);
+  g_autofree char *dir = g_dir_make_tmp ("test-jobs-XXXXXX", NULL);
+  g_autofree char *file = g_build_filename (dir, "a.txt", NULL);
+  g_autoptr(FcFlight) flight = fc_flight_new ();
+  g_autoptr(FcFlight) unwanted = fc_flight_new ();
+  g_autoptr(GArray) entries = NULL;
+  g_autoptr(GString) expected = NULL;
+  GString *text;
+  Landing landing;
+  Landing gone;
+  struct stat st;
+  int root_fd = open (dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+  landing_init (&landing);
+  landing_init (&gone);
+  g_assert_true (g_file_set_contents (file, "alpha\n", -1, NULL));
+  entries = fc_dir_index_read (root_fd, "", FC_DIR_INDEX_MAX_ENTRIES, NULL);
+  expected = fc_dir_index_json (entries);
+
+  g_assert_true (fc_flight_join (flight, on_landed, &landing));
+  fc_jobs_list (jobs, flight, root_fd, fc_open_dir_beneath (root_fd, "", &st, NULL), "", TRUE, 0);
+  landing_wait (&landing);
+  g_assert_true (landing.thread != g_thread_self ());
+  g_assert_no_error (landing.error);
+  text = fc_flight_steal_result (flight);
+  g_assert_cmpstr (text->str, ==, expected->str);
+  g_string_free (text, TRUE);
+
+  g_assert_true (fc_flight_join (unwanted, on_landed, &gone));
+  g_assert_true (fc_flight_leave (unwanted, on_landed, &gone));
+  fc_jobs_list (jobs, unwanted, root_fd, fc_open_dir_beneath (root_fd, "", &st, NULL), "", TRUE, 0);
+  /* Waits for the pool to be done with it. */
+  g_clear_pointer (&jobs, fc_jobs_free);
+  g_assert_cmpuint (gone.landed, ==, 0);
+  g_assert_null (fc_flight_steal_result (unwanted));
+  g_assert_error (fc_flight_get_error (unwanted), G_IO_ERROR, G_IO_ERROR_CANCELLED);
+
+  close (root_fd);
+  g_unlink (file);
+  g_rmdir (dir);
+  landing_clear (&landing);
+  landing_clear (&gone);
 }
 
 /* Content of @size bytes in a temporary file; returns its descriptor
@@ -453,6 +532,8 @@ main (int argc, char *argv[])
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/jobs/flight/join-land", test_flight_join_land);
   g_test_add_func ("/jobs/flight/interest", test_flight_interest);
+  g_test_add_func ("/jobs/flight/result", test_flight_result);
+  g_test_add_func ("/jobs/list", test_list);
   g_test_add_func ("/jobs/hash-file", test_hash_file);
   g_test_add_func ("/jobs/load", test_load);
   g_test_add_func ("/jobs/queue-order", test_queue_order);

@@ -6,13 +6,16 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
 
+#include "dir-index.h"
 #include "testutil.h"
 
 #define MiB (G_GUINT64_CONSTANT (1024) * 1024)
@@ -353,6 +356,397 @@ test_parked_half_closed (gconstpointer data)
   tu_daemon_stop (d);
 }
 
+/* Large listings (--index): a directory whose st_size is above
+ * FC_DIR_INDEX_INLINE_MAX is read and rendered in the pool, its request
+ * parked. The daemon runs with tests/dir-stall-preload.c, which holds or
+ * slows every readdir() of the directory "held" and logs what the
+ * listing did; nothing is timed. */
+
+/* 2025-11-30T19:49:30Z, every entry's mtime. */
+#define HELD_MTIME 1764532170
+
+typedef struct {
+  TuDaemon *d;
+  char *release;                /* (owned): held readdir()s go on once it exists */
+  char *log;                    /* (owned): `o`, `r`, `c` per open, readdir(), close */
+} Held;
+
+static void
+held_free (Held *h)
+{
+  g_free (h->release);
+  g_free (h->log);
+  g_free (h);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Held, held_free)
+
+/* A daemon (--threads 1 --index, and @opt @value if not NULL) whose
+ * readdir() of "held" waits for h->release (@hold) and sleeps @delay_us
+ * (if not 0); "held" gets @n empty files f00000... */
+static Held *
+held_start (gboolean    hold,
+            guint       delay_us,
+            guint       n,
+            const char *opt,
+            const char *value)
+{
+  Held *h = g_new0 (Held, 1);
+  g_autofree char *dir = g_dir_make_tmp ("filecached-held-XXXXXX", NULL);
+  g_autofree char *delay = g_strdup_printf ("%u", delay_us);
+  const char *asan = g_getenv ("ASAN_OPTIONS");
+  g_autofree char *saved_asan = g_strdup (asan);
+  /* ASan wants to be the first library loaded; the preload comes first. */
+  g_autofree char *asan_options = g_strconcat (asan != NULL ? asan : "", asan != NULL ? ":" : "",
+                                               "verify_asan_link_order=0", NULL);
+  g_autofree char *held = NULL;
+  struct stat st;
+  int dfd;
+
+  g_assert_nonnull (dir);
+  h->release = g_build_filename (dir, "release", NULL);
+  h->log = g_build_filename (dir, "log", NULL);
+  g_assert_true (g_file_set_contents (h->log, "", 0, NULL));
+  /* The launcher copies the environment when made, so only the daemon
+   * gets these. */
+  g_setenv ("LD_PRELOAD", g_getenv ("DIR_STALL_PRELOAD"), TRUE);
+  g_setenv ("ASAN_OPTIONS", asan_options, TRUE);
+  g_setenv ("FC_STALL_DIR", "held", TRUE);
+  g_setenv ("FC_STALL_LOG", h->log, TRUE);
+  if (hold)
+    g_setenv ("FC_STALL_RELEASE", h->release, TRUE);
+  if (delay_us > 0)
+    g_setenv ("FC_STALL_DELAY_US", delay, TRUE);
+  h->d = tu_daemon_start ("--threads", "1", "--index", opt, value, NULL);
+  g_unsetenv ("LD_PRELOAD");
+  g_unsetenv ("FC_STALL_DIR");
+  g_unsetenv ("FC_STALL_LOG");
+  g_unsetenv ("FC_STALL_RELEASE");
+  g_unsetenv ("FC_STALL_DELAY_US");
+  if (saved_asan != NULL)
+    g_setenv ("ASAN_OPTIONS", saved_asan, TRUE);
+  else
+    g_unsetenv ("ASAN_OPTIONS");
+
+  held = tu_daemon_path (h->d, "held");
+  g_assert_cmpint (mkdir (held, 0755), ==, 0);
+  dfd = open (held, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  g_assert_cmpint (dfd, >=, 0);
+  for (guint i = 0; i < n; i++)
+    {
+      char name[16];
+      const struct timespec times[2] = { { HELD_MTIME, 0 }, { HELD_MTIME, 0 } };
+      int fd;
+
+      g_snprintf (name, sizeof name, "f%05u", i);
+      fd = openat (dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      g_assert_cmpint (fd, >=, 0);
+      g_assert_cmpint (futimens (fd, times), ==, 0);
+      close (fd);
+    }
+  g_assert_cmpint (fstat (dfd, &st), ==, 0);
+  close (dfd);
+  /* Large enough for the pool on this file system. */
+  g_assert_cmpint (st.st_size, >, FC_DIR_INDEX_INLINE_MAX);
+  tu_write_file_str (h->d->root, "a.txt", "alpha\n");
+  g_free (g_steal_pointer (&dir));
+  return h;
+}
+
+/* Removes the scratch directory beside the daemon's. */
+static void
+held_cleanup (Held *h)
+{
+  g_autofree char *dir = g_path_get_dirname (h->log);
+
+  tu_rm_rf (dir);
+}
+
+static void
+held_release (Held *h)
+{
+  g_assert_true (g_file_set_contents (h->release, "", 0, NULL));
+}
+
+/* How many times @event is in the log. */
+static guint
+held_count (Held *h,
+            char  event)
+{
+  g_autofree char *text = NULL;
+  gsize len = 0;
+  guint n = 0;
+
+  g_assert_true (g_file_get_contents (h->log, &text, &len, NULL));
+  for (gsize i = 0; i < len; i++)
+    n += text[i] == event;
+  return n;
+}
+
+/* Waits until @event is in the log (a hang guard only). */
+static void
+held_await (Held *h,
+            char  event)
+{
+  gint64 guard = g_get_monotonic_time () + TU_IO_TIMEOUT_S * G_USEC_PER_SEC;
+
+  while (held_count (h, event) == 0)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, guard);
+      g_usleep (1000);
+    }
+}
+
+/* The JSON listing of "held" with @n entries, as HTTP.md shapes it. */
+static char *
+held_json (guint n)
+{
+  GString *json = g_string_new ("[");
+
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (json, "%s{\"name\": \"f%05u\", \"type\": \"file\", \"size\": 0, "
+                                  "\"mtime\": \"2025-11-30T19:49:30Z\"}",
+                            i > 0 ? ", " : "", i);
+  g_string_append_c (json, ']');
+  return g_string_free (json, FALSE);
+}
+
+typedef struct {
+  char *status_line;            /* (owned): without CR LF */
+  char *content_type;           /* (owned) (nullable) */
+  gsize content_length;
+  char *body;                   /* (owned) (nullable): NUL-terminated */
+} Response;
+
+static void
+response_free (Response *r)
+{
+  g_free (r->status_line);
+  g_free (r->content_type);
+  g_free (r->body);
+  g_free (r);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Response, response_free)
+
+/* One HTTP response, its body by Content-Length unless @head. */
+static Response *
+read_response (int      fd,
+               gboolean head)
+{
+  Response *r = g_new0 (Response, 1);
+
+  for (;;)
+    {
+      g_autofree char *line = tu_read_line (fd);
+      gsize len;
+
+      g_assert_nonnull (line);
+      len = strlen (line);
+      g_assert_true (len >= 2 && line[len - 2] == '\r');
+      line[len - 2] = '\0';
+      if (r->status_line == NULL)
+        r->status_line = g_steal_pointer (&line);
+      else if (*line == '\0')
+        break;
+      else if (g_ascii_strncasecmp (line, "Content-Length: ", 16) == 0)
+        r->content_length = (gsize) g_ascii_strtoull (line + 16, NULL, 10);
+      else if (g_ascii_strncasecmp (line, "Content-Type: ", 14) == 0)
+        r->content_type = g_strdup (line + 14);
+    }
+  if (!head)
+    {
+      g_autofree guint8 *body = tu_read_exact (fd, r->content_length);
+
+      r->body = g_strndup ((const char *) body, r->content_length);
+    }
+  return r;
+}
+
+#define HTTP_JSON(method, path) \
+  method " " path " HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n"
+#define HTTP_GET(path) "GET " path " HTTP/1.1\r\nHost: x\r\n\r\n"
+
+static void
+assert_alpha (Response *r)
+{
+  g_assert_cmpstr (r->status_line, ==, "HTTP/1.1 200 OK");
+  g_assert_cmpstr (r->body, ==, "alpha\n");
+}
+
+/* While a large listing is held in the pool, the one worker answers a
+ * PING and a cached GET on other connections; then the listing comes,
+ * exact. */
+static void
+test_listing_held (void)
+{
+  const guint n = 2000;
+  g_autoptr(Held) h = held_start (TRUE, 0, n, NULL, NULL);
+  g_autofree char *expected = held_json (n);
+  g_autoptr(Response) first = NULL;
+  g_autoptr(Response) cached = NULL;
+  g_autoptr(Response) listing = NULL;
+  int a = tu_connect (h->d->port);
+  int c = tu_connect (h->d->port);
+  int p = tu_connect (h->d->port);
+
+  tu_send_str (c, HTTP_GET ("/a.txt"));
+  first = read_response (c, FALSE);
+  assert_alpha (first);
+
+  tu_send_str (a, HTTP_JSON ("GET", "/held/"));
+  held_await (h, 'r');
+  tu_assert_ping (p);
+  tu_send_str (c, HTTP_GET ("/a.txt"));
+  cached = read_response (c, FALSE);
+  assert_alpha (cached);
+  g_assert_false (reply_arrived (a));
+
+  held_release (h);
+  listing = read_response (a, FALSE);
+  g_assert_cmpstr (listing->status_line, ==, "HTTP/1.1 200 OK");
+  g_assert_cmpstr (listing->content_type, ==, "application/json");
+  g_assert_cmpstr (listing->body, ==, expected);
+
+  close (a);
+  close (c);
+  close (p);
+  tu_daemon_stop (h->d);
+  held_cleanup (h);
+}
+
+/* A GET and a HEAD of a large listing, in both forms, pipelined with a
+ * GET behind them: answered in order, the JSON exact, the HTML as a
+ * listing made on the worker would be, HEAD's length that of the GET. */
+static void
+test_listing_pipelined (void)
+{
+  const guint n = 2000;
+  g_autoptr(Held) h = held_start (TRUE, 0, n, NULL, NULL);
+  g_autofree char *expected = held_json (n);
+  g_autofree char *held = tu_daemon_path (h->d, "held");
+  g_autoptr(GArray) entries = NULL;
+  g_autoptr(GString) html = NULL;
+  g_autoptr(Response) json_get = NULL;
+  g_autoptr(Response) json_head = NULL;
+  g_autoptr(Response) html_get = NULL;
+  g_autoptr(Response) html_head = NULL;
+  g_autoptr(Response) after = NULL;
+  int root_fd = open (h->d->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  int a = tu_connect (h->d->port);
+  int p = tu_connect (h->d->port);
+
+  entries = fc_dir_index_read (root_fd, "held", FC_DIR_INDEX_MAX_ENTRIES, NULL);
+  g_assert_nonnull (entries);
+  html = fc_dir_index_html ("held", entries);
+  close (root_fd);
+
+  tu_send_str (a, HTTP_JSON ("GET", "/held/") HTTP_JSON ("HEAD", "/held/")
+                  HTTP_GET ("/held/") "HEAD /held/ HTTP/1.1\r\nHost: x\r\n\r\n"
+                  HTTP_GET ("/a.txt"));
+  held_await (h, 'r');
+  tu_assert_ping (p);
+  g_assert_false (reply_arrived (a));
+  held_release (h);
+
+  json_get = read_response (a, FALSE);
+  g_assert_cmpstr (json_get->status_line, ==, "HTTP/1.1 200 OK");
+  g_assert_cmpstr (json_get->content_type, ==, "application/json");
+  g_assert_cmpstr (json_get->body, ==, expected);
+  json_head = read_response (a, TRUE);
+  g_assert_cmpstr (json_head->status_line, ==, "HTTP/1.1 200 OK");
+  g_assert_cmpstr (json_head->content_type, ==, "application/json");
+  g_assert_cmpuint (json_head->content_length, ==, strlen (expected));
+  html_get = read_response (a, FALSE);
+  g_assert_cmpstr (html_get->content_type, ==, "text/html; charset=utf-8");
+  g_assert_cmpstr (html_get->body, ==, html->str);
+  html_head = read_response (a, TRUE);
+  g_assert_cmpuint (html_head->content_length, ==, html->len);
+  after = read_response (a, FALSE);
+  assert_alpha (after);
+  /* Each listing read the directory once, to its end. */
+  g_assert_cmpuint (held_count (h, 'o'), ==, 4);
+  g_assert_cmpuint (held_count (h, 'c'), ==, 4);
+
+  close (a);
+  close (p);
+  tu_daemon_stop (h->d);
+  held_cleanup (h);
+}
+
+/* A stop while large listings run and are queued in the pool (each
+ * readdir() slowed, so that one would take many seconds): each gives up
+ * at its next slice, so the daemon exits within the drain timeout + 1 s
+ * by its own way out, every directory it began to read closed again, not
+ * cut by the exit's guard; none was read to its end. */
+static void
+test_listing_stop (void)
+{
+  const guint n = 20000;
+  guint clients = pool_overfill ();
+  g_autoptr(Held) h = held_start (FALSE, 500, n, "--drain-timeout", "1");
+  g_autofree int *fds = g_new (int, clients);
+
+  for (guint i = 0; i < clients; i++)
+    {
+      fds[i] = tu_connect (h->d->port);
+      tu_send_str (fds[i], HTTP_JSON ("GET", "/held/"));
+    }
+  held_await (h, 'r');
+  g_assert_cmpint (tu_daemon_finish (h->d, SIGTERM, 1 + 1, NULL), ==, 0);
+  g_assert_cmpuint (held_count (h, 'o'), >=, 1);
+  g_assert_cmpuint (held_count (h, 'c'), ==, held_count (h, 'o'));
+  g_assert_cmpuint (held_count (h, 'r'), <, n);
+  for (guint i = 0; i < clients; i++)
+    close (fds[i]);
+  held_cleanup (h);
+}
+
+/* With --max-clients 1, a client whose large listing is under way resets
+ * its connection: its slot is free again at once (the listing is held
+ * meanwhile, so it cannot have ended), and once it may go on, the listing
+ * nobody waits for is given up within a slice. */
+static void
+test_listing_reset (void)
+{
+  const guint n = 4 * FC_DIR_INDEX_SLICE;
+  g_autoptr(Held) h = held_start (TRUE, 0, n, "--max-clients", "1");
+  gint64 guard = g_get_monotonic_time () + 2 * TU_IO_TIMEOUT_S * G_USEC_PER_SEC;
+  struct linger abort_on_close = { 1, 0 };
+  gboolean accepted = FALSE;
+  int a = tu_connect (h->d->port);
+
+  tu_send_str (a, HTTP_JSON ("GET", "/held/"));
+  held_await (h, 'r');
+  g_assert_cmpint (setsockopt (a, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close), ==, 0);
+  close (a);
+
+  /* The daemon sees the reset on its own schedule: retry until served. */
+  while (!accepted)
+    {
+      int c = tu_connect (h->d->port);
+      g_autofree char *reply = NULL;
+
+      g_assert_cmpint (g_get_monotonic_time (), <, guard);
+      /* A refused connection may be reset before the 503 line is read. */
+      (void) send (c, "PING\n", 5, MSG_NOSIGNAL);
+      reply = tu_read_line (c);
+      accepted = g_strcmp0 (reply, "OK PONG\n") == 0;
+      if (!accepted && reply != NULL)
+        tu_assert_err (reply, "503");
+      close (c);
+      if (!accepted)
+        g_usleep (20 * 1000);
+    }
+
+  held_release (h);
+  held_await (h, 'c');
+  /* Not to its end: n entries, "." and "..", and the end. */
+  g_assert_cmpuint (held_count (h, 'r'), <, 2 * FC_DIR_INDEX_SLICE);
+  tu_daemon_stop (h->d);
+  held_cleanup (h);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -365,5 +759,9 @@ main (int argc, char *argv[])
   g_test_add_func ("/long-work/parked-clients-leave", test_parked_clients_leave);
   g_test_add_data_func ("/long-work/parked-pipelined", "PING", test_parked_half_closed);
   g_test_add_data_func ("/long-work/parked-half-closed", NULL, test_parked_half_closed);
+  g_test_add_func ("/long-work/listing-held", test_listing_held);
+  g_test_add_func ("/long-work/listing-pipelined", test_listing_pipelined);
+  g_test_add_func ("/long-work/listing-stop", test_listing_stop);
+  g_test_add_func ("/long-work/listing-reset", test_listing_reset);
   return g_test_run ();
 }

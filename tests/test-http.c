@@ -13,92 +13,17 @@
 
 #define MiB (1024 * 1024)
 
-typedef struct {
-  guint status;
-  char *status_line;            /* (owned): without CR LF */
-  GHashTable *fields;           /* (owned): lowercase name -> value */
-  guint n_fields;
-  guint8 *body;                 /* (owned) (nullable) */
-  gsize body_len;
-} Response;
-
-static void
-response_free (Response *r)
-{
-  g_free (r->status_line);
-  g_hash_table_unref (r->fields);
-  g_free (r->body);
-  g_free (r);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Response, response_free)
-
-static char *
-read_crlf_line (int fd)
-{
-  g_autofree char *line = tu_read_line (fd);
-  gsize len;
-
-  g_assert_nonnull (line);
-  len = strlen (line);
-  g_assert_true (len >= 2 && line[len - 2] == '\r' && line[len - 1] == '\n');
-  return g_strndup (line, len - 2);
-}
-
-/* Reads one response; its body by Content-Length unless @head_only or
- * the status has none. */
-static Response *
-read_response (int      fd,
-               gboolean head_only)
-{
-  Response *r = g_new0 (Response, 1);
-  const char *length;
-
-  r->fields = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  r->status_line = read_crlf_line (fd);
-  g_assert_true (g_str_has_prefix (r->status_line, "HTTP/1.1 "));
-  r->status = (guint) g_ascii_strtoull (r->status_line + 9, NULL, 10);
-  for (;;)
-    {
-      g_autofree char *line = read_crlf_line (fd);
-      char *colon;
-
-      if (*line == '\0')
-        break;
-      colon = strchr (line, ':');
-      g_assert_nonnull (colon);
-      *colon = '\0';
-      g_assert_false (g_hash_table_contains (r->fields, line));
-      g_hash_table_insert (r->fields, g_ascii_strdown (line, -1), g_strdup (g_strstrip (colon + 1)));
-      r->n_fields++;
-    }
-  length = g_hash_table_lookup (r->fields, "content-length");
-  if (!head_only && r->status != 304 && length != NULL)
-    {
-      r->body_len = (gsize) g_ascii_strtoull (length, NULL, 10);
-      r->body = tu_read_exact (fd, r->body_len);
-    }
-  return r;
-}
-
-static const char *
-field (Response   *r,
-       const char *name)
-{
-  return g_hash_table_lookup (r->fields, name);
-}
-
-static Response *
+static TuHttpResponse *
 exchange (int         fd,
           const char *request,
           gboolean    head_only)
 {
   tu_send_str (fd, request);
-  return read_response (fd, head_only);
+  return tu_http_read_response (fd, head_only);
 }
 
 static void
-assert_body (Response   *r,
+assert_body (TuHttpResponse   *r,
              const void *data,
              gsize       len)
 {
@@ -113,7 +38,7 @@ assert_body (Response   *r,
 static void
 assert_still_answers (int fd)
 {
-  g_autoptr(Response) r = exchange (fd, GET ("/a.txt"), FALSE);
+  g_autoptr(TuHttpResponse) r = exchange (fd, GET ("/a.txt"), FALSE);
 
   g_assert_cmpuint (r->status, ==, 200);
   assert_body (r, "alpha\n", 6);
@@ -125,25 +50,25 @@ test_example (void)
 {
   TuDaemon *d = tu_daemon_start (NULL);
   int fd = tu_connect (d->port);
-  g_autoptr(Response) r = NULL;
+  g_autoptr(TuHttpResponse) r = NULL;
   const char *etag;
 
   tu_write_file_str (d->root, "docs/readme.txt", "hello world\n");
   r = exchange (fd, "GET /docs/readme.txt HTTP/1.1\r\nHost: files.example\r\nRange: bytes=6-\r\n"
                     "Want-Repr-Digest: sha-256=1\r\n\r\n", FALSE);
   g_assert_cmpstr (r->status_line, ==, "HTTP/1.1 206 Partial Content");
-  g_assert_cmpstr (field (r, "content-length"), ==, "6");
-  g_assert_cmpstr (field (r, "content-range"), ==, "bytes 6-11/12");
-  g_assert_cmpstr (field (r, "content-type"), ==, "text/plain");
-  g_assert_cmpstr (field (r, "accept-ranges"), ==, "bytes");
-  g_assert_cmpstr (field (r, "repr-digest"), ==, "sha-256=:qUiQTy8PR5uPgZdpSzAYSw0u0cHNKh7A+4XSmaGSpEc=:");
-  g_assert_cmpstr (field (r, "x-content-type-options"), ==, "nosniff");
-  etag = field (r, "etag");
+  g_assert_cmpstr (tu_http_field (r, "content-length"), ==, "6");
+  g_assert_cmpstr (tu_http_field (r, "content-range"), ==, "bytes 6-11/12");
+  g_assert_cmpstr (tu_http_field (r, "content-type"), ==, "text/plain");
+  g_assert_cmpstr (tu_http_field (r, "accept-ranges"), ==, "bytes");
+  g_assert_cmpstr (tu_http_field (r, "repr-digest"), ==, "sha-256=:qUiQTy8PR5uPgZdpSzAYSw0u0cHNKh7A+4XSmaGSpEc=:");
+  g_assert_cmpstr (tu_http_field (r, "x-content-type-options"), ==, "nosniff");
+  etag = tu_http_field (r, "etag");
   g_assert_nonnull (etag);
   g_assert_true (g_regex_match_simple ("^\"[0-9a-f]{16}\"$", etag, 0, 0));
   g_assert_true (g_regex_match_simple ("^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT$",
-                                       field (r, "date"), 0, 0));
-  g_assert_true (g_regex_match_simple ("GMT$", field (r, "last-modified"), 0, 0));
+                                       tu_http_field (r, "date"), 0, 0));
+  g_assert_true (g_regex_match_simple ("GMT$", tu_http_field (r, "last-modified"), 0, 0));
   assert_body (r, "world\n", 6);
 
   close (fd);
@@ -157,7 +82,7 @@ test_dialects (void)
   TuDaemon *d = tu_daemon_start (NULL);
   int line = tu_connect (d->port);
   int http = tu_connect (d->port);
-  g_autoptr(Response) r = NULL;
+  g_autoptr(TuHttpResponse) r = NULL;
   g_autofree char *err = NULL;
 
   tu_write_file_str (d->root, "a.txt", "alpha\n");
@@ -166,7 +91,7 @@ test_dialects (void)
   g_assert_cmpuint (r->status, ==, 200);
   assert_body (r, "alpha\n", 6);
   /* Once HTTP, always HTTP: a line-protocol request is not one. */
-  g_clear_pointer (&r, response_free);
+  g_clear_pointer (&r, tu_http_response_free);
   r = exchange (http, "PING\r\n\r\n", FALSE);
   g_assert_cmpuint (r->status, ==, 400);
   tu_expect_eof (http);
@@ -205,29 +130,29 @@ test_head (void)
 {
   TuDaemon *d = tu_daemon_start (NULL);
   int fd = tu_connect (d->port);
-  g_autoptr(Response) head = NULL;
-  g_autoptr(Response) get = NULL;
-  g_autoptr(Response) missing = NULL;
+  g_autoptr(TuHttpResponse) head = NULL;
+  g_autoptr(TuHttpResponse) get = NULL;
+  g_autoptr(TuHttpResponse) missing = NULL;
 
   tu_write_file_str (d->root, "page.html", "<p>hi</p>\n");
   tu_send_str (fd, "HEAD /page.html HTTP/1.1\r\nHost: x\r\n\r\n" GET ("/page.html")
                    "HEAD /nope HTTP/1.1\r\nHost: x\r\n\r\n" "PING\r\n\r\n");
-  head = read_response (fd, TRUE);
-  get = read_response (fd, FALSE);
-  missing = read_response (fd, TRUE);
+  head = tu_http_read_response (fd, TRUE);
+  get = tu_http_read_response (fd, FALSE);
+  missing = tu_http_read_response (fd, TRUE);
   g_assert_cmpuint (head->status, ==, 200);
   g_assert_cmpuint (get->status, ==, 200);
-  g_assert_cmpstr (field (head, "content-length"), ==, "10");
-  g_assert_cmpstr (field (head, "content-type"), ==, "text/html");
-  g_assert_cmpstr (field (head, "etag"), ==, field (get, "etag"));
-  g_assert_cmpstr (field (head, "last-modified"), ==, field (get, "last-modified"));
+  g_assert_cmpstr (tu_http_field (head, "content-length"), ==, "10");
+  g_assert_cmpstr (tu_http_field (head, "content-type"), ==, "text/html");
+  g_assert_cmpstr (tu_http_field (head, "etag"), ==, tu_http_field (get, "etag"));
+  g_assert_cmpstr (tu_http_field (head, "last-modified"), ==, tu_http_field (get, "last-modified"));
   g_assert_cmpuint (head->n_fields, ==, get->n_fields);
   assert_body (get, "<p>hi</p>\n", 10);
   g_assert_cmpuint (missing->status, ==, 404);
-  g_assert_nonnull (field (missing, "content-length"));
+  g_assert_nonnull (tu_http_field (missing, "content-length"));
   /* What follows the HEAD of a missing file is the next response, not a body. */
-  g_clear_pointer (&get, response_free);
-  get = read_response (fd, FALSE);
+  g_clear_pointer (&get, tu_http_response_free);
+  get = tu_http_read_response (fd, FALSE);
   g_assert_cmpuint (get->status, ==, 400);
 
   close (fd);
@@ -240,7 +165,7 @@ test_conditions (void)
 {
   TuDaemon *d = tu_daemon_start (NULL);
   int fd = tu_connect (d->port);
-  g_autoptr(Response) first = NULL;
+  g_autoptr(TuHttpResponse) first = NULL;
   g_autofree char *etag = NULL;
   g_autofree char *last_modified = NULL;
   struct {
@@ -272,8 +197,8 @@ test_conditions (void)
 
   tu_write_file_str (d->root, "c.txt", "conditional\n");
   first = exchange (fd, GET ("/c.txt"), FALSE);
-  etag = g_strdup (field (first, "etag"));
-  last_modified = g_strdup (field (first, "last-modified"));
+  etag = g_strdup (tu_http_field (first, "etag"));
+  last_modified = g_strdup (tu_http_field (first, "last-modified"));
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
@@ -283,15 +208,15 @@ test_conditions (void)
       g_auto(GStrv) parts2 = g_strsplit (joined, "%L", -1);
       g_autofree char *fields = g_strjoinv (last_modified, parts2);
       g_autofree char *request = g_strdup_printf ("GET /c.txt HTTP/1.1\r\nHost: x\r\n%s\r\n", fields);
-      g_autoptr(Response) r = exchange (fd, request, FALSE);
+      g_autoptr(TuHttpResponse) r = exchange (fd, request, FALSE);
 
       g_test_message ("%s", fields);
       g_assert_cmpuint (r->status, ==, cases[i].status);
       if (r->status == 304)
         {
-          g_assert_cmpstr (field (r, "etag"), ==, etag);
-          g_assert_cmpstr (field (r, "last-modified"), ==, last_modified);
-          g_assert_nonnull (field (r, "date"));
+          g_assert_cmpstr (tu_http_field (r, "etag"), ==, etag);
+          g_assert_cmpstr (tu_http_field (r, "last-modified"), ==, last_modified);
+          g_assert_nonnull (tu_http_field (r, "date"));
           g_assert_null (r->body);
         }
       if (r->status == 200)
@@ -341,7 +266,7 @@ test_ranges (gconstpointer data)
     {
       g_autofree char *request = g_strdup_printf ("GET /big.bin HTTP/1.1\r\nHost: x\r\nRange: %s\r\n\r\n",
                                                   cases[i].range);
-      g_autoptr(Response) r = exchange (fd, request, FALSE);
+      g_autoptr(TuHttpResponse) r = exchange (fd, request, FALSE);
 
       g_test_message ("%s", cases[i].range);
       g_assert_cmpuint (r->status, ==, cases[i].status);
@@ -350,21 +275,21 @@ test_ranges (gconstpointer data)
           g_autofree char *expected = g_strdup_printf ("bytes %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT "/%" G_GSIZE_FORMAT,
                                                        cases[i].first, cases[i].last, size);
 
-          g_assert_cmpstr (field (r, "content-range"), ==, expected);
+          g_assert_cmpstr (tu_http_field (r, "content-range"), ==, expected);
           assert_body (r, content + cases[i].first, cases[i].last - cases[i].first + 1);
         }
       else if (r->status == 416)
         {
           g_autofree char *expected = g_strdup_printf ("bytes */%" G_GSIZE_FORMAT, size);
 
-          g_assert_cmpstr (field (r, "content-range"), ==, expected);
+          g_assert_cmpstr (tu_http_field (r, "content-range"), ==, expected);
         }
       else
         assert_body (r, content, size);
     }
   /* Range is for GET only. */
   {
-    g_autoptr(Response) r = exchange (fd, "HEAD /big.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=0-0\r\n\r\n", TRUE);
+    g_autoptr(TuHttpResponse) r = exchange (fd, "HEAD /big.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=0-0\r\n\r\n", TRUE);
 
     g_assert_cmpuint (r->status, ==, 200);
   }
@@ -380,19 +305,19 @@ test_resume_after_change (void)
 {
   TuDaemon *d = tu_daemon_start (NULL);
   int fd = tu_connect (d->port);
-  g_autoptr(Response) first = NULL;
-  g_autoptr(Response) resumed = NULL;
+  g_autoptr(TuHttpResponse) first = NULL;
+  g_autoptr(TuHttpResponse) resumed = NULL;
   g_autofree char *request = NULL;
 
   tu_write_file_str (d->root, "f", "version one\n");
   first = exchange (fd, GET ("/f"), FALSE);
   tu_write_file_str (d->root, "f", "version two, longer\n");
   request = g_strdup_printf ("GET /f HTTP/1.1\r\nHost: x\r\nRange: bytes=5-\r\nIf-Range: %s\r\n\r\n",
-                             field (first, "etag"));
+                             tu_http_field (first, "etag"));
   resumed = exchange (fd, request, FALSE);
   g_assert_cmpuint (resumed->status, ==, 200);
   assert_body (resumed, "version two, longer\n", 20);
-  g_assert_cmpstr (field (resumed, "etag"), !=, field (first, "etag"));
+  g_assert_cmpstr (tu_http_field (resumed, "etag"), !=, tu_http_field (first, "etag"));
 
   close (fd);
   tu_daemon_stop (d);
@@ -413,10 +338,10 @@ test_repr_digest (gconstpointer data)
   gsize digest_len = sizeof digest;
   g_autofree char *b64 = NULL;
   g_autofree char *expected = NULL;
-  g_autoptr(Response) plain = NULL;
-  g_autoptr(Response) asked = NULL;
-  g_autoptr(Response) zero = NULL;
-  g_autoptr(Response) later = NULL;
+  g_autoptr(TuHttpResponse) plain = NULL;
+  g_autoptr(TuHttpResponse) asked = NULL;
+  g_autoptr(TuHttpResponse) zero = NULL;
+  g_autoptr(TuHttpResponse) later = NULL;
 
   g_checksum_update (sum, content, size);
   g_checksum_get_digest (sum, digest, &digest_len);
@@ -425,35 +350,35 @@ test_repr_digest (gconstpointer data)
   tu_write_file (d->root, "big", content, size);
 
   plain = exchange (fd, GET ("/big"), FALSE);
-  g_assert_null (field (plain, "repr-digest"));
+  g_assert_null (tu_http_field (plain, "repr-digest"));
   zero = exchange (fd, "GET /big HTTP/1.1\r\nHost: x\r\nWant-Repr-Digest: sha-256=0\r\n\r\n", FALSE);
-  g_assert_null (field (zero, "repr-digest"));
+  g_assert_null (tu_http_field (zero, "repr-digest"));
   asked = exchange (fd, "GET /big HTTP/1.1\r\nHost: x\r\nRange: bytes=0-9\r\n"
                         "Want-Repr-Digest: sha-512=3, sha-256=2\r\n\r\n", FALSE);
   g_assert_cmpuint (asked->status, ==, 206);
-  g_assert_cmpstr (field (asked, "repr-digest"), ==, expected);
+  g_assert_cmpstr (tu_http_field (asked, "repr-digest"), ==, expected);
   assert_body (asked, content, 10);
   later = exchange (fd, "HEAD /big HTTP/1.1\r\nHost: x\r\n\r\n", TRUE);
-  g_assert_cmpstr (field (later, "repr-digest"), ==, expected);
+  g_assert_cmpstr (tu_http_field (later, "repr-digest"), ==, expected);
 
   close (fd);
   tu_daemon_stop (d);
 }
 
 static void
-assert_error (Response   *r,
+assert_error (TuHttpResponse   *r,
               guint       status,
               gboolean    closes)
 {
   g_assert_cmpuint (r->status, ==, status);
-  g_assert_cmpstr (field (r, "content-type"), ==, "text/plain; charset=utf-8");
+  g_assert_cmpstr (tu_http_field (r, "content-type"), ==, "text/plain; charset=utf-8");
   g_assert_nonnull (r->body);
   g_assert_cmpuint (r->body_len, >, 1);
   g_assert_cmpint (r->body[r->body_len - 1], ==, '\n');
   if (closes)
-    g_assert_cmpstr (field (r, "connection"), ==, "close");
+    g_assert_cmpstr (tu_http_field (r, "connection"), ==, "close");
   else
-    g_assert_null (field (r, "connection"));
+    g_assert_null (tu_http_field (r, "connection"));
 }
 
 /* Errors that keep the connection, then those that close it. */
@@ -496,18 +421,18 @@ test_errors (void)
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       int fd = tu_connect (d->port);
-      g_autoptr(Response) r = NULL;
+      g_autoptr(TuHttpResponse) r = NULL;
 
       g_test_message ("%s", cases[i].request);
       r = exchange (fd, cases[i].request, FALSE);
       assert_error (r, cases[i].status, cases[i].closes);
       if (cases[i].status == 405)
-        g_assert_cmpstr (field (r, "allow"), ==, "GET, HEAD");
+        g_assert_cmpstr (tu_http_field (r, "allow"), ==, "GET, HEAD");
       if (cases[i].closes)
         tu_expect_eof (fd);
       else
         {
-          g_autoptr(Response) next = exchange (fd, GET ("/a.txt"), FALSE);
+          g_autoptr(TuHttpResponse) next = exchange (fd, GET ("/a.txt"), FALSE);
 
           g_assert_cmpuint (next->status, ==, 200);
         }
@@ -522,9 +447,9 @@ test_connections (void)
 {
   TuDaemon *d = tu_daemon_start (NULL);
   int fd;
-  g_autoptr(Response) r1 = NULL;
-  g_autoptr(Response) r2 = NULL;
-  g_autoptr(Response) r3 = NULL;
+  g_autoptr(TuHttpResponse) r1 = NULL;
+  g_autoptr(TuHttpResponse) r2 = NULL;
+  g_autoptr(TuHttpResponse) r3 = NULL;
 
   tu_write_file_str (d->root, "Packages", "Package: x\n");
   tu_write_file_str (d->root, "a.txt", "alpha\n");
@@ -533,28 +458,28 @@ test_connections (void)
   fd = tu_connect (d->port);
   r1 = exchange (fd, "GET /a.txt HTTP/1.0\r\n\r\n", FALSE);
   g_assert_cmpuint (r1->status, ==, 200);
-  g_assert_cmpstr (field (r1, "connection"), ==, "close");
+  g_assert_cmpstr (tu_http_field (r1, "connection"), ==, "close");
   tu_expect_eof (fd);
   close (fd);
-  g_clear_pointer (&r1, response_free);
+  g_clear_pointer (&r1, tu_http_response_free);
 
   fd = tu_connect (d->port);
   r1 = exchange (fd, "GET /a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", FALSE);
-  g_assert_cmpstr (field (r1, "connection"), ==, "keep-alive");
+  g_assert_cmpstr (tu_http_field (r1, "connection"), ==, "keep-alive");
   r2 = exchange (fd, "GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", FALSE);
-  g_assert_cmpstr (field (r2, "connection"), ==, "close");
+  g_assert_cmpstr (tu_http_field (r2, "connection"), ==, "close");
   assert_body (r2, "alpha\n", 6);
   tu_expect_eof (fd);
   close (fd);
-  g_clear_pointer (&r1, response_free);
-  g_clear_pointer (&r2, response_free);
+  g_clear_pointer (&r1, tu_http_response_free);
+  g_clear_pointer (&r2, tu_http_response_free);
 
   /* Three requests in one segment, empty lines before one: in order. */
   fd = tu_connect (d->port);
   tu_send_str (fd, GET ("/./Packages") "\r\n\r\n" GET ("/missing") GET ("/a.txt"));
-  r1 = read_response (fd, FALSE);
-  r2 = read_response (fd, FALSE);
-  r3 = read_response (fd, FALSE);
+  r1 = tu_http_read_response (fd, FALSE);
+  r2 = tu_http_read_response (fd, FALSE);
+  r3 = tu_http_read_response (fd, FALSE);
   assert_body (r1, "Package: x\n", 11);
   g_assert_cmpuint (r2->status, ==, 404);
   assert_body (r3, "alpha\n", 6);
@@ -572,7 +497,7 @@ test_counting (void)
   TuDaemon *d = tu_daemon_start (NULL);
   int fd = tu_connect (d->port);
   int line = tu_connect (d->port);
-  g_autoptr(Response) first = NULL;
+  g_autoptr(TuHttpResponse) first = NULL;
   g_autoptr(GPtrArray) entries = NULL;
   g_autofree char *request = NULL;
   TuListEntry *entry;
@@ -581,16 +506,16 @@ test_counting (void)
   first = exchange (fd, GET ("/a.txt"), FALSE);
   for (int i = 0; i < 3; i++)
     {
-      g_autoptr(Response) r = exchange (fd, GET ("/a.txt"), FALSE);
+      g_autoptr(TuHttpResponse) r = exchange (fd, GET ("/a.txt"), FALSE);
 
       g_assert_cmpuint (r->status, ==, 200);
     }
   request = g_strdup_printf ("GET /a.txt HTTP/1.1\r\nHost: x\r\nIf-None-Match: %s\r\n\r\n",
-                             field (first, "etag"));
+                             tu_http_field (first, "etag"));
   for (int i = 0; i < 2; i++)
     {
-      g_autoptr(Response) head = exchange (fd, "HEAD /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", TRUE);
-      g_autoptr(Response) not_modified = exchange (fd, request, FALSE);
+      g_autoptr(TuHttpResponse) head = exchange (fd, "HEAD /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", TRUE);
+      g_autoptr(TuHttpResponse) not_modified = exchange (fd, request, FALSE);
 
       g_assert_cmpuint (not_modified->status, ==, 304);
     }
@@ -614,17 +539,17 @@ test_refused (void)
   const char *pid = g_subprocess_get_identifier (d->proc);
   int held = tu_connect (d->port);
   int fd;
-  g_autoptr(Response) r = NULL;
+  g_autoptr(TuHttpResponse) r = NULL;
 
   tu_assert_ping (held);
   kill ((pid_t) atoi (pid), SIGSTOP);
   fd = tu_connect (d->port);
   tu_send_str (fd, GET ("/a.txt"));
   kill ((pid_t) atoi (pid), SIGCONT);
-  r = read_response (fd, FALSE);
+  r = tu_http_read_response (fd, FALSE);
   g_assert_cmpuint (r->status, ==, 503);
-  g_assert_cmpstr (field (r, "retry-after"), ==, "1");
-  g_assert_cmpstr (field (r, "connection"), ==, "close");
+  g_assert_cmpstr (tu_http_field (r, "retry-after"), ==, "1");
+  g_assert_cmpstr (tu_http_field (r, "connection"), ==, "close");
   tu_expect_eof (fd);
 
   close (fd);
@@ -638,12 +563,12 @@ test_index (void)
 {
   TuDaemon *d = tu_daemon_start ("--index", NULL);
   int fd = tu_connect (d->port);
-  g_autoptr(Response) html = NULL;
-  g_autoptr(Response) json = NULL;
-  g_autoptr(Response) moved = NULL;
-  g_autoptr(Response) sub = NULL;
-  g_autoptr(Response) file_slash = NULL;
-  g_autoptr(Response) head = NULL;
+  g_autoptr(TuHttpResponse) html = NULL;
+  g_autoptr(TuHttpResponse) json = NULL;
+  g_autoptr(TuHttpResponse) moved = NULL;
+  g_autoptr(TuHttpResponse) sub = NULL;
+  g_autoptr(TuHttpResponse) file_slash = NULL;
+  g_autoptr(TuHttpResponse) head = NULL;
   struct timespec times[2] = { { 1764532170, 0 }, { 1764532170, 0 } };
   g_autofree char *path = NULL;
   g_autofree char *html_text = NULL;
@@ -655,9 +580,9 @@ test_index (void)
 
   html = exchange (fd, GET ("/"), FALSE);
   g_assert_cmpuint (html->status, ==, 200);
-  g_assert_cmpstr (field (html, "content-type"), ==, "text/html; charset=utf-8");
-  g_assert_cmpstr (field (html, "cache-control"), ==, "no-cache");
-  g_assert_null (field (html, "etag"));
+  g_assert_cmpstr (tu_http_field (html, "content-type"), ==, "text/html; charset=utf-8");
+  g_assert_cmpstr (tu_http_field (html, "cache-control"), ==, "no-cache");
+  g_assert_null (tu_http_field (html, "etag"));
   html_text = g_strndup ((const char *) html->body, html->body_len);
   g_assert_nonnull (strstr (html_text, "href=\"a.txt\""));
   g_assert_nonnull (strstr (html_text, "href=\"sub/\""));
@@ -667,7 +592,7 @@ test_index (void)
   g_assert_null (strstr (html_text, "href=\"../\""));
 
   json = exchange (fd, "GET / HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n", FALSE);
-  g_assert_cmpstr (field (json, "content-type"), ==, "application/json");
+  g_assert_cmpstr (tu_http_field (json, "content-type"), ==, "application/json");
   {
     static const char expected[] = "[{\"name\": \"a.txt\", \"type\": \"file\", \"size\": 6, "
                                    "\"mtime\": \"2025-11-30T19:49:30Z\"}, "
@@ -678,7 +603,7 @@ test_index (void)
 
   moved = exchange (fd, "GET /sub?x=1 HTTP/1.1\r\nHost: x\r\n\r\n", FALSE);
   g_assert_cmpuint (moved->status, ==, 301);
-  g_assert_cmpstr (field (moved, "location"), ==, "/sub/");
+  g_assert_cmpstr (tu_http_field (moved, "location"), ==, "/sub/");
 
   sub = exchange (fd, GET ("/sub/"), FALSE);
   g_assert_cmpuint (sub->status, ==, 200);
@@ -691,7 +616,7 @@ test_index (void)
   g_assert_cmpuint (file_slash->status, ==, 404);
   head = exchange (fd, "HEAD /sub/ HTTP/1.1\r\nHost: x\r\n\r\n", TRUE);
   g_assert_cmpuint (head->status, ==, 200);
-  g_assert_cmpstr (field (head, "content-length"), ==, field (sub, "content-length"));
+  g_assert_cmpstr (tu_http_field (head, "content-length"), ==, tu_http_field (sub, "content-length"));
   assert_still_answers (fd);
 
   close (fd);
@@ -707,9 +632,9 @@ test_types_reload (void)
   g_autofree char *types = g_build_filename (dir, "mime.types", NULL);
   TuDaemon *d;
   int fd;
-  g_autoptr(Response) first = NULL;
-  g_autoptr(Response) second = NULL;
-  g_autoptr(Response) unknown = NULL;
+  g_autoptr(TuHttpResponse) first = NULL;
+  g_autoptr(TuHttpResponse) second = NULL;
+  g_autoptr(TuHttpResponse) unknown = NULL;
   g_autofree char *line = NULL;
 
   g_assert_true (g_file_set_contents (types, "# test\ntext/x-first foo FOO2\n", -1, NULL));
@@ -720,15 +645,15 @@ test_types_reload (void)
   tu_write_file_str (d->root, "b.bar", "y\n");
   fd = tu_connect (d->port);
   first = exchange (fd, GET ("/a.FOO"), FALSE);
-  g_assert_cmpstr (field (first, "content-type"), ==, "text/x-first");
+  g_assert_cmpstr (tu_http_field (first, "content-type"), ==, "text/x-first");
   unknown = exchange (fd, GET ("/b.bar"), FALSE);
-  g_assert_cmpstr (field (unknown, "content-type"), ==, "application/octet-stream");
+  g_assert_cmpstr (tu_http_field (unknown, "content-type"), ==, "application/octet-stream");
 
   g_assert_true (g_file_set_contents (types, "text/x-second foo\n", -1, NULL));
   kill ((pid_t) atoi (g_subprocess_get_identifier (d->proc)), SIGHUP);
   line = tu_daemon_await_stderr (d, "Reloaded");
   second = exchange (fd, GET ("/a.FOO"), FALSE);
-  g_assert_cmpstr (field (second, "content-type"), ==, "text/x-second");
+  g_assert_cmpstr (tu_http_field (second, "content-type"), ==, "text/x-second");
 
   close (fd);
   tu_daemon_stop (d);
@@ -745,21 +670,21 @@ test_stop_drains (void)
   gsize size = 16 * MiB;
   g_autofree guint8 *big = tu_put_seeded (d, "big", 25, size);
   int fd = tu_connect_full ("127.0.0.1", d->port, 8192);
-  g_autoptr(Response) first = NULL;
-  g_autoptr(Response) second = NULL;
+  g_autoptr(TuHttpResponse) first = NULL;
+  g_autoptr(TuHttpResponse) second = NULL;
   g_autofree guint8 *body = NULL;
 
   tu_write_file_str (d->root, "a.txt", "alpha\n");
   tu_send_str (fd, GET ("/big") GET ("/a.txt"));
-  first = read_response (fd, TRUE);
+  first = tu_http_read_response (fd, TRUE);
   g_assert_cmpuint (first->status, ==, 200);
-  g_assert_null (field (first, "connection"));
+  g_assert_null (tu_http_field (first, "connection"));
   g_subprocess_send_signal (d->proc, SIGTERM);
   body = tu_read_exact (fd, size);
   g_assert_cmpmem (body, size, big, size);
-  second = read_response (fd, FALSE);
+  second = tu_http_read_response (fd, FALSE);
   assert_body (second, "alpha\n", 6);
-  g_assert_cmpstr (field (second, "connection"), ==, "close");
+  g_assert_cmpstr (tu_http_field (second, "connection"), ==, "close");
   tu_expect_eof (fd);
   close (fd);
   g_assert_cmpint (tu_daemon_finish (d, 0, TU_IO_TIMEOUT_S, NULL), ==, 0);
@@ -780,8 +705,8 @@ test_if_range_date_same_second (void)
 {
   TuDaemon *d = tu_daemon_start (NULL);
   int fd = tu_connect (d->port);
-  g_autoptr(Response) first = NULL;
-  g_autoptr(Response) resumed = NULL;
+  g_autoptr(TuHttpResponse) first = NULL;
+  g_autoptr(TuHttpResponse) resumed = NULL;
   g_autofree char *path = tu_daemon_path (d, "f");
   g_autofree char *request = NULL;
   /* Both versions' mtimes in one second, as two writes 0.5 s apart. */
@@ -797,10 +722,10 @@ test_if_range_date_same_second (void)
   g_assert_cmpint (utimensat (AT_FDCWD, path, v2, 0), ==, 0);
   /* The client has "01234" and resumes with the date it was given. */
   request = g_strdup_printf ("GET /f HTTP/1.1\r\nHost: x\r\nRange: bytes=5-\r\nIf-Range: %s\r\n\r\n",
-                             field (first, "last-modified"));
+                             tu_http_field (first, "last-modified"));
   resumed = exchange (fd, request, FALSE);
-  g_assert_cmpstr (field (resumed, "last-modified"), ==, field (first, "last-modified"));
-  g_assert_cmpstr (field (resumed, "etag"), !=, field (first, "etag"));
+  g_assert_cmpstr (tu_http_field (resumed, "last-modified"), ==, tu_http_field (first, "last-modified"));
+  g_assert_cmpstr (tu_http_field (resumed, "etag"), !=, tu_http_field (first, "etag"));
   /* Was: 206, "fghij": the client saves "01234fghij", of no version. */
   g_assert_cmpuint (resumed->status, ==, 200);
   assert_body (resumed, "abcdefghij", 10);
@@ -819,8 +744,8 @@ test_last_modified_far_future (void)
 {
   TuDaemon *d = tu_daemon_start (NULL);
   int fd = tu_connect (d->port);
-  g_autoptr(Response) r = NULL;
-  g_autoptr(Response) ims = NULL;
+  g_autoptr(TuHttpResponse) r = NULL;
+  g_autoptr(TuHttpResponse) ims = NULL;
   g_autofree char *path = tu_daemon_path (d, "f");
   struct timespec t[2] = { { 10413792000, 0 }, { 10413792000, 0 } };   /* 2300-01-01 */
   struct stat st;
@@ -836,7 +761,7 @@ test_last_modified_far_future (void)
       return;
     }
   r = exchange (fd, GET ("/f"), FALSE);
-  g_assert_cmpstr (field (r, "last-modified"), ==, "Mon, 01 Jan 2300 00:00:00 GMT");
+  g_assert_cmpstr (tu_http_field (r, "last-modified"), ==, "Mon, 01 Jan 2300 00:00:00 GMT");
   ims = exchange (fd, "GET /f HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: Sun, 06 Dec 2026 00:00:00 GMT\r\n\r\n", FALSE);
   g_assert_cmpuint (ims->status, ==, 200);
 
@@ -853,7 +778,7 @@ test_empty_host (void)
 {
   TuDaemon *d = tu_daemon_start (NULL);
   int fd = tu_connect (d->port);
-  g_autoptr(Response) r = NULL;
+  g_autoptr(TuHttpResponse) r = NULL;
 
   tu_write_file_str (d->root, "a.txt", "alpha\n");
   r = exchange (fd, "GET /a.txt HTTP/1.1\r\nHost: \r\n\r\n", FALSE);
@@ -872,7 +797,7 @@ test_head_505_no_body (void)
 {
   TuDaemon *d = tu_daemon_start (NULL);
   int fd = tu_connect (d->port);
-  g_autoptr(Response) r = NULL;
+  g_autoptr(TuHttpResponse) r = NULL;
 
   r = exchange (fd, "HEAD /a.txt HTTP/2.0\r\nHost: x\r\n\r\n", TRUE);
   g_assert_cmpuint (r->status, ==, 505);
@@ -889,8 +814,8 @@ test_index_title (void)
 {
   TuDaemon *d = tu_daemon_start ("--index", NULL);
   int fd = tu_connect (d->port);
-  g_autoptr(Response) root = NULL;
-  g_autoptr(Response) sub = NULL;
+  g_autoptr(TuHttpResponse) root = NULL;
+  g_autoptr(TuHttpResponse) sub = NULL;
   g_autofree char *root_text = NULL;
   g_autofree char *sub_text = NULL;
 
@@ -915,16 +840,16 @@ test_index_vary (void)
 {
   TuDaemon *d = tu_daemon_start ("--index", NULL);
   int fd = tu_connect (d->port);
-  g_autoptr(Response) html = NULL;
-  g_autoptr(Response) json = NULL;
+  g_autoptr(TuHttpResponse) html = NULL;
+  g_autoptr(TuHttpResponse) json = NULL;
 
   tu_write_file_str (d->root, "a.txt", "alpha\n");
   html = exchange (fd, GET ("/"), FALSE);
   json = exchange (fd, "GET / HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n", FALSE);
-  g_assert_cmpstr (field (html, "content-type"), !=, field (json, "content-type"));
-  g_assert_nonnull (field (html, "vary"));
-  g_assert_true (g_regex_match_simple ("(^|[ ,])accept($|[ ,])", field (html, "vary"), G_REGEX_CASELESS, 0));
-  g_assert_nonnull (field (json, "vary"));
+  g_assert_cmpstr (tu_http_field (html, "content-type"), !=, tu_http_field (json, "content-type"));
+  g_assert_nonnull (tu_http_field (html, "vary"));
+  g_assert_true (g_regex_match_simple ("(^|[ ,])accept($|[ ,])", tu_http_field (html, "vary"), G_REGEX_CASELESS, 0));
+  g_assert_nonnull (tu_http_field (json, "vary"));
 
   close (fd);
   tu_daemon_stop (d);

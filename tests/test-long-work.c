@@ -511,64 +511,12 @@ held_json (guint n)
   return g_string_free (json, FALSE);
 }
 
-typedef struct {
-  char *status_line;            /* (owned): without CR LF */
-  char *content_type;           /* (owned) (nullable) */
-  gsize content_length;
-  char *body;                   /* (owned) (nullable): NUL-terminated */
-} Response;
-
-static void
-response_free (Response *r)
-{
-  g_free (r->status_line);
-  g_free (r->content_type);
-  g_free (r->body);
-  g_free (r);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Response, response_free)
-
-/* One HTTP response, its body by Content-Length unless @head. */
-static Response *
-read_response (int      fd,
-               gboolean head)
-{
-  Response *r = g_new0 (Response, 1);
-
-  for (;;)
-    {
-      g_autofree char *line = tu_read_line (fd);
-      gsize len;
-
-      g_assert_nonnull (line);
-      len = strlen (line);
-      g_assert_true (len >= 2 && line[len - 2] == '\r');
-      line[len - 2] = '\0';
-      if (r->status_line == NULL)
-        r->status_line = g_steal_pointer (&line);
-      else if (*line == '\0')
-        break;
-      else if (g_ascii_strncasecmp (line, "Content-Length: ", 16) == 0)
-        r->content_length = (gsize) g_ascii_strtoull (line + 16, NULL, 10);
-      else if (g_ascii_strncasecmp (line, "Content-Type: ", 14) == 0)
-        r->content_type = g_strdup (line + 14);
-    }
-  if (!head)
-    {
-      g_autofree guint8 *body = tu_read_exact (fd, r->content_length);
-
-      r->body = g_strndup ((const char *) body, r->content_length);
-    }
-  return r;
-}
-
 #define HTTP_JSON(method, path) \
   method " " path " HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n"
 #define HTTP_GET(path) "GET " path " HTTP/1.1\r\nHost: x\r\n\r\n"
 
 static void
-assert_alpha (Response *r)
+assert_alpha (TuHttpResponse *r)
 {
   g_assert_cmpstr (r->status_line, ==, "HTTP/1.1 200 OK");
   g_assert_cmpstr (r->body, ==, "alpha\n");
@@ -583,29 +531,29 @@ test_listing_held (void)
   const guint n = 2000;
   g_autoptr(Held) h = held_start (TRUE, 0, n, NULL, NULL);
   g_autofree char *expected = held_json (n);
-  g_autoptr(Response) first = NULL;
-  g_autoptr(Response) cached = NULL;
-  g_autoptr(Response) listing = NULL;
+  g_autoptr(TuHttpResponse) first = NULL;
+  g_autoptr(TuHttpResponse) cached = NULL;
+  g_autoptr(TuHttpResponse) listing = NULL;
   int a = tu_connect (h->d->port);
   int c = tu_connect (h->d->port);
   int p = tu_connect (h->d->port);
 
   tu_send_str (c, HTTP_GET ("/a.txt"));
-  first = read_response (c, FALSE);
+  first = tu_http_read_response (c, FALSE);
   assert_alpha (first);
 
   tu_send_str (a, HTTP_JSON ("GET", "/held/"));
   held_await (h, 'r');
   tu_assert_ping (p);
   tu_send_str (c, HTTP_GET ("/a.txt"));
-  cached = read_response (c, FALSE);
+  cached = tu_http_read_response (c, FALSE);
   assert_alpha (cached);
   g_assert_false (reply_arrived (a));
 
   held_release (h);
-  listing = read_response (a, FALSE);
+  listing = tu_http_read_response (a, FALSE);
   g_assert_cmpstr (listing->status_line, ==, "HTTP/1.1 200 OK");
-  g_assert_cmpstr (listing->content_type, ==, "application/json");
+  g_assert_cmpstr (tu_http_field (listing, "content-type"), ==, "application/json");
   g_assert_cmpstr (listing->body, ==, expected);
 
   close (a);
@@ -627,11 +575,11 @@ test_listing_pipelined (void)
   g_autofree char *held = tu_daemon_path (h->d, "held");
   g_autoptr(GArray) entries = NULL;
   g_autoptr(GString) html = NULL;
-  g_autoptr(Response) json_get = NULL;
-  g_autoptr(Response) json_head = NULL;
-  g_autoptr(Response) html_get = NULL;
-  g_autoptr(Response) html_head = NULL;
-  g_autoptr(Response) after = NULL;
+  g_autoptr(TuHttpResponse) json_get = NULL;
+  g_autoptr(TuHttpResponse) json_head = NULL;
+  g_autoptr(TuHttpResponse) html_get = NULL;
+  g_autoptr(TuHttpResponse) html_head = NULL;
+  g_autoptr(TuHttpResponse) after = NULL;
   int root_fd = open (h->d->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   int a = tu_connect (h->d->port);
   int p = tu_connect (h->d->port);
@@ -649,20 +597,20 @@ test_listing_pipelined (void)
   g_assert_false (reply_arrived (a));
   held_release (h);
 
-  json_get = read_response (a, FALSE);
+  json_get = tu_http_read_response (a, FALSE);
   g_assert_cmpstr (json_get->status_line, ==, "HTTP/1.1 200 OK");
-  g_assert_cmpstr (json_get->content_type, ==, "application/json");
+  g_assert_cmpstr (tu_http_field (json_get, "content-type"), ==, "application/json");
   g_assert_cmpstr (json_get->body, ==, expected);
-  json_head = read_response (a, TRUE);
+  json_head = tu_http_read_response (a, TRUE);
   g_assert_cmpstr (json_head->status_line, ==, "HTTP/1.1 200 OK");
-  g_assert_cmpstr (json_head->content_type, ==, "application/json");
-  g_assert_cmpuint (json_head->content_length, ==, strlen (expected));
-  html_get = read_response (a, FALSE);
-  g_assert_cmpstr (html_get->content_type, ==, "text/html; charset=utf-8");
+  g_assert_cmpstr (tu_http_field (json_head, "content-type"), ==, "application/json");
+  g_assert_cmpuint (g_ascii_strtoull (tu_http_field (json_head, "content-length"), NULL, 10), ==, strlen (expected));
+  html_get = tu_http_read_response (a, FALSE);
+  g_assert_cmpstr (tu_http_field (html_get, "content-type"), ==, "text/html; charset=utf-8");
   g_assert_cmpstr (html_get->body, ==, html->str);
-  html_head = read_response (a, TRUE);
-  g_assert_cmpuint (html_head->content_length, ==, html->len);
-  after = read_response (a, FALSE);
+  html_head = tu_http_read_response (a, TRUE);
+  g_assert_cmpuint (g_ascii_strtoull (tu_http_field (html_head, "content-length"), NULL, 10), ==, html->len);
+  after = tu_http_read_response (a, FALSE);
   assert_alpha (after);
   /* Each listing read the directory once, to its end. */
   g_assert_cmpuint (held_count (h, 'o'), ==, 4);

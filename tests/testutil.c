@@ -1093,3 +1093,68 @@ tu_listen_loopback (guint16 *port)
   *port = ntohs (address.sin_port);
   return fd;
 }
+
+void
+tu_http_response_free (TuHttpResponse *r)
+{
+  g_free (r->status_line);
+  g_hash_table_unref (r->fields);
+  g_free (r->body);
+  g_free (r);
+}
+
+static char *
+read_crlf_line (int fd)
+{
+  g_autofree char *line = tu_read_line (fd);
+  gsize len;
+
+  g_assert_nonnull (line);
+  len = strlen (line);
+  g_assert_true (len >= 2 && line[len - 2] == '\r' && line[len - 1] == '\n');
+  return g_strndup (line, len - 2);
+}
+
+TuHttpResponse *
+tu_http_read_response (int      fd,
+                       gboolean head_only)
+{
+  TuHttpResponse *r = g_new0 (TuHttpResponse, 1);
+  const char *length;
+
+  r->fields = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  r->status_line = read_crlf_line (fd);
+  g_assert_true (g_str_has_prefix (r->status_line, "HTTP/1.1 "));
+  r->status = (guint) g_ascii_strtoull (r->status_line + 9, NULL, 10);
+  for (;;)
+    {
+      g_autofree char *line = read_crlf_line (fd);
+      g_autofree char *name = NULL;
+      char *colon;
+
+      if (*line == '\0')
+        break;
+      colon = strchr (line, ':');
+      g_assert_nonnull (colon);
+      *colon = '\0';
+      name = g_ascii_strdown (line, -1);
+      g_assert_false (g_hash_table_contains (r->fields, name));
+      g_hash_table_insert (r->fields, g_steal_pointer (&name), g_strdup (g_strstrip (colon + 1)));
+      r->n_fields++;
+    }
+  length = g_hash_table_lookup (r->fields, "content-length");
+  if (!head_only && r->status != 304 && length != NULL)
+    {
+      r->body_len = (gsize) g_ascii_strtoull (length, NULL, 10);
+      r->body = (char *) tu_read_exact (fd, r->body_len);
+      r->body[r->body_len] = '\0';
+    }
+  return r;
+}
+
+const char *
+tu_http_field (TuHttpResponse *r,
+               const char     *name)
+{
+  return g_hash_table_lookup (r->fields, name);
+}

@@ -163,4 +163,23 @@ TuFifoWriter *tu_fifo_writer_start (const char *path);
  * was still blocked) and that the message arrived whole. Frees @writer. */
 void tu_fifo_writer_finish (TuFifoWriter *writer);
 
+/* One HTTP/1.1 response as a client reads it. */
+typedef struct {
+  guint status;
+  char *status_line;            /* (owned): without CR LF */
+  GHashTable *fields;           /* (owned): lowercase name -> value; a field twice fails the test */
+  guint n_fields;
+  char *body;                   /* (owned) (nullable): body_len bytes, then a NUL */
+  gsize body_len;
+} TuHttpResponse;
+
+void tu_http_response_free (TuHttpResponse *r);
+/* Reads one response; its body by Content-Length unless @head_only or
+ * the status has none (304). Fails the test on anything malformed. */
+TuHttpResponse *tu_http_read_response (int fd, gboolean head_only);
+/* (nullable): the value of the field @name (lowercase). */
+const char *tu_http_field (TuHttpResponse *r, const char *name);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (TuHttpResponse, tu_http_response_free)
+
 G_END_DECLS

@@ -1530,6 +1530,93 @@ test_get_part_not_regular (TuFixture *f, gconstpointer data)
   assert_only_file (f->out, "f", "the server's f\n");
 }
 
+/* A part that is a regular file but also another file's name (a hard
+ * link, here to a file outside the output folder) is not the client's to
+ * write: resuming into it appends the server's bytes to that other file.
+ * Whatever the client does with the name, the other file is left as it
+ * was (issue 15: "the client owns what it writes"). */
+static void
+test_get_part_hard_link (TuFixture *f, gconstpointer data)
+{
+  const char *content = "the server's f, longer than the precious file beside it\n";
+  const char *args[] = { "-c", "f", NULL };
+  g_autofree char *digest = sha256 (content);
+  g_autofree char *digest_line = g_strdup_printf ("%s\n", digest);
+  g_autofree char *part = out_path (f->out, ".f.part");
+  g_autofree char *other = make_out_dir ();
+  g_autofree char *precious = out_path (other, "precious");
+  g_autofree char *err = NULL;
+  int status;
+
+  tu_write_file_str (f->d->root, "f", content);
+  tu_write_file_str (other, "precious", "precious\n");
+  g_assert_cmpint (link (precious, part), ==, 0);
+  tu_write_file_str (f->out, ".f.part.sha256", digest_line);
+  status = run_client ("get", f->d->port, f->out, args, NULL, &err);
+  g_test_message ("status %d, stderr: %s", status, err);
+  assert_file_str (other, "precious", "precious\n");
+  if (status == 0)
+    assert_file_str (f->out, "f", content);
+  tu_rm_rf (other);
+}
+
+/* A digest file that is a folder counts as no digest, as a FIFO does
+ * (README: "a digest file that is not regular counts as none"): the name
+ * is fetched, not failed with GLib's "g_rename() failed: Is a directory". */
+static void
+test_get_digest_folder (TuFixture *f, gconstpointer data)
+{
+  const char *args[] = { "-c", "f", NULL };
+  g_autofree char *digest = out_path (f->out, ".f.part.sha256");
+  g_autofree char *err = NULL;
+  int status;
+
+  tu_write_file_str (f->d->root, "f", "the server's f\n");
+  g_assert_cmpint (g_mkdir (digest, 0755), ==, 0);
+  status = run_client ("get", f->d->port, f->out, args, NULL, &err);
+  g_test_message ("status %d, stderr: %s", status, err);
+  g_assert_null (strstr (err, "g_rename"));
+  g_assert_cmpint (status, ==, 0);
+  assert_file_str (f->out, "f", "the server's f\n");
+}
+
+/* The issue's own test: ENOSPC (a small tmpfs, not `ulimit -f`) in the
+ * middle of three names fails that name with its reason; the others are
+ * fetched. Needs root (mount); skipped otherwise. */
+static void
+test_get_enospc_goes_on (TuFixture *f, gconstpointer data)
+{
+  const char *names[] = { "small1", "big", "small2", NULL };
+  gsize size = 2 * 1024 * 1024;
+  g_autofree guint8 *big = tu_make_content (7, size);
+  g_autofree char *mnt = make_out_dir ();
+  const char *mount_argv[] = { "mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt, NULL };
+  const char *umount_argv[] = { "umount", mnt, NULL };
+  g_autofree char *err = NULL;
+  g_autofree char *listing = NULL;
+
+  if (geteuid () != 0 || tu_run (mount_argv, 30, NULL, NULL) != 0)
+    {
+      g_test_skip ("cannot mount a tmpfs here");
+      g_rmdir (mnt);
+      return;
+    }
+  tu_write_file (f->d->root, "big", big, size);
+  tu_write_file_str (f->d->root, "small1", "first small\n");
+  tu_write_file_str (f->d->root, "small2", "second small\n");
+  g_assert_cmpint (run_client ("get", f->d->port, mnt, names, NULL, &err), ==, 1);
+  g_test_message ("stderr: %s", err);
+  assert_stderr_mentions (err, "big");
+  assert_stderr_mentions (err, "No space left on device");
+  g_assert_null (strstr (err, "small"));
+  listing = dir_listing (mnt);
+  assert_file_str (mnt, "small1", "first small\n");
+  assert_file_str (mnt, "small2", "second small\n");
+  g_assert_cmpstr (listing, ==, "small1|small2");
+  g_assert_cmpint (tu_run (umount_argv, 30, NULL, NULL), ==, 0);
+  g_rmdir (mnt);
+}
+
 /* A local write error in the middle of a body (here EFBIG, from
  * `ulimit -f`) fails that name with its reason; the names after it are
  * fetched over a new connection, not given up as "connection lost". */
@@ -1617,6 +1704,24 @@ test_stats_advise_c_locale (BusFixture *f, gconstpointer data)
   assert_ascii ("stats --advise", out);
 }
 
+/* Plain `stats` under LC_ALL=C: its sizes ("capacity: ... (64.0 MiB)")
+ * are plain ASCII too, not "64.0" U+00A0 "MiB". */
+static void
+test_stats_c_locale (BusFixture *f, gconstpointer data)
+{
+  g_autofree char *ready = NULL;
+  g_autofree char *out = NULL;
+  const char *argv[] = { "env", "-u", "LANG", "-u", "LANGUAGE", "-u", "LC_MESSAGES",
+                         "LC_ALL=C", g_getenv ("FILECACHE"), "stats", NULL };
+
+  get_twice (f->d);
+  ready = stats_output ("--json");
+  g_assert_cmpint (tu_run (argv, 30, &out, NULL), ==, 0);
+  g_test_message ("%s", out);
+  assert_stderr_mentions (out, "MiB");
+  assert_ascii ("stats", out);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1663,6 +1768,11 @@ main (int argc, char **argv)
                         test_get_part_tampered);
   tu_add ("/client/get/owns/part-not-regular", NULL, test_get_part_not_regular);
   tu_add ("/client/get/local-failure-goes-on", NULL, test_get_local_failure_goes_on);
+  tu_add ("/client/get/owns/part-hard-link", NULL, test_get_part_hard_link);
+  tu_add ("/client/get/owns/digest-folder", NULL, test_get_digest_folder);
+  tu_add ("/client/get/local-failure-goes-on/enospc-tmpfs", NULL, test_get_enospc_goes_on);
+  g_test_add ("/client/stats/c-locale-ascii", BusFixture, NULL, bus_fixture_setup,
+              test_stats_c_locale, bus_fixture_teardown);
   tu_add ("/client/get/progress/c-locale-ascii", NULL, test_progress_c_locale);
   g_test_add ("/client/stats/advise/c-locale-ascii", BusFixture, NULL, bus_fixture_setup,
               test_stats_advise_c_locale, bus_fixture_teardown);

@@ -1560,6 +1560,95 @@ test_get_part_hard_link (TuFixture *f, gconstpointer data)
   tu_rm_rf (other);
 }
 
+/* The same without a digest file: the client starts the part over, which
+ * truncated and rewrote the other file (it then held the server's bytes
+ * and was NAME's inode too). */
+static void
+test_get_part_hard_link_no_digest (TuFixture *f, gconstpointer data)
+{
+  const char *args[] = { "-c", "f", NULL };
+  g_autofree char *part = out_path (f->out, ".f.part");
+  g_autofree char *other = make_out_dir ();
+  g_autofree char *precious = out_path (other, "precious");
+  g_autofree char *err = NULL;
+  int status;
+
+  tu_write_file_str (f->d->root, "f", "the server's f\n");
+  tu_write_file_str (other, "precious", "precious\n");
+  g_assert_cmpint (link (precious, part), ==, 0);
+  status = run_client ("get", f->d->port, f->out, args, NULL, &err);
+  g_test_message ("status %d, stderr: %s", status, err);
+  assert_file_str (other, "precious", "precious\n");
+  if (status == 0)
+    assert_file_str (f->out, "f", "the server's f\n");
+  tu_rm_rf (other);
+}
+
+/* NAME is replaced only by the inode this process wrote (README: "exit 0
+ * means: each NAME was replaced by a file this process wrote"). The
+ * client checks the hidden name's inode, then renames by path: another
+ * writer that renames its own file over the hidden name between the two
+ * gets its file saved as NAME, with exit 0. strace widens that window
+ * (every rename is delayed 3 s); skipped without strace. */
+static void
+test_get_hidden_name_swapped_before_rename (TuFixture *f, gconstpointer data)
+{
+  const char *content = "the server's f\n";
+  g_autofree char *strace = g_find_program_in_path ("strace");
+  g_autofree char *evil = out_path (f->out, "evil");
+  g_autofree char *target = out_path (f->out, "f");
+  g_autofree char *hidden = NULL;
+  g_autofree char *got = NULL;
+  g_autofree char *port = g_strdup_printf ("%u", f->d->port);
+  const char *argv[] = { NULL, "-f", "-o", "/dev/null", "-e", "trace=rename,renameat,renameat2",
+                         "-e", "inject=rename,renameat,renameat2:delay_enter=3000000",
+                         g_getenv ("FILECACHE"), "get", "-H", "127.0.0.1", "-p", port,
+                         "-o", f->out, "f", NULL };
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 deadline = g_get_monotonic_time () + TU_IO_TIMEOUT_S * G_USEC_PER_SEC;
+
+  if (strace == NULL)
+    {
+      g_test_skip ("no strace to widen the window");
+      return;
+    }
+  argv[0] = strace;
+  tu_write_file_str (f->d->root, "f", content);
+  tu_write_file_str (f->out, "evil", "another writer's bytes\n");
+  tu_wait_written ();
+  proc = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_NONE, &error);
+  g_assert_no_error (error);
+  /* The private file, whole: the client has verified it and waits in
+   * its rename. */
+  while (hidden == NULL)
+    {
+      g_autoptr(GDir) dir = g_dir_open (f->out, 0, NULL);
+      const char *name;
+
+      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+        if (g_str_has_prefix (name, ".f."))
+          {
+            g_autofree char *path = out_path (f->out, name);
+            GStatBuf st;
+
+            if (g_stat (path, &st) == 0 && (gsize) st.st_size == strlen (content))
+              hidden = g_steal_pointer (&path);
+          }
+      if (g_get_monotonic_time () > deadline)
+        g_error ("the client never wrote its private file");
+      g_usleep (10000);
+    }
+  g_usleep (1500000);
+  g_assert_cmpint (g_rename (evil, hidden), ==, 0);
+  g_assert_true (g_subprocess_wait (proc, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (target, &got, NULL, NULL) ||
+                 g_subprocess_get_exit_status (proc) != 0);
+  if (g_subprocess_get_exit_status (proc) == 0)
+    g_assert_cmpstr (got, ==, content);
+}
+
 /* A digest file that is a folder counts as no digest, as a FIFO does
  * (README: "a digest file that is not regular counts as none"): the name
  * is fetched, not failed with GLib's "g_rename() failed: Is a directory". */
@@ -1769,6 +1858,9 @@ main (int argc, char **argv)
   tu_add ("/client/get/owns/part-not-regular", NULL, test_get_part_not_regular);
   tu_add ("/client/get/local-failure-goes-on", NULL, test_get_local_failure_goes_on);
   tu_add ("/client/get/owns/part-hard-link", NULL, test_get_part_hard_link);
+  tu_add ("/client/get/owns/hidden-name-swapped-before-rename", NULL,
+          test_get_hidden_name_swapped_before_rename);
+  tu_add ("/client/get/owns/part-hard-link-no-digest", NULL, test_get_part_hard_link_no_digest);
   tu_add ("/client/get/owns/digest-folder", NULL, test_get_digest_folder);
   tu_add ("/client/get/local-failure-goes-on/enospc-tmpfs", NULL, test_get_enospc_goes_on);
   g_test_add ("/client/stats/c-locale-ascii", BusFixture, NULL, bus_fixture_setup,

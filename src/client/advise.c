@@ -5,6 +5,7 @@
 #include <glib/gi18n.h>
 
 #include "control.h"
+#include "i18n.h"
 #include "watch.h"
 
 /* The capacities shown, as multiples of the current one (in quarters). */
@@ -54,7 +55,7 @@ fcc_advise_print (FccControl  *control,
   g_print ("%-16s %s\n", _("capacity"), _("hit ratio"));
   for (gsize i = 0; i < G_N_ELEMENTS (quarters); i++)
     {
-      g_autofree char *size = g_format_size_full (capacities[i], G_FORMAT_SIZE_IEC_UNITS);
+      g_autofree char *size = fc_i18n_format_size (capacities[i]);
       guint64 at;
       double ratio;
 

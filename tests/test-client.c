@@ -1746,6 +1746,80 @@ test_get_enospc_goes_on (TuFixture *f, gconstpointer data)
   g_rmdir (mnt);
 }
 
+/* The same with -c (issue 15's newcomer run): the big name's part fills
+ * the disk; it is kept, as -c asked, and the message names it and says
+ * so. The names after it fail with a short message of the client's own
+ * (not GLib's, naming a temporary file) and leave no empty part. */
+static void
+test_get_enospc_resumable (TuFixture *f, gconstpointer data)
+{
+  const char *names[] = { "-c", "mid.bin", "small.txt", "docs/readme.txt", NULL };
+  gsize size = 3 * 1024 * 1024;
+  g_autofree guint8 *mid = tu_make_content (9, size);
+  g_autofree char *mnt = make_out_dir ();
+  const char *mount_argv[] = { "mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt, NULL };
+  const char *umount_argv[] = { "umount", mnt, NULL };
+  g_autofree char *docs = out_path (mnt, "docs");
+  g_autofree char *err = NULL;
+  g_autofree char *listing = NULL;
+  g_autofree char *docs_listing = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  if (geteuid () != 0 || tu_run (mount_argv, 30, NULL, NULL) != 0)
+    {
+      g_test_skip ("cannot mount a tmpfs here");
+      g_rmdir (mnt);
+      return;
+    }
+  tu_write_file (f->d->root, "mid.bin", mid, size);
+  tu_write_file_str (f->d->root, "small.txt", "small\n");
+  tu_write_file_str (f->d->root, "docs/readme.txt", "hello world\n");
+  g_assert_cmpint (run_client ("get", f->d->port, mnt, names, NULL, &err), ==, 1);
+  g_test_message ("stderr: %s", err);
+  assert_stderr_mentions (err, "mid.bin: cannot write");
+  assert_stderr_mentions (err, ".mid.bin.part: No space left on device");
+  assert_stderr_mentions (err, "kept for a later -c");
+  assert_stderr_mentions (err, "small.txt:");
+  assert_stderr_mentions (err, "docs/readme.txt:");
+  g_assert_null (strstr (err, "/mid.bin:"));
+  g_assert_null (strstr (err, "not fetched"));
+  g_assert_null (strstr (err, "g_"));
+  g_assert_null (strstr (err, "Failed to"));
+  g_assert_null (strstr (err, "XXXXXX"));
+  /* One line a name. */
+  lines = g_strsplit (err, "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, 4);
+  listing = dir_listing (mnt);
+  g_assert_cmpstr (listing, ==, ".mid.bin.part|.mid.bin.part.sha256|docs");
+  docs_listing = dir_listing (docs);
+  g_assert_cmpstr (docs_listing, ==, "");
+  g_assert_cmpint (tu_run (umount_argv, 30, NULL, NULL), ==, 0);
+  g_rmdir (mnt);
+}
+
+/* A plain get killed with SIGKILL (no handler runs) leaves nothing in
+ * the folder: the file being filled has no name until it is verified. */
+static void
+test_get_sigkill_leaves_nothing (TuFixture *f, gconstpointer data)
+{
+  gsize size = 4 * 1024 * 1024;
+  g_autofree guint8 *content = tu_put_seeded (f->d, "big", 41, size);
+  const char *args[] = { "big", NULL };
+  g_autofree char *listing = NULL;
+  Background bg = { 0 };
+
+  background_start (&bg, f->d->port, f->out, 1024 * 1024, args);
+  background_await_stopped (&bg);
+  g_subprocess_force_exit (bg.proc);
+  g_assert_true (g_subprocess_wait (bg.proc, NULL, NULL));
+  g_assert_true (g_subprocess_get_if_signaled (bg.proc));
+  listing = dir_listing (f->out);
+  g_assert_cmpstr (listing, ==, "");
+  g_unlink (bg.err_path);
+  g_free (bg.err_path);
+  g_object_unref (bg.proc);
+}
+
 /* A local write error in the middle of a body (here EFBIG, from
  * `ulimit -f`) fails that name with its reason; the names after it are
  * fetched over a new connection, not given up as "connection lost". */
@@ -1905,6 +1979,9 @@ main (int argc, char **argv)
   tu_add ("/client/get/owns/part-hard-link-no-digest", NULL, test_get_part_hard_link_no_digest);
   tu_add ("/client/get/owns/digest-folder", NULL, test_get_digest_folder);
   tu_add ("/client/get/local-failure-goes-on/enospc-tmpfs", NULL, test_get_enospc_goes_on);
+  tu_add ("/client/get/local-failure-goes-on/enospc-tmpfs-continue", NULL,
+          test_get_enospc_resumable);
+  tu_add ("/client/get/owns/sigkill-leaves-nothing", NULL, test_get_sigkill_leaves_nothing);
   g_test_add ("/client/stats/c-locale-ascii", BusFixture, NULL, bus_fixture_setup,
               test_stats_c_locale, bus_fixture_teardown);
   tu_add ("/client/get/progress/c-locale-ascii", NULL, test_progress_c_locale);

@@ -944,11 +944,12 @@ keep_part (Target *target,
       return;
     }
   size = fc_i18n_format_size (st.st_size);
+  /* A write error names the part already. */
   if (g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOSPC))
-    message = g_strdup_printf (_("%s; the part %s (%s) is kept for a later -c: remove it to free the space"),
-                               error->message, target->part_path, size);
+    message = g_strdup_printf (_("%s; the part is kept (%s) for a later -c: remove it to free the space"),
+                               error->message, size);
   else
-    message = g_strdup_printf (_("%s; the part %s (%s) is kept for a later -c"),
+    message = g_strdup_printf (_("%s; the part %s is kept (%s) for a later -c"),
                                error->message, target->part_path, size);
   g_free (error->message);
   error->message = message;

@@ -1803,11 +1803,11 @@ static void
 test_get_sigkill_leaves_nothing (TuFixture *f, gconstpointer data)
 {
   gsize size = 4 * 1024 * 1024;
-  g_autofree guint8 *content = tu_put_seeded (f->d, "big", 41, size);
   const char *args[] = { "big", NULL };
   g_autofree char *listing = NULL;
   Background bg = { 0 };
 
+  g_free (tu_put_seeded (f->d, "big", 41, size));
   background_start (&bg, f->d->port, f->out, 1024 * 1024, args);
   background_await_stopped (&bg);
   g_subprocess_force_exit (bg.proc);

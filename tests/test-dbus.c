@@ -1827,10 +1827,10 @@ static void
 test_stats_pinned (Fixture *f, gconstpointer data)
 {
   const gsize len = 32 * MiB;
-  g_autofree guint8 *content = put (f, "big", 3, len);
   g_autoptr(GVariant) before = NULL;
   int loader, reader;
 
+  g_free (put (f, "big", 3, len));
   loader = stalled_get (f, "big");
   wait_stat (f, "loads", 1);
   reader = stalled_get (f, "big");

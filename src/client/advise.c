@@ -60,8 +60,10 @@ fcc_advise_print (FccControl  *control,
       double ratio;
 
       g_variant_get_child (list, i, "(td)", &at, &ratio);
-      g_print ("%-16s %5.1f %%%s\n", size, 100 * ratio,
-               quarters[i] == 4 ? _("  (now)") : "");
+      /* Padded by characters, not bytes: a UTF-8 locale's size holds a
+       * no-break space, two bytes in one column. */
+      g_print ("%s%*s %5.1f %%%s\n", size, (int) MAX (0, 16 - (glong) g_utf8_strlen (size, -1)), "",
+               100 * ratio, quarters[i] == 4 ? _("  (now)") : "");
     }
   /* Numbers as strings: a translated format cannot hold G_GUINT64_FORMAT. */
   cold = g_strdup_printf ("%" G_GUINT64_FORMAT, lookup_counter (stats, "misses-cold"));

@@ -1279,7 +1279,7 @@ test_stats_prometheus_metrics_port (void)
 
 /* A `filecache get -o @out @args` running in the background, its stderr
  * kept in a file; with @stop_at > 0 it stops itself (SIGSTOP) once that
- * many bytes of the file are written (FILECACHE_TEST_STOP_AT). */
+ * many bytes of the file are written (tests/stop-preload.c). */
 typedef struct {
   GSubprocess *proc;  /* (owned) */
   char *err_path;     /* (owned) */
@@ -1301,7 +1301,17 @@ background_start (Background *bg, guint16 port, const char *out, guint64 stop_at
   close (fd);
   g_subprocess_launcher_set_stderr_file_path (launcher, bg->err_path);
   if (stop_at > 0)
-    g_subprocess_launcher_setenv (launcher, "FILECACHE_TEST_STOP_AT", stop_text, TRUE);
+    {
+      const char *asan = g_getenv ("ASAN_OPTIONS");
+      /* ASan wants to be the first library loaded; the preload comes first. */
+      g_autofree char *asan_options = g_strconcat (asan != NULL ? asan : "",
+                                                   asan != NULL ? ":" : "",
+                                                   "verify_asan_link_order=0", NULL);
+
+      g_subprocess_launcher_setenv (launcher, "FILECACHE_TEST_STOP_AT", stop_text, TRUE);
+      g_subprocess_launcher_setenv (launcher, "LD_PRELOAD", g_getenv ("STOP_PRELOAD"), TRUE);
+      g_subprocess_launcher_setenv (launcher, "ASAN_OPTIONS", asan_options, TRUE);
+    }
   tu_wait_written ();
   bg->proc = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
   g_assert_no_error (error);
@@ -1329,7 +1339,7 @@ background_await_stopped (Background *bg)
   while (process_state (bg->proc) != 'T')
     {
       if (g_get_monotonic_time () > deadline)
-        g_error ("the client never stopped itself at FILECACHE_TEST_STOP_AT");
+        g_error ("the client never stopped itself at FILECACHE_TEST_STOP_AT (STOP_PRELOAD)");
       g_usleep (10000);
     }
 }

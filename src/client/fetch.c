@@ -265,27 +265,6 @@ fcc_fetcher_free (FccFetcher *fetcher)
   g_free (fetcher);
 }
 
-/* For tests of concurrent transfers: FILECACHE_TEST_STOP_AT=N stops the
- * process (SIGSTOP) once, when N bytes of the file are written, so that
- * a test can interleave processes at a known point. */
-static void
-stop_for_test (guint64 written)
-{
-  static gint64 stop_at = -1;
-
-  if (stop_at == -1)
-    {
-      const char *text = g_getenv ("FILECACHE_TEST_STOP_AT");
-
-      stop_at = text != NULL ? (gint64) g_ascii_strtoull (text, NULL, 10) : 0;
-    }
-  if (stop_at > 0 && written >= (guint64) stop_at)
-    {
-      stop_at = 0;
-      raise (SIGSTOP);
-    }
-}
-
 /* Reads the body whose status line was just read, @body_size bytes, into
  * @fd, adding them to @checksum if not %NULL. @resumed bytes of the file
  * were there already. */
@@ -313,7 +292,6 @@ receive (FccConn     *conn,
         g_checksum_update (checksum, chunk, n);
       done += n;
       fcc_progress_update (&progress, resumed + done);
-      stop_for_test (resumed + done);
     }
   return TRUE;
 }

@@ -426,8 +426,8 @@ on_cache_evicted (GArray   *evictions,
                   gpointer  user_data)
 {
   FcDbusControl *control = user_data;
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&control->events_lock);
 
+  g_mutex_lock (&control->events_lock);
   if (control->events == NULL)
     {
       control->events = g_array_new (FALSE, FALSE, sizeof (FcEviction));
@@ -455,6 +455,7 @@ on_cache_evicted (GArray   *evictions,
       g_source_set_callback (control->emit_source, emit_evicted, control, NULL);
       g_source_attach (control->emit_source, control->context);
     }
+  g_mutex_unlock (&control->events_lock);
 }
 
 static gboolean

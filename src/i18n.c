@@ -152,3 +152,26 @@ fc_i18n_init (void)
   g_set_printerr_handler (printerr_plain);
   g_log_set_writer_func (log_plain, NULL, NULL);
 }
+
+/**
+ * fc_i18n_format_size:
+ * @size: a number of bytes
+ *
+ * Formats @size in IEC units ("16.0 MiB"), as g_format_size_full() does,
+ * for a user to read: every size shown goes through here. Where the
+ * locale's charset is not UTF-8, the no-break space that GLib puts
+ * between the number and the unit becomes a plain space, as output that
+ * bypasses g_print() (the stats table, the progress bar's width) would
+ * otherwise carry it raw or as "?".
+ *
+ * Returns: (transfer full): the size, as text
+ */
+char *
+fc_i18n_format_size (guint64 size)
+{
+  g_autofree char *text = g_format_size_full (size, G_FORMAT_SIZE_IEC_UNITS);
+
+  if (g_get_charset (NULL))
+    return g_steal_pointer (&text);
+  return fc_i18n_plain_punctuation (text, -1);
+}

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "i18n.h"
 #include "json.h"
 #include "stats-format.h"
 
@@ -182,7 +183,7 @@ text_value (GVariant         *value,
   if (field == NULL || !field->is_size || !g_variant_is_of_type (value, G_VARIANT_TYPE_UINT64))
     return g_steal_pointer (&number);
 
-  size = g_format_size_full (g_variant_get_uint64 (value), G_FORMAT_SIZE_IEC_UNITS);
+  size = fc_i18n_format_size (g_variant_get_uint64 (value));
   return g_strdup_printf ("%s (%s)", number, size);
 }
 

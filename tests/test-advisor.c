@@ -36,8 +36,10 @@ replay (FcCache     *cache,
 
       if (fc_cache_lookup (cache, names[order[i]], &id, FALSE, &bytes, &load, NULL) == FC_LOOKUP_LOAD)
         {
-          g_autoptr(GBytes) taken = fc_cache_load_take (cache, load,
-                                                        g_bytes_new_take (g_malloc0 (id.size), id.size));
+          GBytes *taken = fc_cache_load_take (cache, load,
+                                              g_bytes_new_take (g_malloc0 (id.size), id.size));
+
+          g_clear_pointer (&taken, g_bytes_unref);
         }
     }
 }

@@ -111,13 +111,13 @@ remove_tree (const char *path)
 
   while (children != NULL && (info = g_file_enumerator_next_file (children, NULL, NULL)) != NULL)
     {
-      g_autoptr(GFileInfo) owned = info;
       g_autofree char *child = g_build_filename (path, g_file_info_get_name (info), NULL);
 
       if (g_file_info_get_file_type (info) == G_FILE_TYPE_DIRECTORY)
         remove_tree (child);
       else
         g_unlink (child);
+      g_object_unref (info);
     }
   g_rmdir (path);
 }

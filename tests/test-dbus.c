@@ -1827,10 +1827,10 @@ static void
 test_stats_pinned (Fixture *f, gconstpointer data)
 {
   const gsize len = 32 * MiB;
-  g_autofree guint8 *content = put (f, "big", 3, len);
   g_autoptr(GVariant) before = NULL;
   int loader, reader;
 
+  g_free (put (f, "big", 3, len));
   loader = stalled_get (f, "big");
   wait_stat (f, "loads", 1);
   reader = stalled_get (f, "big");
@@ -2235,10 +2235,11 @@ test_client_stats_advise (Fixture *f, gconstpointer data)
   tu_assert_get (fd, "a", a, 100);           /* a hit */
   g_assert_cmpint (run_client (&out, &err, "stats", "--advise", NULL), ==, 0);
   g_test_message ("%s", out);
-  /* g_format_size() puts a no-break space before the unit. */
-  g_assert_nonnull (strstr (out, "256.0\u00a0KiB        50.0 %\n"));
-  g_assert_nonnull (strstr (out, "1.0\u00a0MiB          50.0 %  (now)\n"));
-  g_assert_nonnull (strstr (out, "8.0\u00a0MiB          50.0 %\n"));
+  /* g_format_size() puts a no-break space before the unit; the column
+   * is padded by characters, not bytes. */
+  g_assert_nonnull (strstr (out, "256.0\u00a0KiB         50.0 %\n"));
+  g_assert_nonnull (strstr (out, "1.0\u00a0MiB           50.0 %  (now)\n"));
+  g_assert_nonnull (strstr (out, "8.0\u00a0MiB           50.0 %\n"));
   g_assert_nonnull (strstr (out, "misses: 1 cold, 0 evicted, 0 changed, of 1\n"));
   close (fd);
 }

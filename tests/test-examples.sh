@@ -4,15 +4,16 @@
 # verify` without a word (it warns of unknown keys and bad values, but
 # exits 0). Each check is skipped where its tool is missing. Then the
 # README against the program: its session's `get` and `list` print what
-# it shows, and `filecached --help` names the configuration file this
-# build reads.
+# it shows, `filecached --help` names the configuration file this build
+# reads, and `stats --advise` after that session (its daemon's default
+# 64 MiB cache, on a private session bus) prints what the README shows.
 #
 # Usage: test-examples.sh DATA_DIR [README FILECACHED FILECACHE CONFIG_FILE]
 set -u
 data=$1
 status=0
 
-echo "1..4"
+echo "1..5"
 
 haproxy=$(command -v haproxy 2>/dev/null || echo /usr/sbin/haproxy)
 if [ ! -x "$haproxy" ]; then
@@ -46,6 +47,7 @@ fi
 if [ $# -lt 5 ]; then
   echo "ok 3 # SKIP no README given"
   echo "ok 4 # SKIP no README given"
+  echo "ok 5 # SKIP no README given"
   exit $status
 fi
 readme=$2
@@ -83,6 +85,41 @@ if "$filecached" --help | grep -qF "$config_file"; then
   echo "ok 4 - filecached --help names $config_file"
 else
   echo "not ok 4 - filecached --help does not name $config_file"
+  status=1
+fi
+
+if ! command -v dbus-run-session >/dev/null 2>&1; then
+  echo "ok 5 # SKIP no dbus-run-session"
+  exit $status
+fi
+dir=$(mktemp -d "${TMPDIR:-/tmp}/test-examples.XXXXXX")
+mkdir -p "$dir/root/docs" "$dir/root/images" "$dir/out"
+printf 'hello world\n' > "$dir/root/docs/readme.txt"
+head -c 4312 /dev/zero > "$dir/root/images/logo.png"
+want=$(sed -n '/^\$ build\/src\/client\/filecache stats --advise$/,/^```$/p' "$readme" | sed '1d;$d')
+# shellcheck disable=SC2016
+got=$(dbus-run-session -- sh -c '
+  dir=$1 filecached=$2 filecache=$3
+  "$filecached" --host 127.0.0.1 --port 0 "$dir/root" > "$dir/port" 2> "$dir/log" &
+  pid=$!
+  for _ in $(seq 100); do
+    [ -s "$dir/port" ] && "$filecache" stats > /dev/null 2>&1 && break
+    sleep 0.1
+  done
+  port=$(head -n 1 "$dir/port")
+  "$filecache" get -H 127.0.0.1 -p "$port" -o "$dir/out" docs/readme.txt images/logo.png
+  "$filecache" list -H 127.0.0.1 -p "$port" > /dev/null
+  "$filecache" ping -H 127.0.0.1 -p "$port" > /dev/null
+  # The README is ASCII: a UTF-8 locale shows a no-break space before MiB.
+  LC_ALL=C "$filecache" stats --advise
+  kill "$pid"
+  wait "$pid"' sh "$dir" "$filecached" "$filecache" 2>/dev/null)
+rm -rf "$dir"
+if [ -n "$want" ] && [ "$got" = "$want" ]; then
+  echo "ok 5 - the README's stats --advise after its session"
+else
+  echo "not ok 5 - the README's stats --advise after its session"
+  printf 'README:\n%s\nprogram:\n%s\n' "$want" "$got" | sed 's/^/# /'
   status=1
 fi
 exit $status

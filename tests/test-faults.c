@@ -39,9 +39,9 @@ metadata_change_mid_stream (gboolean rename_over)
 
   if (rename_over)
     {
-      g_autofree guint8 *next = tu_put_seeded (d, "big.new", 12, size);
       g_autofree char *new_path = tu_daemon_path (d, "big.new");
 
+      g_free (tu_put_seeded (d, "big.new", 12, size));
       g_assert_cmpint (rename (new_path, path), ==, 0);
     }
   else
@@ -371,10 +371,13 @@ test_sigterm_stalled_client_bounded (void)
   gsize big_size = 32 * MiB;
   /* More than the socket buffers hold, so that only a drain sends it all. */
   gsize small_size = 24 * MiB;
-  g_autofree guint8 *big = tu_put_seeded (d, "big", 20, big_size);
   g_autofree guint8 *small = tu_put_seeded (d, "small", 21, small_size);
-  int stalled = begin_get (d, "big", big_size, 4096);
-  int reader = begin_get (d, "small", small_size, 65536);
+  int stalled;
+  int reader;
+
+  g_free (tu_put_seeded (d, "big", 20, big_size));
+  stalled = begin_get (d, "big", big_size, 4096);
+  reader = begin_get (d, "small", small_size, 65536);
 
   g_subprocess_send_signal (d->proc, SIGTERM);
   assert_rest_then_close (reader, small, small_size);
@@ -425,11 +428,11 @@ test_connect_cut_cycles (void)
 {
   TuDaemon *d = tu_daemon_start ("--cache-size", "1M", NULL);
   g_autofree guint8 *cached = tu_put_seeded (d, "cached", 16, 256 * 1024);
-  g_autofree guint8 *streamed = tu_put_seeded (d, "streamed", 17, 4 * MiB);
   static const char *const sends[] = { "GET cach", "GET cached\n", "GET streamed\n", "PING\nGET streamed\n" };
   guint baseline;
   gint64 deadline;
 
+  g_free (tu_put_seeded (d, "streamed", 17, 4 * MiB));
   /* Load the cached file once, so the baseline has its descriptors. */
   {
     int fd = tu_connect (d->port);
@@ -629,7 +632,6 @@ test_mtime_put_back_mid_stream (void)
   g_autofree char *line = NULL;
   g_autofree guint8 *head = NULL;
   g_autofree guint8 *rest = g_malloc (size);
-  g_autofree char *warning = NULL;
   int fd = tu_connect_full ("127.0.0.1", d->port, 64 * 1024);
   struct stat st;
   struct timespec times[2] = { { 0, UTIME_OMIT }, { 0, 0 } };

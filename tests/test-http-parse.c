@@ -595,7 +595,7 @@ test_framing_lines (void)
     "X-A: a\rb\r\n",
     "X-A: a\r\r\n",
     "\r\r\n",
-    "X-A: a\x00" "b\r\n",
+    "X-A: a\000b\r\n",
     "X-A: a\x01\r\n",
     "X-A: \x1f\r\n",
     "X-A: a\x7f\r\n",

@@ -213,9 +213,9 @@ static void
 test_stop_while_parked (void)
 {
   TuDaemon *d = tu_daemon_start ("--threads", "2", "--cache-size", "64K", "--drain-timeout", "1", NULL);
-  g_autofree guint8 *big = tu_put_seeded (d, "big", 7, 8 * MiB);
   int fds[30];
 
+  g_free (tu_put_seeded (d, "big", 7, 8 * MiB));
   for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
     {
       fds[i] = tu_connect_full ("127.0.0.1", d->port, 4096);

@@ -5,6 +5,7 @@
 #include <glib/gi18n.h>
 
 #include "control.h"
+#include "i18n.h"
 #include "watch.h"
 
 /* The capacities shown, as multiples of the current one (in quarters). */
@@ -54,13 +55,15 @@ fcc_advise_print (FccControl  *control,
   g_print ("%-16s %s\n", _("capacity"), _("hit ratio"));
   for (gsize i = 0; i < G_N_ELEMENTS (quarters); i++)
     {
-      g_autofree char *size = g_format_size_full (capacities[i], G_FORMAT_SIZE_IEC_UNITS);
+      g_autofree char *size = fc_i18n_format_size (capacities[i]);
       guint64 at;
       double ratio;
 
       g_variant_get_child (list, i, "(td)", &at, &ratio);
-      g_print ("%-16s %5.1f %%%s\n", size, 100 * ratio,
-               quarters[i] == 4 ? _("  (now)") : "");
+      /* Padded by characters, not bytes: a UTF-8 locale's size holds a
+       * no-break space, two bytes in one column. */
+      g_print ("%s%*s %5.1f %%%s\n", size, (int) MAX (0, 16 - (glong) g_utf8_strlen (size, -1)), "",
+               100 * ratio, quarters[i] == 4 ? _("  (now)") : "");
     }
   /* Numbers as strings: a translated format cannot hold G_GUINT64_FORMAT. */
   cold = g_strdup_printf ("%" G_GUINT64_FORMAT, lookup_counter (stats, "misses-cold"));

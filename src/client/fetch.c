@@ -13,6 +13,7 @@
 #include <glib/gstdio.h>
 
 #include "fetch.h"
+#include "i18n.h"
 #include "names.h"
 #include "progress.h"
 
@@ -264,27 +265,6 @@ fcc_fetcher_free (FccFetcher *fetcher)
   g_free (fetcher);
 }
 
-/* For tests of concurrent transfers: FILECACHE_TEST_STOP_AT=N stops the
- * process (SIGSTOP) once, when N bytes of the file are written, so that
- * a test can interleave processes at a known point. */
-static void
-stop_for_test (guint64 written)
-{
-  static gint64 stop_at = -1;
-
-  if (stop_at == -1)
-    {
-      const char *text = g_getenv ("FILECACHE_TEST_STOP_AT");
-
-      stop_at = text != NULL ? (gint64) g_ascii_strtoull (text, NULL, 10) : 0;
-    }
-  if (stop_at > 0 && written >= (guint64) stop_at)
-    {
-      stop_at = 0;
-      raise (SIGSTOP);
-    }
-}
-
 /* Reads the body whose status line was just read, @body_size bytes, into
  * @fd, adding them to @checksum if not %NULL. @resumed bytes of the file
  * were there already. */
@@ -312,24 +292,8 @@ receive (FccConn     *conn,
         g_checksum_update (checksum, chunk, n);
       done += n;
       fcc_progress_update (&progress, resumed + done);
-      stop_for_test (resumed + done);
     }
   return TRUE;
-}
-
-static gboolean
-rename_into_place (const char  *from,
-                   const char  *to,
-                   GError     **error)
-{
-  int saved_errno;
-
-  if (g_rename (from, to) == 0)
-    return TRUE;
-
-  saved_errno = errno;
-  set_error_from_errno (error, saved_errno, _("cannot rename %s to %s"), from, to);
-  return FALSE;
 }
 
 static gboolean
@@ -458,12 +422,24 @@ set_not_regular (GError     **error,
                path, file_kind (mode));
 }
 
+static void
+set_hard_linked (GError     **error,
+                 const char  *path,
+                 nlink_t      links)
+{
+  g_set_error (error, FCC_ERROR, FCC_ERROR_NOT_REGULAR,
+               _("%s is one file with %lu names (hard links, as rsnapshot or cp -al make): it is neither read nor written, as writing it would change the other names too (remove it to go on)"),
+               path, (unsigned long) links);
+}
+
 /* Opens @path, a hidden file of the client's own, only if it is a
- * regular file: a FIFO or a device planted under its name would block
- * open() or read() for ever, or do worse, and a symbolic link would make
- * the client write elsewhere. lstat() first, so that no device is even
- * opened; then O_NOFOLLOW | O_NONBLOCK and fstat() for what may have
- * taken its place in between. */
+ * regular file with no other name: a FIFO or a device planted under its
+ * name would block open() or read() for ever, or do worse, a symbolic
+ * link would make the client write elsewhere, and a hard link (a backup
+ * tree made with cp -al) would make it write into another file. lstat()
+ * first, so that no device is even opened; then O_NOFOLLOW | O_NONBLOCK
+ * and fstat() for what may have taken its place in between, and for the
+ * link count. Never O_TRUNC: that would empty the file before the checks. */
 static int
 open_regular (const char  *path,
               int          flags,
@@ -473,6 +449,7 @@ open_regular (const char  *path,
   int saved_errno;
   int fd;
 
+  g_assert (!(flags & O_TRUNC));
   if (lstat (path, &st) == 0 && !S_ISREG (st.st_mode))
     {
       set_not_regular (error, path, st.st_mode);
@@ -491,6 +468,12 @@ open_regular (const char  *path,
   if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
     {
       set_not_regular (error, path, st.st_mode);
+      close (fd);
+      return -1;
+    }
+  if (st.st_nlink > 1)
+    {
+      set_hard_linked (error, path, st.st_nlink);
       close (fd);
       return -1;
     }
@@ -554,12 +537,74 @@ set_tampered (GError     **error,
                _("%s: %s; it was not saved as %s"), path, what, path);
 }
 
-/* Renames @written (the file open as @fd, which this process filled) to
- * the target's path, only once it is on disk and, read back from there,
- * has @size bytes and @digest (unless @digest is %NULL: protocol 1.0),
- * and only if @written still names that file. The stream was hashed as
- * it came; this catches what another writer did to the file meanwhile,
- * for the price of one more read of it. */
+/* Renames @from, a name of the file open as @fd, to the target's path,
+ * then checks that the target's path now names that file. rename() goes
+ * by name: another writer that renames its own file over @from just
+ * before it gets its file saved as NAME. That cannot be undone (the file
+ * NAME held is gone), but it is told, so that exit 0 stays true. */
+static gboolean
+move_into_place (int          fd,
+                 const char  *from,
+                 Target      *target,
+                 GError     **error)
+{
+  int saved_errno;
+
+  if (g_rename (from, target->path) != 0)
+    {
+      saved_errno = errno;
+      set_error_from_errno (error, saved_errno, _("cannot rename %s to %s"), from, target->path);
+      return FALSE;
+    }
+  if (!names_file (target->path, fd))
+    {
+      g_autofree char *what = g_strdup_printf (_("the file now at %s is not the one this process wrote: another writer put its own file in the place of %s just before the rename"),
+                                               target->path, from);
+
+      g_set_error (error, FCC_ERROR, FCC_ERROR_TAMPERED, "%s", what);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Gives the unnamed file @fd (O_TMPFILE) a fresh name beside the target,
+ * one no other process knows, so that it can be renamed into place.
+ * Through /proc, as linkat(AT_EMPTY_PATH) needs a privilege. The signal
+ * handler removes the name if the process is ended before the rename. */
+static char *
+link_unnamed (int          fd,
+              Target      *target,
+              GError     **error)
+{
+  g_autofree char *proc_path = g_strdup_printf ("/proc/self/fd/%d", fd);
+  int saved_errno = EEXIST;
+
+  for (guint tries = 0; tries < 100 && saved_errno == EEXIST; tries++)
+    {
+      g_autofree char *path = g_strdup_printf ("%s" G_DIR_SEPARATOR_S "%s.%08x", target->folder,
+                                               target->hidden_base, g_random_int ());
+      int linked;
+
+      block_fatal_signals (TRUE);
+      linked = linkat (AT_FDCWD, proc_path, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
+      saved_errno = errno;
+      if (linked == 0)
+        signal_unlink_path = path;
+      block_fatal_signals (FALSE);
+      if (linked == 0)
+        return g_steal_pointer (&path);
+    }
+  set_error_from_errno (error, saved_errno, _("cannot create a file in %s"), target->folder);
+  return NULL;
+}
+
+/* Puts the file open as @fd (which this process filled) in the target's
+ * place, only once it is on disk and, read back from there, has @size
+ * bytes and @digest (unless @digest is %NULL: protocol 1.0). @written is
+ * its name, which must still be the file's, or %NULL if it has none
+ * (O_TMPFILE). The stream was hashed as it came; this catches what
+ * another writer did to the file meanwhile, for the price of one more
+ * read of it. */
 static gboolean
 commit (int           fd,
         const char   *written,
@@ -568,19 +613,22 @@ commit (int           fd,
         const char   *digest,
         GError      **error)
 {
+  const char *shown = written != NULL ? written : target->path;
+  g_autofree char *linked = NULL;
   struct stat before;
   struct stat after;
   int saved_errno;
+  gboolean ok;
 
-  if (!sync_file (fd, target->path, error))
+  if (!sync_file (fd, shown, error))
     return FALSE;
   if (fstat (fd, &before) != 0)
     {
       saved_errno = errno;
-      set_error_from_errno (error, saved_errno, _("cannot read back %s"), written);
+      set_error_from_errno (error, saved_errno, _("cannot read back %s"), shown);
       return FALSE;
     }
-  if (digest != NULL && !file_has_digest (fd, written, size, digest, error))
+  if (digest != NULL && !file_has_digest (fd, shown, size, digest, error))
     {
       if (error == NULL || *error == NULL)
         set_tampered (error, target->path,
@@ -595,7 +643,7 @@ commit (int           fd,
                     _("the file written was changed by another writer while it was checked"));
       return FALSE;
     }
-  if (!names_file (written, fd))
+  if (written != NULL && !names_file (written, fd))
     {
       g_autofree char *what = g_strdup_printf (_("%s, the file being written, was replaced or removed by another writer"),
                                                written);
@@ -603,29 +651,52 @@ commit (int           fd,
       set_tampered (error, target->path, what);
       return FALSE;
     }
-  return rename_into_place (written, target->path, error);
+  if (written != NULL)
+    return move_into_place (fd, written, target, error);
+
+  linked = link_unnamed (fd, target, error);
+  if (linked == NULL)
+    return FALSE;
+  ok = move_into_place (fd, linked, target, error);
+  /* Still there if the rename failed; gone (renamed) otherwise. */
+  if (!ok && names_file (linked, fd))
+    g_unlink (linked);
+  signal_unlink_path = NULL;
+  return ok;
 }
 
-/* Fetches @name into a private temporary file that is renamed into place
- * only when complete, and (with @digest) only if it has @digest; a
- * failure leaves neither a partial file nor a clobbered old one. Without
- * @digest (protocol 1.0) a plain GET. */
-static gboolean
-fetch_whole (FccFetcher   *fetcher,
-             const char   *name,
-             Target       *target,
-             guint64       stat_size,
-             const char   *digest,
-             GError      **error)
+/* Opens a private file to fetch into, in the target's folder (so that
+ * it can be renamed into place): an unnamed one (O_TMPFILE), which
+ * nothing can open or replace by name and which no kill, not even
+ * SIGKILL, leaves behind. Where the filesystem has none (or there is no
+ * /proc to link it through), a named one, ".NAME.XXXXXX", whose name
+ * @named gets and which the signal handler removes. */
+static int
+open_private (Target  *target,
+              char   **named,
+              GError **error)
 {
-  g_autofree char *tmp_path = g_strconcat (target->folder, G_DIR_SEPARATOR_S,
-                                           target->hidden_base, ".XXXXXX", NULL);
-  g_autoptr(GChecksum) checksum = digest != NULL ? g_checksum_new (G_CHECKSUM_SHA256) : NULL;
-  guint64 size;
-  int fd;
+  g_autofree char *tmp_path = NULL;
   int saved_errno;
-  gboolean ok;
+  int fd;
 
+  *named = NULL;
+  if (g_file_test ("/proc/self/fd", G_FILE_TEST_IS_DIR))
+    {
+      fd = open (target->folder, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+      if (fd >= 0)
+        return fd;
+      saved_errno = errno;
+      if (saved_errno != EOPNOTSUPP && saved_errno != EISDIR && saved_errno != EINVAL)
+        {
+          set_error_from_errno (error, saved_errno, _("cannot create a file in %s"),
+                                target->folder);
+          return -1;
+        }
+    }
+
+  tmp_path = g_strconcat (target->folder, G_DIR_SEPARATOR_S, target->hidden_base, ".XXXXXX",
+                          NULL);
   block_fatal_signals (TRUE);
   fd = g_mkstemp_full (tmp_path, O_RDWR | O_CLOEXEC, 0644);
   saved_errno = errno;
@@ -635,8 +706,33 @@ fetch_whole (FccFetcher   *fetcher,
   if (fd < 0)
     {
       set_error_from_errno (error, saved_errno, _("cannot create a file in %s"), target->folder);
-      return FALSE;
+      return -1;
     }
+  *named = g_steal_pointer (&tmp_path);
+  return fd;
+}
+
+/* Fetches @name into a private file that is put in place only when
+ * complete, and (with @digest) only if it has @digest; a failure leaves
+ * neither a partial file nor a clobbered old one. Without @digest
+ * (protocol 1.0) a plain GET. */
+static gboolean
+fetch_whole (FccFetcher   *fetcher,
+             const char   *name,
+             Target       *target,
+             guint64       stat_size,
+             const char   *digest,
+             GError      **error)
+{
+  g_autofree char *tmp_path = NULL;
+  g_autoptr(GChecksum) checksum = digest != NULL ? g_checksum_new (G_CHECKSUM_SHA256) : NULL;
+  guint64 size;
+  int fd;
+  gboolean ok;
+
+  fd = open_private (target, &tmp_path, error);
+  if (fd < 0)
+    return FALSE;
 
   ok = digest != NULL
        ? fcc_conn_get_from (fetcher->conn, name, 0, digest, &size, error)
@@ -644,9 +740,9 @@ fetch_whole (FccFetcher   *fetcher,
   ok = ok && receive (fetcher->conn, name, fd, target->path, 0, size, checksum, error);
   ok = ok && (checksum == NULL || check_digest (checksum, digest, error));
   ok = ok && commit (fd, tmp_path, target, digest != NULL ? stat_size : size, digest, error);
-  close_quietly (fd);
-  if (!ok)
+  if (!ok && tmp_path != NULL && names_file (tmp_path, fd))
     g_unlink (tmp_path);
+  close_quietly (fd);
   /* Only now: a signal in between finds the path already gone, harmlessly. */
   signal_unlink_path = NULL;
   return ok;
@@ -713,6 +809,42 @@ claim_part (Target     *target,
   return -1;
 }
 
+/* Writes @digest and a LF as the part's mark, in a file of its own
+ * (O_EXCL: the caller removed the old one). A mark cut short by a crash
+ * or a full disk is no mark; one that cannot be written is removed. */
+static gboolean
+mark_part (Target      *target,
+           const char  *digest,
+           GError     **error)
+{
+  g_autofree char *mark = g_strconcat (digest, "\n", NULL);
+  int saved_errno;
+  int fd;
+
+  fd = open (target->digest_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0)
+    {
+      saved_errno = errno;
+      set_error_from_errno (error, saved_errno, _("cannot create %s"), target->digest_path);
+      return FALSE;
+    }
+  if (!write_all (fd, (const guint8 *) mark, strlen (mark), target->digest_path, error))
+    {
+      close (fd);
+      g_unlink (target->digest_path);
+      return FALSE;
+    }
+  /* A late error (a network filesystem's) would show here. */
+  if (close (fd) != 0)
+    {
+      saved_errno = errno;
+      g_unlink (target->digest_path);
+      set_error_from_errno (error, saved_errno, _("cannot write %s"), target->digest_path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* Prepares the part @fd, locked, to go on filling it: what it holds is
  * added to @checksum and counted in @offset if it belongs to @digest, is
  * no longer than @size, and can be read; otherwise it is emptied, and
@@ -727,7 +859,6 @@ prepare_part (int          fd,
               GError     **error)
 {
   char kept[FCC_DIGEST_HEX_LEN + 2];
-  g_autofree char *mark = NULL;
   int saved_errno;
 
   *offset = 0;
@@ -740,16 +871,23 @@ prepare_part (int          fd,
       *offset = 0;
     }
 
-  /* Emptied before it is marked as another version's: a crash in
-   * between leaves an empty part, never old bytes under a new digest. */
+  /* The old mark goes first, then the bytes, then the new mark is
+   * written: a crash in between leaves an unmarked part, never old bytes
+   * under a new digest. Removed, not written over: a mark that is a
+   * hard link loses only this name, and a FIFO is never opened. */
+  if (unlink (target->digest_path) != 0 && errno != ENOENT)
+    {
+      saved_errno = errno;
+      set_error_from_errno (error, saved_errno, _("cannot remove %s"), target->digest_path);
+      return FALSE;
+    }
   if (ftruncate (fd, 0) != 0 || lseek (fd, 0, SEEK_SET) != 0)
     {
       saved_errno = errno;
       set_error_from_errno (error, saved_errno, _("cannot write %s"), target->part_path);
       return FALSE;
     }
-  mark = g_strconcat (digest, "\n", NULL);
-  return g_file_set_contents (target->digest_path, mark, -1, error);
+  return mark_part (target, digest, error);
 }
 
 /* Removes the part and its digest, if the part is still the file @fd. */
@@ -761,6 +899,38 @@ remove_part (Target *target,
     return;
   g_unlink (target->digest_path);
   g_unlink (target->part_path);
+}
+
+/* After a failure that leaves the part to be resumed: an empty one is
+ * removed (it would only be litter), and @error says that one with bytes
+ * is kept, and how large it is, since it may be what filled the disk.
+ * Kept even then: resuming it is what -c asked for. */
+static void
+keep_part (Target *target,
+           int     fd,
+           GError *error)
+{
+  g_autofree char *size = NULL;
+  char *message;
+  struct stat st;
+
+  if (error == NULL || fstat (fd, &st) != 0)
+    return;
+  if (st.st_size == 0)
+    {
+      remove_part (target, fd);
+      return;
+    }
+  size = fc_i18n_format_size (st.st_size);
+  /* A write error names the part already. */
+  if (g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOSPC))
+    message = g_strdup_printf (_("%s; the part is kept (%s) for a later -c: remove it to free the space"),
+                               error->message, size);
+  else
+    message = g_strdup_printf (_("%s; the part %s is kept (%s) for a later -c"),
+                               error->message, target->part_path, size);
+  g_free (error->message);
+  error->message = message;
 }
 
 /* Like fetch_whole(), through the part file, which a failure leaves to be
@@ -777,11 +947,27 @@ fetch_resumable (FccFetcher   *fetcher,
 {
   g_autoptr(GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
   g_autoptr(GError) local_error = NULL;
+  struct stat st;
   PartClaim claim;
   guint64 offset;
   guint64 body_size;
   gboolean ok;
   int fd;
+
+  /* A folder under the mark's name cannot be replaced, so a part could
+   * never be marked: the part is left as it is, and the name fetched
+   * privately. Any other kind of file is replaced (prepare_part()). */
+  if (lstat (target->digest_path, &st) == 0 && S_ISDIR (st.st_mode))
+    {
+      if (fetcher->options.notice != NULL)
+        {
+          g_autofree char *why = g_strdup_printf (_("%s is a folder, so no part can be marked with its digest; fetching into a private file instead (not resumable)"),
+                                                  target->digest_path);
+
+          fetcher->options.notice (name, why);
+        }
+      return fetch_whole (fetcher, name, target, size, digest, error);
+    }
 
   fd = claim_part (target, &claim, error);
   if (fd < 0 && claim != PART_OWNED && (error == NULL || *error == NULL))
@@ -798,7 +984,7 @@ fetch_resumable (FccFetcher   *fetcher,
 
   ok = prepare_part (fd, target, digest, size, checksum, &offset, &local_error);
   ok = ok && fcc_conn_get_from (fetcher->conn, name, offset, digest, &body_size, &local_error);
-  ok = ok && receive (fetcher->conn, name, fd, target->path, offset, body_size, checksum,
+  ok = ok && receive (fetcher->conn, name, fd, target->part_path, offset, body_size, checksum,
                       &local_error);
   ok = ok && check_digest (checksum, digest, &local_error);
   /* Unmarked before the rename, while the name is still this part: once
@@ -812,6 +998,8 @@ fetch_resumable (FccFetcher   *fetcher,
       g_error_matches (local_error, FCC_ERROR, FCC_ERROR_MISMATCH) ||
       g_error_matches (local_error, FCC_ERROR, FCC_ERROR_TAMPERED))
     remove_part (target, fd);
+  else if (!ok)
+    keep_part (target, fd, local_error);
   /* The lock goes with it: only now may another transfer take the name. */
   close_quietly (fd);
   if (local_error != NULL)

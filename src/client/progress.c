@@ -9,6 +9,7 @@
 
 #include <glib/gi18n.h>
 
+#include "i18n.h"
 #include "progress.h"
 
 /* Smaller transfers are over before a progress bar could tell anything. */
@@ -134,9 +135,9 @@ fcc_progress_format (const char *label,
   guint percent = total > 0 ? (guint) (100.0 * MIN (done, total) / total) : 100;
   double rate = elapsed_us > 0 && done > resumed
                 ? (done - resumed) / (elapsed_us / (double) G_USEC_PER_SEC) : 0;
-  g_autofree char *done_text = g_format_size_full (done, G_FORMAT_SIZE_IEC_UNITS);
-  g_autofree char *total_text = g_format_size_full (total, G_FORMAT_SIZE_IEC_UNITS);
-  g_autofree char *rate_size = g_format_size_full ((guint64) rate, G_FORMAT_SIZE_IEC_UNITS);
+  g_autofree char *done_text = fc_i18n_format_size (done);
+  g_autofree char *total_text = fc_i18n_format_size (total);
+  g_autofree char *rate_size = fc_i18n_format_size ((guint64) rate);
   g_autofree char *percent_text = g_strdup_printf ("%3u%%", percent);
   /* Translators: the sizes done and in all, as in "1.5 MiB / 3.0 MiB". */
   g_autofree char *sizes = g_strdup_printf (_("%s / %s"), done_text, total_text);

@@ -83,8 +83,7 @@ fc_long_work_go_on (FcFlight    *wanted_by,
  *
  * Lowers the calling thread to the priority of long work (nice 10), once
  * per thread: call it at the start of every piece of work a background
- * thread runs (hashing, loading, freeing large copies), and at the start
- * of each bulk sender (large replies). A failure only
+ * thread runs (hashing, loading, freeing large copies). A failure only
  * leaves the thread at its priority (logged with g_debug()).
  */
 void

@@ -31,12 +31,12 @@ typedef struct {
 #define FC_TURN_BYTES (1024 * 1024)
 
 /* A reply whose body is larger than this leaves its worker after its
- * first turn, for a bulk sender (a thread at the priority of long work,
- * src/workers.c), and its connection comes back once it is sent. A
- * worker that sends GB/s to fast readers is always busy, and a PING
- * behind it waits for its next turn on a processor (bench/pressure: p99
- * 28-142 ms on 2 cores); an idle worker woken by a request preempts a
- * lower-priority sender at once. 4 MiB: the hand-off (two epoll_ctl(), an
+ * first turn, for a bulk sender (a thread of its own, src/workers.c),
+ * and its connection comes back once it is sent. A worker that sends
+ * GB/s to fast readers is always busy, and a PING behind it waits for
+ * its next turn on a processor (bench/pressure: p99 28-142 ms on 2
+ * cores); an idle worker woken by a request, having slept, runs before
+ * a sender that has been running. 4 MiB: the hand-off (two epoll_ctl(), an
  * eventfd write and a wake-up each way, tens of µs) is under 2 % of what
  * sending the rest costs (1.3-4 ms on loopback), and bodies of 1 MiB
  * (bench/compare's cached row) and every small request never touch a

@@ -10,7 +10,6 @@
 #include <glib/gi18n.h>
 #include <glib-unix.h>
 
-#include "abandon.h"
 #include "connection.h"
 #include "waiter.h"
 #include "workers.h"
@@ -41,7 +40,7 @@ typedef struct {
  * it, from its own epoll set, so a request in steady state costs no
  * context switch and no lock but the cache's.
  *
- * A bulk sender is the same loop at the priority of long work: a worker
+ * A bulk sender is the same loop, at the workers' priority: a worker
  * hands it a connection whose large reply is under way (FC_CONN_BULK,
  * %FC_BULK_BODY_MIN), through the same kind of queue and eventfd, and it
  * sends the rest, then hands the connection back to that worker, its
@@ -603,11 +602,14 @@ worker_main (gpointer data)
 {
   Worker *worker = data;
 
-  /* Below the workers, so that one woken by a request preempts it: what
-   * a sender does can wait a few ms, a PING should not. */
-  if (worker->bulk)
-    fc_long_work_thread_enter ();
-
+  /* A sender stays at the workers' priority, not lowered as long work
+   * is: a worker woken by a request has slept and runs first anyway
+   * (bench/pressure: PING p99 alike at nice 0 and 10, round by round),
+   * while at nice 10 a large reply got a third of a processor shared
+   * with another process instead of a half (with group scheduling the
+   * daemon's weight on a processor follows its threads' there) and
+   * half its rate beside hashing and loading (bench/README.md,
+   * "bench/pressure"). */
   /* The wake descriptor leaves the waiter when stopping is seen. While
    * connections are ready to run, the waiter is only polled. The
    * connections are drained between two dispatches, never from a
@@ -787,8 +789,8 @@ on_worker_ended (int          fd,
  * fc_workers_new:
  * @context: (transfer none): the serving context; must outlive the workers
  * @n_threads: how many worker threads, at least 1
- * @n_senders: how many bulk senders, at least 1: threads at the priority
- *   of long work that send the rest of each reply larger than
+ * @n_senders: how many bulk senders, at least 1: threads at the workers'
+ *   priority that send the rest of each reply larger than
  *   %FC_BULK_BODY_MIN; fixed for the workers' life
  * @error: a #GThreadError or #GIOError when a thread, an epoll set or an
  *   eventfd cannot be made: all are made here, at start, so that a limit

@@ -8,7 +8,7 @@ G_BEGIN_DECLS
 
 /* The threads that serve connections: each owns a waiter and serves the
  * connections handed to it, one step at a time, until they close; and
- * the bulk senders, at a lower priority, which send the rest of each
+ * the bulk senders, threads of their own, which send the rest of each
  * large reply (%FC_BULK_BODY_MIN) for them. */
 typedef struct _FcWorkers FcWorkers;
 

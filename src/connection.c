@@ -528,6 +528,20 @@ conn_read (FcConn        *conn,
     }
 }
 
+/* A worker hands a large reply still under way to a bulk sender
+ * (%FC_BULK_BODY_MIN): the rest of its turn is @step. A small reply
+ * costs one comparison of its state. */
+static FcConnStep
+conn_step_writing (FcConn        *conn,
+                   FcConnScratch *scratch,
+                   FcConnStep     step)
+{
+  if (conn->state == STATE_WRITING && conn->reply.body_len > FC_BULK_BODY_MIN &&
+      !scratch->bulk_sender)
+    return FC_CONN_BULK;
+  return step;
+}
+
 /**
  * fc_conn_run:
  * @conn: a connection in @waiter, which has just said it can go on (or
@@ -542,6 +556,12 @@ conn_read (FcConn        *conn,
  * linger; none while parked: fc_conn_peer_gone() tells when a parked
  * one is over) in @waiter. Runs in the thread that owns @waiter; blocks
  * only on the disk, never on long work.
+ *
+ * On a worker, a reply larger than %FC_BULK_BODY_MIN still under way at
+ * the end of a turn says %FC_CONN_BULK; on a bulk sender
+ * (@scratch->bulk_sender), which is handed only such connections, the
+ * end of that reply says %FC_CONN_HOME, before any request behind it is
+ * read (a reply that closes the connection lingers there instead).
  *
  * Returns: what the caller does with @conn next
  */
@@ -568,9 +588,9 @@ fc_conn_run (FcConn        *conn,
       switch (conn_write (conn, waiter, scratch))
         {
         case FC_REPLY_AGAIN:
-          return FC_CONN_WAIT;
+          return conn_step_writing (conn, scratch, FC_CONN_WAIT);
         case FC_REPLY_YIELD:
-          return FC_CONN_YIELD;
+          return conn_step_writing (conn, scratch, FC_CONN_YIELD);
         case FC_REPLY_FAILED:
           return FC_CONN_CLOSE;
         case FC_REPLY_DONE:
@@ -580,6 +600,10 @@ fc_conn_run (FcConn        *conn,
         return conn_linger (conn, waiter, scratch) ? FC_CONN_WAIT : FC_CONN_CLOSE;
       conn->state = STATE_READING;
       conn->idle_since = g_get_monotonic_time ();
+      /* The next requests, pipelined or not, are its worker's to read
+       * and answer, in order, at its priority. */
+      if (scratch->bulk_sender)
+        return FC_CONN_HOME;
       break;
 
     case STATE_READING:
@@ -596,7 +620,7 @@ fc_conn_run (FcConn        *conn,
       fc_waiter_set_deadline (waiter, &conn->waited, G_MAXINT64);
       return FC_CONN_PARK;
     }
-  return conn->yielded ? FC_CONN_YIELD : FC_CONN_WAIT;
+  return conn_step_writing (conn, scratch, conn->yielded ? FC_CONN_YIELD : FC_CONN_WAIT);
 }
 
 /**

@@ -18,6 +18,8 @@ typedef struct {
   FcAccessLogClock log_clock;   /* the access log's time field */
   guint turn_requests;          /* answered in the running connection's turn */
   guint64 turn_bytes;           /* sent in the running connection's turn */
+  gboolean bulk_sender;         /* the thread is a bulk sender: it sends large
+                                 * replies on, never reads a request */
 } FcConnScratch;
 
 /* A connection's turn on its thread ends after this many requests
@@ -28,12 +30,29 @@ typedef struct {
 #define FC_TURN_REQUESTS 64
 #define FC_TURN_BYTES (1024 * 1024)
 
+/* A reply whose body is larger than this leaves its worker after its
+ * first turn, for a bulk sender (a thread of its own, src/workers.c),
+ * and its connection comes back once it is sent. A worker that sends
+ * GB/s to fast readers is always busy, and a PING behind it waits for
+ * its next turn on a processor (bench/pressure: p99 28-142 ms on 2
+ * cores); an idle worker woken by a request, having slept, runs before
+ * a sender that has been running. 4 MiB: the hand-off (two epoll_ctl(), an
+ * eventfd write and a wake-up each way, tens of µs) is under 2 % of what
+ * sending the rest costs (1.3-4 ms on loopback), and bodies of 1 MiB
+ * (bench/compare's cached row) and every small request never touch a
+ * sender. A body this size holds its worker for at most 4 turns. */
+#define FC_BULK_BODY_MIN (4 * 1024 * 1024)
+
 /* What a connection's thread does with it after a turn. */
 typedef enum {
   FC_CONN_CLOSE,                /* it is over: take it out of the waiter, free it */
   FC_CONN_WAIT,                 /* the waiter tells when it can go on */
   FC_CONN_YIELD,                /* its budget is spent: run it again after the others */
   FC_CONN_PARK,                 /* it waits for long work: join fc_conn_parked_on() */
+  FC_CONN_BULK,                 /* a worker's: its reply is large (%FC_BULK_BODY_MIN):
+                                 * hand it to a bulk sender, which runs it next */
+  FC_CONN_HOME,                 /* a bulk sender's: its large reply is sent: hand it
+                                 * back to its worker, which runs it next */
 } FcConnStep;
 
 /* Input read per recv(): room for a longest request line and more, so a

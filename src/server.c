@@ -398,7 +398,9 @@ fc_server_start (FcServer  *server,
   server->context.jobs = fc_jobs_new (MAX (2, default_threads ()), error);
   if (server->context.jobs == NULL)
     return FALSE;
-  server->workers = fc_workers_new (&server->context, server->n_threads, error);
+  /* Sending is bound by a processor too (copies to the socket): one
+   * bulk sender each. */
+  server->workers = fc_workers_new (&server->context, server->n_threads, default_threads (), error);
   if (server->workers == NULL)
     return FALSE;
 

@@ -38,9 +38,28 @@ typedef struct {
 /* memcached's shape: the acceptor hands each connection to one worker
  * through a queue and an eventfd; from then on that worker alone serves
  * it, from its own epoll set, so a request in steady state costs no
- * context switch and no lock but the cache's. */
+ * context switch and no lock but the cache's.
+ *
+ * A bulk sender is the same loop, at the workers' priority: a worker
+ * hands it a connection whose large reply is under way (FC_CONN_BULK,
+ * %FC_BULK_BODY_MIN), through the same kind of queue and eventfd, and it
+ * sends the rest, then hands the connection back to that worker, its
+ * home (FC_CONN_HOME), which reads and answers what comes next. One
+ * thread owns a connection at a time, so replies stay in order; a home
+ * counts its connections away and does not end before they are back or
+ * closed, so a drain or a retirement waits for them. */
+typedef struct _Worker Worker;
+
+/* A connection on its way to a bulk sender, and the worker it goes back
+ * to. */
 typedef struct {
+  FcConn *conn;                 /* (owned) */
+  Worker *home;                 /* (unowned): outlives the connection's stay away */
+} Move;
+
+struct _Worker {
   FcWorkers *workers;           /* (unowned) */
+  gboolean bulk;                /* a bulk sender; fixed before its thread starts */
   GThread *thread;              /* (owned) (nullable) */
   FcWaiter *waiter;             /* (owned): this thread's alone */
   FcWaited wake;                /* the eventfd: new connections, landed flights, or stop */
@@ -54,11 +73,21 @@ typedef struct {
   /* Parked connections whose flight has not handed them back: those
    * whose peer leaves meanwhile are closed at once. This thread's alone. */
   GHashTable *parked;           /* (element-type FcConn Ticket) (owned): keys unowned, one ref each value */
+  /* A bulk sender's: the home of each connection it holds. This
+   * thread's alone. */
+  GHashTable *homes;            /* (element-type FcConn Worker) (owned) (nullable): both unowned */
+  guint next_sender;            /* a worker's: where its next look for the least busy sender starts */
+  atomic_uint carrying;         /* a sender's: connections handed to it, not yet gone */
 
   GMutex lock;
   GArray *inbox;                /* (element-type int) (owned): descriptors, guarded by lock */
   GArray *taking;               /* (element-type int) (owned): this thread's alone; swapped
                                  * with inbox, so that taking allocates nothing */
+  GQueue moved;                 /* (owned): guarded by lock: a worker's connections back
+                                 * from a sender (element-type FcConn); a sender's,
+                                 * handed to it (element-type Move) */
+  guint away;                   /* guarded by lock: a worker's connections on a sender or
+                                 * on their way back (in moved): it ends only once none is */
   gboolean stopping;            /* guarded by lock */
   gboolean retiring;            /* guarded by lock: no new connections; ends with its last */
   gboolean draining;            /* guarded by lock: retiring, and each connection ends after
@@ -66,7 +95,7 @@ typedef struct {
   gboolean drain_seen;          /* this thread's alone: draining, as last read */
   gboolean drained;             /* this thread's alone: its connections were told */
   atomic_bool finished;         /* its thread is about to return: join it */
-} Worker;
+};
 
 /* The workers that take new connections, and those retired by a reload
  * that lowered --threads, each serving its connections to their end. All
@@ -75,6 +104,8 @@ struct _FcWorkers {
   FcServeContext *context;      /* (unowned) */
   GPtrArray *active;            /* (element-type Worker) (owned) */
   GPtrArray *retired;           /* (element-type Worker) (owned) */
+  GPtrArray *senders;           /* (element-type Worker) (owned): the bulk senders, fixed at
+                                 * start; read by every worker */
   guint started;                /* workers ever started, to name them */
   guint next;                   /* round-robin over active */
   int ended_fd;                 /* (owned): eventfd, written by each worker as it ends */
@@ -173,12 +204,111 @@ on_flight_landed (FcFlight *flight G_GNUC_UNUSED,
   ticket_unref (ticket);
 }
 
+/* In a bulk sender: it lets go of @conn (closed, or going home), and
+ * returns the worker @conn came from. */
+static Worker *
+sender_forget (Worker *sender,
+               FcConn *conn)
+{
+  Worker *home = g_hash_table_lookup (sender->homes, conn);
+
+  g_hash_table_remove (sender->homes, conn);
+  atomic_fetch_sub (&sender->carrying, 1);
+  return home;
+}
+
+/* In a bulk sender: @conn goes back to @home, which runs it next; or,
+ * when %NULL, one of @home's connections has closed. The eventfd is
+ * written under the lock: once nothing of it is away, a retiring home
+ * may end and be freed, so nothing of it is touched after. */
+static void
+home_take_back (Worker *home,
+                FcConn *conn)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&home->lock);
+
+  if (conn != NULL)
+    {
+      g_queue_push_tail (&home->moved, conn);
+      if (home->moved.length == 1)
+        wake_fd_write (home->wake.fd);
+    }
+  else if (--home->away == 0 && home->retiring)
+    wake_fd_write (home->wake.fd);
+}
+
+/* Closes @conn, out of the waiter already; a sender tells its home. */
+static void
+worker_free_conn (Worker *worker,
+                  FcConn *conn)
+{
+  fc_conn_free (conn);
+  if (worker->bulk)
+    home_take_back (sender_forget (worker, conn), NULL);
+}
+
 static void
 worker_close (Worker *worker,
               FcConn *conn)
 {
   fc_waiter_leave (worker->waiter, fc_conn_waited (conn));
-  fc_conn_free (conn);
+  worker_free_conn (worker, conn);
+}
+
+static void
+worker_wake (Worker *worker)
+{
+  wake_fd_write (worker->wake.fd);
+}
+
+/* In a worker: @conn's large reply goes on from the least busy bulk
+ * sender, which runs it next. Ties go round, so two fast readers of one
+ * worker go to two senders. */
+static void
+worker_send_bulk (Worker *worker,
+                  FcConn *conn)
+{
+  GPtrArray *senders = worker->workers->senders;
+  Worker *sender = NULL;
+  guint least = G_MAXUINT;
+  Move *move = g_new (Move, 1);
+  gboolean was_empty;
+
+  for (guint i = 0; i < senders->len; i++)
+    {
+      Worker *candidate = g_ptr_array_index (senders, (worker->next_sender + i) % senders->len);
+      guint carrying = atomic_load (&candidate->carrying);
+
+      if (carrying < least)
+        {
+          sender = candidate;
+          least = carrying;
+        }
+    }
+  worker->next_sender = (worker->next_sender + 1) % senders->len;
+
+  fc_waiter_leave (worker->waiter, fc_conn_waited (conn));
+  g_mutex_lock (&worker->lock);
+  worker->away++;
+  g_mutex_unlock (&worker->lock);
+
+  *move = (Move) { .conn = conn, .home = worker };
+  atomic_fetch_add (&sender->carrying, 1);
+  g_mutex_lock (&sender->lock);
+  was_empty = g_queue_is_empty (&sender->moved);
+  g_queue_push_tail (&sender->moved, move);
+  g_mutex_unlock (&sender->lock);
+  if (was_empty)
+    worker_wake (sender);
+}
+
+/* In a bulk sender: @conn's large reply is sent; its home reads on. */
+static void
+sender_send_home (Worker *sender,
+                  FcConn *conn)
+{
+  fc_waiter_leave (sender->waiter, fc_conn_waited (conn));
+  home_take_back (sender_forget (sender, conn), conn);
 }
 
 /* A parked connection's peer has gone: it leaves its flight (which gives
@@ -247,6 +377,12 @@ worker_run_conn (Worker *worker,
     case FC_CONN_PARK:
       worker_park (worker, conn);
       break;
+    case FC_CONN_BULK:
+      worker_send_bulk (worker, conn);
+      break;
+    case FC_CONN_HOME:
+      sender_send_home (worker, conn);
+      break;
     }
 }
 
@@ -310,12 +446,60 @@ worker_drain_conns (Worker *worker)
     }
 }
 
-/* Takes in the connections the acceptor queued; returns FALSE once the
- * worker is to stop. */
+/* Enters @conn, handed over from another thread, in @worker's waiter,
+ * and runs it; or closes it when @worker stops or the kernel refuses. */
+static void
+worker_enter_moved (Worker   *worker,
+                    FcConn   *conn,
+                    gboolean  stopping)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (stopping || !fc_waiter_enter (worker->waiter, fc_conn_waited (conn), &error))
+    {
+      if (error != NULL)
+        g_warning ("%s", error->message);
+      worker_free_conn (worker, conn);
+      return;
+    }
+  /* Back home after a stop began: it answers what it has received. */
+  if (worker->drain_seen)
+    fc_conn_drain (conn);
+  worker_run_conn (worker, conn);
+}
+
+/* Takes in the connections the workers or the bulk senders handed over
+ * (@moved, taken under the lock). */
+static void
+worker_take_moved (Worker   *worker,
+                   GQueue   *moved,
+                   gboolean  stopping)
+{
+  gpointer item;
+
+  while ((item = g_queue_pop_head (moved)) != NULL)
+    {
+      FcConn *conn = item;
+
+      if (worker->bulk)
+        {
+          Move *move = item;
+
+          conn = move->conn;
+          g_hash_table_insert (worker->homes, conn, move->home);
+          g_free (move);
+        }
+      worker_enter_moved (worker, conn, stopping);
+    }
+}
+
+/* Takes in the connections the acceptor queued, and those a worker or a
+ * bulk sender handed over; returns FALSE once the worker is to stop. */
 static gboolean
 worker_take_inbox (Worker *worker)
 {
   GArray *taken;
+  GQueue moved = G_QUEUE_INIT;
   guint64 count;
   gboolean stopping;
   gboolean draining;
@@ -327,12 +511,17 @@ worker_take_inbox (Worker *worker)
   g_mutex_lock (&worker->lock);
   taken = worker->inbox;
   worker->inbox = worker->taking;
+  moved = worker->moved;
+  g_queue_init (&worker->moved);
+  if (!worker->bulk)
+    worker->away -= moved.length;
   stopping = worker->stopping;
   draining = worker->draining;
   g_mutex_unlock (&worker->lock);
 
   worker->drain_seen = draining;
   worker->taking = taken;
+  worker_take_moved (worker, &moved, stopping);
 
   for (guint i = 0; i < taken->len; i++)
     {
@@ -388,22 +577,23 @@ on_wait_event (FcWaited    *waited,
       if (fc_conn_held (conn))
         g_queue_remove (&worker->ready, conn);
       fc_conn_timed_out (conn);
-      fc_conn_free (conn);
+      worker_free_conn (worker, conn);
       break;
     case FC_WAIT_CLOSING:
-      fc_conn_free (conn);
+      worker_free_conn (worker, conn);
       break;
     }
 }
 
 /* A retired worker ends once it serves nothing: no connection in its
- * waiter but the wake descriptor, none queued for it. */
+ * waiter but the wake descriptor, none queued for it, none on a bulk
+ * sender or on its way back. */
 static gboolean
 worker_done_retiring (Worker *worker)
 {
   g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&worker->lock);
 
-  return worker->retiring && worker->inbox->len == 0 &&
+  return worker->retiring && worker->inbox->len == 0 && worker->away == 0 &&
          fc_waiter_count (worker->waiter) <= 1;
 }
 
@@ -412,6 +602,14 @@ worker_main (gpointer data)
 {
   Worker *worker = data;
 
+  /* A sender stays at the workers' priority, not lowered as long work
+   * is: a worker woken by a request has slept and runs first anyway
+   * (bench/pressure: PING p99 alike at nice 0 and 10, round by round),
+   * while at nice 10 a large reply got a third of a processor shared
+   * with another process instead of a half (with group scheduling the
+   * daemon's weight on a processor follows its threads' there) and
+   * half its rate beside hashing and loading (bench/README.md,
+   * "bench/pressure"). */
   /* The wake descriptor leaves the waiter when stopping is seen. While
    * connections are ready to run, the waiter is only polled. The
    * connections are drained between two dispatches, never from a
@@ -438,12 +636,6 @@ worker_main (gpointer data)
   return NULL;
 }
 
-static void
-worker_wake (Worker *worker)
-{
-  wake_fd_write (worker->wake.fd);
-}
-
 /* Tells @worker to close what it still serves and end. */
 static void
 worker_tell_stop (Worker *worker)
@@ -455,15 +647,23 @@ worker_tell_stop (Worker *worker)
     worker_wake (worker);
 }
 
-/* Stops @worker, joins it, frees it. */
+/* Stops @worker's thread and joins it. */
+static void
+worker_join (Worker *worker)
+{
+  if (worker->thread == NULL)
+    return;
+  worker_tell_stop (worker);
+  g_thread_join (worker->thread);
+  worker->thread = NULL;
+}
+
+/* Stops @worker, joins it, frees it. A worker or sender that hands
+ * connections to this one must have been joined before. */
 static void
 worker_free (Worker *worker)
 {
-  if (worker->thread != NULL)
-    {
-      worker_tell_stop (worker);
-      g_thread_join (worker->thread);
-    }
+  worker_join (worker);
   g_clear_pointer (&worker->waiter, fc_waiter_free);
   for (guint i = 0; i < worker->inbox->len; i++)
     {
@@ -472,6 +672,20 @@ worker_free (Worker *worker)
     }
   g_array_unref (worker->inbox);
   g_array_unref (worker->taking);
+  /* Handed over after its thread ended, in a stop that cuts. */
+  while (!g_queue_is_empty (&worker->moved))
+    {
+      gpointer item = g_queue_pop_head (&worker->moved);
+
+      if (worker->bulk)
+        {
+          fc_conn_free (((Move *) item)->conn);
+          g_free (item);
+        }
+      else
+        fc_conn_free (item);
+    }
+  g_clear_pointer (&worker->homes, g_hash_table_unref);
   fc_conn_scratch_clear (&worker->scratch);
   g_clear_pointer (&worker->parked, g_hash_table_unref);
   if (worker->mailbox != NULL)
@@ -489,17 +703,23 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (Worker, worker_free)
 
 static Worker *
 worker_new (FcWorkers  *workers,
+            gboolean    bulk,
             GError    **error)
 {
   g_autoptr(Worker) worker = g_new0 (Worker, 1);
-  guint number = ++workers->started;
-  g_autofree char *name = g_strdup_printf ("fc-worker-%u", number);
+  guint number = bulk ? workers->senders->len + 1 : ++workers->started;
+  g_autofree char *name = g_strdup_printf (bulk ? "fc-bulk-%u" : "fc-worker-%u", number);
 
   worker->workers = workers;
+  worker->bulk = bulk;
   g_mutex_init (&worker->lock);
   worker->inbox = g_array_new (FALSE, FALSE, sizeof (int));
   worker->taking = g_array_new (FALSE, FALSE, sizeof (int));
+  g_queue_init (&worker->moved);
   fc_conn_scratch_init (&worker->scratch);
+  worker->scratch.bulk_sender = bulk;
+  if (bulk)
+    worker->homes = g_hash_table_new (NULL, NULL);
   g_queue_init (&worker->ready);
   worker->parked = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) ticket_unref);
   worker->wake.fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -521,7 +741,10 @@ worker_new (FcWorkers  *workers,
   worker->thread = g_thread_try_new (name, worker_main, worker, error);
   if (worker->thread == NULL)
     {
-      g_prefix_error (error, _("Cannot start worker thread %u: "), number);
+      if (bulk)
+        g_prefix_error (error, _("Cannot start bulk sender thread %u: "), number);
+      else
+        g_prefix_error (error, _("Cannot start worker thread %u: "), number);
       return NULL;
     }
   return g_steal_pointer (&worker);
@@ -566,6 +789,9 @@ on_worker_ended (int          fd,
  * fc_workers_new:
  * @context: (transfer none): the serving context; must outlive the workers
  * @n_threads: how many worker threads, at least 1
+ * @n_senders: how many bulk senders, at least 1: threads at the workers'
+ *   priority that send the rest of each reply larger than
+ *   %FC_BULK_BODY_MIN; fixed for the workers' life
  * @error: a #GThreadError or #GIOError when a thread, an epoll set or an
  *   eventfd cannot be made: all are made here, at start, so that a limit
  *   on threads (RLIMIT_NPROC, a pids cgroup, TasksMax=) is a clear
@@ -576,15 +802,18 @@ on_worker_ended (int          fd,
 FcWorkers *
 fc_workers_new (FcServeContext  *context,
                 guint            n_threads,
+                guint            n_senders,
                 GError         **error)
 {
   g_autoptr(FcWorkers) workers = g_new0 (FcWorkers, 1);
 
   g_return_val_if_fail (n_threads > 0, NULL);
+  g_return_val_if_fail (n_senders > 0, NULL);
 
   workers->context = context;
   workers->active = g_ptr_array_new_with_free_func ((GDestroyNotify) worker_free);
   workers->retired = g_ptr_array_new_with_free_func ((GDestroyNotify) worker_free);
+  workers->senders = g_ptr_array_new_with_free_func ((GDestroyNotify) worker_free);
   workers->ended_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (workers->ended_fd < 0)
     {
@@ -595,6 +824,15 @@ fc_workers_new (FcServeContext  *context,
       return NULL;
     }
   workers->ended_watch = g_unix_fd_add (workers->ended_fd, G_IO_IN, on_worker_ended, workers);
+  /* Before any worker, which may hand them a connection at once. */
+  while (workers->senders->len < n_senders)
+    {
+      Worker *sender = worker_new (workers, TRUE, error);
+
+      if (sender == NULL)
+        return NULL;
+      g_ptr_array_add (workers->senders, sender);
+    }
   if (!fc_workers_set_threads (workers, n_threads, error))
     return NULL;
   return g_steal_pointer (&workers);
@@ -638,7 +876,7 @@ fc_workers_set_threads (FcWorkers  *workers,
 
   while (workers->active->len < n_threads)
     {
-      Worker *worker = worker_new (workers, error);
+      Worker *worker = worker_new (workers, FALSE, error);
 
       if (worker == NULL)
         return FALSE;
@@ -699,14 +937,21 @@ fc_workers_adopt (FcWorkers *workers,
 void
 fc_workers_free (FcWorkers *workers)
 {
+  GPtrArray *all[] = { workers->active, workers->retired, workers->senders };
+
   g_clear_handle_id (&workers->ended_watch, g_source_remove);
-  /* Tell them all first, so they stop together. */
-  for (guint i = 0; i < workers->active->len; i++)
-    worker_tell_stop (g_ptr_array_index (workers->active, i));
-  for (guint i = 0; i < workers->retired->len; i++)
-    worker_tell_stop (g_ptr_array_index (workers->retired, i));
+  /* Tell them all first, so they stop together; join them all before
+   * any is freed, as workers and senders hand connections to each
+   * other until they end. */
+  for (guint a = 0; a < G_N_ELEMENTS (all); a++)
+    for (guint i = 0; all[a] != NULL && i < all[a]->len; i++)
+      worker_tell_stop (g_ptr_array_index (all[a], i));
+  for (guint a = 0; a < G_N_ELEMENTS (all); a++)
+    for (guint i = 0; all[a] != NULL && i < all[a]->len; i++)
+      worker_join (g_ptr_array_index (all[a], i));
   g_ptr_array_unref (workers->active);
   g_ptr_array_unref (workers->retired);
+  g_clear_pointer (&workers->senders, g_ptr_array_unref);
   /* Only now: every worker writes it as it ends. */
   if (workers->ended_fd >= 0)
     close (workers->ended_fd);

@@ -7,13 +7,16 @@
 G_BEGIN_DECLS
 
 /* The threads that serve connections: each owns a waiter and serves the
- * connections handed to it, one step at a time, until they close. */
+ * connections handed to it, one step at a time, until they close; and
+ * the bulk senders, threads of their own, which send the rest of each
+ * large reply (%FC_BULK_BODY_MIN) for them. */
 typedef struct _FcWorkers FcWorkers;
 
 typedef void (*FcWorkersDrained) (gpointer user_data);
 
 FcWorkers *fc_workers_new   (FcServeContext     *context,
                              guint               n_threads,
+                             guint               n_senders,
                              GError            **error);
 gboolean   fc_workers_set_threads (FcWorkers    *workers,
                                    guint         n_threads,

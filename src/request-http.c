@@ -94,7 +94,7 @@ fc_request_http_file_error (FcServeContext       *context,
  * GET and HEAD of a file"): its conditions, then its range, then the
  * digest (computed when asked for, single flight as for STAT; sent
  * without being asked when known), then the head and the body. A first
- * look only answers what needs no body (304, 412, 416): a 200 or 206 is
+ * look only answers what is neither a hit nor a miss (304, 412): the rest is
  * left to the counted path. */
 FcGetResult
 fc_request_http_source (FcServeContext   *context,

@@ -1322,11 +1322,8 @@ background_start (Background *bg, guint16 port, const char *out, guint64 stop_at
   g_subprocess_launcher_set_stderr_file_path (launcher, bg->err_path);
   if (stop_at > 0)
     {
-      const char *asan = g_getenv ("ASAN_OPTIONS");
       /* ASan wants to be the first library loaded; the preload comes first. */
-      g_autofree char *asan_options = g_strconcat (asan != NULL ? asan : "",
-                                                   asan != NULL ? ":" : "",
-                                                   "verify_asan_link_order=0", NULL);
+      g_autofree char *asan_options = tu_asan_options_with ("verify_asan_link_order=0");
 
       g_subprocess_launcher_setenv (launcher, "FILECACHE_TEST_STOP_AT", stop_text, TRUE);
       g_subprocess_launcher_setenv (launcher, "LD_PRELOAD", g_getenv ("STOP_PRELOAD"), TRUE);
@@ -1689,8 +1686,7 @@ test_get_hidden_name_swapped_before_rename (TuFixture *f, gconstpointer data)
   tu_wait_written ();
   {
     g_autoptr(GSubprocessLauncher) launcher = tu_launcher_new (G_SUBPROCESS_FLAGS_NONE);
-    g_autofree char *asan = g_strconcat (g_getenv ("ASAN_OPTIONS") != NULL ? g_getenv ("ASAN_OPTIONS") : "",
-                                         ":detect_leaks=0", NULL);
+    g_autofree char *asan = tu_asan_options_with ("detect_leaks=0");
 
     /* LeakSanitizer cannot run under ptrace: in a sanitizer build the
      * client under strace would die at its exit for that alone. */

@@ -142,23 +142,10 @@ test_shrink_mid_stream (void)
 static TuDaemon *
 start_with_eio (void)
 {
-  const char *asan = g_getenv ("ASAN_OPTIONS");
-  g_autofree char *saved_asan = g_strdup (asan);
-  /* ASan wants to be the first library loaded; the preload comes first. */
-  g_autofree char *asan_options = g_strconcat (asan != NULL ? asan : "", asan != NULL ? ":" : "",
-                                               "verify_asan_link_order=0", NULL);
-  TuDaemon *d;
+  char *saved_asan = tu_preload_begin ("EIO_PRELOAD");
+  TuDaemon *d = tu_daemon_start_logged (NULL);
 
-  /* The launcher copies the environment when made, so only the daemon
-   * gets these. */
-  g_setenv ("LD_PRELOAD", g_getenv ("EIO_PRELOAD"), TRUE);
-  g_setenv ("ASAN_OPTIONS", asan_options, TRUE);
-  d = tu_daemon_start_logged (NULL);
-  g_unsetenv ("LD_PRELOAD");
-  if (saved_asan != NULL)
-    g_setenv ("ASAN_OPTIONS", saved_asan, TRUE);
-  else
-    g_unsetenv ("ASAN_OPTIONS");
+  tu_preload_end (saved_asan);
   return d;
 }
 

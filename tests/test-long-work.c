@@ -394,11 +394,7 @@ held_start (gboolean    hold,
   Held *h = g_new0 (Held, 1);
   g_autofree char *dir = g_dir_make_tmp ("filecached-held-XXXXXX", NULL);
   g_autofree char *delay = g_strdup_printf ("%u", delay_us);
-  const char *asan = g_getenv ("ASAN_OPTIONS");
-  g_autofree char *saved_asan = g_strdup (asan);
-  /* ASan wants to be the first library loaded; the preload comes first. */
-  g_autofree char *asan_options = g_strconcat (asan != NULL ? asan : "", asan != NULL ? ":" : "",
-                                               "verify_asan_link_order=0", NULL);
+  char *saved_asan = NULL;
   g_autofree char *held = NULL;
   struct stat st;
   int dfd;
@@ -407,10 +403,8 @@ held_start (gboolean    hold,
   h->release = g_build_filename (dir, "release", NULL);
   h->log = g_build_filename (dir, "log", NULL);
   g_assert_true (g_file_set_contents (h->log, "", 0, NULL));
-  /* The launcher copies the environment when made, so only the daemon
-   * gets these. */
-  g_setenv ("LD_PRELOAD", g_getenv ("DIR_STALL_PRELOAD"), TRUE);
-  g_setenv ("ASAN_OPTIONS", asan_options, TRUE);
+  /* Only the daemon gets these (tu_preload_begin()). */
+  saved_asan = tu_preload_begin ("DIR_STALL_PRELOAD");
   g_setenv ("FC_STALL_DIR", "held", TRUE);
   g_setenv ("FC_STALL_LOG", h->log, TRUE);
   if (hold)
@@ -418,15 +412,11 @@ held_start (gboolean    hold,
   if (delay_us > 0)
     g_setenv ("FC_STALL_DELAY_US", delay, TRUE);
   h->d = tu_daemon_start ("--threads", "1", "--index", opt, value, NULL);
-  g_unsetenv ("LD_PRELOAD");
+  tu_preload_end (saved_asan);
   g_unsetenv ("FC_STALL_DIR");
   g_unsetenv ("FC_STALL_LOG");
   g_unsetenv ("FC_STALL_RELEASE");
   g_unsetenv ("FC_STALL_DELAY_US");
-  if (saved_asan != NULL)
-    g_setenv ("ASAN_OPTIONS", saved_asan, TRUE);
-  else
-    g_unsetenv ("ASAN_OPTIONS");
 
   held = tu_daemon_path (h->d, "held");
   g_assert_cmpint (mkdir (held, 0755), ==, 0);

@@ -1158,3 +1158,36 @@ tu_http_field (TuHttpResponse *r,
 {
   return g_hash_table_lookup (r->fields, name);
 }
+
+char *
+tu_asan_options_with (const char *option)
+{
+  const char *asan = g_getenv ("ASAN_OPTIONS");
+
+  return g_strconcat (asan != NULL ? asan : "", asan != NULL ? ":" : "", option, NULL);
+}
+
+char *
+tu_preload_begin (const char *preload_var)
+{
+  char *saved_asan = g_strdup (g_getenv ("ASAN_OPTIONS"));
+  /* ASan wants to be the first library loaded; the preload comes first. */
+  g_autofree char *asan_options = tu_asan_options_with ("verify_asan_link_order=0");
+
+  /* A launcher copies the environment when made, so only the processes
+   * started meanwhile get these. */
+  g_setenv ("LD_PRELOAD", env_path (preload_var), TRUE);
+  g_setenv ("ASAN_OPTIONS", asan_options, TRUE);
+  return saved_asan;
+}
+
+void
+tu_preload_end (char *saved_asan)
+{
+  g_unsetenv ("LD_PRELOAD");
+  if (saved_asan != NULL)
+    g_setenv ("ASAN_OPTIONS", saved_asan, TRUE);
+  else
+    g_unsetenv ("ASAN_OPTIONS");
+  g_free (saved_asan);
+}

@@ -163,6 +163,15 @@ TuFifoWriter *tu_fifo_writer_start (const char *path);
  * was still blocked) and that the message arrived whole. Frees @writer. */
 void tu_fifo_writer_finish (TuFifoWriter *writer);
 
+/* (transfer full): $ASAN_OPTIONS with @option added, for a child. */
+char *tu_asan_options_with (const char *option);
+/* For the processes started until tu_preload_end(): LD_PRELOAD is the
+ * library in $@preload_var, and ASan accepts being loaded after it.
+ * Returns (transfer full) (nullable) the ASAN_OPTIONS to put back. */
+char *tu_preload_begin (const char *preload_var);
+/* Puts back the environment tu_preload_begin() changed; frees @saved_asan. */
+void tu_preload_end (char *saved_asan);
+
 /* One HTTP/1.1 response as a client reads it. */
 typedef struct {
   guint status;

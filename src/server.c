@@ -151,8 +151,9 @@ server_refusal (FcServer *server,
                 char      http_reply[FC_HTTP_REPLY_MAX],
                 gsize    *len)
 {
-  static const char reason[] = "too many connections";
   static const char retry[] = "Retry-After: 1\r\n";
+  const char *reason;
+  gsize reason_len;
   char head[FC_HTTP_LINE_MAX];
   char date[FC_HTTP_DATE_LEN + 1];
   ssize_t n;
@@ -165,8 +166,10 @@ server_refusal (FcServer *server,
   if (n <= 0 || fc_http_sniff (head, (gsize) n) != FC_SNIFF_HTTP)
     return fc_error_reply (FC_ERROR_BUSY, len);
 
+  /* The line protocol's reason, as every HTTP error's. */
+  reason = fc_error_reason (FC_ERROR_BUSY, &reason_len);
   fc_http_date_format (g_get_real_time () / G_USEC_PER_SEC, date);
-  *len = fc_http_format_error (http_reply, 503, reason, sizeof reason - 1,
+  *len = fc_http_format_error (http_reply, 503, reason, reason_len,
                                n >= 5 && memcmp (head, "HEAD ", 5) == 0, date, FC_HTTP_CLOSE,
                                retry, sizeof retry - 1);
   return http_reply;

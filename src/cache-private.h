@@ -11,6 +11,7 @@
 
 #include "cache.h"
 #include "history.h"
+#include "watch.h"
 
 G_BEGIN_DECLS
 
@@ -24,6 +25,9 @@ struct _FcCacheEntry {
   GBytes *bytes;                /* (owned) (nullable) */
   FcFlight *flight;             /* (owned) (nullable): while loading */
   gboolean handed_off;          /* its loader looks again once loaded, and counts its hit then */
+  FcWatchMark *mark;            /* (owned) (nullable): its name and file watched (watch.c) */
+  guint trusted;                /* the watch generation its identity was proved for; 0: none */
+  guint arm_tried;              /* the watch generation it was last armed at, or tried to be */
   guint64 hits;
   gint64 last_use;
   guint64 cost;                 /* bookkeeping bytes, see fc_cache_entry_cost() */

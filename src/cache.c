@@ -27,6 +27,7 @@ graveyard_bury (Graveyard *graveyard)
 
       graveyard->head = entry->next_dead;
       g_clear_pointer (&entry->bytes, g_bytes_unref);
+      g_clear_pointer (&entry->mark, fc_watch_mark_free);
       g_free (entry->name);
       g_free (entry);
     }
@@ -396,23 +397,74 @@ out:
 }
 
 /**
+ * fc_cache_lookup_trusted:
+ * @cache: a cache
+ * @name: a file's name
+ * @generation: what fc_watch_quiet() gave just now
+ * @id: (out): with %TRUE, the identity of the copy
+ * @bytes: (out) (transfer full): with %TRUE, the content
+ *
+ * The hot path of a GET: a hit counted, without a stat(), when @name's
+ * copy was proved by one at @generation and its watches are intact, so
+ * nothing changed since (watch.c). Otherwise nothing is counted or
+ * changed.
+ *
+ * Returns: %TRUE for a hit
+ */
+gboolean
+fc_cache_lookup_trusted (FcCache     *cache,
+                         const char  *name,
+                         guint        generation,
+                         FcFileId    *id,
+                         GBytes     **bytes)
+{
+  g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&cache->lock);
+  Entry *entry = g_hash_table_lookup (cache->table, name);
+
+  if (entry == NULL || entry->loading || entry->trusted != generation ||
+      entry->mark == NULL || !fc_watch_mark_intact (entry->mark))
+    return FALSE;
+  count_hit (cache, name, entry->id.size);
+  entry_touch (cache, entry);
+  *id = entry->id;
+  *bytes = g_bytes_ref (entry->bytes);
+  return TRUE;
+}
+
+/**
  * fc_cache_peek:
  * @cache: a cache
  * @name: a file's name
+ * @generation: what fc_watch_quiet() gave, or 0 with no watch
+ * @arm: (out): whether the caller is to watch @name (fc_watch_arm()): a
+ *   copy of a local file whose mark is missing or broken, not tried at
+ *   @generation yet (so a file that cannot be armed, held open for
+ *   writing say, is tried again only after some change)
  *
- * Counts nothing and changes nothing: it tells whether a freshness check
- * without opening the file (see fc_cache_lookup_hit()) is worth a try.
+ * Counts nothing: it tells whether a freshness check without opening the
+ * file (see fc_cache_lookup_hit()) is worth a try.
  *
  * Returns: whether @name has a cached copy now
  */
 gboolean
 fc_cache_peek (FcCache    *cache,
-               const char *name)
+               const char *name,
+               guint       generation,
+               gboolean   *arm)
 {
   g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&cache->lock);
   Entry *entry = g_hash_table_lookup (cache->table, name);
 
-  return entry != NULL && !entry->loading;
+  *arm = FALSE;
+  if (entry == NULL || entry->loading)
+    return FALSE;
+  if (generation != 0 && !entry->id.foreign && entry->arm_tried != generation &&
+      (entry->mark == NULL || !fc_watch_mark_intact (entry->mark)))
+    {
+      entry->arm_tried = generation;
+      *arm = TRUE;
+    }
+  return TRUE;
 }
 
 /**
@@ -422,11 +474,17 @@ fc_cache_peek (FcCache    *cache,
  * @id: the identity of the file that @name names now, from a stat() that
  *   need not have been confined: the cached copy was read through a
  *   confined open, and a match proves the same inode, unchanged
+ * @mark: (transfer full) (nullable): @name's new watches, armed before
+ *   that stat()
+ * @generation: what fc_watch_quiet() gave after @mark was armed and
+ *   before the stat(), or 0
  * @bytes: (out) (transfer full): with %TRUE, the content
  *
  * The cheap path of a GET: a hit is counted only when a cached copy of
  * exactly @id is there. Otherwise nothing is counted or changed, and the
- * caller takes the full path (open confined, then fc_cache_lookup()).
+ * caller takes the full path (open confined, then fc_cache_lookup()). A
+ * hit whose watches are intact is trusted from @generation on
+ * (fc_cache_lookup_trusted()).
  *
  * Returns: %TRUE for a hit
  */
@@ -434,13 +492,25 @@ gboolean
 fc_cache_lookup_hit (FcCache         *cache,
                      const char      *name,
                      const FcFileId  *id,
+                     FcWatchMark     *mark,
+                     guint            generation,
                      GBytes         **bytes)
 {
+  /* Declared first, so freed after the lock is released. */
+  g_autoptr(FcWatchMark) spare = mark;
   g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&cache->lock);
   Entry *entry = g_hash_table_lookup (cache->table, name);
 
   if (entry == NULL || entry->loading || !fc_file_id_equal (&entry->id, id))
     return FALSE;
+  if (spare != NULL)
+    {
+      FcWatchMark *old = entry->mark;
+
+      entry->mark = g_steal_pointer (&spare);
+      spare = old;
+    }
+  entry->trusted = entry->mark != NULL && fc_watch_mark_intact (entry->mark) ? generation : 0;
   count_hit (cache, name, entry->id.size);
   entry_touch (cache, entry);
   *bytes = g_bytes_ref (entry->bytes);

@@ -4,6 +4,7 @@
 
 #include "cache-cost.h"
 #include "file-id.h"
+#include "watch.h"
 #include "flight.h"
 
 G_BEGIN_DECLS
@@ -90,11 +91,20 @@ FcLookup    fc_cache_lookup         (FcCache       *cache,
                                      FcFlight     **flight);
 FcFlight   *fc_cache_load_hand_off  (FcCacheLoad  *load);
 FcFlight   *fc_cache_load_flight    (FcCacheLoad  *load);
+gboolean    fc_cache_lookup_trusted (FcCache       *cache,
+                                     const char    *name,
+                                     guint          generation,
+                                     FcFileId      *id,
+                                     GBytes       **bytes);
 gboolean    fc_cache_peek           (FcCache       *cache,
-                                     const char    *name);
+                                     const char    *name,
+                                     guint          generation,
+                                     gboolean      *arm);
 gboolean    fc_cache_lookup_hit     (FcCache       *cache,
                                      const char    *name,
                                      const FcFileId *id,
+                                     FcWatchMark   *mark,
+                                     guint          generation,
                                      GBytes       **bytes);
 GBytes     *fc_cache_load_take      (FcCache      *cache,
                                      FcCacheLoad  *load,

@@ -9,6 +9,7 @@
 #include "digest.h"
 #include "jobs.h"
 #include "mime.h"
+#include "watch.h"
 
 G_BEGIN_DECLS
 
@@ -19,6 +20,7 @@ typedef struct {
   int root_fd;                  /* (unowned): O_PATH, the served directory */
   FcCache *cache;               /* (unowned) */
   FcDigests *digests;           /* (owned) */
+  FcWatch *watch;               /* (owned) (nullable): without it, every hit takes a stat() */
   FcJobs *jobs;                 /* (owned) (nullable): set while serving */
   FcMimeTable *mime;            /* (owned): Content-Type by extension; atomic, a reload
                                  * swaps it (fc_server_reload_mime()) */

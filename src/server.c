@@ -259,6 +259,7 @@ fc_server_new (const FcServerConfig  *config,
                GError               **error)
 {
   g_autoptr(FcServer) server = g_new0 (FcServer, 1);
+  g_autoptr(GError) watch_error = NULL;
   g_autofree char *root = realpath (config->root, NULL);
 
   server->context.root_fd = -1;
@@ -295,6 +296,10 @@ fc_server_new (const FcServerConfig  *config,
   server->context.cache = cache;
   /* Each ready digest costs about 120 bytes: 2 MiB in all. */
   server->context.digests = fc_digests_new (16384);
+  server->context.watch = fc_watch_new (&watch_error);
+  if (server->context.watch == NULL)
+    g_warning (_("Every cached hit will cost a stat() of each component of its name: %s"),
+               watch_error->message);
   server->context.mime = fc_mime_table_new (mime_types_path (), error);
   if (server->context.mime == NULL)
     return NULL;
@@ -495,6 +500,7 @@ fc_server_free (FcServer *server)
   if (server->context.root_fd >= 0)
     g_close (server->context.root_fd, NULL);
   g_clear_pointer (&server->context.digests, fc_digests_free);
+  g_clear_pointer (&server->context.watch, fc_watch_unref);
   g_clear_pointer (&server->context.mime, fc_mime_table_unref);
   g_queue_clear_full (&server->retired_mime, retired_mime_free);
   /* After the workers, whose connections log as they close. */

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -1059,6 +1060,89 @@ test_fresh_moved_out_listed (TuFixture *f, gconstpointer data)
   assert_get_err (f->fd, "d/f", "403");
 }
 
+/* A copy trusted without a stat() (watch.c): asked three times, it is
+ * loaded, then proved by a stat() and armed, then served on the proof. */
+static void
+get_until_trusted (int fd, const char *name, const char *text)
+{
+  for (int i = 0; i < 3; i++)
+    assert_get_str (fd, name, text);
+}
+
+/* A writer through a shared mapping whose descriptor is closed queues
+ * no event when it writes: its open has to keep the copy from being
+ * trusted. While the writable mapping lives, no read is proved one
+ * version (ERR 500); never the old bytes. */
+static void
+test_fresh_trusted_mapped_write (TuFixture *f, gconstpointer data)
+{
+  g_autofree char *path = tu_daemon_path (f->d, "a.txt");
+  g_autofree char *line = NULL;
+  char *map;
+  int fd;
+
+  put (f->d, "a.txt", "version one\n");
+  get_until_trusted (f->fd, "a.txt", "version one\n");
+  fd = open (path, O_RDWR | O_CLOEXEC);
+  g_assert_cmpint (fd, >=, 0);
+  map = mmap (NULL, 12, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  g_assert_true (map != MAP_FAILED);
+  close (fd);
+  /* Asked between the open and the write: unchanged still. */
+  assert_get_str (f->fd, "a.txt", "version one\n");
+  memcpy (map, "VERSION", 7);
+  g_assert_cmpint (msync (map, 12, MS_SYNC), ==, 0);
+  line = tu_get_err (f->fd, "a.txt");
+  tu_assert_err (line, "500");
+  g_assert_cmpint (munmap (map, 12), ==, 0);
+  assert_get_str (f->fd, "a.txt", "VERSION one\n");
+}
+
+/* Written through a hard link outside the root: no event in any watched
+ * directory, only on the file itself. */
+static void
+test_fresh_trusted_outside_link (TuFixture *f, gconstpointer data)
+{
+  g_autofree char *path = tu_daemon_path (f->d, "a.txt");
+  g_autofree char *outside = g_build_filename (f->d->base, "hard-link", NULL);
+  int fd;
+
+  put (f->d, "a.txt", "version one\n");
+  g_assert_cmpint (link (path, outside), ==, 0);
+  get_until_trusted (f->fd, "a.txt", "version one\n");
+  fd = open (outside, O_WRONLY | O_CLOEXEC);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (write (fd, "VERSION", 7), ==, 7);
+  tu_note_written (fd);
+  close (fd);
+  assert_get_str (f->fd, "a.txt", "VERSION one\n");
+}
+
+static void
+test_fresh_trusted_truncated (TuFixture *f, gconstpointer data)
+{
+  g_autofree char *path = tu_daemon_path (f->d, "d/a.txt");
+
+  put (f->d, "d/a.txt", "version one\n");
+  get_until_trusted (f->fd, "d/a.txt", "version one\n");
+  g_assert_cmpint (truncate (path, 7), ==, 0);
+  assert_get_str (f->fd, "d/a.txt", "version");
+}
+
+/* The directory of a trusted copy moved out and linked back in. */
+static void
+test_fresh_trusted_moved_out (TuFixture *f, gconstpointer data)
+{
+  g_autofree char *dir = tu_daemon_path (f->d, "d");
+  g_autofree char *moved_dir = g_build_filename (f->d->base, "moved-d", NULL);
+
+  put (f->d, "d/e/f", "in d\n");
+  get_until_trusted (f->fd, "d/e/f", "in d\n");
+  g_assert_cmpint (rename (dir, moved_dir), ==, 0);
+  g_assert_cmpint (symlink (moved_dir, dir), ==, 0);
+  assert_get_err (f->fd, "d/e/f", "403");
+}
+
 /* ---- connection limit ---- */
 
 static void
@@ -1520,6 +1604,10 @@ main (int argc, char **argv)
           test_fresh_replaced_by_escaping_symlink);
   tu_add ("/server/freshness/moved-out-linked-back", NULL, test_fresh_moved_out_linked_back);
   tu_add ("/server/freshness/moved-out-listed", NULL, test_fresh_moved_out_listed);
+  tu_add ("/server/freshness/trusted/mapped-write", NULL, test_fresh_trusted_mapped_write);
+  tu_add ("/server/freshness/trusted/outside-link", NULL, test_fresh_trusted_outside_link);
+  tu_add ("/server/freshness/trusted/truncated", NULL, test_fresh_trusted_truncated);
+  tu_add ("/server/freshness/trusted/moved-out", NULL, test_fresh_trusted_moved_out);
 
   g_test_add_func ("/server/timeout/partial-line", test_timeout_partial_line);
   g_test_add_func ("/server/timeout/trickled-line", test_timeout_trickled_line);

@@ -183,7 +183,8 @@ drain (FcWatch *watch)
             g_hash_table_remove (watch->states, GINT_TO_POINTER (state->wd));
           }
       }
-  if (moved)
+  /* 0 is no generation (FcCacheEntry.trusted): skipped when it wraps. */
+  if (moved && atomic_fetch_add (&watch->generation, 1) == G_MAXUINT)
     atomic_fetch_add (&watch->generation, 1);
   atomic_store (&watch->draining, FALSE);
 }
@@ -219,7 +220,7 @@ fc_watch_quiet (FcWatch *watch,
   if (atomic_load (&watch->draining))
     return FALSE;
   *generation = atomic_load (&watch->generation);
-  return TRUE;
+  return *generation != 0;
 }
 
 /* A state for @wd, just returned by inotify_add_watch(): the one in
@@ -281,10 +282,18 @@ add (FcWatch     *watch,
         return state_for (watch, wd);
     }
   {
+    static gsize told = 0;
     int errsv = errno;
 
     g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
                  _("Cannot watch “%s” for changes: %s"), name, g_strerror (errsv));
+    /* The one cause an admin can act on; the hits it slows are many. */
+    if (errsv == ENOSPC && g_once_init_enter (&told))
+      {
+        g_message (_("The limit of inotify watches (fs.inotify.max_user_watches) is reached: "
+                     "cached hits not watched now take a stat() of each component of their name"));
+        g_once_init_leave (&told, 1);
+      }
   }
   return NULL;
 }

@@ -401,13 +401,14 @@ out:
  * @cache: a cache
  * @name: a file's name
  * @generation: what fc_watch_quiet() gave just now
+ * @count: count the hit and make the copy the most recently used (a
+ *   GET); not for a HEAD or an HTTP request's uncounted first look
  * @id: (out): with %TRUE, the identity of the copy
  * @bytes: (out) (transfer full): with %TRUE, the content
  *
- * The hot path of a GET: a hit counted, without a stat(), when @name's
- * copy was proved by one at @generation and its watches are intact, so
- * nothing changed since (watch.c). Otherwise nothing is counted or
- * changed.
+ * The hot path of a GET: a hit, without a stat(), when @name's copy was
+ * proved by one at @generation and its watches are intact, so nothing
+ * changed since (watch.c). Otherwise nothing is counted or changed.
  *
  * Returns: %TRUE for a hit
  */
@@ -415,6 +416,7 @@ gboolean
 fc_cache_lookup_trusted (FcCache     *cache,
                          const char  *name,
                          guint        generation,
+                         gboolean     count,
                          FcFileId    *id,
                          GBytes     **bytes)
 {
@@ -424,8 +426,11 @@ fc_cache_lookup_trusted (FcCache     *cache,
   if (entry == NULL || entry->loading || entry->trusted != generation ||
       entry->mark == NULL || !fc_watch_mark_intact (entry->mark))
     return FALSE;
-  count_hit (cache, name, entry->id.size);
-  entry_touch (cache, entry);
+  if (count)
+    {
+      count_hit (cache, name, entry->id.size);
+      entry_touch (cache, entry);
+    }
   *id = entry->id;
   *bytes = g_bytes_ref (entry->bytes);
   return TRUE;

@@ -94,6 +94,7 @@ FcFlight   *fc_cache_load_flight    (FcCacheLoad  *load);
 gboolean    fc_cache_lookup_trusted (FcCache       *cache,
                                      const char    *name,
                                      guint          generation,
+                                     gboolean       count,
                                      FcFileId      *id,
                                      GBytes       **bytes);
 gboolean    fc_cache_peek           (FcCache       *cache,

@@ -79,7 +79,7 @@ resolve_cached (FcServeContext  *context,
   struct stat st;
 
   if (watch != NULL && fc_watch_quiet (watch, &generation) &&
-      fc_cache_lookup_trusted (context->cache, name, generation, &source->id, &source->bytes))
+      fc_cache_lookup_trusted (context->cache, name, generation, TRUE, &source->id, &source->bytes))
     return TRUE;
   if (!fc_cache_peek (context->cache, name, generation, &arm))
     return FALSE;
@@ -101,6 +101,24 @@ resolve_cached (FcServeContext  *context,
   fc_file_id_from_stat (&source->id, &st);
   return fc_cache_lookup_hit (context->cache, name, &source->id, g_steal_pointer (&mark),
                               generation, &source->bytes);
+}
+
+/* A HEAD or an HTTP request's first look, before anything was counted:
+ * a trusted copy answers without opening the file, which would cost the
+ * copy its watch (an open of it is an event, watch.c). */
+static gboolean
+resolve_uncounted (FcServeContext   *context,
+                   const FcRequest  *request,
+                   guint             attempt,
+                   const FcPark     *park,
+                   FcRequestSource  *source)
+{
+  guint generation;
+
+  return request->uncounted && attempt == 1 && park->waits == 0 && context->watch != NULL &&
+         fc_watch_quiet (context->watch, &generation) &&
+         fc_cache_lookup_trusted (context->cache, request->name, generation, FALSE,
+                                  &source->id, &source->bytes);
 }
 
 /* Opens @name confined beneath the root; a name that cannot be served
@@ -364,7 +382,8 @@ fc_request_answer_file (FcServeContext  *context,
       gboolean counted = attempt > 1 || park->waits > 0 || request->uncounted;
       FcGetResult result = GET_DONE;
 
-      if (counted || !resolve_cached (context, request->name, &source))
+      if (counted ? !resolve_uncounted (context, request, attempt, park, &source)
+                  : !resolve_cached (context, request->name, &source))
         result = resolve_opened (context, request->name, counted,
                                  park->failures == 0 && !request->uncounted,
                                  &source, &park->flight, &error);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -155,6 +156,52 @@ test_head (void)
   get = tu_http_read_response (fd, FALSE);
   g_assert_cmpuint (get->status, ==, 400);
 
+  close (fd);
+  tu_daemon_stop (d);
+}
+
+/* A HEAD, and a conditional GET's uncounted first look, answer from a
+ * copy trusted without a stat() (watch.c) and never open the file: an
+ * open would cost the copy its trust. The test watches the file itself. */
+static void
+test_head_trusted_no_open (void)
+{
+  TuDaemon *d = tu_daemon_start (NULL);
+  int fd = tu_connect (d->port);
+  g_autofree char *path = NULL;
+  g_autofree char *conditional = NULL;
+  g_autoptr(TuHttpResponse) first = NULL;
+  int in = inotify_init1 (IN_NONBLOCK | IN_CLOEXEC);
+  struct inotify_event event;
+
+  tu_write_file_str (d->root, "t.txt", "trusted\n");
+  path = tu_daemon_path (d, "t.txt");
+  /* Loaded, then proved by a stat() and watched, then trusted. */
+  for (int i = 0; i < 3; i++)
+    {
+      g_clear_pointer (&first, tu_http_response_free);
+      first = exchange (fd, GET ("/t.txt"), FALSE);
+      g_assert_cmpuint (first->status, ==, 200);
+    }
+  g_assert_cmpint (in, >=, 0);
+  g_assert_cmpint (inotify_add_watch (in, path, IN_OPEN), >=, 0);
+
+  for (int i = 0; i < 2; i++)
+    {
+      g_autoptr(TuHttpResponse) head = exchange (fd, "HEAD /t.txt HTTP/1.1\r\nHost: x\r\n\r\n", TRUE);
+
+      g_assert_cmpuint (head->status, ==, 200);
+    }
+  conditional = g_strdup_printf ("GET /t.txt HTTP/1.1\r\nHost: x\r\nIf-None-Match: %s\r\n\r\n",
+                                 tu_http_field (first, "etag"));
+  {
+    g_autoptr(TuHttpResponse) r = exchange (fd, conditional, FALSE);
+
+    g_assert_cmpuint (r->status, ==, 304);
+  }
+  g_assert_cmpint (read (in, &event, sizeof event), ==, -1);
+
+  close (in);
   close (fd);
   tu_daemon_stop (d);
 }
@@ -888,6 +935,7 @@ main (int argc, char **argv)
   g_test_add_func ("/http/dialects", test_dialects);
   g_test_add_func ("/http/no-http", test_no_http);
   g_test_add_func ("/http/head", test_head);
+  g_test_add_func ("/http/head-trusted-no-open", test_head_trusted_no_open);
   g_test_add_func ("/http/conditions", test_conditions);
   g_test_add_data_func ("/http/ranges/cached", "64M", test_ranges);
   g_test_add_data_func ("/http/ranges/streamed", "0", test_ranges);

@@ -4,19 +4,11 @@
 
 G_BEGIN_DECLS
 
-/* Accepts connections on listening sockets in the main context, and
- * backs off (and says so, once) while accept() fails for reasons of its
- * own instead of retrying at once for ever. */
-typedef struct _FcAcceptor FcAcceptor;
-
-/* Called in the main context with each new connection's descriptor
- * (transfer full: the callee closes it), non-blocking and close-on-exec.
- * A plain descriptor, not a GSocketConnection: wrapping each costs six
- * system calls (GSocket probes type, family, peer, keep-alive and sets
- * O_NONBLOCK) and two objects, in a thread every connection passes
- * through, for a socket no one uses through GIO. */
-typedef void (*FcAcceptFunc) (int      fd,
-                              gpointer user_data);
+/* A listening socket, accepted on by every worker thread (each watches
+ * it in its own waiter: src/workers.c), which backs off (and says so,
+ * once for all of them) while accept() fails for reasons of its own
+ * instead of retrying at once for ever. */
+typedef struct _FcListener FcListener;
 
 /* A persistent accept() error is tried again after this long, doubling
  * while it lasts up to FC_ACCEPT_BACKOFF_MAX_MS: the figures nginx uses
@@ -25,10 +17,20 @@ typedef void (*FcAcceptFunc) (int      fd,
 #define FC_ACCEPT_BACKOFF_MIN_MS 100
 #define FC_ACCEPT_BACKOFF_MAX_MS 1000
 
-FcAcceptor *fc_acceptor_new    (FcAcceptFunc  func,
-                                gpointer      user_data);
-void        fc_acceptor_add    (FcAcceptor   *acceptor,
-                                GSocket      *socket);
-void        fc_acceptor_free   (FcAcceptor   *acceptor);
+typedef enum {
+  FC_ACCEPT_TAKEN,              /* a new connection */
+  FC_ACCEPT_EMPTY,              /* none waiting */
+  FC_ACCEPT_FAILED,             /* stop accepting on it for the back-off */
+} FcAcceptResult;
+
+FcListener    *fc_listener_new    (GSocket     *socket);
+FcListener    *fc_listener_ref    (FcListener  *listener);
+void           fc_listener_unref  (FcListener  *listener);
+int            fc_listener_get_fd (FcListener  *listener);
+FcAcceptResult fc_listener_accept (FcListener  *listener,
+                                   guint       *backoff_ms,
+                                   int         *fd);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FcListener, fc_listener_unref)
 
 G_END_DECLS

@@ -38,6 +38,8 @@ typedef struct {
   atomic_uint_fast64_t errors;
   atomic_uint_fast64_t bytes_sent;
   atomic_uint clients;          /* connections open now */
+  atomic_uint max_clients;      /* connections open at once at most; beyond, refused */
+  atomic_uint_fast64_t clients_total;   /* connections admitted ever */
   atomic_size_t listing_bytes;  /* LIST replies held by connections */
 } FcServeContext;
 

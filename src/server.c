@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,7 +15,6 @@
 #include <glib/gstdio.h>
 #include <glib-unix.h>
 
-#include "acceptor.h"
 #include "abandon.h"
 #include "errors.h"
 #include "http-date.h"
@@ -32,19 +32,24 @@
 #define LINGER_USEC (2 * G_USEC_PER_SEC)
 #define LINGER_REFUSED_MAX 64
 
-/* The front door: listens, counts clients against the limit, answers
- * ERR 503 beyond it, and hands every other connection to a worker. */
+/* The front door: listens (the workers accept), and answers ERR 503 to
+ * the connections they took beyond the limit. */
 struct _FcServer {
   FcServeContext context;         /* shared with the workers */
   char *root;                     /* (owned): absolute, links resolved */
   char *host;                     /* (owned) */
   guint16 port;
   guint n_listen_fds;
-  guint max_clients;              /* main thread only */
   guint n_threads;
   GSocketListener *listener;      /* (owned) (nullable): binds, and owns the sockets */
-  FcAcceptor *acceptor;           /* (owned) (nullable) */
   FcWorkers *workers;             /* (owned) (nullable) */
+  /* Connections the workers took beyond the limit, on their way to this
+   * thread, which refuses them (server_refuse()). */
+  GMutex refusing_lock;
+  GArray *refusing;               /* (element-type int) (owned): guarded by refusing_lock */
+  GArray *refusing_taken;         /* (element-type int) (owned): main thread; swapped with refusing */
+  int refusing_fd;                /* (owned): eventfd, written when refusing was empty */
+  guint refusing_watch;
   gint64 started;                 /* monotonic µs */
   GQueue draining;                /* (element-type Refused) (owned): main thread only */
   FcServerDrained drained;        /* (nullable): told once a stop has drained */
@@ -52,7 +57,6 @@ struct _FcServer {
   gboolean workers_drained;
 
   atomic_uint_fast64_t refused;
-  atomic_uint_fast64_t clients_total;
   /* (element-type RetiredMime) (owned): tables a reload replaced, kept
    * while a worker may still be reading one; main thread only. */
   GQueue retired_mime;
@@ -188,7 +192,8 @@ server_refuse (FcServer *server,
   Refused *refused;
 
   atomic_fetch_add (&server->refused, 1);
-  FC_REQUEST_DEBUG (&server->context, "refusing a connection: %u clients already", server->max_clients);
+  FC_REQUEST_DEBUG (&server->context, "refusing a connection: %u clients already",
+                    atomic_load (&server->context.max_clients));
 
   if (send (fd, reply, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t) len ||
       shutdown (fd, SHUT_WR) != 0 || server->draining.length >= LINGER_REFUSED_MAX)
@@ -206,26 +211,59 @@ server_refuse (FcServer *server,
   g_queue_push_tail_link (&server->draining, &refused->link);
 }
 
-/* Runs in the main thread: a connection beyond the limit is answered
- * here, every other one is handed straight to a worker: a pool thread
- * that only passed the connection on would cost one more context switch
- * per connection. Only this thread admits clients, so the count can only
- * have fallen since it was read. */
+/* In a worker thread: @fd, beyond the limit, goes to the main thread,
+ * which refuses it (a refusal needs no worker, and lingers in the main
+ * loop). The eventfd is written only when the queue was empty. */
 static void
-on_incoming (int      fd,
-             gpointer user_data)
+on_refuse (int      fd,
+           gpointer user_data)
 {
+  static const guint64 one = 1;
   FcServer *server = user_data;
+  gboolean was_empty;
 
-  if (atomic_load (&server->context.clients) >= server->max_clients)
-    {
-      server_refuse (server, fd);
-      return;
-    }
+  g_mutex_lock (&server->refusing_lock);
+  was_empty = server->refusing->len == 0;
+  g_array_append_val (server->refusing, fd);
+  g_mutex_unlock (&server->refusing_lock);
+  if (was_empty && write (server->refusing_fd, &one, sizeof one) != sizeof one)
+    g_warning (_("Cannot wake the main thread: %s"), g_strerror (errno));
+}
 
-  atomic_fetch_add (&server->context.clients, 1);
-  atomic_fetch_add (&server->clients_total, 1);
-  fc_workers_adopt (server->workers, fd);
+/* Takes what on_refuse() queued; runs each through @func. */
+static void
+server_take_refusing (FcServer *server,
+                      void    (*func) (FcServer *server, int fd))
+{
+  GArray *taken;
+  guint64 count;
+
+  if (read (server->refusing_fd, &count, sizeof count) < 0 && errno != EAGAIN)
+    g_warning (_("Cannot read an event descriptor: %s"), g_strerror (errno));
+  g_mutex_lock (&server->refusing_lock);
+  taken = server->refusing;
+  server->refusing = server->refusing_taken;
+  g_mutex_unlock (&server->refusing_lock);
+  server->refusing_taken = taken;
+  for (guint i = 0; i < taken->len; i++)
+    func (server, g_array_index (taken, int, i));
+  g_array_set_size (taken, 0);
+}
+
+static gboolean
+on_refusing (int          fd,
+             GIOCondition condition,
+             gpointer     user_data)
+{
+  server_take_refusing (user_data, server_refuse);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+refusing_close (FcServer *server G_GNUC_UNUSED,
+                int       fd)
+{
+  close (fd);
 }
 
 /* One worker per processor the daemon may run on: a second thread on a
@@ -263,6 +301,10 @@ fc_server_new (const FcServerConfig  *config,
   g_autofree char *root = realpath (config->root, NULL);
 
   server->context.root_fd = -1;
+  g_mutex_init (&server->refusing_lock);
+  server->refusing = g_array_new (FALSE, FALSE, sizeof (int));
+  server->refusing_taken = g_array_new (FALSE, FALSE, sizeof (int));
+  server->refusing_fd = -1;
 
   /* A root this user cannot search would start and then refuse every
    * GET: better said once, at start. The type is checked first: of a
@@ -290,7 +332,7 @@ fc_server_new (const FcServerConfig  *config,
   server->host = g_strdup (config->host);
   server->port = config->port;
   server->n_listen_fds = config->n_listen_fds;
-  server->max_clients = config->max_clients;
+  server->context.max_clients = config->max_clients;
   server->n_threads = config->threads > 0 ? config->threads : default_threads ();
   fc_server_set_timeouts (server, config->request_timeout, config->idle_timeout, config->send_timeout);
   server->context.cache = cache;
@@ -369,12 +411,16 @@ server_adopt_listen_fds (FcServer  *server,
         server->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address));
       if (!g_socket_listener_add_socket (listener, socket, NULL, error))
         return FALSE;
-      fc_acceptor_add (server->acceptor, socket);
+      fc_workers_listen (server->workers, socket);
     }
   return TRUE;
 }
 
-/* Each socket the listener binds is accepted on once it listens. */
+/* Each socket the listener binds is accepted on once it listens. The
+ * workers accept, not this thread: a connection handed from here to a
+ * worker cost an eventfd, a wake-up and a context switch (14 µs of 42
+ * per one-request connection, bench/compare http-newconn); the main
+ * thread keeps the bus, signals and refusals. */
 static void
 on_listener_event (GSocketListener      *listener,
                    GSocketListenerEvent  event,
@@ -384,7 +430,7 @@ on_listener_event (GSocketListener      *listener,
   FcServer *server = user_data;
 
   if (event == G_SOCKET_LISTENER_LISTENED)
-    fc_acceptor_add (server->acceptor, socket);
+    fc_workers_listen (server->workers, socket);
 }
 
 /**
@@ -408,19 +454,28 @@ fc_server_start (FcServer  *server,
     return FALSE;
   /* Sending is bound by a processor too (copies to the socket): one
    * bulk sender each. */
-  server->workers = fc_workers_new (&server->context, server->n_threads, default_threads (), error);
+  server->refusing_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (server->refusing_fd < 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   _("Cannot create an event descriptor: %s"), g_strerror (saved_errno));
+      return FALSE;
+    }
+  server->refusing_watch = g_unix_fd_add (server->refusing_fd, G_IO_IN, on_refusing, server);
+  server->workers = fc_workers_new (&server->context, server->n_threads, default_threads (),
+                                    on_refuse, server, error);
   if (server->workers == NULL)
     return FALSE;
 
   server->listener = g_socket_listener_new ();
-  server->acceptor = fc_acceptor_new (on_incoming, server);
   /* GLIB-NOTES: the default backlog of 10 turns bursts of new
    * connections into SYN retries. */
   g_socket_listener_set_backlog (server->listener, 4096);
   g_signal_connect (server->listener, "event", G_CALLBACK (on_listener_event), server);
 
-  /* Accepting starts with each socket: nothing is accepted before this
-   * returns to the main loop. */
+  /* Accepting starts with each socket, in the workers. */
   server->started = g_get_monotonic_time ();
   return server->n_listen_fds > 0 ? server_adopt_listen_fds (server, error)
                                   : server_listen (server, error);
@@ -431,7 +486,8 @@ fc_server_start (FcServer  *server,
 static void
 server_stop_accepting (FcServer *server)
 {
-  g_clear_pointer (&server->acceptor, fc_acceptor_free);
+  if (server->workers != NULL)
+    fc_workers_stop_accepting (server->workers);
   if (server->listener == NULL)
     return;
   g_socket_listener_close (server->listener);
@@ -488,6 +544,15 @@ fc_server_stop (FcServer *server)
   while (server->draining.head != NULL)
     refused_free (server->draining.head->data);
   g_clear_pointer (&server->workers, fc_workers_free);
+  /* Taken beyond the limit just before the stop: no worker is left to
+   * queue more. */
+  if (server->refusing_fd >= 0)
+    {
+      server_take_refusing (server, refusing_close);
+      g_clear_handle_id (&server->refusing_watch, g_source_remove);
+      close (server->refusing_fd);
+      server->refusing_fd = -1;
+    }
   if (server->context.jobs != NULL)
     fc_abandon_long_work ();
   g_clear_pointer (&server->context.jobs, fc_jobs_free);
@@ -505,6 +570,9 @@ fc_server_free (FcServer *server)
   g_queue_clear_full (&server->retired_mime, retired_mime_free);
   /* After the workers, whose connections log as they close. */
   g_clear_pointer (&server->context.access_log, fc_access_log_free);
+  g_array_unref (server->refusing);
+  g_array_unref (server->refusing_taken);
+  g_mutex_clear (&server->refusing_lock);
   g_free (server->root);
   g_free (server->host);
   g_free (server);
@@ -575,7 +643,7 @@ fc_server_get_stats (FcServer      *server,
   stats->errors = atomic_load (&server->context.errors);
   stats->refused = atomic_load (&server->refused);
   stats->bytes_sent = atomic_load (&server->context.bytes_sent);
-  stats->clients_total = atomic_load (&server->clients_total);
+  stats->clients_total = atomic_load (&server->context.clients_total);
   stats->uptime = (guint64) ((g_get_monotonic_time () - server->started) / G_USEC_PER_SEC);
 }
 
@@ -584,14 +652,14 @@ fc_server_get_stats (FcServer      *server,
  * @server: a server
  * @max_clients: most connections open at once
  *
- * Main thread, where connections are admitted. Connections beyond a
- * lowered limit stay open; new ones are refused until the count falls.
+ * Any thread. Connections beyond a lowered limit stay open; new ones are
+ * refused until the count falls.
  */
 void
 fc_server_set_max_clients (FcServer *server,
                            guint     max_clients)
 {
-  server->max_clients = max_clients;
+  atomic_store (&server->context.max_clients, max_clients);
 }
 
 /**

@@ -174,6 +174,58 @@ fc_waiter_enter (FcWaiter  *waiter,
 }
 
 /**
+ * fc_waiter_enter_shared:
+ * @waiter: a waiter
+ * @waited: (transfer none): a descriptor that other waiters may watch
+ *   too (a listening socket), its fd set; it must stay valid until it
+ *   leaves with fc_waiter_leave_shared() or the waiter is freed
+ * @error: a #GIOError when the kernel refuses the descriptor
+ *
+ * Watches @waited for input, level-triggered and with EPOLLEXCLUSIVE:
+ * of the waiters asleep on it, the kernel wakes one (or a few) per
+ * event, not all. It has no deadline, is not counted by
+ * fc_waiter_count() and is not told FC_WAIT_CLOSING. Any thread (the
+ * epoll set is the kernel's), as long as the owner's callback cannot see
+ * @waited freed meanwhile.
+ */
+gboolean
+fc_waiter_enter_shared (FcWaiter  *waiter,
+                        FcWaited  *waited,
+                        GError   **error)
+{
+  struct epoll_event event = {
+    .events = EPOLLIN | EPOLLEXCLUSIVE,
+    .data.ptr = waited,
+  };
+
+  waited->shared = TRUE;
+  if (epoll_ctl (waiter->epoll_fd, EPOLL_CTL_ADD, waited->fd, &event) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   _("Cannot watch a listening socket: %s"), g_strerror (saved_errno));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * fc_waiter_leave_shared:
+ * @waiter: the waiter @waited was entered in by fc_waiter_enter_shared()
+ * @waited: that descriptor, still open
+ *
+ * Stops watching @waited: no event for it is read from the kernel after
+ * this returns (one read before may still be told). Any thread.
+ */
+void
+fc_waiter_leave_shared (FcWaiter *waiter,
+                        FcWaited *waited)
+{
+  epoll_ctl (waiter->epoll_fd, EPOLL_CTL_DEL, waited->fd, NULL);
+}
+
+/**
  * fc_waiter_set_deadline:
  * @waiter: the waiter @waited is in
  * @waited: a connection in @waiter

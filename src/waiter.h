@@ -19,6 +19,7 @@ typedef struct {
   gint64 key;               /* private: its position in the heap */
   guint index;              /* private: 1 + heap slot; 0 when not entered */
   gboolean peer_closed;     /* the kernel has said the peer shut down its side */
+  gboolean shared;          /* watched by fc_waiter_enter_shared(): no deadline */
 } FcWaited;
 
 typedef enum {
@@ -40,6 +41,11 @@ FcWaiter *fc_waiter_new          (FcWaiterFunc   func,
 gboolean  fc_waiter_enter        (FcWaiter      *waiter,
                                   FcWaited      *waited,
                                   GError       **error);
+gboolean  fc_waiter_enter_shared (FcWaiter      *waiter,
+                                  FcWaited      *waited,
+                                  GError       **error);
+void      fc_waiter_leave_shared (FcWaiter      *waiter,
+                                  FcWaited      *waited);
 void      fc_waiter_set_deadline (FcWaiter      *waiter,
                                   FcWaited      *waited,
                                   gint64         deadline);

@@ -10,6 +10,7 @@
 #include <glib/gi18n.h>
 #include <glib-unix.h>
 
+#include "acceptor.h"
 #include "connection.h"
 #include "waiter.h"
 #include "workers.h"
@@ -35,10 +36,15 @@ typedef struct {
                                  * the mailbox is open; NULL once it closed: guarded by mailbox->lock */
 } Ticket;
 
-/* memcached's shape: the acceptor hands each connection to one worker
- * through a queue and an eventfd; from then on that worker alone serves
- * it, from its own epoll set, so a request in steady state costs no
- * context switch and no lock but the cache's.
+/* Each worker accepts for itself: every listening socket is in every
+ * worker's epoll set (EPOLLEXCLUSIVE, so a connection wakes one worker,
+ * not all), and the worker that takes a connection serves it from then
+ * on, from that same set, reading its request at once (it has usually
+ * arrived with the handshake's last ACK). A connection costs no thread
+ * hand-off, eventfd, wake-up or context switch on its way in (nginx's
+ * shape; an acceptor thread handing connections over, memcached's, cost
+ * 14 µs of 42 per one-request connection, bench/compare http-newconn),
+ * and a request in steady state no lock but the cache's.
  *
  * A bulk sender is the same loop, at the workers' priority: a worker
  * hands it a connection whose large reply is under way (FC_CONN_BULK,
@@ -49,6 +55,15 @@ typedef struct {
  * counts its connections away and does not end before they are back or
  * closed, so a drain or a retirement waits for them. */
 typedef struct _Worker Worker;
+
+/* A worker's watch on one listening socket. */
+typedef struct {
+  FcWaited waited;              /* first: the waiter's events point here; shared */
+  FcListener *listener;         /* (owned) */
+  guint backoff_ms;             /* 0 while accepting: fc_listener_accept() */
+  gint64 retry;                 /* monotonic µs: when a back-off ends */
+  gboolean watched;             /* in the worker's epoll set */
+} Listening;
 
 /* A connection on its way to a bulk sender, and the worker it goes back
  * to. */
@@ -79,10 +94,15 @@ struct _Worker {
   guint next_sender;            /* a worker's: where its next look for the least busy sender starts */
   atomic_uint carrying;         /* a sender's: connections handed to it, not yet gone */
 
+  gint64 listen_retry;          /* this thread's alone: the first back-off's end; G_MAXINT64: none */
+
   GMutex lock;
-  GArray *inbox;                /* (element-type int) (owned): descriptors, guarded by lock */
-  GArray *taking;               /* (element-type int) (owned): this thread's alone; swapped
-                                 * with inbox, so that taking allocates nothing */
+  /* The listening sockets: accept() and every change to their watch
+   * happen under lock while accepting, so that once the main thread has
+   * set it FALSE (and left the sets itself), no worker touches a socket
+   * it may close next. */
+  GPtrArray *listening;         /* (element-type Listening) (owned): guarded by lock */
+  gboolean accepting;           /* guarded by lock */
   GQueue moved;                 /* (owned): guarded by lock: a worker's connections back
                                  * from a sender (element-type FcConn); a sender's,
                                  * handed to it (element-type Move) */
@@ -107,7 +127,10 @@ struct _FcWorkers {
   GPtrArray *senders;           /* (element-type Worker) (owned): the bulk senders, fixed at
                                  * start; read by every worker */
   guint started;                /* workers ever started, to name them */
-  guint next;                   /* round-robin over active */
+  GPtrArray *listeners;         /* (element-type FcListener) (owned): each new worker watches these */
+  gboolean accepting;           /* FALSE from fc_workers_stop_accepting() on */
+  FcWorkersRefuse refuse;
+  gpointer refuse_data;
   int ended_fd;                 /* (owned): eventfd, written by each worker as it ends */
   guint ended_watch;            /* its source in the main context */
   gboolean draining;            /* a stop under way: no worker starts or retires */
@@ -493,56 +516,173 @@ worker_take_moved (Worker   *worker,
     }
 }
 
-/* Takes in the connections the acceptor queued, and those a worker or a
- * bulk sender handed over; returns FALSE once the worker is to stop. */
+/* Takes in the connections a worker or a bulk sender handed over, and
+ * the flights landed; returns FALSE once the worker is to stop. */
 static gboolean
 worker_take_inbox (Worker *worker)
 {
-  GArray *taken;
   GQueue moved = G_QUEUE_INIT;
   guint64 count;
   gboolean stopping;
-  gboolean draining;
 
   if (read (worker->wake.fd, &count, sizeof count) < 0 && errno != EAGAIN)
     g_warning (_("Cannot read a worker’s event descriptor: %s"), g_strerror (errno));
   worker_take_landed (worker);
 
   g_mutex_lock (&worker->lock);
-  taken = worker->inbox;
-  worker->inbox = worker->taking;
   moved = worker->moved;
   g_queue_init (&worker->moved);
   if (!worker->bulk)
     worker->away -= moved.length;
   stopping = worker->stopping;
-  draining = worker->draining;
+  worker->drain_seen = worker->draining;
   g_mutex_unlock (&worker->lock);
 
-  worker->drain_seen = draining;
-  worker->taking = taken;
   worker_take_moved (worker, &moved, stopping);
+  return !stopping;
+}
 
-  for (guint i = 0; i < taken->len; i++)
+/* Watches @listening again, unless accepting has stopped. Under lock. */
+static void
+worker_watch (Worker    *worker,
+              Listening *listening)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!worker->accepting || listening->watched)
+    return;
+  if (fc_waiter_enter_shared (worker->waiter, &listening->waited, &error))
+    listening->watched = TRUE;
+  else
+    g_warning ("%s", error->message);
+}
+
+/* Watches @listener from now on. Under lock; any thread. */
+static void
+worker_add_listener (Worker     *worker,
+                     FcListener *listener)
+{
+  Listening *listening = g_new0 (Listening, 1);
+
+  listening->waited.fd = fc_listener_get_fd (listener);
+  listening->waited.deadline = G_MAXINT64;
+  listening->listener = fc_listener_ref (listener);
+  g_ptr_array_add (worker->listening, listening);
+  worker_watch (worker, listening);
+}
+
+static void
+listening_free (gpointer data)
+{
+  Listening *listening = data;
+
+  fc_listener_unref (listening->listener);
+  g_free (listening);
+}
+
+/* No more accept() on any listening socket. Under lock; any thread. */
+static void
+worker_stop_accepting (Worker *worker)
+{
+  worker->accepting = FALSE;
+  for (guint i = 0; i < worker->listening->len; i++)
     {
-      FcConn *conn = fc_conn_new (worker->workers->context, g_array_index (taken, int, i));
-      g_autoptr(GError) error = NULL;
+      Listening *listening = g_ptr_array_index (worker->listening, i);
 
-      if (stopping || !fc_waiter_enter (worker->waiter, fc_conn_waited (conn), &error))
+      if (listening->watched)
+        fc_waiter_leave_shared (worker->waiter, &listening->waited);
+      listening->watched = FALSE;
+    }
+}
+
+/* The back-offs that have ended: their sockets are watched again. */
+static void
+worker_retry_listening (Worker *worker)
+{
+  gint64 now = g_get_monotonic_time ();
+  g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&worker->lock);
+
+  worker->listen_retry = G_MAXINT64;
+  for (guint i = 0; i < worker->listening->len; i++)
+    {
+      Listening *listening = g_ptr_array_index (worker->listening, i);
+
+      if (listening->watched || !worker->accepting)
+        continue;
+      if (listening->retry <= now)
+        worker_watch (worker, listening);
+      else
+        worker->listen_retry = MIN (worker->listen_retry, listening->retry);
+    }
+}
+
+/* A new connection, taken by this worker: beyond --max-clients it goes
+ * to the main thread to be refused, else it is served at once (the
+ * request is usually there already: read first, wait after). The count
+ * is raised before it is compared, so that workers accepting at once
+ * never admit one too many. */
+static void
+worker_admit (Worker *worker,
+              int     fd)
+{
+  FcServeContext *context = worker->workers->context;
+  FcConn *conn;
+  g_autoptr(GError) error = NULL;
+
+  if (atomic_fetch_add (&context->clients, 1) >= atomic_load (&context->max_clients))
+    {
+      atomic_fetch_sub (&context->clients, 1);
+      worker->workers->refuse (fd, worker->workers->refuse_data);
+      return;
+    }
+  atomic_fetch_add (&context->clients_total, 1);
+
+  conn = fc_conn_new (context, fd);
+  if (!fc_waiter_enter (worker->waiter, fc_conn_waited (conn), &error))
+    {
+      g_warning ("%s", error->message);
+      fc_conn_free (conn);
+      return;
+    }
+  worker_run_conn (worker, conn);
+}
+
+/* Connections taken per wake-up at most, so that a burst of them does
+ * not keep the worker from those it serves already. */
+#define ACCEPT_BATCH 16
+
+/* @listening is readable: takes what connections are waiting, and
+ * serves each. */
+static void
+worker_accept (Worker    *worker,
+               Listening *listening)
+{
+  int fds[ACCEPT_BATCH];
+  guint n = 0;
+
+  g_mutex_lock (&worker->lock);
+  while (worker->accepting && listening->watched && n < ACCEPT_BATCH)
+    {
+      FcAcceptResult result = fc_listener_accept (listening->listener, &listening->backoff_ms, &fds[n]);
+
+      if (result == FC_ACCEPT_TAKEN)
         {
-          if (error != NULL)
-            g_warning ("%s", error->message);
-          fc_conn_free (conn);
+          n++;
           continue;
         }
-      /* The request is usually there already: read first, wait after.
-       * Accepted before the stop, it is served what it sent by then. */
-      if (draining)
-        fc_conn_drain (conn);
-      worker_run_conn (worker, conn);
+      if (result == FC_ACCEPT_FAILED)
+        {
+          fc_waiter_leave_shared (worker->waiter, &listening->waited);
+          listening->watched = FALSE;
+          listening->retry = g_get_monotonic_time () + listening->backoff_ms * (gint64) 1000;
+          worker->listen_retry = MIN (worker->listen_retry, listening->retry);
+        }
+      break;
     }
-  g_array_set_size (taken, 0);
-  return !stopping;
+  g_mutex_unlock (&worker->lock);
+
+  for (guint i = 0; i < n; i++)
+    worker_admit (worker, fds[i]);
 }
 
 static void
@@ -557,6 +697,11 @@ on_wait_event (FcWaited    *waited,
     {
       if (event == FC_WAIT_READY && !worker_take_inbox (worker))
         fc_waiter_leave (worker->waiter, &worker->wake);
+      return;
+    }
+  if (waited->shared)
+    {
+      worker_accept (worker, (Listening *) waited);
       return;
     }
 
@@ -586,14 +731,14 @@ on_wait_event (FcWaited    *waited,
 }
 
 /* A retired worker ends once it serves nothing: no connection in its
- * waiter but the wake descriptor, none queued for it, none on a bulk
- * sender or on its way back. */
+ * waiter but the wake descriptor, none on a bulk sender or on its way
+ * back. */
 static gboolean
 worker_done_retiring (Worker *worker)
 {
   g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&worker->lock);
 
-  return worker->retiring && worker->inbox->len == 0 && worker->away == 0 &&
+  return worker->retiring && worker->away == 0 &&
          fc_waiter_count (worker->waiter) <= 1;
 }
 
@@ -617,7 +762,18 @@ worker_main (gpointer data)
    * end. */
   while (worker->wake.index != 0 && !worker_done_retiring (worker))
     {
-      fc_waiter_dispatch (worker->waiter, g_queue_is_empty (&worker->ready) ? -1 : 0);
+      int max_ms = g_queue_is_empty (&worker->ready) ? -1 : 0;
+
+      if (G_UNLIKELY (worker->listen_retry != G_MAXINT64))
+        {
+          gint64 left = worker->listen_retry - g_get_monotonic_time ();
+
+          if (left <= 0)
+            worker_retry_listening (worker);
+          else if (max_ms < 0)
+            max_ms = (int) MIN ((left + 999) / 1000, G_MAXINT);
+        }
+      fc_waiter_dispatch (worker->waiter, max_ms);
       if (worker->drain_seen && !worker->drained)
         worker_drain_conns (worker);
       worker_run_ready (worker);
@@ -665,13 +821,7 @@ worker_free (Worker *worker)
 {
   worker_join (worker);
   g_clear_pointer (&worker->waiter, fc_waiter_free);
-  for (guint i = 0; i < worker->inbox->len; i++)
-    {
-      close (g_array_index (worker->inbox, int, i));
-      atomic_fetch_sub (&worker->workers->context->clients, 1);
-    }
-  g_array_unref (worker->inbox);
-  g_array_unref (worker->taking);
+  g_ptr_array_unref (worker->listening);
   /* Handed over after its thread ended, in a stop that cuts. */
   while (!g_queue_is_empty (&worker->moved))
     {
@@ -713,8 +863,8 @@ worker_new (FcWorkers  *workers,
   worker->workers = workers;
   worker->bulk = bulk;
   g_mutex_init (&worker->lock);
-  worker->inbox = g_array_new (FALSE, FALSE, sizeof (int));
-  worker->taking = g_array_new (FALSE, FALSE, sizeof (int));
+  worker->listening = g_ptr_array_new_with_free_func (listening_free);
+  worker->listen_retry = G_MAXINT64;
   g_queue_init (&worker->moved);
   fc_conn_scratch_init (&worker->scratch);
   worker->scratch.bulk_sender = bulk;
@@ -737,6 +887,10 @@ worker_new (FcWorkers  *workers,
   worker->waiter = fc_waiter_new (on_wait_event, worker, error);
   if (worker->waiter == NULL || !fc_waiter_enter (worker->waiter, &worker->wake, error))
     return NULL;
+  /* A bulk sender is handed its connections; a worker takes its own. */
+  worker->accepting = !bulk && workers->accepting;
+  for (guint i = 0; worker->accepting && i < workers->listeners->len; i++)
+    worker_add_listener (worker, g_ptr_array_index (workers->listeners, i));
 
   worker->thread = g_thread_try_new (name, worker_main, worker, error);
   if (worker->thread == NULL)
@@ -792,6 +946,9 @@ on_worker_ended (int          fd,
  * @n_senders: how many bulk senders, at least 1: threads at the workers'
  *   priority that send the rest of each reply larger than
  *   %FC_BULK_BODY_MIN; fixed for the workers' life
+ * @refuse: called in a worker thread with each connection accepted
+ *   beyond the context's max_clients
+ * @refuse_data: for @refuse
  * @error: a #GThreadError or #GIOError when a thread, an epoll set or an
  *   eventfd cannot be made: all are made here, at start, so that a limit
  *   on threads (RLIMIT_NPROC, a pids cgroup, TasksMax=) is a clear
@@ -800,10 +957,12 @@ on_worker_ended (int          fd,
  * Returns: (transfer full): running workers, or %NULL
  */
 FcWorkers *
-fc_workers_new (FcServeContext  *context,
-                guint            n_threads,
-                guint            n_senders,
-                GError         **error)
+fc_workers_new (FcServeContext   *context,
+                guint             n_threads,
+                guint             n_senders,
+                FcWorkersRefuse   refuse,
+                gpointer          refuse_data,
+                GError          **error)
 {
   g_autoptr(FcWorkers) workers = g_new0 (FcWorkers, 1);
 
@@ -811,6 +970,10 @@ fc_workers_new (FcServeContext  *context,
   g_return_val_if_fail (n_senders > 0, NULL);
 
   workers->context = context;
+  workers->refuse = refuse;
+  workers->refuse_data = refuse_data;
+  workers->accepting = TRUE;
+  workers->listeners = g_ptr_array_new_with_free_func ((GDestroyNotify) fc_listener_unref);
   workers->active = g_ptr_array_new_with_free_func ((GDestroyNotify) worker_free);
   workers->retired = g_ptr_array_new_with_free_func ((GDestroyNotify) worker_free);
   workers->senders = g_ptr_array_new_with_free_func ((GDestroyNotify) worker_free);
@@ -846,8 +1009,7 @@ fc_workers_new (FcServeContext  *context,
  *
  * Starts more workers, or retires the last ones: a retired worker takes
  * no new connection and ends with the last it serves, so no connection or
- * transfer is cut; it is joined once it has ended. Main thread (the
- * acceptor's).
+ * transfer is cut; it is joined once it has ended. Main thread.
  *
  * Returns: %FALSE when fewer threads than asked could be started; those
  *   that could serve
@@ -869,6 +1031,7 @@ fc_workers_set_threads (FcWorkers  *workers,
 
       g_mutex_lock (&worker->lock);
       worker->retiring = TRUE;
+      worker_stop_accepting (worker);
       g_mutex_unlock (&worker->lock);
       worker_wake (worker);
       g_ptr_array_add (workers->retired, worker);
@@ -882,7 +1045,6 @@ fc_workers_set_threads (FcWorkers  *workers,
         return FALSE;
       g_ptr_array_add (workers->active, worker);
     }
-  workers->next %= workers->active->len;
   return TRUE;
 }
 
@@ -899,31 +1061,57 @@ fc_workers_get_threads (FcWorkers *workers)
 }
 
 /**
- * fc_workers_adopt:
+ * fc_workers_listen:
  * @workers: running workers
- * @fd: (transfer full): an accepted connection's descriptor,
- *   non-blocking, already counted in the context's clients
+ * @socket: (transfer none): a listening, non-blocking socket; the caller
+ *   closes it, after fc_workers_stop_accepting()
  *
- * Hands @connection to the next worker, round-robin. Called from the
- * acceptor's thread only. The worker's eventfd is written only when its
- * queue was empty, so a burst of connections costs one wake-up.
+ * Every worker, and every one started later, accepts connections on
+ * @socket from now on (fc_listener_accept()): those beyond the context's
+ * max_clients go to the refuse function, every other one is served by
+ * the worker that took it. Main thread.
  */
 void
-fc_workers_adopt (FcWorkers *workers,
-                  int        fd)
+fc_workers_listen (FcWorkers *workers,
+                   GSocket   *socket)
 {
-  Worker *worker = g_ptr_array_index (workers->active, workers->next);
-  gboolean was_empty;
+  g_autoptr(FcListener) listener = fc_listener_new (socket);
 
-  workers->next = (workers->next + 1) % workers->active->len;
+  if (!workers->accepting)
+    return;
+  g_ptr_array_add (workers->listeners, fc_listener_ref (listener));
+  for (guint i = 0; i < workers->active->len; i++)
+    {
+      Worker *worker = g_ptr_array_index (workers->active, i);
+      g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&worker->lock);
 
-  g_mutex_lock (&worker->lock);
-  was_empty = worker->inbox->len == 0;
-  g_array_append_val (worker->inbox, fd);
-  g_mutex_unlock (&worker->lock);
+      worker_add_listener (worker, listener);
+    }
+}
 
-  if (was_empty)
-    worker_wake (worker);
+/**
+ * fc_workers_stop_accepting:
+ * @workers: workers
+ *
+ * No worker accepts on any listening socket once this returns: each
+ * has left their watch, and none is inside accept(), so the caller may
+ * close them. Connections already taken are served. Main thread.
+ */
+void
+fc_workers_stop_accepting (FcWorkers *workers)
+{
+  GPtrArray *all[] = { workers->active, workers->retired };
+
+  workers->accepting = FALSE;
+  g_ptr_array_set_size (workers->listeners, 0);
+  for (guint a = 0; a < G_N_ELEMENTS (all); a++)
+    for (guint i = 0; i < all[a]->len; i++)
+      {
+        Worker *worker = g_ptr_array_index (all[a], i);
+        g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&worker->lock);
+
+        worker_stop_accepting (worker);
+      }
 }
 
 /**
@@ -952,6 +1140,7 @@ fc_workers_free (FcWorkers *workers)
   g_ptr_array_unref (workers->active);
   g_ptr_array_unref (workers->retired);
   g_clear_pointer (&workers->senders, g_ptr_array_unref);
+  g_ptr_array_unref (workers->listeners);
   /* Only now: every worker writes it as it ends. */
   if (workers->ended_fd >= 0)
     close (workers->ended_fd);
@@ -966,8 +1155,8 @@ fc_workers_free (FcWorkers *workers)
  *
  * The daemon stops: every worker takes no new connection, lets each of
  * its connections answer what it has received and finish its reply
- * (fc_conn_drain()), and ends with the last. Call it once the acceptor
- * has stopped: no connection may be adopted after. Main thread; whatever
+ * (fc_conn_drain()), and ends with the last. Call it after
+ * fc_workers_stop_accepting(). Main thread; whatever
  * is left is cut by fc_workers_free().
  */
 void

@@ -14,16 +14,24 @@ typedef struct _FcWorkers FcWorkers;
 
 typedef void (*FcWorkersDrained) (gpointer user_data);
 
+/* Takes @fd (transfer full), a connection beyond the limit, in the
+ * worker thread that accepted it. */
+typedef void (*FcWorkersRefuse) (int      fd,
+                                 gpointer user_data);
+
 FcWorkers *fc_workers_new   (FcServeContext     *context,
                              guint               n_threads,
                              guint               n_senders,
+                             FcWorkersRefuse     refuse,
+                             gpointer            refuse_data,
                              GError            **error);
 gboolean   fc_workers_set_threads (FcWorkers    *workers,
                                    guint         n_threads,
                                    GError      **error);
 guint      fc_workers_get_threads (FcWorkers    *workers);
-void       fc_workers_adopt (FcWorkers          *workers,
-                             int                 fd);
+void       fc_workers_listen (FcWorkers         *workers,
+                              GSocket           *socket);
+void       fc_workers_stop_accepting (FcWorkers *workers);
 void       fc_workers_drain (FcWorkers          *workers,
                              FcWorkersDrained    drained,
                              gpointer            user_data);

@@ -12,9 +12,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define KiB 1024u
@@ -1546,6 +1549,78 @@ test_signal_right_after_start (void)
     tu_daemon_stop (tu_daemon_start (NULL));
 }
 
+/* In a child of the test (so that the daemon's stops are told to it, not
+ * to GLib's child watch, which would take one for an exit): stops the
+ * thread @tid alone, says 1 on @done (0 when ptrace is not allowed
+ * here), and lets it go on once @go is written or closed.
+ * Async-signal-safe calls only, as in any child of a threaded process. */
+static void G_GNUC_NORETURN
+hold_thread (pid_t tid,
+             int   done,
+             int   go)
+{
+  char byte = 1;
+  int status;
+
+  if (ptrace (PTRACE_SEIZE, tid, NULL, NULL) != 0 ||
+      ptrace (PTRACE_INTERRUPT, tid, NULL, NULL) != 0 ||
+      waitpid (tid, &status, __WALL) != tid)
+    byte = 0;
+  if (write (done, &byte, 1) != 1 || read (go, &byte, 1) < 0)
+    byte = 0;
+  ptrace (PTRACE_DETACH, tid, NULL, NULL);
+  _exit (0);
+}
+
+/* The workers accept, not the main thread: a new connection is served,
+ * over either dialect, while the main thread (whose thread id is the
+ * process's) is stopped. */
+static void
+test_accept_without_main_thread (void)
+{
+  TuDaemon *d = tu_daemon_start (NULL);
+  pid_t pid = (pid_t) atoi (g_subprocess_get_identifier (d->proc));
+  int done[2];
+  int go[2];
+  pid_t holder;
+  char held = 0;
+  int fd;
+
+  g_assert_cmpint (pipe (done), ==, 0);
+  g_assert_cmpint (pipe (go), ==, 0);
+  holder = fork ();
+  g_assert_cmpint (holder, >=, 0);
+  if (holder == 0)
+    {
+      close (go[1]);
+      hold_thread (pid, done[1], go[0]);
+    }
+  close (done[1]);
+  close (go[0]);
+  g_assert_cmpint (read (done[0], &held, 1), ==, 1);
+
+  if (held)
+    {
+      fd = tu_connect (d->port);
+      tu_assert_ping (fd);
+      close (fd);
+      fd = tu_connect (d->port);
+      tu_send_str (fd, "GET /missing HTTP/1.1\r\nHost: x\r\n\r\n");
+      {
+        g_autoptr(TuHttpResponse) r = tu_http_read_response (fd, FALSE);
+
+        g_assert_cmpint (r->status, ==, 404);
+      }
+      close (fd);
+    }
+  close (go[1]);
+  close (done[0]);
+  g_assert_cmpint (waitpid (holder, NULL, 0), ==, holder);
+  tu_daemon_stop (d);
+  if (!held)
+    g_test_skip ("ptrace is not allowed here");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1629,6 +1704,7 @@ main (int argc, char **argv)
   g_test_add_func ("/server/signal/sigint", test_signal_sigint);
   g_test_add_func ("/server/signal/with-open-connection", test_signal_with_open_connection);
   g_test_add_func ("/server/signal/right-after-start", test_signal_right_after_start);
+  g_test_add_func ("/server/accept/without-main-thread", test_accept_without_main_thread);
   g_test_add_func ("/server/listen/default-host", test_listen_default_host);
 
   return g_test_run ();

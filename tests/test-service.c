@@ -576,7 +576,10 @@ daemon_eventfds (TuDaemon *d)
 }
 
 /* A reload that lowers threads: the retired worker's thread and eventfd
- * go once its last connection ends, with no later reload (issue 13). */
+ * go once its last connection ends, with no later reload (issue 13).
+ * The workers accept for themselves, so which one holds which
+ * connection is the kernel's choice: the retired one may hold both, or
+ * none. */
 static void
 test_reload_threads_frees_retired (void)
 {
@@ -588,12 +591,12 @@ test_reload_threads_frees_retired (void)
   int first = tu_connect (s->d->port);
   int second = tu_connect (s->d->port);
 
-  /* One on each worker (round robin); the second worker is retired. */
   tu_assert_ping (first);
   tu_assert_ping (second);
   service_reload (s, "threads = 1\n");
+  tu_assert_ping (first);
   tu_assert_ping (second);
-  g_assert_cmpuint (daemon_eventfds (s->d), ==, eventfds);
+  close (first);
   close (second);
 
   deadline = g_get_monotonic_time () + TU_IO_TIMEOUT_S * G_USEC_PER_SEC;
@@ -602,6 +605,7 @@ test_reload_threads_frees_retired (void)
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
       g_usleep (50 * 1000);
     }
+  first = tu_connect (s->d->port);
   tu_assert_ping (first);
   close (first);
   g_free (service_stop (s, SIGTERM));

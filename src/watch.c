@@ -7,8 +7,8 @@
 #include <limits.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/inotify.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,10 +45,16 @@
  *   the old one say nothing of the new one). Each directory's watch is
  *   added by its path from the root, top down, after its parent's: a
  *   watch never broken has always been where its name leads;
- * - a lost event (the queue overflowed) breaks every mark.
+ * - a lost event (the queue overflowed) breaks every mark;
+ * - so does any change of the mount table (a bind mount over a file or
+ *   a directory of the tree, or its unmount, queues no inotify event):
+ *   /proc/self/mountinfo is pollable for that (proc(5)), but a poll
+ *   takes the news for everyone reading that descriptor, so each thread
+ *   polls a descriptor of its own, with the inotify queue, in one epoll
+ *   set of its own: one epoll_wait() a hit. A thread that cannot have
+ *   one trusts nothing.
  *
- * Not seen: a filesystem mounted over a directory of the tree (no
- * event), and changes on network or FUSE filesystems made by other
+ * Not seen: changes on network or FUSE filesystems made by other
  * machines; files there are never armed (see FcFileId.foreign). */
 
 #define DIR_EVENTS (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB | \
@@ -67,6 +73,7 @@ typedef struct {
 
 struct _FcWatch {
   gatomicrefcount refs;
+  guint serial;                 /* tells a thread's probe which watch it polls */
   int fd;                       /* (owned): the inotify instance */
   GMutex lock;                  /* guards states, and one drain at a time */
   GHashTable *states;           /* wd → State, for watches in place */
@@ -79,6 +86,78 @@ struct _FcWatchMark {
   guint n_states;
   State *states[];              /* (owned): the root first, the file last */
 };
+
+/* A thread's own way to hear of changes: the inotify queue and the mount
+ * table, in one epoll set. */
+typedef struct {
+  guint serial;                 /* the FcWatch polled */
+  int epoll_fd;                 /* (owned) */
+  int mounts_fd;                /* (owned): /proc/self/mountinfo */
+} Probe;
+
+enum { PROBE_QUEUE, PROBE_MOUNTS };
+
+static atomic_uint next_serial = 1;
+
+static void
+probe_free (gpointer data)
+{
+  Probe *probe = data;
+
+  if (probe->epoll_fd >= 0)
+    close (probe->epoll_fd);
+  if (probe->mounts_fd >= 0)
+    close (probe->mounts_fd);
+  g_free (probe);
+}
+
+static GPrivate thread_probe = G_PRIVATE_INIT (probe_free);
+
+static void drain (FcWatch *watch, gboolean mounts_changed);
+
+/* This thread's probe of @watch, made on its first use; NULL when one
+ * cannot be made (out of descriptors, no /proc). */
+static Probe *
+probe_get (FcWatch *watch)
+{
+  Probe *probe = g_private_get (&thread_probe);
+  struct epoll_event queue = { .events = EPOLLIN, .data.u32 = PROBE_QUEUE };
+  struct epoll_event mounts = { .events = EPOLLPRI, .data.u32 = PROBE_MOUNTS };
+
+  if (probe != NULL && probe->serial == watch->serial)
+    return probe->epoll_fd >= 0 ? probe : NULL;
+  probe = g_new (Probe, 1);
+  probe->serial = watch->serial;
+  probe->mounts_fd = open ("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+  probe->epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
+  if (probe->mounts_fd < 0 || probe->epoll_fd < 0 ||
+      epoll_ctl (probe->epoll_fd, EPOLL_CTL_ADD, watch->fd, &queue) != 0 ||
+      epoll_ctl (probe->epoll_fd, EPOLL_CTL_ADD, probe->mounts_fd, &mounts) != 0)
+    {
+      static gsize told = 0;
+      int errsv = errno;
+
+      if (probe->epoll_fd >= 0)
+        close (probe->epoll_fd);
+      probe->epoll_fd = -1;
+      if (g_once_init_enter (&told))
+        {
+          g_message (_("Cached hits are proved by a stat() each: cannot watch the mount table: %s"),
+                     g_strerror (errsv));
+          g_once_init_leave (&told, 1);
+        }
+    }
+  g_private_replace (&thread_probe, probe);
+  if (probe->epoll_fd < 0)
+    return NULL;
+  /* A change of the mount table made before this descriptor was opened
+   * is news to no poll of it: taken as one, in case no other thread has
+   * acted on it yet. */
+  g_mutex_lock (&watch->lock);
+  drain (watch, TRUE);
+  g_mutex_unlock (&watch->lock);
+  return probe;
+}
 
 /**
  * fc_watch_new:
@@ -107,6 +186,7 @@ fc_watch_new (GError **error)
   g_mutex_init (&watch->lock);
   watch->states = g_hash_table_new (NULL, NULL);
   atomic_init (&watch->generation, 1);
+  watch->serial = atomic_fetch_add (&next_serial, 1);
   return watch;
 }
 
@@ -141,12 +221,25 @@ fc_watch_unref (FcWatch *watch)
   g_free (watch);
 }
 
-/* Acts on every event queued, under the lock. The flag tells a hit that
- * finds the queue empty meanwhile that what was read is not acted on
- * yet; the generation moves only for an event about a watch in place
- * (not for the IN_IGNORED that removing one queues). */
+/* Acts on every event queued, and on a change of the mount table seen
+ * by this thread, under the lock. The flag tells a hit that finds the
+ * queue empty meanwhile that what was read is not acted on yet; the
+ * generation moves only for an event about a watch in place (not for
+ * the IN_IGNORED that removing one queues). */
 static void
-drain (FcWatch *watch)
+break_all (FcWatch *watch)
+{
+  GHashTableIter iter;
+  State *state;
+
+  g_hash_table_iter_init (&iter, watch->states);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &state))
+    atomic_store (&state->broken, TRUE);
+}
+
+static void
+drain (FcWatch  *watch,
+       gboolean  mounts_changed)
 {
   /* inotify(7): enough for at least one event of the longest name. */
   char buf[4096] __attribute__ ((aligned (__alignof__ (struct inotify_event))));
@@ -154,6 +247,11 @@ drain (FcWatch *watch)
   gssize len;
 
   atomic_store (&watch->draining, TRUE);
+  if (mounts_changed)
+    {
+      break_all (watch);
+      moved = TRUE;
+    }
   while ((len = read (watch->fd, buf, sizeof buf)) > 0)
     for (char *p = buf; p < buf + len; )
       {
@@ -163,11 +261,7 @@ drain (FcWatch *watch)
         p += sizeof *event + event->len;
         if (event->mask & IN_Q_OVERFLOW)
           {
-            GHashTableIter iter;
-
-            g_hash_table_iter_init (&iter, watch->states);
-            while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &state))
-              atomic_store (&state->broken, TRUE);
+            break_all (watch);
             moved = TRUE;
             continue;
           }
@@ -190,15 +284,31 @@ drain (FcWatch *watch)
 }
 
 /**
+ * fc_watch_thread_init:
+ * @watch: a watch
+ *
+ * Makes the calling thread's two descriptors for fc_watch_quiet() now
+ * (a worker, as it starts: what it holds is all made at start), rather
+ * than at its first hit. They are closed as the thread ends.
+ */
+void
+fc_watch_thread_init (FcWatch *watch)
+{
+  probe_get (watch);
+}
+
+/**
  * fc_watch_quiet:
  * @watch: a watch
  * @generation: (out): with %TRUE, the generation now
  *
- * The hot path's one system call (ioctl(FIONREAD), about 0.25 µs): no
- * change is known but those the generation has counted. A copy proved
- * by a stat() that followed a %TRUE here stays proved while the
- * generation is the same. With events queued it acts on them (another
- * thread's hit may be doing so) and answers %FALSE. Any thread.
+ * The hot path's one system call (epoll_wait() with no timeout, about
+ * 0.3 µs): no change is known but those the generation has counted. A
+ * copy proved by a stat() that followed a %TRUE here stays proved while
+ * the generation is the same. With events queued, or the mount table
+ * changed, it acts on them (another thread's hit may be acting on the
+ * queue) and answers %FALSE. Any thread; each keeps two descriptors for
+ * it until it ends.
  *
  * Returns: whether nothing is queued or being acted on
  */
@@ -206,15 +316,27 @@ gboolean
 fc_watch_quiet (FcWatch *watch,
                 guint   *generation)
 {
-  int queued = 0;
+  Probe *probe = probe_get (watch);
+  struct epoll_event events[2];
+  int n;
 
-  if (ioctl (watch->fd, FIONREAD, &queued) != 0 || queued > 0)
+  if (probe == NULL)
+    return FALSE;
+  n = epoll_wait (probe->epoll_fd, events, G_N_ELEMENTS (events), 0);
+  if (n != 0)
     {
-      if (g_mutex_trylock (&watch->lock))
-        {
-          drain (watch);
-          g_mutex_unlock (&watch->lock);
-        }
+      gboolean mounts_changed = FALSE;
+
+      for (int i = 0; i < n; i++)
+        mounts_changed |= events[i].data.u32 == PROBE_MOUNTS;
+      /* This thread alone has taken that news from its descriptor: it
+       * must be acted on before any copy is trusted again. */
+      if (mounts_changed)
+        g_mutex_lock (&watch->lock);
+      else if (n < 0 || !g_mutex_trylock (&watch->lock))
+        return FALSE;
+      drain (watch, mounts_changed);
+      g_mutex_unlock (&watch->lock);
       return FALSE;
     }
   if (atomic_load (&watch->draining))

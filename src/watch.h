@@ -13,6 +13,7 @@ typedef struct _FcWatchMark FcWatchMark;
 FcWatch     *fc_watch_new            (GError      **error);
 FcWatch     *fc_watch_ref            (FcWatch      *watch);
 void         fc_watch_unref          (FcWatch      *watch);
+void         fc_watch_thread_init    (FcWatch      *watch);
 gboolean     fc_watch_quiet          (FcWatch      *watch,
                                       guint        *generation);
 FcWatchMark *fc_watch_arm            (FcWatch      *watch,

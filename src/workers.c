@@ -95,6 +95,8 @@ struct _Worker {
   atomic_uint carrying;         /* a sender's: connections handed to it, not yet gone */
 
   gint64 listen_retry;          /* this thread's alone: the first back-off's end; G_MAXINT64: none */
+  atomic_bool held_back;        /* over its share of connections: not accepting for now
+                                 * (worker_balance()); set under lock */
 
   GMutex lock;
   /* The listening sockets: accept() and every change to their watch
@@ -123,6 +125,8 @@ struct _Worker {
 struct _FcWorkers {
   FcServeContext *context;      /* (unowned) */
   GPtrArray *active;            /* (element-type Worker) (owned) */
+  atomic_uint n_active;         /* active->len, for the workers' threads */
+  atomic_uint n_held_back;      /* workers not accepting for now, fewer than n_active */
   GPtrArray *retired;           /* (element-type Worker) (owned) */
   GPtrArray *senders;           /* (element-type Worker) (owned): the bulk senders, fixed at
                                  * start; read by every worker */
@@ -549,7 +553,7 @@ worker_watch (Worker    *worker,
 {
   g_autoptr(GError) error = NULL;
 
-  if (!worker->accepting || listening->watched)
+  if (!worker->accepting || atomic_load (&worker->held_back) || listening->watched)
     return;
   if (fc_waiter_enter_shared (worker->waiter, &listening->waited, &error))
     listening->watched = TRUE;
@@ -585,6 +589,8 @@ static void
 worker_stop_accepting (Worker *worker)
 {
   worker->accepting = FALSE;
+  if (atomic_exchange (&worker->held_back, FALSE))
+    atomic_fetch_sub (&worker->workers->n_held_back, 1);
   for (guint i = 0; i < worker->listening->len; i++)
     {
       Listening *listening = g_ptr_array_index (worker->listening, i);
@@ -593,6 +599,65 @@ worker_stop_accepting (Worker *worker)
         fc_waiter_leave_shared (worker->waiter, &listening->waited);
       listening->watched = FALSE;
     }
+}
+
+/* nginx's ngx_accept_disabled: a connection wakes whichever worker
+ * sleeps first on the listening sockets, so connections opened in a
+ * burst can gather on one worker while another idles. A worker serving
+ * well over its share of the connections open (over share + 8 + 1/8)
+ * leaves the listening sockets to the others until it is back under it,
+ * looking again every HOLD_BACK_MS meanwhile (its own connections may be
+ * idle). One worker at least always accepts. */
+#define HOLD_BACK_MS 100
+
+static void
+worker_balance (Worker *worker)
+{
+  FcWorkers *workers = worker->workers;
+  guint n_active = atomic_load_explicit (&workers->n_active, memory_order_relaxed);
+  guint share = atomic_load_explicit (&workers->context->clients, memory_order_relaxed) /
+                MAX (n_active, 1);
+  /* The wake descriptor is in the count too. */
+  gboolean over = n_active > 1 && fc_waiter_count (worker->waiter) > 1 + share + 8 + share / 8;
+  gint64 now;
+
+  if (over == atomic_load_explicit (&worker->held_back, memory_order_relaxed))
+    return;
+  if (over)
+    {
+      guint held = atomic_load (&workers->n_held_back);
+
+      do
+        if (held + 1 >= n_active)
+          return;
+      while (!atomic_compare_exchange_weak (&workers->n_held_back, &held, held + 1));
+    }
+  now = g_get_monotonic_time ();
+  g_mutex_lock (&worker->lock);
+  /* Retired or stopped meanwhile: it accepts nothing any more anyway. */
+  if (!worker->accepting)
+    {
+      if (over)
+        atomic_fetch_sub (&workers->n_held_back, 1);
+      g_mutex_unlock (&worker->lock);
+      return;
+    }
+  atomic_store (&worker->held_back, over);
+  if (!over)
+    atomic_fetch_sub (&workers->n_held_back, 1);
+  for (guint i = 0; i < worker->listening->len; i++)
+    {
+      Listening *listening = g_ptr_array_index (worker->listening, i);
+
+      if (over && listening->watched)
+        {
+          fc_waiter_leave_shared (worker->waiter, &listening->waited);
+          listening->watched = FALSE;
+        }
+      else if (!over && listening->retry <= now)
+        worker_watch (worker, listening);
+    }
+  g_mutex_unlock (&worker->lock);
 }
 
 /* The back-offs that have ended: their sockets are watched again. */
@@ -760,6 +825,8 @@ worker_main (gpointer data)
    * connections are drained between two dispatches, never from a
    * callback: others of the same batch would be told of after their
    * end. */
+  if (!worker->bulk && worker->workers->context->watch != NULL)
+    fc_watch_thread_init (worker->workers->context->watch);
   while (worker->wake.index != 0 && !worker_done_retiring (worker))
     {
       int max_ms = g_queue_is_empty (&worker->ready) ? -1 : 0;
@@ -773,6 +840,11 @@ worker_main (gpointer data)
           else if (max_ms < 0)
             max_ms = (int) MIN ((left + 999) / 1000, G_MAXINT);
         }
+      if (!worker->bulk)
+        worker_balance (worker);
+      if (atomic_load_explicit (&worker->held_back, memory_order_relaxed) &&
+          (max_ms < 0 || max_ms > HOLD_BACK_MS))
+        max_ms = HOLD_BACK_MS;
       fc_waiter_dispatch (worker->waiter, max_ms);
       if (worker->drain_seen && !worker->drained)
         worker_drain_conns (worker);
@@ -1036,6 +1108,7 @@ fc_workers_set_threads (FcWorkers  *workers,
       worker_wake (worker);
       g_ptr_array_add (workers->retired, worker);
     }
+  atomic_store (&workers->n_active, workers->active->len);
 
   while (workers->active->len < n_threads)
     {
@@ -1044,6 +1117,7 @@ fc_workers_set_threads (FcWorkers  *workers,
       if (worker == NULL)
         return FALSE;
       g_ptr_array_add (workers->active, worker);
+      atomic_store (&workers->n_active, workers->active->len);
     }
   return TRUE;
 }

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -1621,6 +1622,131 @@ test_accept_without_main_thread (void)
     g_test_skip ("ptrace is not allowed here");
 }
 
+/* The thread ids of the daemon @pid's workers, by their names. */
+static GArray *
+worker_tids (pid_t pid)
+{
+  g_autofree char *dir_path = g_strdup_printf ("/proc/%d/task", (int) pid);
+  g_autoptr(GDir) dir = g_dir_open (dir_path, 0, NULL);
+  GArray *tids = g_array_new (FALSE, FALSE, sizeof (pid_t));
+  const char *entry;
+
+  g_assert_nonnull (dir);
+  while ((entry = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *comm_path = g_strdup_printf ("%s/%s/comm", dir_path, entry);
+      g_autofree char *comm = NULL;
+
+      if (g_file_get_contents (comm_path, &comm, NULL, NULL) &&
+          g_str_has_prefix (comm, "fc-worker-"))
+        {
+          pid_t tid = (pid_t) atoi (entry);
+
+          g_array_append_val (tids, tid);
+        }
+    }
+  return tids;
+}
+
+/* How many of @fds answer a PING within @timeout_ms, all asked at once. */
+static guint
+count_answering (const int *fds, guint n, int timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  g_autofree gboolean *answered = g_new0 (gboolean, n);
+  guint count = 0;
+
+  for (guint i = 0; i < n; i++)
+    tu_send_str (fds[i], "PING\n");
+  while (count < n && g_get_monotonic_time () < deadline)
+    {
+      g_autofree struct pollfd *pfds = g_new0 (struct pollfd, n);
+
+      for (guint i = 0; i < n; i++)
+        {
+          pfds[i].fd = answered[i] ? -1 : fds[i];
+          pfds[i].events = POLLIN;
+        }
+      if (poll (pfds, n, 50) <= 0)
+        continue;
+      for (guint i = 0; i < n; i++)
+        if (pfds[i].revents & POLLIN)
+          {
+            g_autofree char *line = tu_read_line (fds[i]);
+
+            g_assert_cmpstr (line, ==, "OK PONG\n");
+            answered[i] = TRUE;
+            count++;
+          }
+    }
+  return count;
+}
+
+/* Connections opened one after another wake whichever worker sleeps
+ * first on the listening socket: a worker over its share of them stops
+ * accepting (worker_balance()), so each of two workers serves some.
+ * Seen by stopping each worker in turn: the connections that still
+ * answer are the other's. */
+static void
+test_accept_spread (void)
+{
+  enum { N = 40 };
+  TuDaemon *d = tu_daemon_start ("--threads", "2", NULL);
+  pid_t pid = (pid_t) atoi (g_subprocess_get_identifier (d->proc));
+  g_autoptr(GArray) tids = NULL;
+  gboolean held = TRUE;
+
+  for (guint w = 0; w < 2 && held; w++)
+    {
+      int fds[N];
+      int done[2];
+      int go[2];
+      pid_t holder;
+      char byte = 0;
+
+      for (guint i = 0; i < N; i++)
+        {
+          fds[i] = tu_connect (d->port);
+          tu_assert_ping (fds[i]);
+        }
+      /* Named by the threads themselves, so only once they have run. */
+      if (tids == NULL)
+        tids = worker_tids (pid);
+      g_assert_cmpuint (tids->len, ==, 2);
+      g_assert_cmpint (pipe (done), ==, 0);
+      g_assert_cmpint (pipe (go), ==, 0);
+      holder = fork ();
+      g_assert_cmpint (holder, >=, 0);
+      if (holder == 0)
+        {
+          close (go[1]);
+          hold_thread (g_array_index (tids, pid_t, w), done[1], go[0]);
+        }
+      close (done[1]);
+      close (go[0]);
+      g_assert_cmpint (read (done[0], &byte, 1), ==, 1);
+      held = byte != 0;
+      if (held)
+        {
+          guint others = count_answering (fds, N, 2000);
+
+          g_test_message ("worker %u held: %u of %u connections answered", w, others, N);
+          /* Over share + 8 + share / 8 (share = N / 2) a worker stops
+           * accepting: each serves at most 31 of 40. */
+          g_assert_cmpuint (others, >=, 8);
+          g_assert_cmpuint (others, <=, N - 8);
+        }
+      close (go[1]);
+      close (done[0]);
+      g_assert_cmpint (waitpid (holder, NULL, 0), ==, holder);
+      for (guint i = 0; i < N; i++)
+        close (fds[i]);
+    }
+  tu_daemon_stop (d);
+  if (!held)
+    g_test_skip ("ptrace is not allowed here");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1705,6 +1831,7 @@ main (int argc, char **argv)
   g_test_add_func ("/server/signal/with-open-connection", test_signal_with_open_connection);
   g_test_add_func ("/server/signal/right-after-start", test_signal_right_after_start);
   g_test_add_func ("/server/accept/without-main-thread", test_accept_without_main_thread);
+  g_test_add_func ("/server/accept/spread", test_accept_spread);
   g_test_add_func ("/server/listen/default-host", test_listen_default_host);
 
   return g_test_run ();

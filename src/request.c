@@ -61,7 +61,7 @@ fc_request_answer_error (FcServeContext *context,
 }
 
 /* A hit proved fresh without opening anything. Trusted with no system
- * call but one ioctl() while the copy's watches have seen no change since
+ * call but one epoll_wait() while the copy's watches have seen no change since
  * a stat() proved it (watch.c); otherwise proved by one fstatat() per
  * component beneath the root, against the identity the cached bytes were
  * read with, after arming the watches when they are missing or broken.

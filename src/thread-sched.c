@@ -74,3 +74,20 @@ fc_thread_sched_enter (FcThreadKind kind)
   if (syscall (SYS_sched_setattr, 0, &attr, 0U) != 0)
     g_debug ("Cannot set the time slice of a thread: %s", g_strerror (errno));
 }
+
+/**
+ * fc_thread_slice:
+ * @tid: a thread's id, or 0 for the calling thread
+ *
+ * Returns: the time slice the kernel gives thread @tid, in nanoseconds;
+ *   0 when it cannot be read, or the kernel says none (before Linux 6.6)
+ */
+guint64
+fc_thread_slice (int tid)
+{
+  SchedAttr attr = { 0 };
+
+  if (syscall (SYS_sched_getattr, tid, &attr, (unsigned int) sizeof attr, 0U) != 0)
+    return 0;
+  return attr.sched_runtime;
+}

@@ -19,6 +19,7 @@ typedef enum {
 #define FC_THREAD_WORKER_SLICE_NS (100 * 1000)
 #define FC_THREAD_BULK_SLICE_NS (20 * 1000 * 1000)
 
-void fc_thread_sched_enter (FcThreadKind kind);
+void    fc_thread_sched_enter (FcThreadKind kind);
+guint64 fc_thread_slice       (int          tid);
 
 G_END_DECLS

@@ -9,11 +9,9 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <stdint.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -152,29 +150,6 @@ thread_nice (TuDaemon *d,
   return atoi (fields[18]);
 }
 
-/* The kernel's struct sched_attr as first published, as
- * src/thread-sched.c has it. */
-typedef struct {
-  uint32_t size;
-  uint32_t sched_policy;
-  uint64_t sched_flags;
-  int32_t sched_nice;
-  uint32_t sched_priority;
-  uint64_t sched_runtime;
-  uint64_t sched_deadline;
-  uint64_t sched_period;
-} SchedAttr;
-
-/* The time slice of thread @tid (0: the calling thread), in nanoseconds. */
-static guint64
-thread_slice (pid_t tid)
-{
-  SchedAttr attr = { 0 };
-
-  g_assert_cmpint (syscall (SYS_sched_getattr, tid, &attr, (unsigned int) sizeof attr, 0U), ==, 0);
-  return attr.sched_runtime;
-}
-
 /* How many of the daemon's threads named @prefix... run at nice @nice
  * (and, when @slice is not 0, with that time slice); how many there are
  * in @n. */
@@ -192,7 +167,7 @@ count_threads (TuDaemon   *d,
     {
       pid_t tid = g_array_index (ids, pid_t, i);
 
-      if (thread_nice (d, tid) == nice && (slice == 0 || thread_slice (tid) == slice))
+      if (thread_nice (d, tid) == nice && (slice == 0 || fc_thread_slice (tid) == slice))
         matching++;
     }
   *n = ids->len;
@@ -247,7 +222,7 @@ static gpointer
 slice_kept (gpointer data G_GNUC_UNUSED)
 {
   fc_thread_sched_enter (FC_THREAD_WORKER);
-  return GINT_TO_POINTER (thread_slice (0) == FC_THREAD_WORKER_SLICE_NS);
+  return GINT_TO_POINTER (fc_thread_slice (0) == FC_THREAD_WORKER_SLICE_NS);
 }
 
 /* Workers ask for the shortest time slice, bulk senders for a long one

@@ -12,6 +12,7 @@
 
 #include "acceptor.h"
 #include "connection.h"
+#include "thread-sched.h"
 #include "waiter.h"
 #include "workers.h"
 
@@ -813,13 +814,14 @@ worker_main (gpointer data)
   Worker *worker = data;
 
   /* A sender stays at the workers' priority, not lowered as long work
-   * is: a worker woken by a request has slept and runs first anyway
-   * (bench/pressure: PING p99 alike at nice 0 and 10, round by round),
-   * while at nice 10 a large reply got a third of a processor shared
+   * is: at nice 10 a large reply got a third of a processor shared
    * with another process instead of a half (with group scheduling the
    * daemon's weight on a processor follows its threads' there) and
    * half its rate beside hashing and loading (bench/README.md,
-   * "bench/pressure"). */
+   * "bench/pressure"). Having slept is not enough for a woken worker
+   * to run before a sender that has been running (it waited up to
+   * 60 ms): the slices do that, without changing the shares. */
+  fc_thread_sched_enter (worker->bulk ? FC_THREAD_BULK : FC_THREAD_WORKER);
   /* The wake descriptor leaves the waiter when stopping is seen. While
    * connections are ready to run, the waiter is only polled. The
    * connections are drained between two dispatches, never from a

@@ -10,12 +10,14 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
 
 #include "testutil.h"
+#include "thread-sched.h"
 
 #define MiB (G_GUINT64_CONSTANT (1024) * 1024)
 /* Larger than FC_BULK_BODY_MIN (4 MiB), where the stall begins. */
@@ -109,66 +111,137 @@ processors (void)
   return g_get_num_processors ();
 }
 
-/* The daemon's threads named @prefix..., and how many of them run at
- * nice @nice. */
+/* The ids of the daemon's threads named @prefix... */
+static GArray *
+thread_ids (TuDaemon   *d,
+            const char *prefix)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/task", g_subprocess_get_identifier (d->proc));
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  GArray *ids = g_array_new (FALSE, FALSE, sizeof (pid_t));
+  const char *tid;
+
+  g_assert_nonnull (dir);
+  while ((tid = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *comm_path = g_build_filename (path, tid, "comm", NULL);
+      g_autofree char *comm = NULL;
+      pid_t id = (pid_t) atoi (tid);
+
+      if (g_file_get_contents (comm_path, &comm, NULL, NULL) && g_str_has_prefix (comm, prefix))
+        g_array_append_val (ids, id);
+    }
+  return ids;
+}
+
+/* The nice value of the daemon's thread @tid. */
+static int
+thread_nice (TuDaemon *d,
+             pid_t     tid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/task/%d/stat", g_subprocess_get_identifier (d->proc), (int) tid);
+  g_autofree char *stat = NULL;
+  g_auto(GStrv) fields = NULL;
+
+  /* Field 19 is the nice value; the name (field 2) has no space. */
+  g_assert_true (g_file_get_contents (path, &stat, NULL, NULL));
+  fields = g_strsplit (stat, " ", 0);
+  g_assert_cmpuint (g_strv_length (fields), >, 19);
+  return atoi (fields[18]);
+}
+
+/* How many of the daemon's threads named @prefix... run at nice @nice
+ * (and, when @slice is not 0, with that time slice); how many there are
+ * in @n. */
 static guint
 count_threads (TuDaemon   *d,
                const char *prefix,
                int         nice,
-               guint      *at_nice)
+               guint64     slice,
+               guint      *n)
 {
-  g_autofree char *path = g_strdup_printf ("/proc/%s/task", g_subprocess_get_identifier (d->proc));
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *tid;
-  guint n = 0;
+  g_autoptr(GArray) ids = thread_ids (d, prefix);
+  guint matching = 0;
 
-  g_assert_nonnull (dir);
-  *at_nice = 0;
-  while ((tid = g_dir_read_name (dir)) != NULL)
+  for (guint i = 0; i < ids->len; i++)
     {
-      g_autofree char *comm_path = g_build_filename (path, tid, "comm", NULL);
-      g_autofree char *stat_path = g_build_filename (path, tid, "stat", NULL);
-      g_autofree char *comm = NULL;
-      g_autofree char *stat = NULL;
-      g_auto(GStrv) fields = NULL;
+      pid_t tid = g_array_index (ids, pid_t, i);
 
-      if (!g_file_get_contents (comm_path, &comm, NULL, NULL) || !g_str_has_prefix (comm, prefix))
-        continue;
-      n++;
-      /* Field 19 is the nice value; the name (field 2) has no space. */
-      g_assert_true (g_file_get_contents (stat_path, &stat, NULL, NULL));
-      fields = g_strsplit (stat, " ", 0);
-      g_assert_cmpuint (g_strv_length (fields), >, 19);
-      if (atoi (fields[18]) == nice)
-        (*at_nice)++;
+      if (thread_nice (d, tid) == nice && (slice == 0 || fc_thread_slice (tid) == slice))
+        matching++;
     }
-  return n;
+  *n = ids->len;
+  return matching;
 }
 
-/* Fixed at start, whatever --threads says: one bulk sender per
- * processor; senders and workers at the daemon's own nice (0), the
- * senders not lowered as long work is. */
+/* Waits until the daemon has @senders bulk senders and @workers workers,
+ * each at the nice value it started with (this test's: `nice -n 19 meson
+ * test` runs it all at 19), with the time slice of their kind when @slices (each
+ * thread names itself, and asks for its slice, once it runs); asserts it
+ * once it is so or the time is up. */
 static void
-test_threads (void)
+assert_threads (TuDaemon *d,
+                guint     senders,
+                guint     workers,
+                gboolean  slices)
 {
-  TuDaemon *d = tu_daemon_start ("--threads", "3", NULL);
   gint64 deadline = g_get_monotonic_time () + TU_IO_TIMEOUT_S * G_USEC_PER_SEC;
-  guint senders, senders_at_0, workers, workers_at_0;
+  guint64 sender_slice = slices ? FC_THREAD_BULK_SLICE_NS : 0;
+  guint64 worker_slice = slices ? FC_THREAD_WORKER_SLICE_NS : 0;
+  int nice = getpriority (PRIO_PROCESS, 0);
+  guint n_senders, n_workers, senders_ok, workers_ok;
 
-  /* Each thread names itself once it runs. */
   for (;;)
     {
-      senders = count_threads (d, "fc-bulk-", 0, &senders_at_0);
-      workers = count_threads (d, "fc-worker-", 0, &workers_at_0);
-      if ((senders == processors () && senders_at_0 == senders && workers == 3 && workers_at_0 == 3) ||
+      senders_ok = count_threads (d, "fc-bulk-", nice, sender_slice, &n_senders);
+      workers_ok = count_threads (d, "fc-worker-", nice, worker_slice, &n_workers);
+      if ((n_senders == senders && senders_ok == senders && n_workers == workers && workers_ok == workers) ||
           g_get_monotonic_time () > deadline)
         break;
       g_usleep (10 * 1000);
     }
-  g_assert_cmpuint (senders, ==, processors ());
-  g_assert_cmpuint (senders_at_0, ==, processors ());
-  g_assert_cmpuint (workers, ==, 3);
-  g_assert_cmpuint (workers_at_0, ==, 3);
+  g_assert_cmpuint (n_senders, ==, senders);
+  g_assert_cmpuint (senders_ok, ==, senders);
+  g_assert_cmpuint (n_workers, ==, workers);
+  g_assert_cmpuint (workers_ok, ==, workers);
+}
+
+/* Fixed at start, whatever --threads says: one bulk sender per
+ * processor; senders and workers at the daemon's own nice, the senders
+ * not lowered as long work is. */
+static void
+test_threads (void)
+{
+  TuDaemon *d = tu_daemon_start ("--threads", "3", NULL);
+
+  assert_threads (d, processors (), 3, FALSE);
+  tu_daemon_stop (d);
+}
+
+static gpointer
+slice_kept (gpointer data G_GNUC_UNUSED)
+{
+  fc_thread_sched_enter (FC_THREAD_WORKER);
+  return GINT_TO_POINTER (fc_thread_slice (0) == FC_THREAD_WORKER_SLICE_NS);
+}
+
+/* Workers ask for the shortest time slice, bulk senders for a long one
+ * (src/thread-sched.c): a worker woken by a request goes before a
+ * sender, or any thread of the default slice, that is running. Only on
+ * a kernel that keeps a slice asked for (Linux 6.12 on), as a thread of
+ * this test finds out. */
+static void
+test_slices (void)
+{
+  TuDaemon *d;
+
+  if (!GPOINTER_TO_INT (g_thread_join (g_thread_new ("slice-probe", slice_kept, NULL))))
+    {
+      g_test_skip ("this kernel keeps no time slice a thread asks for (Linux 6.12 on)");
+      return;
+    }
+  d = tu_daemon_start ("--threads", "2", NULL);
+  assert_threads (d, processors (), 2, TRUE);
   tu_daemon_stop (d);
 }
 
@@ -340,6 +413,7 @@ main (int argc, char *argv[])
 {
   tu_init (&argc, &argv);
   g_test_add_func ("/bulk/threads", test_threads);
+  g_test_add_func ("/bulk/slices", test_slices);
   g_test_add_func ("/bulk/ping-while-held", test_ping_while_held);
   g_test_add_func ("/bulk/drain-while-held", test_drain_while_held);
   g_test_add_func ("/bulk/http-pipelined", test_http_pipelined);

@@ -128,6 +128,10 @@ struct _FcWorkers {
   GPtrArray *active;            /* (element-type Worker) (owned) */
   atomic_uint n_active;         /* active->len, for the workers' threads */
   atomic_uint n_held_back;      /* workers not accepting for now, fewer than n_active */
+  GMutex balance_lock;
+  GPtrArray *held_back;         /* (element-type Worker) (unowned): those workers, each
+                                 * there until it accepts again or stops; guarded by
+                                 * balance_lock */
   GPtrArray *retired;           /* (element-type Worker) (owned) */
   GPtrArray *senders;           /* (element-type Worker) (owned): the bulk senders, fixed at
                                  * start; read by every worker */
@@ -591,7 +595,12 @@ worker_stop_accepting (Worker *worker)
 {
   worker->accepting = FALSE;
   if (atomic_exchange (&worker->held_back, FALSE))
-    atomic_fetch_sub (&worker->workers->n_held_back, 1);
+    {
+      g_mutex_lock (&worker->workers->balance_lock);
+      g_ptr_array_remove_fast (worker->workers->held_back, worker);
+      atomic_fetch_sub (&worker->workers->n_held_back, 1);
+      g_mutex_unlock (&worker->workers->balance_lock);
+    }
   for (guint i = 0; i < worker->listening->len; i++)
     {
       Listening *listening = g_ptr_array_index (worker->listening, i);
@@ -606,11 +615,10 @@ worker_stop_accepting (Worker *worker)
  * sleeps first on the listening sockets, so connections opened in a
  * burst can gather on one worker while another idles. A worker serving
  * well over its share of the connections open (over share + 8 + 1/8)
- * leaves the listening sockets to the others until it is back under it,
- * looking again every HOLD_BACK_MS meanwhile (its own connections may be
- * idle). One worker at least always accepts. */
-#define HOLD_BACK_MS 100
-
+ * leaves the listening sockets to the others until it is back under it.
+ * One worker at least always accepts: one over its share that may not
+ * stop wakes those that did, to look at their share again (their own
+ * connections may all be idle). */
 static void
 worker_balance (Worker *worker)
 {
@@ -630,7 +638,13 @@ worker_balance (Worker *worker)
 
       do
         if (held + 1 >= n_active)
-          return;
+          {
+            g_mutex_lock (&workers->balance_lock);
+            for (guint i = 0; i < workers->held_back->len; i++)
+              worker_wake (g_ptr_array_index (workers->held_back, i));
+            g_mutex_unlock (&workers->balance_lock);
+            return;
+          }
       while (!atomic_compare_exchange_weak (&workers->n_held_back, &held, held + 1));
     }
   now = g_get_monotonic_time ();
@@ -644,8 +658,15 @@ worker_balance (Worker *worker)
       return;
     }
   atomic_store (&worker->held_back, over);
-  if (!over)
-    atomic_fetch_sub (&workers->n_held_back, 1);
+  g_mutex_lock (&workers->balance_lock);
+  if (over)
+    g_ptr_array_add (workers->held_back, worker);
+  else
+    {
+      g_ptr_array_remove_fast (workers->held_back, worker);
+      atomic_fetch_sub (&workers->n_held_back, 1);
+    }
+  g_mutex_unlock (&workers->balance_lock);
   for (guint i = 0; i < worker->listening->len; i++)
     {
       Listening *listening = g_ptr_array_index (worker->listening, i);
@@ -844,9 +865,6 @@ worker_main (gpointer data)
         }
       if (!worker->bulk)
         worker_balance (worker);
-      if (atomic_load_explicit (&worker->held_back, memory_order_relaxed) &&
-          (max_ms < 0 || max_ms > HOLD_BACK_MS))
-        max_ms = HOLD_BACK_MS;
       fc_waiter_dispatch (worker->waiter, max_ms);
       if (worker->drain_seen && !worker->drained)
         worker_drain_conns (worker);
@@ -1049,6 +1067,8 @@ fc_workers_new (FcServeContext   *context,
   workers->accepting = TRUE;
   workers->listeners = g_ptr_array_new_with_free_func ((GDestroyNotify) fc_listener_unref);
   workers->active = g_ptr_array_new_with_free_func ((GDestroyNotify) worker_free);
+  g_mutex_init (&workers->balance_lock);
+  workers->held_back = g_ptr_array_new ();
   workers->retired = g_ptr_array_new_with_free_func ((GDestroyNotify) worker_free);
   workers->senders = g_ptr_array_new_with_free_func ((GDestroyNotify) worker_free);
   workers->ended_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -1121,6 +1141,9 @@ fc_workers_set_threads (FcWorkers  *workers,
       g_ptr_array_add (workers->active, worker);
       atomic_store (&workers->n_active, workers->active->len);
     }
+  /* Each share changed: one held back may be the last left. */
+  for (guint i = 0; i < workers->active->len; i++)
+    worker_wake (g_ptr_array_index (workers->active, i));
   return TRUE;
 }
 
@@ -1217,6 +1240,8 @@ fc_workers_free (FcWorkers *workers)
   g_ptr_array_unref (workers->retired);
   g_clear_pointer (&workers->senders, g_ptr_array_unref);
   g_ptr_array_unref (workers->listeners);
+  g_ptr_array_unref (workers->held_back);
+  g_mutex_clear (&workers->balance_lock);
   /* Only now: every worker writes it as it ends. */
   if (workers->ended_fd >= 0)
     close (workers->ended_fd);

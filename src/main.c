@@ -168,35 +168,82 @@ load_settings (const Options  *options,
   return TRUE;
 }
 
-/* Raises the soft limit on open files to the hard one, and serves no more
- * clients than it then allows: a daemon that runs out of descriptors
- * stops accepting altogether. The default is lowered without a warning
- * (the "Serving" line says the figure): only a limit the admin @asked
- * for and cannot have is worth one. */
-static guint
-fit_clients_to_fd_limit (guint    max_clients,
-                         gboolean asked)
+/* Descriptors each thread holds for good: a worker its epoll set, its
+ * eventfd and its watch of changes (an epoll set and the mount table,
+ * watch.c); a bulk sender, one per processor, its epoll set and eventfd. */
+#define FD_PER_WORKER 4
+#define FD_PER_SENDER 2
+
+/* The limit on open files, its soft value raised to the hard one: a
+ * daemon that runs out of descriptors stops accepting altogether. */
+static rlim_t
+fd_limit (void)
 {
   struct rlimit limit;
-  rlim_t fit;
 
   if (getrlimit (RLIMIT_NOFILE, &limit) != 0)
-    return max_clients;
+    return RLIM_INFINITY;
   if (limit.rlim_cur < limit.rlim_max)
     {
       limit.rlim_cur = limit.rlim_max;
       if (setrlimit (RLIMIT_NOFILE, &limit) != 0)
         getrlimit (RLIMIT_NOFILE, &limit);
     }
+  return limit.rlim_cur;
+}
 
-  fit = limit.rlim_cur > FD_RESERVE + 2 ? (limit.rlim_cur - FD_RESERVE) / 2 : 1;
+/* What @threads worker threads (0: one per processor) and the bulk
+ * senders hold. */
+static rlim_t
+thread_fds (guint threads)
+{
+  guint processors = fc_server_processors ();
+
+  return (rlim_t) FD_PER_WORKER * (threads > 0 ? threads : processors) +
+         (rlim_t) FD_PER_SENDER * processors;
+}
+
+/* Threads take at most half the descriptors past the reserve, so that
+ * a reload raising `threads` cannot leave none for clients (nor for
+ * reading the configuration again). */
+static guint
+fit_threads_to_fd_limit (guint threads)
+{
+  rlim_t limit = fd_limit ();
+  guint processors = fc_server_processors ();
+  rlim_t room = limit > FD_RESERVE ? (limit - FD_RESERVE) / 2 : 0;
+  rlim_t most = room > thread_fds (1) ? (room - (rlim_t) FD_PER_SENDER * processors) / FD_PER_WORKER : 1;
+
+  if (thread_fds (threads) <= room)
+    return threads;
+  g_warning (_("threads %u needs more open files than the limit of %lu allows; serving with %lu threads"),
+             threads > 0 ? threads : processors, (unsigned long) limit, (unsigned long) most);
+  return (guint) most;
+}
+
+/* Serves no more clients than the limit on open files allows beside
+ * what @threads hold. The default is lowered without a warning (the
+ * "Serving" line says the figure): only a limit the admin @asked for and
+ * cannot have is worth one. */
+static guint
+fit_clients_to_fd_limit (guint    max_clients,
+                         gboolean asked,
+                         guint    threads)
+{
+  rlim_t limit = fd_limit ();
+  rlim_t reserve = FD_RESERVE + thread_fds (threads);
+  rlim_t fit;
+
+  if (limit == RLIM_INFINITY)
+    return max_clients;
+  fit = limit > reserve + 2 ? (limit - reserve) / 2 : 1;
   if (max_clients <= fit)
     return max_clients;
   if (!asked)
     return (guint) fit;
 
   g_warning (_("max-clients %u needs more open files than the limit of %lu allows; serving at most %lu clients"),
-             max_clients, (unsigned long) limit.rlim_cur, (unsigned long) fit);
+             max_clients, (unsigned long) limit, (unsigned long) fit);
   return (guint) fit;
 }
 
@@ -272,7 +319,9 @@ apply_setting (Run              *run,
       fc_cache_set_max_entry_size (run->cache, next->max_entry_size);
       break;
     case FC_SETTING_MAX_CLIENTS:
-      run->max_clients = fit_clients_to_fd_limit (next->max_clients, next->given & (1u << FC_SETTING_MAX_CLIENTS));
+      run->max_clients = fit_clients_to_fd_limit (next->max_clients,
+                                                  next->given & (1u << FC_SETTING_MAX_CLIENTS),
+                                                  fit_threads_to_fd_limit (next->threads));
       fc_server_set_max_clients (run->server, run->max_clients);
       break;
     case FC_SETTING_REQUEST_TIMEOUT:
@@ -285,9 +334,16 @@ apply_setting (Run              *run,
       {
         g_autoptr(GError) error = NULL;
 
-        if (!fc_server_set_threads (run->server, next->threads, &error))
+        guint threads = fit_threads_to_fd_limit (next->threads);
+
+        if (!fc_server_set_threads (run->server, threads, &error))
           g_warning (_("Serving with %u worker threads: %s"), fc_server_get_threads (run->server),
                      error->message);
+        /* More threads leave fewer descriptors to clients. */
+        run->max_clients = fit_clients_to_fd_limit (next->max_clients,
+                                                    next->given & (1u << FC_SETTING_MAX_CLIENTS),
+                                                    threads);
+        fc_server_set_max_clients (run->server, run->max_clients);
       }
       break;
     case FC_SETTING_VERBOSE:
@@ -530,6 +586,7 @@ main (int   argc,
   g_autoptr(FcMetrics) metrics = NULL;
   g_autoptr(GMainLoop) loop = NULL;
   FcServerConfig config;
+  guint threads;
   Run run = { NULL, EXIT_FAILURE };
 
   fc_i18n_init ();
@@ -573,13 +630,16 @@ main (int   argc,
   if (settings.verbose)
     g_log_set_debug_enabled (TRUE);
 
+  threads = fit_threads_to_fd_limit (settings.threads);
   config = (FcServerConfig) {
     .root = settings.root,
     .host = settings.host,
     .port = (guint16) settings.port,
     .n_listen_fds = run.n_listen_fds,
-    .max_clients = fit_clients_to_fd_limit (settings.max_clients, settings.given & (1u << FC_SETTING_MAX_CLIENTS)),
-    .threads = settings.threads,
+    .max_clients = fit_clients_to_fd_limit (settings.max_clients,
+                                            settings.given & (1u << FC_SETTING_MAX_CLIENTS),
+                                            threads),
+    .threads = threads,
     .request_timeout = settings.request_timeout,
     .idle_timeout = settings.idle_timeout,
     .send_timeout = settings.send_timeout,

@@ -273,8 +273,14 @@ refusing_close (FcServer *server G_GNUC_UNUSED,
  * waiting 3 ms on average for the other). The affinity mask is read
  * here: GLib 2.74's g_get_num_processors() counts every online processor
  * under `taskset -c 0` too. */
-static guint
-default_threads (void)
+/**
+ * fc_server_processors:
+ *
+ * Returns: how many processors the daemon may run on: the default number
+ *   of worker threads, and the number of bulk senders
+ */
+guint
+fc_server_processors (void)
 {
   cpu_set_t set;
 
@@ -333,7 +339,7 @@ fc_server_new (const FcServerConfig  *config,
   server->port = config->port;
   server->n_listen_fds = config->n_listen_fds;
   server->context.max_clients = config->max_clients;
-  server->n_threads = config->threads > 0 ? config->threads : default_threads ();
+  server->n_threads = config->threads > 0 ? config->threads : fc_server_processors ();
   fc_server_set_timeouts (server, config->request_timeout, config->idle_timeout, config->send_timeout);
   server->context.cache = cache;
   /* Each ready digest costs about 120 bytes: 2 MiB in all. */
@@ -449,7 +455,7 @@ fc_server_start (FcServer  *server,
 {
   /* Long work is mostly SHA-256, bound by a processor: one thread each,
    * and two at least so that one long hash does not hold up the next. */
-  server->context.jobs = fc_jobs_new (MAX (2, default_threads ()), error);
+  server->context.jobs = fc_jobs_new (MAX (2, fc_server_processors ()), error);
   if (server->context.jobs == NULL)
     return FALSE;
   /* Sending is bound by a processor too (copies to the socket): one
@@ -464,7 +470,7 @@ fc_server_start (FcServer  *server,
       return FALSE;
     }
   server->refusing_watch = g_unix_fd_add (server->refusing_fd, G_IO_IN, on_refusing, server);
-  server->workers = fc_workers_new (&server->context, server->n_threads, default_threads (),
+  server->workers = fc_workers_new (&server->context, server->n_threads, fc_server_processors (),
                                     on_refuse, server, error);
   if (server->workers == NULL)
     return FALSE;
@@ -622,7 +628,7 @@ fc_server_set_threads (FcServer  *server,
 {
   g_return_val_if_fail (server->workers != NULL, FALSE);
 
-  return fc_workers_set_threads (server->workers, n_threads > 0 ? n_threads : default_threads (),
+  return fc_workers_set_threads (server->workers, n_threads > 0 ? n_threads : fc_server_processors (),
                                  error);
 }
 

@@ -1747,6 +1747,55 @@ test_accept_spread (void)
     g_test_skip ("ptrace is not allowed here");
 }
 
+/* Under a low limit on open files, threads that would hold most of it
+ * are fewer, with a warning, and max-clients leaves them what they hold:
+ * each client admitted is served, the next refused with ERR 503, never
+ * left without a reply by an accept() out of descriptors. */
+static void
+test_fd_limit_threads (void)
+{
+  enum { LIMIT = 256 };
+  TuDaemon *d;
+  g_autofree char *warning = NULL;
+  g_autofree char *serving = NULL;
+  g_autoptr(GPtrArray) fds = g_ptr_array_new ();
+  guint clients = 0;
+  guint threads = 0;
+  const char *at;
+
+  tu_daemon_set_nofile (LIMIT);
+  d = tu_daemon_start_logged ("--threads", "100", NULL);
+  tu_daemon_set_nofile (0);
+
+  warning = tu_daemon_await_stderr (d, "threads 100 needs more open files");
+  serving = tu_daemon_await_stderr (d, "Serving");
+  at = strstr (serving, "at most ");
+  g_assert_nonnull (at);
+  g_assert_cmpint (sscanf (at, "at most %u clients, %u threads", &clients, &threads), ==, 2);
+  g_assert_cmpuint (threads, <, 100);
+  g_assert_cmpuint (clients, >=, 1);
+  /* The reserve (128), 4 per worker, 2 per bulk sender, 2 per client. */
+  g_assert_cmpuint (128 + 4 * threads + 2 * g_get_num_processors () + 2 * clients, <=, LIMIT);
+
+  for (guint i = 0; i < clients; i++)
+    {
+      int fd = tu_connect (d->port);
+
+      tu_assert_ping (fd);
+      g_ptr_array_add (fds, GINT_TO_POINTER (fd));
+    }
+  {
+    int fd = tu_connect (d->port);
+    g_autofree char *line = tu_read_line (fd);
+
+    tu_assert_err (line, "503");
+    close (fd);
+  }
+  for (guint i = 0; i < fds->len; i++)
+    close (GPOINTER_TO_INT (g_ptr_array_index (fds, i)));
+  tu_daemon_stop (d);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1791,6 +1840,7 @@ main (int argc, char **argv)
   tu_add ("/server/error/414/limit-per-line", NULL, test_line_limit_pipelined);
   tu_add ("/server/error/414/after-pipelined-request", NULL, test_line_too_long_after_request);
   g_test_add_func ("/server/error/503/max-clients", test_max_clients);
+  g_test_add_func ("/server/error/503/fd-limit-threads", test_fd_limit_threads);
 
   tu_add ("/server/get/pipelined-in-order", NULL, test_pipeline_in_order);
   tu_add ("/server/symlink/inside-root", NULL, test_symlink_inside);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
@@ -70,6 +71,30 @@ static void
 die_with_parent (gpointer user_data)
 {
   prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+/* The limit on open files of the next daemon started; 0: the test's. */
+static rlim_t daemon_nofile;
+
+void
+tu_daemon_set_nofile (rlim_t nofile)
+{
+  daemon_nofile = nofile;
+}
+
+/* In the child, before exec: async-signal-safe calls only. */
+static void
+daemon_child_setup (gpointer user_data)
+{
+  rlim_t nofile = (rlim_t) GPOINTER_TO_SIZE (user_data);
+
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  if (nofile != 0)
+    {
+      struct rlimit limit = { nofile, nofile };
+
+      setrlimit (RLIMIT_NOFILE, &limit);
+    }
 }
 
 GSubprocessLauncher *
@@ -283,7 +308,8 @@ daemon_spawn (const char *const *args, gboolean dbus, gboolean keep_stderr,
     g_subprocess_launcher_unsetenv (launcher, "G_MESSAGES_DEBUG");
   if (bus_address != NULL)
     g_subprocess_launcher_setenv (launcher, "DBUS_SESSION_BUS_ADDRESS", bus_address, TRUE);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  g_subprocess_launcher_set_child_setup (launcher, daemon_child_setup,
+                                         GSIZE_TO_POINTER ((gsize) daemon_nofile), NULL);
   d->proc = g_subprocess_launcher_spawnv (launcher,
                                           (const char *const *) argv->pdata,
                                           &error);

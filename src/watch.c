@@ -378,6 +378,16 @@ state_release (FcWatch *watch,
   g_free (state);
 }
 
+/* Why @name cannot be proved unchanged without a stat(): @errsv. */
+static void
+set_watch_error (GError     **error,
+                 const char  *name,
+                 int          errsv)
+{
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+               _("Cannot watch “%s” for changes: %s"), name, g_strerror (errsv));
+}
+
 /* Adds a watch on @path (a broken one in place is replaced: what it
  * broke for stays broken), or sets @error. Under the lock. */
 static State *
@@ -408,8 +418,7 @@ add (FcWatch     *watch,
     static gsize told = 0;
     int errsv = errno;
 
-    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
-                 _("Cannot watch “%s” for changes: %s"), name, g_strerror (errsv));
+    set_watch_error (error, name, errsv);
     /* The one cause an admin can act on; the hits it slows are many. */
     if (errsv == ENOSPC && g_once_init_enter (&told))
       {
@@ -419,6 +428,22 @@ add (FcWatch     *watch,
       }
   }
   return NULL;
+}
+
+/* Adds the next watch of @mark (see add()). Under the lock. */
+static gboolean
+mark_add (FcWatchMark  *mark,
+          const char   *path,
+          guint32       mask,
+          const char   *name,
+          GError      **error)
+{
+  State *state = add (mark->watch, path, mask, name, error);
+
+  if (state == NULL)
+    return FALSE;
+  mark->states[mark->n_states++] = state;
+  return TRUE;
 }
 
 /**
@@ -456,8 +481,7 @@ fc_watch_arm (FcWatch     *watch,
     n_dirs += *p == '/';
   if (strlen (name) + 64 >= PATH_MAX)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG,
-                   _("Cannot watch “%s” for changes: %s"), name, g_strerror (ENAMETOOLONG));
+      set_watch_error (error, name, ENAMETOOLONG);
       return NULL;
     }
   mark = g_malloc0 (sizeof *mark + (n_dirs + 1) * sizeof (State *));
@@ -472,41 +496,30 @@ fc_watch_arm (FcWatch     *watch,
 
       if (fd >= 0)
         close (fd);
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
-                   _("Cannot watch “%s” for changes: %s"), name, g_strerror (errsv));
+      set_watch_error (error, name, errsv);
       return NULL;
     }
 
   locker = g_mutex_locker_new (&watch->lock);
   base = g_snprintf (path, sizeof path, "/proc/self/fd/%d", root_fd);
   /* The root itself: its descriptor's magic link, followed. */
-  mark->states[mark->n_states] = add (watch, path, DIR_EVENTS | IN_ONLYDIR, name, error);
-  if (mark->states[mark->n_states] == NULL)
+  if (!mark_add (mark, path, DIR_EVENTS | IN_ONLYDIR, name, error))
     goto out;
-  mark->n_states++;
   for (const char *slash = strchr (name, '/'); slash != NULL; slash = strchr (slash + 1, '/'))
     {
       g_snprintf (path + base, sizeof path - base, "/%.*s", (int) (slash - name), name);
-      mark->states[mark->n_states] = add (watch, path,
-                                          DIR_EVENTS | IN_ONLYDIR | IN_DONT_FOLLOW, name, error);
-      if (mark->states[mark->n_states] == NULL)
+      if (!mark_add (mark, path, DIR_EVENTS | IN_ONLYDIR | IN_DONT_FOLLOW, name, error))
         goto out;
-      mark->n_states++;
     }
   g_snprintf (path, sizeof path, "/proc/self/fd/%d", fd);
-  mark->states[mark->n_states] = add (watch, path, FILE_EVENTS, name, error);
-  if (mark->states[mark->n_states] == NULL)
+  if (!mark_add (mark, path, FILE_EVENTS, name, error))
     goto out;
-  mark->n_states++;
   g_clear_pointer (&locker, g_mutex_locker_free);
 
   /* The watch is there: from here a writer's open queues IN_OPEN. */
   if (fcntl (fd, F_SETLEASE, F_RDLCK) != 0)
     {
-      int errsv = errno;
-
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
-                   _("Cannot watch “%s” for changes: %s"), name, g_strerror (errsv));
+      set_watch_error (error, name, errno);
       goto out;
     }
   fcntl (fd, F_SETLEASE, F_UNLCK);

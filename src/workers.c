@@ -566,6 +566,16 @@ worker_watch (Worker    *worker,
     g_warning ("%s", error->message);
 }
 
+/* Stops watching @listening, for now or for good. Under lock. */
+static void
+worker_unwatch (Worker    *worker,
+                Listening *listening)
+{
+  if (listening->watched)
+    fc_waiter_leave_shared (worker->waiter, &listening->waited);
+  listening->watched = FALSE;
+}
+
 /* Watches @listener from now on. Under lock; any thread. */
 static void
 worker_add_listener (Worker     *worker,
@@ -602,13 +612,7 @@ worker_stop_accepting (Worker *worker)
       g_mutex_unlock (&worker->workers->balance_lock);
     }
   for (guint i = 0; i < worker->listening->len; i++)
-    {
-      Listening *listening = g_ptr_array_index (worker->listening, i);
-
-      if (listening->watched)
-        fc_waiter_leave_shared (worker->waiter, &listening->waited);
-      listening->watched = FALSE;
-    }
+    worker_unwatch (worker, g_ptr_array_index (worker->listening, i));
 }
 
 /* nginx's ngx_accept_disabled: a connection wakes whichever worker
@@ -671,12 +675,9 @@ worker_balance (Worker *worker)
     {
       Listening *listening = g_ptr_array_index (worker->listening, i);
 
-      if (over && listening->watched)
-        {
-          fc_waiter_leave_shared (worker->waiter, &listening->waited);
-          listening->watched = FALSE;
-        }
-      else if (!over && listening->retry <= now)
+      if (over)
+        worker_unwatch (worker, listening);
+      else if (listening->retry <= now)
         worker_watch (worker, listening);
     }
   g_mutex_unlock (&worker->lock);
@@ -759,8 +760,7 @@ worker_accept (Worker    *worker,
         }
       if (result == FC_ACCEPT_FAILED)
         {
-          fc_waiter_leave_shared (worker->waiter, &listening->waited);
-          listening->watched = FALSE;
+          worker_unwatch (worker, listening);
           listening->retry = g_get_monotonic_time () + listening->backoff_ms * (gint64) 1000;
           worker->listen_retry = MIN (worker->listen_retry, listening->retry);
         }

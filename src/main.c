@@ -203,6 +203,24 @@ thread_fds (guint threads)
          (rlim_t) FD_PER_SENDER * processors;
 }
 
+/* Below what the reserve, one worker and one client hold, the daemon
+ * would serve nobody, or die in GLib on its first connection: it says so
+ * and does not start. */
+static gboolean
+check_fd_limit (GError **error)
+{
+  rlim_t limit = fd_limit ();
+  rlim_t least = FD_RESERVE + thread_fds (1) + 2;
+
+  if (limit >= least)
+    return TRUE;
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES,
+               _("The limit on open files (%lu) is below the %lu that one thread and one client need; "
+                 "raise it (ulimit -n, or LimitNOFILE= in the unit)"),
+               (unsigned long) limit, (unsigned long) least);
+  return FALSE;
+}
+
 /* Threads take at most half the descriptors past the reserve, so that
  * a reload raising `threads` cannot leave none for clients (nor for
  * reading the configuration again). */
@@ -216,7 +234,7 @@ fit_threads_to_fd_limit (guint threads)
 
   if (thread_fds (threads) <= room)
     return threads;
-  g_warning (_("threads %u needs more open files than the limit of %lu allows; serving with %lu threads"),
+  g_warning (_("threads %u needs more open files than the limit of %lu allows; threads lowered to %lu"),
              threads > 0 ? threads : processors, (unsigned long) limit, (unsigned long) most);
   return (guint) most;
 }
@@ -280,6 +298,9 @@ announce (gpointer user_data)
 {
   Run *run = user_data;
   const FcSettings *settings = run->settings;
+  guint n_threads = fc_server_get_threads (run->server);
+  g_autofree char *clients = NULL;
+  g_autofree char *threads = NULL;
 
   if (settings->port == 0 && run->n_listen_fds == 0)
     {
@@ -288,16 +309,19 @@ announce (gpointer user_data)
       fflush (stdout);
     }
 
+  /* Each count a sentence of its own, so that each takes its plural. */
+  clients = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "at most %u client", "at most %u clients",
+                                          run->max_clients), run->max_clients);
+  threads = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u thread", "%u threads", n_threads),
+                             n_threads);
   if (run->n_listen_fds > 0)
-    g_message (_("Serving “%s” on the sockets from systemd, port %u (cache %" PRIu64 " bytes, at most %u clients, %u threads)"),
+    g_message (_("Serving “%s” on the sockets from systemd, port %u (cache %" PRIu64 " bytes, %s, %s)"),
                fc_server_get_root (run->server),
-               fc_server_get_port (run->server), settings->cache_size,
-               run->max_clients, fc_server_get_threads (run->server));
+               fc_server_get_port (run->server), settings->cache_size, clients, threads);
   else
-    g_message (_("Serving “%s” on %s port %u (cache %" PRIu64 " bytes, at most %u clients, %u threads)"),
+    g_message (_("Serving “%s” on %s port %u (cache %" PRIu64 " bytes, %s, %s)"),
                fc_server_get_root (run->server), settings->host,
-               fc_server_get_port (run->server), settings->cache_size,
-               run->max_clients, fc_server_get_threads (run->server));
+               fc_server_get_port (run->server), settings->cache_size, clients, threads);
 }
 
 static void
@@ -621,6 +645,7 @@ main (int   argc,
     }
 
   if (!load_settings (&options, &settings, &error) ||
+      !check_fd_limit (&error) ||
       !fc_systemd_take_listen_fds (&run.n_listen_fds, &error))
     {
       g_printerr ("filecached: %s\n", error->message);

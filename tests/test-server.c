@@ -1796,6 +1796,23 @@ test_fd_limit_threads (void)
   tu_daemon_stop (d);
 }
 
+/* A limit on open files too low to serve one client is said at once, by
+ * its figure, and the daemon does not start: it used to start, then die
+ * in GLib (SIGTRAP) on its first connection. */
+static void
+test_fd_limit_too_low (void)
+{
+  const char *options[] = { "--port", "0", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *root = g_dir_make_tmp ("filecached-test-XXXXXX", &error);
+
+  g_assert_no_error (error);
+  tu_daemon_set_nofile (16);
+  assert_daemon_refuses (options, root, "limit on open files (16)");
+  tu_daemon_set_nofile (0);
+  tu_rm_rf (root);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1841,6 +1858,7 @@ main (int argc, char **argv)
   tu_add ("/server/error/414/after-pipelined-request", NULL, test_line_too_long_after_request);
   g_test_add_func ("/server/error/503/max-clients", test_max_clients);
   g_test_add_func ("/server/error/503/fd-limit-threads", test_fd_limit_threads);
+  g_test_add_func ("/server/error/fd-limit-too-low", test_fd_limit_too_low);
 
   tu_add ("/server/get/pipelined-in-order", NULL, test_pipeline_in_order);
   tu_add ("/server/symlink/inside-root", NULL, test_symlink_inside);

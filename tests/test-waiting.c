@@ -352,7 +352,7 @@ test_default_threads_follow_affinity (void)
       g_assert_nonnull (line);
       if (strstr (line, "Serving") == NULL)
         continue;
-      g_assert_nonnull (strstr (line, " 1 threads)"));
+      g_assert_nonnull (strstr (line, " 1 thread)"));
       break;
     }
   g_subprocess_send_signal (proc, SIGTERM);

@@ -194,7 +194,8 @@ tu_run (const char *const *argv, guint timeout_s,
 
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
                                         G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  g_subprocess_launcher_set_child_setup (launcher, daemon_child_setup,
+                                         GSIZE_TO_POINTER (daemon_nofile), NULL);
   tu_wait_written ();
   proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
   g_assert_no_error (error);

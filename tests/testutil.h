@@ -29,8 +29,9 @@ void tu_start_bus_watcher (void);
 TuDaemon *tu_daemon_start (const char *first_arg, ...);
 /* Same, with @args given as is: no `--host` is added. */
 TuDaemon *tu_daemon_start_argv (const char *const *args);
-/* The hard and soft limit on open files of the daemons started from now
- * on (set in the child, before exec); 0: the test's own. */
+/* The hard and soft limit on open files of the daemons started, and of
+ * the programs tu_run() runs, from now on (set in the child, before
+ * exec); 0: the test's own. */
 void tu_daemon_set_nofile (rlim_t nofile);
 /* Like tu_daemon_start(), with its stderr kept for
  * tu_daemon_read_stderr_line() and tu_daemon_finish(). */

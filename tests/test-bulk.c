@@ -245,6 +245,52 @@ test_slices (void)
   tu_daemon_stop (d);
 }
 
+/* A stalled daemon, "stall" of @seed in its root, connection a holding
+ * the body of `GET stall` with a PING pipelined behind it, c idle. */
+typedef struct {
+  TuDaemon *d;
+  guint8 *content; /* (owned) */
+  GByteArray *got; /* (owned): what a has read of the reply */
+  int a;
+  int c;
+} Held;
+
+static void
+held_start (Held *h, guint32 seed)
+{
+  h->d = start_stalling ();
+  h->content = tu_put_seeded (h->d, "stall", seed, STALL_SIZE);
+  h->got = g_byte_array_new ();
+  h->a = tu_connect (h->d->port);
+  h->c = tu_connect (h->d->port);
+
+  tu_assert_ping (h->c);
+  hold (h->d);
+  tu_send_str (h->a, "GET stall\nPING\n");
+  read_until_held (h->d, h->a, h->got);
+}
+
+/* Releases the body: it arrives whole on a, then the PING's answer. */
+static void
+held_release (Held *h)
+{
+  g_autofree char *pong = NULL;
+
+  release (h->d);
+  assert_rest_of_get (h->a, h->got, h->content, STALL_SIZE);
+  pong = tu_read_line (h->a);
+  g_assert_cmpstr (pong, ==, "OK PONG\n");
+}
+
+static void
+held_clear (Held *h)
+{
+  close (h->a);
+  close (h->c);
+  g_byte_array_unref (h->got);
+  g_free (h->content);
+}
+
 /* While the body of a large reply is held past 4 MiB, a PING on another
  * connection of the same (only) worker is answered: the body is no
  * longer that worker's to send. Once released, the body arrives whole
@@ -253,29 +299,15 @@ test_slices (void)
 static void
 test_ping_while_held (void)
 {
-  TuDaemon *d = start_stalling ();
-  g_autofree guint8 *content = tu_put_seeded (d, "stall", 3, STALL_SIZE);
-  g_autoptr(GByteArray) got = g_byte_array_new ();
-  g_autofree char *pong = NULL;
-  int a = tu_connect (d->port);
-  int c = tu_connect (d->port);
+  Held h;
 
-  tu_assert_ping (c);
-  hold (d);
-  tu_send_str (a, "GET stall\nPING\n");
-  read_until_held (d, a, got);
-
-  tu_assert_ping (c);
-
-  release (d);
-  assert_rest_of_get (a, got, content, STALL_SIZE);
-  pong = tu_read_line (a);
-  g_assert_cmpstr (pong, ==, "OK PONG\n");
-  tu_assert_ping (a);
-  tu_assert_get (a, "stall", content, STALL_SIZE);
-  close (a);
-  close (c);
-  tu_daemon_stop (d);
+  held_start (&h, 3);
+  tu_assert_ping (h.c);
+  held_release (&h);
+  tu_assert_ping (h.a);
+  tu_assert_get (h.a, "stall", h.content, STALL_SIZE);
+  held_clear (&h);
+  tu_daemon_stop (h.d);
 }
 
 /* SIGTERM while a large body is held: the worker closes its idle
@@ -285,29 +317,15 @@ test_ping_while_held (void)
 static void
 test_drain_while_held (void)
 {
-  TuDaemon *d = start_stalling ();
-  g_autofree guint8 *content = tu_put_seeded (d, "stall", 4, STALL_SIZE);
-  g_autoptr(GByteArray) got = g_byte_array_new ();
-  g_autofree char *pong = NULL;
-  int a = tu_connect (d->port);
-  int c = tu_connect (d->port);
+  Held h;
 
-  tu_assert_ping (c);
-  hold (d);
-  tu_send_str (a, "GET stall\nPING\n");
-  read_until_held (d, a, got);
-
-  g_subprocess_send_signal (d->proc, SIGTERM);
-  tu_expect_eof (c);
-
-  release (d);
-  assert_rest_of_get (a, got, content, STALL_SIZE);
-  pong = tu_read_line (a);
-  g_assert_cmpstr (pong, ==, "OK PONG\n");
-  tu_expect_eof (a);
-  close (a);
-  close (c);
-  g_assert_cmpint (tu_daemon_finish (d, 0, TU_IO_TIMEOUT_S, NULL), ==, 0);
+  held_start (&h, 4);
+  g_subprocess_send_signal (h.d->proc, SIGTERM);
+  tu_expect_eof (h.c);
+  held_release (&h);
+  tu_expect_eof (h.a);
+  held_clear (&h);
+  g_assert_cmpint (tu_daemon_finish (h.d, 0, TU_IO_TIMEOUT_S, NULL), ==, 0);
 }
 
 /* Reads an HTTP response head; returns its Content-Length. */

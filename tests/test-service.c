@@ -611,6 +611,38 @@ test_reload_threads_frees_retired (void)
   g_free (service_stop (s, SIGTERM));
 }
 
+/* The worker a reload leaves alone may be one that had stopped accepting
+ * because it held well over its share (workers.c, worker_balance()):
+ * 40 idle connections on the one worker, a second worker that takes the
+ * next ones, then back to one thread. The one left accepts again at
+ * once, though none of its connections stirs to wake it. */
+static void
+test_reload_threads_held_back (void)
+{
+  enum { N = 40 };
+  const ServiceOptions options = { .config = "threads = 1\n" };
+  Service *s = service_start (&options);
+  int fds[N];
+  int fd;
+
+  for (guint i = 0; i < N; i++)
+    {
+      fds[i] = tu_connect (s->d->port);
+      tu_assert_ping (fds[i]);
+    }
+  service_reload (s, "threads = 2\n");
+  fd = tu_connect (s->d->port);
+  tu_assert_ping (fd);
+  close (fd);
+  service_reload (s, "threads = 1\n");
+  fd = tu_connect (s->d->port);
+  tu_assert_ping (fd);
+  close (fd);
+  for (guint i = 0; i < N; i++)
+    close (fds[i]);
+  g_free (service_stop (s, SIGTERM));
+}
+
 /* What a running daemon cannot change is said, and left as it was; what
  * the command line gives stays as it says (here the port). */
 static void
@@ -1064,6 +1096,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/service/reload/live-while-transferring", test_reload_live_while_transferring);
   g_test_add_func ("/service/reload/max-clients", test_reload_max_clients);
   g_test_add_func ("/service/reload/threads", test_reload_threads);
+  g_test_add_func ("/service/reload/threads-held-back", test_reload_threads_held_back);
   g_test_add_func ("/service/reload/threads-frees-retired", test_reload_threads_frees_retired);
   g_test_add_func ("/service/check-config/bad-root", test_check_config_bad_root);
   g_test_add_func ("/service/reload/restart-settings-logged", test_reload_restart_settings_logged);

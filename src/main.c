@@ -315,9 +315,9 @@ announce (gpointer user_data)
   threads = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u thread", "%u threads", n_threads),
                              n_threads);
   if (run->n_listen_fds > 0)
-    g_message (_("Serving “%s” on the sockets from systemd, port %u (cache %" PRIu64 " bytes, %s, %s)"),
+    g_message (_("Serving “%s” on the sockets from systemd: %s (cache %" PRIu64 " bytes, %s, %s)"),
                fc_server_get_root (run->server),
-               fc_server_get_port (run->server), settings->cache_size, clients, threads);
+               fc_server_get_activated_addresses (run->server), settings->cache_size, clients, threads);
   else
     g_message (_("Serving “%s” on %s port %u (cache %" PRIu64 " bytes, %s, %s)"),
                fc_server_get_root (run->server), settings->host,

@@ -38,8 +38,9 @@ struct _FcServer {
   FcServeContext context;         /* shared with the workers */
   char *root;                     /* (owned): absolute, links resolved */
   char *host;                     /* (owned) */
-  guint16 port;
+  guint16 port;                   /* the first socket's */
   guint n_listen_fds;
+  char *activated_addresses;      /* (owned) (nullable): the sockets from systemd, "ADDR:PORT, ..." */
   guint n_threads;
   GSocketListener *listener;      /* (owned) (nullable): binds, and owns the sockets */
   FcWorkers *workers;             /* (owned) (nullable) */
@@ -393,6 +394,7 @@ server_adopt_listen_fds (FcServer  *server,
                          GError   **error)
 {
   GSocketListener *listener = server->listener;
+  g_autoptr(GString) addresses = g_string_new (NULL);
 
   for (guint i = 0; i < server->n_listen_fds; i++)
     {
@@ -418,7 +420,14 @@ server_adopt_listen_fds (FcServer  *server,
       if (!g_socket_listener_add_socket (listener, socket, NULL, error))
         return FALSE;
       fc_workers_listen (server->workers, socket);
+      {
+        g_autofree char *text = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (address));
+
+        g_string_append_printf (addresses, "%s%s", i > 0 ? ", " : "", text);
+      }
     }
+  g_free (server->activated_addresses);
+  server->activated_addresses = g_string_free (g_steal_pointer (&addresses), FALSE);
   return TRUE;
 }
 
@@ -581,6 +590,7 @@ fc_server_free (FcServer *server)
   g_mutex_clear (&server->refusing_lock);
   g_free (server->root);
   g_free (server->host);
+  g_free (server->activated_addresses);
   g_free (server);
 }
 
@@ -588,6 +598,19 @@ guint16
 fc_server_get_port (FcServer *server)
 {
   return server->port;
+}
+
+/**
+ * fc_server_get_activated_addresses:
+ * @server: a started server
+ *
+ * Returns: (nullable): the addresses of the sockets systemd passed, as
+ *   "127.0.0.1:3030, [::1]:3030"; %NULL when it bound its own
+ */
+const char *
+fc_server_get_activated_addresses (FcServer *server)
+{
+  return server->activated_addresses;
 }
 
 const char *

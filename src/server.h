@@ -52,6 +52,7 @@ void        fc_server_set_http     (FcServer              *server,
                                     gboolean               index);
 guint16     fc_server_get_port     (FcServer              *server);
 const char *fc_server_get_root     (FcServer              *server);
+const char *fc_server_get_activated_addresses (FcServer *server);
 guint       fc_server_processors   (void);
 guint       fc_server_get_threads  (FcServer              *server);
 gboolean    fc_server_set_threads  (FcServer              *server,

@@ -859,15 +859,22 @@ test_activation_serves_passed_socket (void)
   const char *const args[] = { "--host=203.0.113.1", "--port=1", NULL };
   const ServiceOptions options = { .activated = TRUE, .args = args };
   Service *s = service_start (&options);
+  guint16 port = s->d->port;
   g_autofree char *err = NULL;
   int fd;
 
   tu_write_file_str (s->d->root, "hello", "hello\n");
-  fd = tu_connect (s->d->port);
+  fd = tu_connect (port);
   tu_assert_get (fd, "hello", "hello\n", 6);
   close (fd);
   err = service_stop (s, SIGTERM);
   g_assert_nonnull (strstr (err, "sockets from systemd"));
+  /* Named by their addresses (each, when there are several). */
+  {
+    g_autofree char *named = g_strdup_printf ("sockets from systemd: 127.0.0.1:%u (", port);
+
+    g_assert_nonnull (strstr (err, named));
+  }
 }
 
 /* Passes @fd as systemd would and asserts that the daemon refuses to

@@ -302,26 +302,8 @@ test_parked_clients_leave (void)
   TuDaemon *d = tu_daemon_start ("--threads", "1", "--max-clients", "4", NULL);
   guint64 size = 4096 * MiB;
   guint64 before = stat_and_leave (d, n, size);
-  gint64 guard = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
-  gboolean accepted = FALSE;
 
-  /* The daemon sees the closes on its own schedule: retry until served. */
-  while (!accepted)
-    {
-      int c = tu_connect (d->port);
-      g_autofree char *reply = NULL;
-
-      g_assert_cmpint (g_get_monotonic_time (), <, guard);
-      /* A refused connection may be reset before the 503 line is read. */
-      (void) send (c, "PING\n", 5, MSG_NOSIGNAL);
-      reply = tu_read_line (c);
-      accepted = g_strcmp0 (reply, "OK PONG\n") == 0;
-      if (!accepted && reply != NULL)
-        tu_assert_err (reply, "503");
-      close (c);
-      if (!accepted)
-        g_usleep (20 * 1000);
-    }
+  close (tu_connect_when_free (d->port, 120));
   /* Less than one of the files: no slot waited for a hash to end. */
   g_assert_cmpuint (daemon_read_bytes (d) - before, <, size / 2);
   tu_daemon_stop (d);
@@ -649,9 +631,7 @@ test_listing_reset (void)
 {
   const guint n = 4 * FC_DIR_INDEX_SLICE;
   g_autoptr(Held) h = held_start (TRUE, 0, n, "--max-clients", "1");
-  gint64 guard = g_get_monotonic_time () + 2 * TU_IO_TIMEOUT_S * G_USEC_PER_SEC;
   struct linger abort_on_close = { 1, 0 };
-  gboolean accepted = FALSE;
   int a = tu_connect (h->d->port);
 
   tu_send_str (a, HTTP_JSON ("GET", "/held/"));
@@ -659,23 +639,7 @@ test_listing_reset (void)
   g_assert_cmpint (setsockopt (a, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close), ==, 0);
   close (a);
 
-  /* The daemon sees the reset on its own schedule: retry until served. */
-  while (!accepted)
-    {
-      int c = tu_connect (h->d->port);
-      g_autofree char *reply = NULL;
-
-      g_assert_cmpint (g_get_monotonic_time (), <, guard);
-      /* A refused connection may be reset before the 503 line is read. */
-      (void) send (c, "PING\n", 5, MSG_NOSIGNAL);
-      reply = tu_read_line (c);
-      accepted = g_strcmp0 (reply, "OK PONG\n") == 0;
-      if (!accepted && reply != NULL)
-        tu_assert_err (reply, "503");
-      close (c);
-      if (!accepted)
-        g_usleep (20 * 1000);
-    }
+  close (tu_connect_when_free (h->d->port, 2 * TU_IO_TIMEOUT_S));
 
   held_release (h);
   held_await (h, 'c');

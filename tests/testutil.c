@@ -929,6 +929,29 @@ tu_assert_ping (int fd)
   g_assert_cmpstr (line, ==, "OK PONG\n");
 }
 
+int
+tu_connect_when_free (guint16 port, guint timeout_s)
+{
+  gint64 guard = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      int fd = tu_connect (port);
+      g_autofree char *reply = NULL;
+
+      /* A refused connection may be reset before the 503 line is read. */
+      (void) send (fd, "PING\n", 5, MSG_NOSIGNAL);
+      reply = tu_read_line (fd);
+      if (g_strcmp0 (reply, "OK PONG\n") == 0)
+        return fd;
+      if (reply != NULL)
+        tu_assert_err (reply, "503");
+      close (fd);
+      g_assert_cmpint (g_get_monotonic_time (), <, guard);
+      g_usleep (20 * 1000);
+    }
+}
+
 static void
 list_entry_free (gpointer data)
 {

@@ -143,6 +143,10 @@ void tu_assert_get_reply (int fd, const void *data, gsize len);
 /* Sends `GET name`; returns the `ERR` line or fails on an `OK`. */
 char *tu_get_err (int fd, const char *name);
 void tu_assert_ping (int fd);
+/* Connects until a PING is answered rather than refused with ERR 503
+ * (the daemon frees a client's slot on its own schedule), for at most
+ * @timeout_s; returns the connection served. */
+int tu_connect_when_free (guint16 port, guint timeout_s);
 
 typedef struct {
   guint64 size;

@@ -18,6 +18,7 @@
 #include "errors.h"
 #include "http-date.h"
 #include "json.h"
+#include "listing-budget.h"
 #include "names.h"
 
 G_DEFINE_QUARK (fc-dir-index-error-quark, fc_dir_index_error)
@@ -318,11 +319,72 @@ static const char html_head[] =
   "tbody tr:nth-child(even) { background: #f2f2f2; }\n"
   "</style>\n";
 
+/* A page being written, its memory charged to the listings' budget
+ * before it is taken (listing-budget.c). */
+typedef struct {
+  GString *out;                 /* (owned) */
+  atomic_size_t *held;
+  gsize charged;                /* bytes of out's allocation charged to held */
+} Page;
+
+/* Makes room for @more bytes in @page, charging the growth first: GString
+ * grows to the next power of two, so that is what is charged. */
+static gboolean
+page_reserve (Page    *page,
+              gsize    more,
+              GError **error)
+{
+  gsize need = page->out->len + more + 1;
+  gsize size = MAX (page->charged, 64);
+
+  if (need <= page->charged)
+    return TRUE;
+  while (size < need)
+    size *= 2;
+  if (!fc_listing_charge (page->held, (gssize) (size - page->charged), size, error))
+    return FALSE;
+  page->charged = size;
+  return TRUE;
+}
+
+static void
+page_start (Page          *page,
+            atomic_size_t *held)
+{
+  /* What g_string_new() takes is charged with the first reserve. */
+  *page = (Page) { g_string_new (NULL), held, 0 };
+}
+
+/* The page, charged at its allocation (fc_listing_bytes()), or NULL with
+ * @error set and its charge given back. */
+static GString *
+page_finish (Page     *page,
+             gboolean  done,
+             GError  **error)
+{
+  /* Should GString have grown otherwise than page_reserve() foresaw,
+   * the charge follows what it holds. */
+  if (done && page->out->allocated_len != page->charged)
+    {
+      done = fc_listing_charge (page->held, (gssize) page->out->allocated_len - (gssize) page->charged,
+                                page->out->allocated_len, error);
+      if (done)
+        page->charged = page->out->allocated_len;
+    }
+  if (done)
+    return page->out;
+  fc_listing_charge (page->held, -(gssize) page->charged, 0, NULL);
+  g_string_free (page->out, TRUE);
+  return NULL;
+}
+
 /**
  * fc_dir_index_html:
  * @dir_name: the directory listed, as given to fc_dir_index_read(): ""
  *   for the root
  * @entries: (element-type FcDirEntry): from fc_dir_index_read()
+ * @held: the listings' budget, charged with the page as it grows
+ * @error: as fc_listing_charge() refuses
  *
  * The listing as an HTML5 page (HTTP.md, "Directories": served as
  * `text/html; charset=utf-8`): a heading with the directory's path, a
@@ -334,18 +396,28 @@ static const char html_head[] =
  * nothing loaded from elsewhere: a little inline CSS. The output does not
  * depend on the locale. Any thread.
  *
- * Returns: (transfer full): the page
+ * Returns: (transfer full) (nullable): the page, charged to @held at its
+ *   allocated_len (fc_listing_bytes() takes it)
  */
 GString *
-fc_dir_index_html (const char *dir_name,
-                   GArray     *entries)
+fc_dir_index_html (const char     *dir_name,
+                   GArray         *entries,
+                   atomic_size_t  *held,
+                   GError        **error)
 {
-  GString *out = g_string_sized_new (1024 + entries->len * 160);
   g_autoptr(GString) path = g_string_new ("/");
+  Page page;
+  GString *out;
+  gboolean done = TRUE;
 
   if (dir_name[0] != '\0')
     g_string_append_printf (path, "%s/", dir_name);
 
+  page_start (&page, held);
+  out = page.out;
+  /* Escaped twice, six bytes a byte at most each time. */
+  if (!page_reserve (&page, sizeof html_head + 12 * path->len + 512, error))
+    return page_finish (&page, FALSE, error);
   g_string_append (out, html_head);
   g_string_append (out, "<title>Index of ");
   append_html_escaped (out, path->str);
@@ -357,11 +429,16 @@ fc_dir_index_html (const char *dir_name,
   if (dir_name[0] != '\0')
     g_string_append (out, "<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n");
 
-  for (guint i = 0; i < entries->len; i++)
+  for (guint i = 0; i < entries->len && done; i++)
     {
       const FcDirEntry *entry = &g_array_index (entries, FcDirEntry, i);
       const char *slash = entry->is_dir ? "/" : "";
 
+      /* A link's byte is 3 at most, a shown one 6; the rest of a row is
+       * under 200. */
+      done = page_reserve (&page, 9 * strlen (entry->name) + 200, error);
+      if (!done)
+        break;
       g_string_append (out, "<tr><td><a href=\"");
       append_percent_encoded (out, entry->name);
       g_string_append_printf (out, "%s\">", slash);
@@ -376,13 +453,16 @@ fc_dir_index_html (const char *dir_name,
       g_string_append (out, "</td></tr>\n");
     }
 
-  g_string_append (out, "</tbody>\n</table>\n</body>\n</html>\n");
-  return out;
+  if (done && (done = page_reserve (&page, 64, error)))
+    g_string_append (out, "</tbody>\n</table>\n</body>\n</html>\n");
+  return page_finish (&page, done, error);
 }
 
 /**
  * fc_dir_index_json:
  * @entries: (element-type FcDirEntry): from fc_dir_index_read()
+ * @held: the listings' budget, charged with the text as it grows
+ * @error: as fc_listing_charge() refuses
  *
  * The listing as HTTP.md's "Directories" shapes it, byte for byte:
  * `[{"name": "a.txt", "type": "file", "size": 12, "mtime":
@@ -390,18 +470,31 @@ fc_dir_index_html (const char *dir_name,
  * with its size in bytes and its modification time (RFC 3339, UTC), a
  * directory with neither; no LF at the end. Any thread.
  *
- * Returns: (transfer full): the JSON text
+ * Returns: (transfer full) (nullable): the JSON text, charged to @held
+ *   at its allocated_len (fc_listing_bytes() takes it)
  */
 GString *
-fc_dir_index_json (GArray *entries)
+fc_dir_index_json (GArray         *entries,
+                   atomic_size_t  *held,
+                   GError        **error)
 {
-  GString *out = g_string_sized_new (2 + entries->len * 96);
+  Page page;
+  GString *out;
+  gboolean done;
 
-  g_string_append_c (out, '[');
-  for (guint i = 0; i < entries->len; i++)
+  page_start (&page, held);
+  out = page.out;
+  done = page_reserve (&page, 2, error);
+  if (done)
+    g_string_append_c (out, '[');
+  for (guint i = 0; i < entries->len && done; i++)
     {
       const FcDirEntry *entry = &g_array_index (entries, FcDirEntry, i);
 
+      /* \u00XX is the longest a byte gets; the rest is under 120. */
+      done = page_reserve (&page, 6 * strlen (entry->name) + 120, error);
+      if (!done)
+        break;
       if (i > 0)
         g_string_append (out, ", ");
       g_string_append (out, "{\"name\": ");
@@ -416,8 +509,9 @@ fc_dir_index_json (GArray *entries)
       append_utc (out, entry->mtime, TRUE);
       g_string_append (out, "\"}");
     }
-  g_string_append_c (out, ']');
-  return out;
+  if (done)
+    g_string_append_c (out, ']');
+  return page_finish (&page, done, error);
 }
 
 /* The next item of a list, split at @separator outside quoted strings

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <stdatomic.h>
+
 #include <glib.h>
 
 #include "flight.h"
@@ -38,6 +40,7 @@ G_BEGIN_DECLS
 
 typedef enum {
   FC_DIR_INDEX_ERROR_TOO_MANY,  /* more entries than the bound: HTTP 500 */
+  FC_DIR_INDEX_ERROR_TOO_LARGE, /* a page past the listings' budget on its own: HTTP 500 */
 } FcDirIndexError;
 
 /* One entry of a listing: a regular file or a directory, reached directly
@@ -62,8 +65,12 @@ GArray   *fc_dir_index_read_dir    (int                root_fd,
                                     FcFlight          *wanted_by,
                                     GError           **error);
 GString  *fc_dir_index_html        (const char        *dir_name,
-                                    GArray            *entries);
-GString  *fc_dir_index_json        (GArray            *entries);
+                                    GArray            *entries,
+                                    atomic_size_t     *held,
+                                    GError           **error);
+GString  *fc_dir_index_json        (GArray            *entries,
+                                    atomic_size_t     *held,
+                                    GError           **error);
 gboolean  fc_accept_prefers_json   (const char *const *values,
                                     const gsize       *lens,
                                     guint              n);

@@ -13,6 +13,7 @@
 #include "dir-index.h"
 #include "file-read.h"
 #include "jobs.h"
+#include "listing-budget.h"
 
 struct _FcJobs {
   GThreadPool *pool;            /* (owned) */
@@ -56,6 +57,7 @@ typedef struct {
   int root_fd;                  /* (unowned): JOB_LIST's root; outlives the pool */
   char *name;                   /* (owned) (nullable): JOB_LIST's directory, "" for the root */
   gboolean json;                /* JOB_LIST's form: JSON, or HTML */
+  atomic_size_t *listing_held;  /* (unowned): JOB_LIST's budget; outlives the pool */
   FcFlight *flight;             /* (owned): what the job lands; once all its joiners
                                  * have left, the job gives up at its next slice */
 } Job;
@@ -87,12 +89,6 @@ job_compare (gconstpointer a,
   return x->arrival < y->arrival ? -1 : x->arrival > y->arrival;
 }
 
-static void
-string_free (gpointer data)
-{
-  g_string_free (data, TRUE);
-}
-
 /* Reads and renders a directory, then lands the flight with the text as
  * its result, or with why there is none. A job that nobody waits for any
  * more (or that a stop abandons) gives up before it starts, or at its
@@ -108,9 +104,15 @@ job_list (Job *job)
     entries = fc_dir_index_read_dir (job->root_fd, g_steal_fd (&job->fd), job->name,
                                      FC_DIR_INDEX_MAX_ENTRIES, job->flight, &error);
   if (entries != NULL)
-    fc_flight_set_result (job->flight,
-                          job->json ? fc_dir_index_json (entries) : fc_dir_index_html (job->name, entries),
-                          string_free);
+    {
+      GString *text = job->json ? fc_dir_index_json (entries, job->listing_held, &error)
+                                : fc_dir_index_html (job->name, entries, job->listing_held, &error);
+
+      /* As bytes at once: a result nobody takes gives its charge back. */
+      if (text != NULL)
+        fc_flight_set_result (job->flight, fc_listing_bytes (job->listing_held, text),
+                              (GDestroyNotify) g_bytes_unref);
+    }
   fc_flight_land (job->flight, error);
 }
 
@@ -289,13 +291,16 @@ fc_jobs_load (FcJobs         *jobs,
  * fc_jobs_list:
  * @jobs: a pool
  * @flight: (transfer none): a flight in progress, which the job lands:
- *   with the listing's text (a #GString, fc_flight_steal_result()), or
- *   with an error as fc_dir_index_read_dir() fails
+ *   with the listing (a #GBytes of fc_listing_bytes(),
+ *   fc_flight_steal_result()), or with an error as fc_dir_index_read_dir()
+ *   or the budget refuses
  * @root_fd: the served directory; must outlive @jobs
  * @dir_fd: (transfer full): the directory @name, opened with
  *   fc_open_dir_beneath()
  * @name: that directory's name from the root, "" for the root; copied
  * @json: fc_dir_index_json() if %TRUE, fc_dir_index_html() otherwise
+ * @listing_held: (not nullable): the listings' budget the text is
+ *   charged to; must outlive @jobs
  * @dir_size: the directory's st_size: its place in the queue
  *
  * Lists a directory in the pool (HTTP.md "Directories"), with the bound
@@ -303,18 +308,19 @@ fc_jobs_load (FcJobs         *jobs,
  * has left (fc_flight_unwanted()), even before it starts. Any thread.
  */
 void
-fc_jobs_list (FcJobs     *jobs,
-              FcFlight   *flight,
-              int         root_fd,
-              int         dir_fd,
-              const char *name,
-              gboolean    json,
-              guint64     dir_size)
+fc_jobs_list (FcJobs        *jobs,
+              FcFlight      *flight,
+              int            root_fd,
+              int            dir_fd,
+              const char    *name,
+              gboolean       json,
+              atomic_size_t *listing_held,
+              guint64        dir_size)
 {
   Job *work = g_new0 (Job, 1);
 
   *work = (Job) { .kind = JOB_LIST, .fd = dir_fd, .root_fd = root_fd, .name = g_strdup (name),
-                  .json = json, .flight = fc_flight_ref (flight) };
+                  .json = json, .listing_held = listing_held, .flight = fc_flight_ref (flight) };
   jobs_push (jobs, work, MIN (dir_size, G_MAXUINT64 / JOB_LIST_WEIGHT) * JOB_LIST_WEIGHT);
 }
 

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <stdatomic.h>
+
 #include <glib.h>
 
 #include "cache.h"
@@ -47,6 +49,7 @@ void    fc_jobs_list        (FcJobs          *jobs,
                              int              dir_fd,
                              const char      *name,
                              gboolean         json,
+                             atomic_size_t   *listing_held,
                              guint64          dir_size);
 void    fc_jobs_free        (FcJobs          *jobs);
 

@@ -8,6 +8,7 @@
 
 #include "beneath.h"
 #include "dir-index.h"
+#include "listing-budget.h"
 #include "request-private.h"
 
 /* The HTTP dialect's side of the request path (HTTP.md): its entry
@@ -264,34 +265,28 @@ index_wants_json (const FcHttpRequest *request)
   return fc_accept_prefers_json (values, lens, request->accept.n);
 }
 
-/* A listing's text (consumed), made here or in the pool, or why there is
- * none, as the response: charged against the budget LIST replies share. */
+/* A listing (consumed; charged to the listings' budget), made here or
+ * in the pool, or why there is none, as the response. */
 static void
 answer_listing (FcServeContext *context,
                 FcHttpExchange *http,
                 gboolean        json,
-                GString        *text,
+                GBytes         *listing,
                 const GError   *why,
                 FcReply        *reply)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) body = NULL;
+  g_autoptr(GBytes) body = listing;
   gsize len;
 
-  if (text == NULL && g_error_matches (why, FC_DIR_INDEX_ERROR, FC_DIR_INDEX_ERROR_TOO_MANY))
+  if (body == NULL && (g_error_matches (why, FC_DIR_INDEX_ERROR, FC_DIR_INDEX_ERROR_TOO_MANY) ||
+                       g_error_matches (why, FC_DIR_INDEX_ERROR, FC_DIR_INDEX_ERROR_TOO_LARGE)))
     {
       http_answer_status (context, http, 500, why->message, strlen (why->message), NULL, 0, reply);
       return;
     }
-  if (text == NULL)
-    {
-      http_answer_error (context, http, why, reply);
-      return;
-    }
-  body = fc_request_listing_new (context, text, &error);
   if (body == NULL)
     {
-      http_answer_error (context, http, error, reply);
+      http_answer_error (context, http, why, reply);
       return;
     }
 
@@ -323,8 +318,8 @@ answer_index (FcServeContext *context,
 
   if (park->flight != NULL)
     {
-      text = fc_flight_steal_result (park->flight);
-      answer_listing (context, http, json, text, fc_flight_get_error (park->flight), reply);
+      answer_listing (context, http, json, fc_flight_steal_result (park->flight),
+                      fc_flight_get_error (park->flight), reply);
       fc_park_clear (park);
       return FALSE;
     }
@@ -336,7 +331,7 @@ answer_index (FcServeContext *context,
                         request->name, (gint64) st.st_size);
       park->flight = fc_flight_new ();
       fc_jobs_list (context->jobs, park->flight, context->root_fd, fd, request->name, json,
-                    (guint64) st.st_size);
+                    &context->listing_bytes, (guint64) st.st_size);
       park->waits++;
       return TRUE;
     }
@@ -346,8 +341,10 @@ answer_index (FcServeContext *context,
   /* fc_dir_index_html() wants the bare name ("" for the root) and adds
    * the slashes itself. */
   if (entries != NULL)
-    text = json ? fc_dir_index_json (entries) : fc_dir_index_html (request->name, entries);
-  answer_listing (context, http, json, text, error, reply);
+    text = json ? fc_dir_index_json (entries, &context->listing_bytes, &error)
+                : fc_dir_index_html (request->name, entries, &context->listing_bytes, &error);
+  answer_listing (context, http, json, text != NULL ? fc_listing_bytes (&context->listing_bytes, text) : NULL,
+                  error, reply);
   return FALSE;
 }
 

@@ -46,9 +46,6 @@ gboolean    fc_request_answer_file_parked (FcServeContext   *context,
                                            FcPark           *park,
                                            FcReply          *reply,
                                            FcChunk          *chunk);
-GBytes     *fc_request_listing_new        (FcServeContext   *context,
-                                           GString          *text,
-                                           GError          **error);
 
 /* request-http.c's, called by the shared path. */
 FcGetResult fc_request_http_source        (FcServeContext   *context,

@@ -12,6 +12,7 @@
 
 #include "beneath.h"
 #include "file-read.h"
+#include "listing-budget.h"
 #include "protocol.h"
 #include "ratelimit.h"
 #include "request-private.h"
@@ -406,25 +407,6 @@ fc_request_answer_file (FcServeContext  *context,
     }
 }
 
-typedef struct {
-  FcServeContext *context;
-  char *text;                   /* (owned) */
-  gsize len;
-} Listing;
-
-static void
-listing_free (gpointer data)
-{
-  Listing *listing = data;
-
-  atomic_fetch_sub (&listing->context->listing_bytes, listing->len);
-  g_free (listing->text);
-  g_free (listing);
-}
-
-/* LIST replies held by connections are charged against
- * FC_LISTING_BUDGET: clients that send LIST and never read cannot make
- * the daemon hold a copy of the cache's names each. */
 /* LIST names only what a GET would serve from the cache: an entry whose
  * name no longer reaches its file beneath the root (a directory moved out
  * and linked back) leaves the cache now, as at its next GET. Through
@@ -452,26 +434,21 @@ list_drop_unreachable (FcServeContext *context,
 }
 
 /* @text (consumed) as bytes charged against FC_LISTING_BUDGET while a
- * reply holds them, or NULL with @error set when that would exceed it. */
-GBytes *
-fc_request_listing_new (FcServeContext  *context,
-                        GString         *text,
-                        GError         **error)
+ * reply holds them, or NULL with @error set when that would exceed it:
+ * clients that send LIST and never read cannot make the daemon hold a
+ * copy of the cache's names each. */
+static GBytes *
+listing_new (FcServeContext  *context,
+             GString         *text,
+             GError         **error)
 {
-  Listing *listing = g_new (Listing, 1);
-  g_autoptr(GBytes) bytes = NULL;
-
-  listing->context = context;
-  listing->len = text->len;
-  listing->text = g_string_free (text, FALSE);
-  bytes = g_bytes_new_with_free_func (listing->text, listing->len, listing_free, listing);
-  if (atomic_fetch_add (&context->listing_bytes, listing->len) + listing->len > FC_LISTING_BUDGET)
+  if (!fc_listing_charge (&context->listing_bytes, (gssize) text->allocated_len, text->allocated_len,
+                          error))
     {
-      g_set_error (error, FC_ERROR, FC_ERROR_LISTINGS_BUSY,
-                   "listings in flight would exceed %u bytes", FC_LISTING_BUDGET);
+      g_string_free (text, TRUE);
       return NULL;
     }
-  return g_steal_pointer (&bytes);
+  return fc_listing_bytes (&context->listing_bytes, text);
 }
 
 static void
@@ -483,7 +460,7 @@ answer_list (FcServeContext *context,
   g_autoptr(GBytes) bytes = NULL;
 
   list_drop_unreachable (context, entries);
-  bytes = fc_request_listing_new (context, fc_format_list (entries), &error);
+  bytes = listing_new (context, fc_format_list (entries), &error);
   if (bytes == NULL)
     {
       fc_request_answer_error (context, error, reply);

@@ -40,11 +40,9 @@ typedef struct {
   atomic_uint clients;          /* connections open now */
   atomic_uint max_clients;      /* connections open at once at most; beyond, refused */
   atomic_uint_fast64_t clients_total;   /* connections admitted ever */
-  atomic_size_t listing_bytes;  /* LIST replies held by connections */
+  atomic_size_t listing_bytes;  /* listings made or held by connections (listing-budget.h) */
 } FcServeContext;
 
-/* The most bytes of LIST replies held at once, by all connections. */
-#define FC_LISTING_BUDGET (64u * 1024 * 1024)
 
 /* GLib 2.74 formats a debug message before deciding to drop it: on the
  * hot path, ask once whether anyone listens. */

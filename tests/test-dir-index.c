@@ -8,6 +8,7 @@
 #include "dir-index.h"
 #include "errors.h"
 #include "jsoncheck.h"
+#include "listing-budget.h"
 #include "testutil.h"
 
 #define MTIME G_GINT64_CONSTANT (1796068170)  /* 2026-11-30T19:49:30Z, HTTP.md's example */
@@ -112,6 +113,38 @@ fixture_tear_down (Fixture       *fixture,
   tu_rm_rf (fixture->base);
   g_free (fixture->root);
   g_free (fixture->base);
+}
+
+/* The listings' budget of these tests: each page is given back at once,
+ * so it is 0 between them. */
+static atomic_size_t held;
+
+static GString *
+page_given_back (GString *page,
+                 GError  *error)
+{
+  g_assert_no_error (error);
+  g_assert_nonnull (page);
+  g_assert_true (fc_listing_charge (&held, -(gssize) page->allocated_len, 0, NULL));
+  g_assert_cmpuint (held, ==, 0);
+  return page;
+}
+
+static GString *
+html_of (const char *dir_name,
+         GArray     *entries)
+{
+  GError *error = NULL;
+
+  return page_given_back (fc_dir_index_html (dir_name, entries, &held, &error), error);
+}
+
+static GString *
+json_of (GArray *entries)
+{
+  GError *error = NULL;
+
+  return page_given_back (fc_dir_index_json (entries, &held, &error), error);
 }
 
 static GArray *
@@ -226,8 +259,8 @@ test_json_tree (Fixture       *fixture,
     "{\"name\": \"up\", \"type\": \"file\", \"size\": 12, \"mtime\": \"2026-11-30T19:49:30Z\"}]";
   g_autoptr(GArray) entries = read_ok (fixture, "sub");
   g_autoptr(GArray) root = read_ok (fixture, "");
-  g_autoptr(GString) json = fc_dir_index_json (entries);
-  g_autoptr(GString) root_json = fc_dir_index_json (root);
+  g_autoptr(GString) json = json_of (entries);
+  g_autoptr(GString) root_json = json_of (root);
   JsonCursor c = { root_json->str, 0 };
 
   g_assert_cmpstr (json->str, ==, expected);
@@ -276,13 +309,13 @@ test_json_escapes (void)
   };
 
   g_autoptr(GArray) none = g_array_new (FALSE, FALSE, sizeof (FcDirEntry));
-  g_autoptr(GString) empty = fc_dir_index_json (none);
+  g_autoptr(GString) empty = json_of (none);
 
   g_assert_cmpstr (empty->str, ==, "[]");
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       g_autoptr(GArray) entries = synthetic (cases[i].name, TRUE, 0);
-      g_autoptr(GString) json = fc_dir_index_json (entries);
+      g_autoptr(GString) json = json_of (entries);
       g_autofree char *expected = g_strdup_printf ("[{\"name\": %s, \"type\": \"directory\"}]", cases[i].json);
       g_autofree char *object = g_strndup (json->str + 1, json->len - 2);
       g_autoptr(GHashTable) members = json_parse_object (object);
@@ -310,7 +343,7 @@ test_html_root (Fixture       *fixture,
                 gconstpointer  data)
 {
   g_autoptr(GArray) entries = read_ok (fixture, "");
-  g_autoptr(GString) page = fc_dir_index_html ("", entries);
+  g_autoptr(GString) page = html_of ("", entries);
 
   g_assert_true (g_str_has_prefix (page->str, "<!DOCTYPE html>\n"));
   assert_contains (page, "<meta charset=\"utf-8\">");
@@ -333,7 +366,7 @@ static void
 test_html_sub (void)
 {
   g_autoptr(GArray) entries = synthetic ("x:y?#%", FALSE, 0);
-  g_autoptr(GString) page = fc_dir_index_html ("a <b>/c&d", entries);
+  g_autoptr(GString) page = html_of ("a <b>/c&d", entries);
 
   assert_contains (page, "<title>Index of /a &lt;b&gt;/c&amp;d/</title>");
   assert_contains (page, "<h1>Index of /a &lt;b&gt;/c&amp;d/</h1>");
@@ -369,7 +402,7 @@ test_html_sizes (void)
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       g_autoptr(GArray) entries = synthetic ("f", FALSE, cases[i].size);
-      g_autoptr(GString) page = fc_dir_index_html ("", entries);
+      g_autoptr(GString) page = html_of ("", entries);
       g_autofree char *cell = g_strdup_printf ("<td class=\"size\">%s</td>", cases[i].text);
 
       assert_contains (page, cell);
@@ -433,6 +466,49 @@ test_accept (void)
                                          (const gsize[]) { 16 }, 1));
 }
 
+/* A page is charged to the listings' budget before it grows: one of
+ * names that escape eightfold (an `&` is `%26` in the link, `&amp;`
+ * shown) stops at the budget, not at the 80 MB it would take, and gives
+ * its charge back. */
+static void
+test_budget_too_large (void)
+{
+  enum { N = 40000, LEN = 250 };
+  g_autoptr(GArray) entries = g_array_sized_new (FALSE, FALSE, sizeof (FcDirEntry), N);
+  g_autoptr(GError) error = NULL;
+
+  g_array_set_clear_func (entries, clear_name);
+  for (guint i = 0; i < N; i++)
+    {
+      FcDirEntry entry = { g_strnfill (LEN, '&'), FALSE, 1, MTIME };
+
+      g_array_append_val (entries, entry);
+    }
+  g_assert_null (fc_dir_index_html ("", entries, &held, &error));
+  g_assert_error (error, FC_DIR_INDEX_ERROR, FC_DIR_INDEX_ERROR_TOO_LARGE);
+  g_assert_nonnull (strstr (error->message, "67108864"));
+  g_assert_cmpuint (held, ==, 0);
+}
+
+/* What the other listings hold leaves a page less: refused as busy (ask
+ * again), with nothing of its own still charged. */
+static void
+test_budget_busy (void)
+{
+  g_autoptr(GArray) entries = synthetic ("a", FALSE, 1);
+  g_autoptr(GError) error = NULL;
+
+  held = FC_LISTING_BUDGET - 100;
+  g_assert_null (fc_dir_index_json (entries, &held, &error));
+  g_assert_error (error, FC_ERROR, FC_ERROR_LISTINGS_BUSY);
+  g_assert_cmpuint (held, ==, FC_LISTING_BUDGET - 100);
+  g_clear_error (&error);
+  g_assert_null (fc_dir_index_html ("", entries, &held, &error));
+  g_assert_error (error, FC_ERROR, FC_ERROR_LISTINGS_BUSY);
+  g_assert_cmpuint (held, ==, FC_LISTING_BUDGET - 100);
+  held = 0;
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -447,5 +523,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/dir-index/html/subdirectory", test_html_sub);
   g_test_add_func ("/dir-index/html/sizes", test_html_sizes);
   g_test_add_func ("/dir-index/accept", test_accept);
+  g_test_add_func ("/dir-index/budget/too-large", test_budget_too_large);
+  g_test_add_func ("/dir-index/budget/busy", test_budget_busy);
   return g_test_run ();
 }

@@ -168,7 +168,8 @@ test_list (void)
   g_autoptr(FcFlight) unwanted = fc_flight_new ();
   g_autoptr(GArray) entries = NULL;
   g_autoptr(GString) expected = NULL;
-  GString *text;
+  g_autoptr(GBytes) text = NULL;
+  atomic_size_t held = 0;
   Landing landing;
   Landing gone;
   struct stat st;
@@ -178,20 +179,24 @@ test_list (void)
   landing_init (&gone);
   g_assert_true (g_file_set_contents (file, "alpha\n", -1, NULL));
   entries = fc_dir_index_read (root_fd, "", FC_DIR_INDEX_MAX_ENTRIES, NULL);
-  expected = fc_dir_index_json (entries);
+  expected = fc_dir_index_json (entries, &held, NULL);
+  g_assert_cmpuint (held, ==, expected->allocated_len);
 
   g_assert_true (fc_flight_join (flight, on_landed, &landing));
-  fc_jobs_list (jobs, flight, root_fd, fc_open_dir_beneath (root_fd, "", &st, NULL), "", TRUE, 0);
+  fc_jobs_list (jobs, flight, root_fd, fc_open_dir_beneath (root_fd, "", &st, NULL), "", TRUE, &held, 0);
   landing_wait (&landing);
   g_assert_true (landing.thread != g_thread_self ());
   g_assert_no_error (landing.error);
   text = fc_flight_steal_result (flight);
-  g_assert_cmpstr (text->str, ==, expected->str);
-  g_string_free (text, TRUE);
+  g_assert_cmpmem (g_bytes_get_data (text, NULL), g_bytes_get_size (text), expected->str, expected->len);
+  /* The text is charged while it is held, and given back with it. */
+  g_assert_cmpuint (held, ==, 2 * expected->allocated_len);
+  g_clear_pointer (&text, g_bytes_unref);
+  g_assert_cmpuint (held, ==, expected->allocated_len);
 
   g_assert_true (fc_flight_join (unwanted, on_landed, &gone));
   g_assert_true (fc_flight_leave (unwanted, on_landed, &gone));
-  fc_jobs_list (jobs, unwanted, root_fd, fc_open_dir_beneath (root_fd, "", &st, NULL), "", TRUE, 0);
+  fc_jobs_list (jobs, unwanted, root_fd, fc_open_dir_beneath (root_fd, "", &st, NULL), "", TRUE, &held, 0);
   /* Waits for the pool to be done with it. */
   g_clear_pointer (&jobs, fc_jobs_free);
   g_assert_cmpuint (gone.landed, ==, 0);

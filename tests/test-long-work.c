@@ -547,6 +547,7 @@ test_listing_pipelined (void)
   g_autofree char *held = tu_daemon_path (h->d, "held");
   g_autoptr(GArray) entries = NULL;
   g_autoptr(GString) html = NULL;
+  atomic_size_t listing_held = 0;
   g_autoptr(TuHttpResponse) json_get = NULL;
   g_autoptr(TuHttpResponse) json_head = NULL;
   g_autoptr(TuHttpResponse) html_get = NULL;
@@ -558,7 +559,7 @@ test_listing_pipelined (void)
 
   entries = fc_dir_index_read (root_fd, "held", FC_DIR_INDEX_MAX_ENTRIES, NULL);
   g_assert_nonnull (entries);
-  html = fc_dir_index_html ("held", entries);
+  html = fc_dir_index_html ("held", entries, &listing_held, NULL);
   close (root_fd);
 
   tu_send_str (a, HTTP_JSON ("GET", "/held/") HTTP_JSON ("HEAD", "/held/")

@@ -306,6 +306,36 @@ fc_file_read_at (int              fd,
   return read_proved (fd, id, offset, buf, ask, want, error);
 }
 
+/**
+ * fc_file_readable:
+ * @fd: an open file
+ * @id: (inout): its identity as last proved (fc_file_unchanged())
+ * @error: %G_IO_ERROR_BUSY as fc_file_read_at() would fail now (the file
+ *   is open for writing, changed, or without a lease changed too
+ *   recently)
+ *
+ * Whether a read of the version @id names could be proved now, reading
+ * nothing: what a HEAD asks, whose status must be the GET's (HTTP.md).
+ * Takes the lease and gives it back as a read does. Any thread.
+ *
+ * Returns: %TRUE when a read now would be proved
+ */
+gboolean
+fc_file_readable (int        fd,
+                  FcFileId  *id,
+                  GError   **error)
+{
+  gboolean leased, proved;
+
+  if (!proof_begin (fd, id, &leased, error))
+    return FALSE;
+  proved = fc_file_unchanged (fd, id);
+  if (!proved)
+    set_changed_error (error);
+  proof_end (fd, id, leased);
+  return proved;
+}
+
 /* A whole load reads this much at a time: each slice is proved on its
  * own, and a stop is seen between two. */
 #define WHOLE_SLICE (1024 * 1024)

@@ -19,6 +19,9 @@ gboolean fc_file_read_at     (int              fd,
                               char            *buf,
                               gsize            want,
                               GError         **error);
+gboolean fc_file_readable    (int              fd,
+                              FcFileId        *id,
+                              GError         **error);
 GBytes  *fc_file_read_whole  (int              fd,
                               const FcFileId  *id,
                               FcFlight        *wanted_by,

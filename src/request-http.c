@@ -6,8 +6,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <gio/gio.h>
+
 #include "beneath.h"
 #include "dir-index.h"
+#include "file-read.h"
 #include "listing-budget.h"
 #include "request-private.h"
 
@@ -177,6 +180,10 @@ fc_request_http_source (FcServeContext   *context,
       if (result != GET_DONE || *error != NULL)
         return result;
     }
+  /* A HEAD reads nothing, yet has the GET's status: a version that no
+   * read could prove now (a writer holds the file open) is refused alike. */
+  else if (source->bytes == NULL && !fc_file_readable (source->fd, &source->id, error))
+    return g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_BUSY) ? GET_RETRY : GET_DONE;
   fc_reply_set_head (reply, http->buf, fc_http_format_file (http->buf, &head), TRUE);
   return GET_DONE;
 }

@@ -160,6 +160,39 @@ test_head (void)
   tu_daemon_stop (d);
 }
 
+/* A HEAD reads nothing, yet answers the GET's status: while a writer
+ * holds a file open no read of it can be proved, and both are 500 (the
+ * HEAD was 200, with a length and an ETag a GET would not send); once
+ * the writer has closed it, both are 200. */
+static void
+test_head_open_for_writing (void)
+{
+  TuDaemon *d = tu_daemon_start (NULL);
+  g_autofree char *path = tu_daemon_path (d, "held.log");
+  int fd = tu_connect (d->port);
+  int writer;
+
+  tu_write_file_str (d->root, "held.log", "hello\n");
+  writer = open (path, O_WRONLY | O_APPEND | O_CLOEXEC);
+  g_assert_cmpint (writer, >=, 0);
+  for (guint round = 0; round < 2; round++)
+    {
+      guint status = round == 0 ? 500 : 200;
+      g_autoptr(TuHttpResponse) head = NULL;
+      g_autoptr(TuHttpResponse) get = NULL;
+
+      tu_send_str (fd, "HEAD /held.log HTTP/1.1\r\nHost: x\r\n\r\n" GET ("/held.log"));
+      head = tu_http_read_response (fd, TRUE);
+      get = tu_http_read_response (fd, FALSE);
+      g_assert_cmpuint (get->status, ==, status);
+      g_assert_cmpuint (head->status, ==, get->status);
+      g_assert_cmpstr (tu_http_field (head, "content-length"), ==, tu_http_field (get, "content-length"));
+      close (writer);
+    }
+  close (fd);
+  tu_daemon_stop (d);
+}
+
 /* A HEAD, and a conditional GET's uncounted first look, answer from a
  * copy trusted without a stat() (watch.c) and never open the file: an
  * open would cost the copy its trust. The test watches the file itself. */
@@ -936,6 +969,7 @@ main (int argc, char **argv)
   g_test_add_func ("/http/no-http", test_no_http);
   g_test_add_func ("/http/head", test_head);
   g_test_add_func ("/http/head-trusted-no-open", test_head_trusted_no_open);
+  g_test_add_func ("/http/head-open-for-writing", test_head_open_for_writing);
   g_test_add_func ("/http/conditions", test_conditions);
   g_test_add_data_func ("/http/ranges/cached", "64M", test_ranges);
   g_test_add_data_func ("/http/ranges/streamed", "0", test_ranges);

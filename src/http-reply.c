@@ -11,7 +11,7 @@
 
 /* A bounded writer into a caller's buffer of FC_HTTP_REPLY_MAX bytes:
  * every head is far below that but for a `Location`, whose path the
- * parser bounded to FC_HTTP_LINE_MAX. */
+ * parser bounded to FC_HTTP_LINE_MAX (three times that, encoded). */
 typedef struct {
   char *p;
   char *end;

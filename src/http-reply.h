@@ -13,8 +13,9 @@ G_BEGIN_DECLS
 /* `"` + 16 hex digits + `"` */
 #define FC_HTTP_ETAG_LEN 18
 /* The largest head fc_http_format_*() writes: a `Location` may repeat a
- * request path of up to FC_HTTP_LINE_MAX bytes. */
-#define FC_HTTP_REPLY_MAX (FC_HTTP_LINE_MAX + 1024)
+ * request path of up to FC_HTTP_LINE_MAX bytes, each byte percent-encoded
+ * at worst. */
+#define FC_HTTP_REPLY_MAX (3 * FC_HTTP_LINE_MAX + 1024)
 
 /* What a GET or HEAD of a file gets, once its version is known. */
 typedef struct {

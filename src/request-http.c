@@ -59,6 +59,35 @@ http_answer_error (FcServeContext       *context,
   http_answer_status (context, http, fc_error_status (code), reason, reason_len, NULL, 0, reply);
 }
 
+/* Appends @path to @out as received, but for a byte no URI may hold
+ * (RFC 3986 3.3: not a pchar, `/` or `%`), which the parser lets through
+ * (HTTP.md refuses controls, spaces, non-ASCII and `#` only) and which a
+ * Location must not carry raw: `"`, `<`, `>`, `\`, `^`, `` ` ``, `{`,
+ * `|`, `}` as %XX. @out holds 3 bytes per byte of @path. */
+static gsize
+append_uri_path (char       *out,
+                 const char *path,
+                 gsize       len)
+{
+  static const char hex[] = "0123456789ABCDEF";
+  gsize n = 0;
+
+  for (gsize i = 0; i < len; i++)
+    {
+      guchar c = (guchar) path[i];
+
+      if (strchr ("\"<>\\^`{|}", c) != NULL && c != '\0')
+        {
+          out[n++] = '%';
+          out[n++] = hex[c >> 4];
+          out[n++] = hex[c & 0xf];
+        }
+      else
+        out[n++] = (char) c;
+    }
+  return n;
+}
+
 /* With --index, `/dir` that is a directory is sent to `/dir/`, the path
  * as received (HTTP.md "Directories"). */
 static gboolean
@@ -68,15 +97,17 @@ answer_redirect (FcServeContext       *context,
 {
   static const char reason[] = "a directory: see the Location";
   const FcHttpRequest *request = http->request;
-  char field[FC_HTTP_LINE_MAX + 16];
+  char field[3 * FC_HTTP_LINE_MAX + 16];
   struct stat st;
-  gsize len;
+  gsize len = sizeof "Location: " - 1;
 
   if (!FC_SETTING_LOAD (context, index) ||
       !fc_stat_beneath (context->root_fd, request->name, &st, NULL) || !S_ISDIR (st.st_mode))
     return FALSE;
-  len = (gsize) g_snprintf (field, sizeof field, "Location: %.*s/\r\n",
-                            (int) request->path.len, request->path.data);
+  memcpy (field, "Location: ", len);
+  len += append_uri_path (field + len, request->path.data, request->path.len);
+  memcpy (field + len, "/\r\n", 3);
+  len += 3;
   http_answer_status (context, http, 301, reason, sizeof reason - 1, field, len, reply);
   return TRUE;
 }

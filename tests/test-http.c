@@ -685,6 +685,43 @@ test_index (void)
   moved = exchange (fd, "GET /sub?x=1 HTTP/1.1\r\nHost: x\r\n\r\n", FALSE);
   g_assert_cmpuint (moved->status, ==, 301);
   g_assert_cmpstr (tu_http_field (moved, "location"), ==, "/sub/");
+  /* A byte no URI holds is encoded; a path near the name's bound
+   * (4000 bytes) still fits its Location, three times as long. */
+  {
+    g_autoptr(TuHttpResponse) odd = NULL;
+    g_autoptr(TuHttpResponse) deep = NULL;
+    g_autoptr(GString) deep_path = g_string_new (NULL);
+    g_autoptr(GString) location = g_string_new (NULL);
+    g_autofree char *request = NULL;
+
+    tu_write_file_str (d->root, "q<\"{x}\"/f", "f\n");
+    odd = exchange (fd, "GET /q<\"{x}\" HTTP/1.1\r\nHost: x\r\n\r\n", FALSE);
+    g_assert_cmpuint (odd->status, ==, 301);
+    g_assert_cmpstr (tu_http_field (odd, "location"), ==, "/q%3C%22%7Bx%7D%22/");
+
+    for (guint i = 0; i < 16; i++)
+      {
+        g_string_append_c (deep_path, '/');
+        g_string_append (location, "/");
+        for (guint j = 0; j < 250; j++)
+          {
+            g_string_append_c (deep_path, '|');
+            g_string_append (location, "%7C");
+          }
+      }
+    g_string_append (location, "/");
+    tu_write_file_str (d->root, deep_path->str + 1, "");
+    /* The file's directory, asked without its slash. */
+    g_string_truncate (deep_path, deep_path->len - 251);
+    g_string_truncate (location, location->len - 3 * 250 - 2);
+    g_string_append_c (location, '/');
+    request = g_strdup_printf ("GET %s HTTP/1.1\r\nHost: x\r\n\r\n", deep_path->str);
+    /* Names are at most 4000 bytes; the Location is over 11 KiB. */
+    g_assert_cmpuint (deep_path->len, <, 4000);
+    deep = exchange (fd, request, FALSE);
+    g_assert_cmpuint (deep->status, ==, 301);
+    g_assert_cmpstr (tu_http_field (deep, "location"), ==, location->str);
+  }
 
   sub = exchange (fd, GET ("/sub/"), FALSE);
   g_assert_cmpuint (sub->status, ==, 200);

@@ -286,8 +286,8 @@ host_ok (FcHttpSlice host)
 }
 
 /* RFC 9110 8.6: Content-Length = 1*DIGIT. A list of identical values is
- * the same length said twice (RFC 9110 8.6 lets it be taken as one);
- * identical means the same digits, so `5` and `05` count as differing. */
+ * the same length said twice (RFC 9110 8.6 lets it be taken as one, and
+ * HTTP.md refuses "several that differ"); identical as numbers. */
 static gboolean
 content_length_element (FcHttpSlice element,
                         gpointer    data)

@@ -445,6 +445,7 @@ on_reload_signal (gpointer user_data)
     }
 
   fc_server_reload_mime (run->server);
+  fc_server_check_root (run->server, next.root);
   changed = fc_settings_diff (run->settings, &next);
   for (guint i = 0; i < FC_N_SETTINGS; i++)
     {

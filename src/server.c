@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -598,6 +599,36 @@ guint16
 fc_server_get_port (FcServer *server)
 {
   return server->port;
+}
+
+/**
+ * fc_server_check_root:
+ * @server: a server
+ * @configured: the root as the settings name it, which may lead through
+ *   links
+ *
+ * The directory served is the one opened at start, whatever becomes of
+ * its path since: tells the admin, on a reload, when @configured leads
+ * elsewhere now (a link switched to another release, the directory
+ * renamed and another made in its place) or nowhere, which a restart
+ * would serve. Main thread.
+ */
+void
+fc_server_check_root (FcServer   *server,
+                      const char *configured)
+{
+  g_autofree char *now = realpath (configured, NULL);
+  int errsv = errno;
+  struct stat served, there;
+
+  if (fstat (server->context.root_fd, &served) != 0)
+    return;
+  if (now == NULL)
+    g_warning (_("“%s” leads nowhere now (%s): “%s”, opened at start, is served until the daemon restarts"),
+               configured, g_strerror (errsv), server->root);
+  else if (stat (now, &there) != 0 || there.st_dev != served.st_dev || there.st_ino != served.st_ino)
+    g_warning (_("“%s” leads to “%s” now: “%s”, opened at start, is served until the daemon restarts"),
+               configured, now, server->root);
 }
 
 /**

@@ -53,6 +53,8 @@ void        fc_server_set_http     (FcServer              *server,
 guint16     fc_server_get_port     (FcServer              *server);
 const char *fc_server_get_root     (FcServer              *server);
 const char *fc_server_get_activated_addresses (FcServer *server);
+void        fc_server_check_root   (FcServer              *server,
+                                    const char            *configured);
 guint       fc_server_processors   (void);
 guint       fc_server_get_threads  (FcServer              *server);
 gboolean    fc_server_set_threads  (FcServer              *server,

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -643,6 +644,34 @@ test_reload_threads_held_back (void)
   g_free (service_stop (s, SIGTERM));
 }
 
+/* The directory opened at start is served until a restart: when its
+ * path leads to another directory (renamed, and another made in its
+ * place, as a link switched to a new release would), a reload says so,
+ * naming both; the files of the one opened are still served. */
+static void
+test_reload_root_moved (void)
+{
+  const ServiceOptions options = { .config = "" };
+  Service *s = service_start (&options);
+  g_autofree char *old = g_strconcat (s->d->root, ".old", NULL);
+  g_autofree char *line = NULL;
+  g_autofree char *body = NULL;
+  int fd;
+
+  tu_write_file_str (s->d->root, "release", "one\n");
+  g_assert_cmpint (rename (s->d->root, old), ==, 0);
+  g_assert_cmpint (mkdir (s->d->root, 0755), ==, 0);
+  tu_write_file_str (s->d->root, "release", "two\n");
+  service_reload (s, "");
+  line = tu_daemon_await_stderr (s->d, "is served until the daemon restarts");
+  g_assert_nonnull (strstr (line, s->d->root));
+  fd = tu_connect (s->d->port);
+  tu_assert_get (fd, "release", "one\n", 4);
+  close (fd);
+  /* root.old goes with the rest of the daemon's directory. */
+  g_free (service_stop (s, SIGTERM));
+}
+
 /* What a running daemon cannot change is said, and left as it was; what
  * the command line gives stays as it says (here the port). */
 static void
@@ -1104,6 +1133,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/service/reload/max-clients", test_reload_max_clients);
   g_test_add_func ("/service/reload/threads", test_reload_threads);
   g_test_add_func ("/service/reload/threads-held-back", test_reload_threads_held_back);
+  g_test_add_func ("/service/reload/root-moved", test_reload_root_moved);
   g_test_add_func ("/service/reload/threads-frees-retired", test_reload_threads_frees_retired);
   g_test_add_func ("/service/check-config/bad-root", test_check_config_bad_root);
   g_test_add_func ("/service/reload/restart-settings-logged", test_reload_restart_settings_logged);

@@ -429,7 +429,7 @@ fc_dir_index_html (const char     *dir_name,
   if (dir_name[0] != '\0')
     g_string_append (out, "<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n");
 
-  for (guint i = 0; i < entries->len && done; i++)
+  for (guint i = 0; i < entries->len; i++)
     {
       const FcDirEntry *entry = &g_array_index (entries, FcDirEntry, i);
       const char *slash = entry->is_dir ? "/" : "";

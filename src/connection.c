@@ -3,10 +3,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <linux/sockios.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -49,6 +51,8 @@ struct _FcConn {
   gint64 partial_since;         /* when the unfinished line in @in began */
   gint64 idle_since;            /* when the last reply ended */
   gsize lingered;               /* bytes drained while lingering */
+  int send_queued;              /* the socket's unacknowledged bytes (SIOCOUTQ) when
+                                 * the send deadline was last set */
   FcReply reply;                /* the reply on its way, while writing */
   FcPark park;                  /* (owned): the first line's, while it waits */
   FcAccessEntry *log_entry;     /* (owned) (nullable): the access log's line of the reply on its way */
@@ -185,6 +189,36 @@ fc_conn_timed_out (FcConn *conn)
   FC_REQUEST_DEBUG (conn->context, "closing a connection: %s", reason);
 }
 
+/**
+ * fc_conn_send_progressed:
+ * @conn: a connection whose deadline passed, out of its waiter
+ *
+ * Whether a reply under way was taken by its peer since the send
+ * deadline was set, though the socket never said it was writable again:
+ * the kernel says so only once much of a large send buffer (up to
+ * net.ipv4.tcp_wmem's 4 MiB) has drained, which a client that reads
+ * slowly but steadily takes longer than the send timeout to do. The
+ * peer acknowledges bytes only while it reads (its window closes
+ * otherwise), so a shrinking queue of unacknowledged bytes (SIOCOUTQ)
+ * is its reading. When it was, the deadline moves a send timeout on:
+ * PROTOCOL.md closes only a client that "reads nothing" that long. In
+ * the thread that owns @conn.
+ *
+ * Returns: %TRUE when @conn is to wait again, with its new deadline
+ */
+gboolean
+fc_conn_send_progressed (FcConn *conn)
+{
+  int queued;
+
+  if (conn->state != STATE_WRITING || ioctl (conn->waited.fd, SIOCOUTQ, &queued) != 0 ||
+      queued >= conn->send_queued)
+    return FALSE;
+  conn->send_queued = queued;
+  conn->waited.deadline = g_get_monotonic_time () + FC_SETTING_LOAD (conn->context, send_timeout);
+  return TRUE;
+}
+
 /* Keeps what was received and not answered, for the connection's next
  * turn: scratch space belongs to the thread. */
 static void
@@ -230,8 +264,12 @@ conn_write (FcConn        *conn,
       fc_reply_keep_head (&conn->reply);
       /* The send timeout counts from the last byte the peer took. */
       if (conn->state != STATE_WRITING || conn->reply.sent != before)
-        fc_waiter_set_deadline (waiter, &conn->waited,
-                                g_get_monotonic_time () + FC_SETTING_LOAD (conn->context, send_timeout));
+        {
+          fc_waiter_set_deadline (waiter, &conn->waited,
+                                  g_get_monotonic_time () + FC_SETTING_LOAD (conn->context, send_timeout));
+          if (ioctl (conn->waited.fd, SIOCOUTQ, &conn->send_queued) != 0)
+            conn->send_queued = 0;
+        }
       conn->state = STATE_WRITING;
       break;
     case FC_REPLY_FAILED:

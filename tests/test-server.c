@@ -1323,6 +1323,39 @@ test_send_timeout_cached (void)
   stalled_reader ("64M");
 }
 
+/* A reader slow but steady is never cut, however long its reply takes:
+ * 5 MiB at 1 MB/s against a send timeout of 1 s. The socket says it is
+ * writable again only once much of its send buffer (up to 4 MiB) has
+ * drained, longer than the timeout at that pace; the daemon counted that
+ * as reading nothing and closed after about 4 MiB (black-box test). */
+static void
+test_send_timeout_slow_reader (void)
+{
+  TuDaemon *d = tu_daemon_start ("--send-timeout", "1", NULL);
+  gsize size = 5 * MiB;
+  g_autofree guint8 *big = tu_put_seeded (d, "big", 10, size);
+  g_autofree guint8 *got = g_malloc (size);
+  g_autofree char *line = NULL;
+  int fd = tu_connect (d->port);
+  gsize have = 0;
+
+  tu_send_str (fd, "GET big\n");
+  line = tu_read_line (fd);
+  g_assert_cmpstr (line, ==, "OK 5242880\n");
+  while (have < size)
+    {
+      ssize_t n = recv (fd, got + have, MIN (size - have, 50000), 0);
+
+      g_assert_cmpint (n, >, 0);
+      have += (gsize) n;
+      g_usleep (50 * 1000);
+    }
+  g_assert_cmpmem (got, size, big, size);
+  tu_assert_ping (fd);
+  close (fd);
+  tu_daemon_stop (d);
+}
+
 /* ---- disconnects ---- */
 
 static void
@@ -1866,6 +1899,7 @@ main (int argc, char **argv)
   g_test_add_func ("/server/timeout/active-stays-open", test_timeout_active_stays_open);
   g_test_add_func ("/server/timeout/send-streamed", test_send_timeout_streamed);
   g_test_add_func ("/server/timeout/send-cached", test_send_timeout_cached);
+  g_test_add_func ("/server/timeout/send-slow-reader", test_send_timeout_slow_reader);
   g_test_add_func ("/server/disconnect/mid-transfer-streamed",
                    test_disconnect_mid_transfer_streamed);
   g_test_add_func ("/server/disconnect/mid-transfer-cached",

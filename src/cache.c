@@ -523,6 +523,29 @@ fc_cache_lookup_hit (FcCache         *cache,
 }
 
 /**
+ * fc_cache_holds:
+ * @cache: a cache
+ * @name: a file's name
+ * @id: the identity of the file @name names now
+ *
+ * Whether a copy of exactly @id is cached, counted and touched as
+ * nothing: what a GET of it would be sent though no read of the file
+ * could be proved now, which a HEAD must answer alike. Any thread.
+ *
+ * Returns: %TRUE when such a copy is there
+ */
+gboolean
+fc_cache_holds (FcCache        *cache,
+                const char     *name,
+                const FcFileId *id)
+{
+  g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&cache->lock);
+  Entry *entry = g_hash_table_lookup (cache->table, name);
+
+  return entry != NULL && !entry->loading && fc_file_id_equal (&entry->id, id);
+}
+
+/**
  * fc_cache_miss:
  * @cache: a cache
  * @name: (nullable): the name asked for, if it was a valid one

@@ -107,6 +107,9 @@ gboolean    fc_cache_lookup_hit     (FcCache       *cache,
                                      FcWatchMark   *mark,
                                      guint          generation,
                                      GBytes       **bytes);
+gboolean    fc_cache_holds          (FcCache       *cache,
+                                     const char    *name,
+                                     const FcFileId *id);
 GBytes     *fc_cache_load_take      (FcCache      *cache,
                                      FcCacheLoad  *load,
                                      GBytes       *bytes);

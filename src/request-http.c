@@ -212,8 +212,10 @@ fc_request_http_source (FcServeContext   *context,
         return result;
     }
   /* A HEAD reads nothing, yet has the GET's status: a version that no
-   * read could prove now (a writer holds the file open) is refused alike. */
-  else if (source->bytes == NULL && !fc_file_readable (source->fd, &source->id, error))
+   * read could prove now (a writer holds the file open) is refused alike,
+   * unless the cache holds it, which a GET would send. */
+  else if (source->bytes == NULL && !fc_cache_holds (context->cache, request->name, &source->id) &&
+           !fc_file_readable (source->fd, &source->id, error))
     return g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_BUSY) ? GET_RETRY : GET_DONE;
   fc_reply_set_head (reply, http->buf, fc_http_format_file (http->buf, &head), TRUE);
   return GET_DONE;

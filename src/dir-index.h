@@ -40,7 +40,6 @@ G_BEGIN_DECLS
 
 typedef enum {
   FC_DIR_INDEX_ERROR_TOO_MANY,  /* more entries than the bound: HTTP 500 */
-  FC_DIR_INDEX_ERROR_TOO_LARGE, /* a page past the listings' budget on its own: HTTP 500 */
 } FcDirIndexError;
 
 /* One entry of a listing: a regular file or a directory, reached directly

@@ -20,6 +20,7 @@ static const GDBusErrorEntry dbus_errors[] = {
   { FC_ERROR_OFFSET_BEYOND_END, "org.filecached.Error.OffsetBeyondEnd" },
   { FC_ERROR_READ_FAILED, "org.filecached.Error.ReadFailed" },
   { FC_ERROR_LISTINGS_BUSY, "org.filecached.Error.ListingsBusy" },
+  { FC_ERROR_LISTING_TOO_LARGE, "org.filecached.Error.ListingTooLarge" },
   { FC_ERROR_BUSY, "org.filecached.Error.Busy" },
   { FC_ERROR_TOO_LARGE, "org.filecached.Error.TooLarge" },
 };
@@ -70,6 +71,8 @@ static const FcErrorReply replies[FC_ERROR_N_WIRE_CODES] = {
   [FC_ERROR_OFFSET_BEYOND_END] = REPLY (416, "offset beyond end of file"),
   [FC_ERROR_READ_FAILED] = REPLY (500, "read error"),
   [FC_ERROR_LISTINGS_BUSY] = REPLY (500, "too many listings in flight, try again"),
+  /* FC_LISTING_BUDGET's figure (listing-budget.h). */
+  [FC_ERROR_LISTING_TOO_LARGE] = REPLY (500, "listing larger than 67108864 bytes"),
   [FC_ERROR_BUSY] = REPLY (503, "too many connections"),
 };
 

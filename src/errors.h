@@ -27,6 +27,7 @@ typedef enum {
   FC_ERROR_OFFSET_BEYOND_END,  /* 416 */
   FC_ERROR_READ_FAILED,        /* 500 */
   FC_ERROR_LISTINGS_BUSY,      /* 500 */
+  FC_ERROR_LISTING_TOO_LARGE,  /* 500 */
   FC_ERROR_BUSY,               /* 503 */
   FC_ERROR_TOO_LARGE,          /* D-Bus only: a reply the bus would not carry */
 } FcError;

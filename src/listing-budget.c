@@ -2,9 +2,11 @@
 
 #include "config.h"
 
-#include "dir-index.h"
 #include "errors.h"
 #include "listing-budget.h"
+
+/* errors.c's reply to a listing too large names the figure. */
+G_STATIC_ASSERT (FC_LISTING_BUDGET == 67108864);
 
 /**
  * fc_listing_charge:
@@ -12,7 +14,7 @@
  * @bytes: more bytes one listing is about to hold (> 0), or bytes it
  *   gave back (<= 0, never refused)
  * @listing_total: all that listing holds with @bytes, for the error
- * @error: %FC_DIR_INDEX_ERROR_TOO_LARGE when that one listing would pass
+ * @error: %FC_ERROR_LISTING_TOO_LARGE when that one listing would pass
  *   %FC_LISTING_BUDGET on its own (asking again will not help),
  *   %FC_ERROR_LISTINGS_BUSY when the others hold the rest
  *
@@ -36,7 +38,7 @@ fc_listing_charge (atomic_size_t  *held,
     }
   if (listing_total > FC_LISTING_BUDGET)
     {
-      g_set_error (error, FC_DIR_INDEX_ERROR, FC_DIR_INDEX_ERROR_TOO_LARGE,
+      g_set_error (error, FC_ERROR, FC_ERROR_LISTING_TOO_LARGE,
                    "listing larger than %u bytes", FC_LISTING_BUDGET);
       return FALSE;
     }
@@ -67,6 +69,28 @@ listing_free (gpointer data)
 }
 
 /**
+ * fc_listing_take:
+ * @held: the counter @text was charged to
+ * @text: (transfer full): a listing's bytes, charged to @held
+ * @len: its length
+ * @charged: what it was charged, its allocation
+ *
+ * Returns: (transfer full): @text as bytes; freeing them gives the
+ *   charge back
+ */
+GBytes *
+fc_listing_take (atomic_size_t *held,
+                 char          *text,
+                 gsize          len,
+                 gsize          charged)
+{
+  Listing *listing = g_new (Listing, 1);
+
+  *listing = (Listing) { held, text, charged };
+  return g_bytes_new_with_free_func (text, len, listing_free, listing);
+}
+
+/**
  * fc_listing_bytes:
  * @held: the counter @text was charged to
  * @text: (transfer full): a listing, charged to @held at its
@@ -79,11 +103,8 @@ GBytes *
 fc_listing_bytes (atomic_size_t *held,
                   GString       *text)
 {
-  Listing *listing = g_new (Listing, 1);
   gsize len = text->len;
+  gsize charged = text->allocated_len;
 
-  listing->held = held;
-  listing->charged = text->allocated_len;
-  listing->text = g_string_free (text, FALSE);
-  return g_bytes_new_with_free_func (listing->text, len, listing_free, listing);
+  return fc_listing_take (held, g_string_free (text, FALSE), len, charged);
 }

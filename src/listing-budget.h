@@ -14,6 +14,10 @@ gboolean  fc_listing_charge (atomic_size_t  *held,
                              gssize          bytes,
                              gsize           listing_total,
                              GError        **error);
+GBytes   *fc_listing_take   (atomic_size_t  *held,
+                             char           *text,
+                             gsize           len,
+                             gsize           charged);
 GBytes   *fc_listing_bytes  (atomic_size_t  *held,
                              GString        *text);
 

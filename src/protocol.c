@@ -243,30 +243,38 @@ fc_format_stat (char         *buf,
 /**
  * fc_format_list:
  * @entries: (element-type FcCacheInfo): as from fc_cache_list()
+ * @buf: (out caller-allocates) (nullable): room for the length a first
+ *   call with %NULL returned; %NULL to measure only
  *
- * Returns: (transfer full): the whole reply to `LIST`
+ * The whole reply to `LIST` (PROTOCOL.md), measured first so that its
+ * memory is charged before it is taken (listing-budget.c).
+ *
+ * Returns: its length in bytes
  */
-GString *
-fc_format_list (GArray *entries)
+gsize
+fc_format_list (GArray *entries,
+                char   *buf)
 {
-  GString *reply = g_string_sized_new (16 + entries->len * 48);
   char num[20];
+  gsize n = 0;
 
-  g_string_append_len (reply, "OK ", 3);
-  g_string_append_len (reply, num, (gssize) fc_format_uint (num, entries->len));
-  g_string_append_c (reply, '\n');
+#define PUT(data, len) \
+  G_STMT_START { gsize put_len = (len); if (buf != NULL) memcpy (buf + n, (data), put_len); n += put_len; } G_STMT_END
 
+  PUT ("OK ", 3);
+  PUT (num, fc_format_uint (num, entries->len));
+  PUT ("\n", 1);
   for (guint i = 0; i < entries->len; i++)
     {
       const FcCacheInfo *info = &g_array_index (entries, FcCacheInfo, i);
 
-      g_string_append_len (reply, num, (gssize) fc_format_uint (num, info->size));
-      g_string_append_c (reply, ' ');
-      g_string_append_len (reply, num, (gssize) fc_format_uint (num, info->hits));
-      g_string_append_c (reply, ' ');
-      g_string_append (reply, info->name);
-      g_string_append_c (reply, '\n');
+      PUT (num, fc_format_uint (num, info->size));
+      PUT (" ", 1);
+      PUT (num, fc_format_uint (num, info->hits));
+      PUT (" ", 1);
+      PUT (info->name, strlen (info->name));
+      PUT ("\n", 1);
     }
-
-  return reply;
+#undef PUT
+  return n;
 }

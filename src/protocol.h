@@ -58,6 +58,7 @@ gsize    fc_format_stat         (char        *buf,
                                  const guint8 digest[32]);
 gsize    fc_format_uint         (char        *buf,
                                  guint64      value);
-GString *fc_format_list         (GArray      *entries);
+gsize    fc_format_list         (GArray      *entries,
+                                 char        *buf);
 
 G_END_DECLS

@@ -318,8 +318,7 @@ answer_listing (FcServeContext *context,
   g_autoptr(GBytes) body = listing;
   gsize len;
 
-  if (body == NULL && (g_error_matches (why, FC_DIR_INDEX_ERROR, FC_DIR_INDEX_ERROR_TOO_MANY) ||
-                       g_error_matches (why, FC_DIR_INDEX_ERROR, FC_DIR_INDEX_ERROR_TOO_LARGE)))
+  if (body == NULL && g_error_matches (why, FC_DIR_INDEX_ERROR, FC_DIR_INDEX_ERROR_TOO_MANY))
     {
       http_answer_status (context, http, 500, why->message, strlen (why->message), NULL, 0, reply);
       return;

@@ -433,22 +433,23 @@ list_drop_unreachable (FcServeContext *context,
     }
 }
 
-/* @text (consumed) as bytes charged against FC_LISTING_BUDGET while a
- * reply holds them, or NULL with @error set when that would exceed it:
- * clients that send LIST and never read cannot make the daemon hold a
- * copy of the cache's names each. */
+/* The reply to LIST, its bytes charged against FC_LISTING_BUDGET before
+ * they are taken and while a reply holds them, or NULL with @error set
+ * when that would exceed it: clients that send LIST and never read
+ * cannot make the daemon hold a copy of the cache's names each. */
 static GBytes *
 listing_new (FcServeContext  *context,
-             GString         *text,
+             GArray          *entries,
              GError         **error)
 {
-  if (!fc_listing_charge (&context->listing_bytes, (gssize) text->allocated_len, text->allocated_len,
-                          error))
-    {
-      g_string_free (text, TRUE);
-      return NULL;
-    }
-  return fc_listing_bytes (&context->listing_bytes, text);
+  gsize len = fc_format_list (entries, NULL);
+  char *text;
+
+  if (!fc_listing_charge (&context->listing_bytes, (gssize) len, len, error))
+    return NULL;
+  text = g_malloc (len);
+  fc_format_list (entries, text);
+  return fc_listing_take (&context->listing_bytes, text, len, len);
 }
 
 static void
@@ -460,7 +461,7 @@ answer_list (FcServeContext *context,
   g_autoptr(GBytes) bytes = NULL;
 
   list_drop_unreachable (context, entries);
-  bytes = listing_new (context, fc_format_list (entries), &error);
+  bytes = listing_new (context, entries, &error);
   if (bytes == NULL)
     {
       fc_request_answer_error (context, error, reply);

@@ -485,7 +485,7 @@ test_budget_too_large (void)
       g_array_append_val (entries, entry);
     }
   g_assert_null (fc_dir_index_html ("", entries, &held, &error));
-  g_assert_error (error, FC_DIR_INDEX_ERROR, FC_DIR_INDEX_ERROR_TOO_LARGE);
+  g_assert_error (error, FC_ERROR, FC_ERROR_LISTING_TOO_LARGE);
   g_assert_nonnull (strstr (error->message, "67108864"));
   g_assert_cmpuint (held, ==, 0);
 }

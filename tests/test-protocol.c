@@ -129,7 +129,8 @@ test_error_replies (void)
     [FC_ERROR_LINK_LOOP] = 403, [FC_ERROR_SIZE_MISMATCH] = 403,
     [FC_ERROR_NOT_FOUND] = 404, [FC_ERROR_LINE_TOO_LONG] = 414,
     [FC_ERROR_DIGEST_MISMATCH] = 412, [FC_ERROR_OFFSET_BEYOND_END] = 416,
-    [FC_ERROR_READ_FAILED] = 500, [FC_ERROR_LISTINGS_BUSY] = 500, [FC_ERROR_BUSY] = 503,
+    [FC_ERROR_READ_FAILED] = 500, [FC_ERROR_LISTINGS_BUSY] = 500,
+    [FC_ERROR_LISTING_TOO_LARGE] = 500, [FC_ERROR_BUSY] = 503,
   };
 
   for (guint code = 0; code < FC_ERROR_N_WIRE_CODES; code++)
@@ -176,13 +177,17 @@ test_format_list (void)
     { (char *) "docs/readme.txt", 12, 1, 0 },
     { (char *) "a b", 0, 10, 0 },
   };
-  g_autoptr(GString) empty = fc_format_list (entries);
-  g_autoptr(GString) reply = NULL;
+  static const char expected[] = "OK 2\n12 1 docs/readme.txt\n0 10 a b\n";
+  char buf[sizeof expected];
 
-  g_assert_cmpstr (empty->str, ==, "OK 0\n");
+  g_assert_cmpuint (fc_format_list (entries, NULL), ==, 5);
+  g_assert_cmpuint (fc_format_list (entries, buf), ==, 5);
+  g_assert_cmpmem (buf, 5, "OK 0\n", 5);
   g_array_append_vals (entries, infos, G_N_ELEMENTS (infos));
-  reply = fc_format_list (entries);
-  g_assert_cmpstr (reply->str, ==, "OK 2\n12 1 docs/readme.txt\n0 10 a b\n");
+  /* Measured, then written: the same length. */
+  g_assert_cmpuint (fc_format_list (entries, NULL), ==, sizeof expected - 1);
+  g_assert_cmpuint (fc_format_list (entries, buf), ==, sizeof expected - 1);
+  g_assert_cmpmem (buf, sizeof expected - 1, expected, sizeof expected - 1);
 }
 
 int

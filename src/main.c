@@ -260,7 +260,7 @@ fit_clients_to_fd_limit (guint    max_clients,
   if (!asked)
     return (guint) fit;
 
-  g_warning (_("max-clients %u needs more open files than the limit of %lu allows; serving at most %lu clients"),
+  g_warning (_("max-clients %u needs more open files than the limit of %lu allows; max-clients lowered to %lu"),
              max_clients, (unsigned long) limit, (unsigned long) fit);
   return (guint) fit;
 }

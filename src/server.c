@@ -17,6 +17,7 @@
 #include <glib-unix.h>
 
 #include "abandon.h"
+#include "beneath.h"
 #include "errors.h"
 #include "http-date.h"
 #include "http-parse.h"
@@ -627,8 +628,13 @@ fc_server_check_root (FcServer   *server,
     g_warning (_("“%s” leads nowhere now (%s): “%s”, opened at start, is served until the daemon restarts"),
                configured, g_strerror (errsv), server->root);
   else if (stat (now, &there) != 0 || there.st_dev != served.st_dev || there.st_ino != served.st_ino)
-    g_warning (_("“%s” leads to “%s” now: “%s”, opened at start, is served until the daemon restarts"),
-               configured, now, server->root);
+    {
+      /* Where the one served is now: moved aside, or deleted. */
+      g_autofree char *served_now = fc_fd_path (server->context.root_fd);
+
+      g_warning (_("“%s” leads to “%s” now: the directory opened at start, now “%s”, is served until the daemon restarts"),
+                 configured, now, served_now != NULL ? served_now : server->root);
+    }
 }
 
 /**

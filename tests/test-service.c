@@ -665,6 +665,8 @@ test_reload_root_moved (void)
   service_reload (s, "");
   line = tu_daemon_await_stderr (s->d, "is served until the daemon restarts");
   g_assert_nonnull (strstr (line, s->d->root));
+  /* The one served is named where it is now. */
+  g_assert_nonnull (strstr (line, old));
   fd = tu_connect (s->d->port);
   tu_assert_get (fd, "release", "one\n", 4);
   close (fd);

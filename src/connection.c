@@ -350,6 +350,26 @@ conn_answer_line (FcConn        *conn,
     }
 }
 
+/* During a stop: whether another request was received after the one
+ * being answered, whole in @rest or still in the socket, which the stop
+ * answers too. Only the last response before the close says
+ * `Connection: close` (HTTP.md); saying it earlier would leave requests
+ * received before the stop unanswered. */
+static gboolean
+drain_more_received (FcConn     *conn,
+                     const char *rest,
+                     gsize       len)
+{
+  FcHttpRequest next;
+  FcHttpRefusal refusal;
+  gsize consumed = 0;
+  char byte;
+
+  if (len == 0)
+    return recv (conn->waited.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+  return fc_http_parse (rest, len, &next, &consumed, &refusal) != FC_HTTP_NEED_MORE;
+}
+
 /* An HTTP request head at the start of @buf; empty lines before it are
  * used up even while the head is not whole. */
 static gboolean
@@ -366,10 +386,10 @@ conn_answer_http (FcConn        *conn,
   switch (fc_http_parse (buf, len, &scratch->http_request, &consumed, &refusal))
     {
     case FC_HTTP_DONE:
-      /* A stop answers what was received and then closes: the response
-       * says so, so that a client (or a proxy) does not reuse the
-       * connection for a request nobody will answer. */
-      if (conn->draining)
+      /* A stop answers what was received and then closes: the last
+       * response says so, so that a client (or a proxy) does not reuse
+       * the connection for a request nobody will answer. */
+      if (conn->draining && !drain_more_received (conn, buf + consumed, len - consumed))
         scratch->http_request.keep_alive = FALSE;
       *answer = fc_request_answer_http (conn->context, &scratch->http_request, &conn->park,
                                         &conn->reply, &scratch->chunk, &scratch->http);

@@ -795,9 +795,10 @@ test_types_reload (void)
   tu_rm_rf (dir);
 }
 
-/* A stop answers what was received: a request pipelined behind a
- * transfer is answered after it, saying `Connection: close`, then the
- * connection closes. */
+/* A stop answers what was received: the requests pipelined behind a
+ * transfer are answered after it, each of them (the first used to say
+ * `Connection: close` and leave the next unanswered), the last saying
+ * `Connection: close`; then the connection closes. */
 static void
 test_stop_drains (void)
 {
@@ -807,10 +808,12 @@ test_stop_drains (void)
   int fd = tu_connect_full ("127.0.0.1", d->port, 8192);
   g_autoptr(TuHttpResponse) first = NULL;
   g_autoptr(TuHttpResponse) second = NULL;
+  g_autoptr(TuHttpResponse) third = NULL;
   g_autofree guint8 *body = NULL;
 
   tu_write_file_str (d->root, "a.txt", "alpha\n");
-  tu_send_str (fd, GET ("/big") GET ("/a.txt"));
+  tu_write_file_str (d->root, "b.txt", "beta\n");
+  tu_send_str (fd, GET ("/big") GET ("/a.txt") GET ("/b.txt"));
   first = tu_http_read_response (fd, TRUE);
   g_assert_cmpuint (first->status, ==, 200);
   g_assert_null (tu_http_field (first, "connection"));
@@ -819,7 +822,10 @@ test_stop_drains (void)
   g_assert_cmpmem (body, size, big, size);
   second = tu_http_read_response (fd, FALSE);
   assert_body (second, "alpha\n", 6);
-  g_assert_cmpstr (tu_http_field (second, "connection"), ==, "close");
+  g_assert_null (tu_http_field (second, "connection"));
+  third = tu_http_read_response (fd, FALSE);
+  assert_body (third, "beta\n", 5);
+  g_assert_cmpstr (tu_http_field (third, "connection"), ==, "close");
   tu_expect_eof (fd);
   close (fd);
   g_assert_cmpint (tu_daemon_finish (d, 0, TU_IO_TIMEOUT_S, NULL), ==, 0);

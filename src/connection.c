@@ -18,6 +18,11 @@
 #include "request.h"
 #include "connection.h"
 
+/* A write's bytes reach the peer's receive buffer within a round trip:
+ * the send queue is first looked at this long after it, so that what the
+ * buffer took without a reader is not taken for reading. */
+#define SEND_SETTLE_USEC (G_USEC_PER_SEC / 2)
+
 /* After QUIT or 414 the connection is drained this long, and of at most
  * this much, before close(), so unread request bytes do not turn our FIN
  * into a RST that would destroy the reply still in flight. */
@@ -51,8 +56,9 @@ struct _FcConn {
   gint64 partial_since;         /* when the unfinished line in @in began */
   gint64 idle_since;            /* when the last reply ended */
   gsize lingered;               /* bytes drained while lingering */
-  int send_queued;              /* the socket's unacknowledged bytes (SIOCOUTQ) when
-                                 * the send deadline was last set */
+  gint64 send_deadline;         /* the send timeout's end, counted from the last write */
+  int send_queued;              /* the socket's unacknowledged bytes (SIOCOUTQ) once the
+                                 * last write had settled; -1 until then */
   FcReply reply;                /* the reply on its way, while writing */
   FcPark park;                  /* (owned): the first line's, while it waits */
   FcAccessEntry *log_entry;     /* (owned) (nullable): the access log's line of the reply on its way */
@@ -190,32 +196,45 @@ fc_conn_timed_out (FcConn *conn)
 }
 
 /**
- * fc_conn_send_progressed:
+ * fc_conn_send_goes_on:
  * @conn: a connection whose deadline passed, out of its waiter
  *
- * Whether a reply under way was taken by its peer since the send
- * deadline was set, though the socket never said it was writable again:
- * the kernel says so only once much of a large send buffer (up to
+ * Whether a reply under way waits on: its peer took bytes since it was
+ * last looked at, though the socket never said it was writable again.
+ * The kernel says so only once much of a large send buffer (up to
  * net.ipv4.tcp_wmem's 4 MiB) has drained, which a client that reads
  * slowly but steadily takes longer than the send timeout to do. The
- * peer acknowledges bytes only while it reads (its window closes
- * otherwise), so a shrinking queue of unacknowledged bytes (SIOCOUTQ)
- * is its reading. When it was, the deadline moves a send timeout on:
- * PROTOCOL.md closes only a client that "reads nothing" that long. In
- * the thread that owns @conn.
+ * peer acknowledges bytes beyond its receive buffer only as its reader
+ * takes them, so a shrinking queue of unacknowledged bytes (SIOCOUTQ)
+ * is its reading: PROTOCOL.md closes only a client that "reads nothing"
+ * for the send timeout. What the peer's buffer took just after the last
+ * write, without its reader, is not counted: the queue is first looked
+ * at a moment after that write (%SEND_SETTLE_USEC, or half the timeout),
+ * and only what it loses after is. TCP tells a slow reader's progress as
+ * its window reopens, in steps of up to a segment (64 KiB on loopback),
+ * so a reader slower than about a segment per send timeout is still
+ * closed. In the thread that owns @conn.
  *
  * Returns: %TRUE when @conn is to wait again, with its new deadline
  */
 gboolean
-fc_conn_send_progressed (FcConn *conn)
+fc_conn_send_goes_on (FcConn *conn)
 {
+  gint64 now = g_get_monotonic_time ();
   int queued;
 
-  if (conn->state != STATE_WRITING || ioctl (conn->waited.fd, SIOCOUTQ, &queued) != 0 ||
-      queued >= conn->send_queued)
+  if (conn->state != STATE_WRITING || ioctl (conn->waited.fd, SIOCOUTQ, &queued) != 0)
+    return FALSE;
+  if (conn->send_queued < 0)
+    {
+      conn->send_queued = queued;
+      conn->waited.deadline = conn->send_deadline;
+      return now < conn->send_deadline;
+    }
+  if (queued >= conn->send_queued)
     return FALSE;
   conn->send_queued = queued;
-  conn->waited.deadline = g_get_monotonic_time () + FC_SETTING_LOAD (conn->context, send_timeout);
+  conn->waited.deadline = now + FC_SETTING_LOAD (conn->context, send_timeout);
   return TRUE;
 }
 
@@ -262,13 +281,17 @@ conn_write (FcConn        *conn,
       G_GNUC_FALLTHROUGH;
     case FC_REPLY_AGAIN:
       fc_reply_keep_head (&conn->reply);
-      /* The send timeout counts from the last byte the peer took. */
+      /* The send timeout counts from the last byte the peer took; the
+       * socket is looked at again once that write has settled
+       * (fc_conn_send_goes_on()). */
       if (conn->state != STATE_WRITING || conn->reply.sent != before)
         {
-          fc_waiter_set_deadline (waiter, &conn->waited,
-                                  g_get_monotonic_time () + FC_SETTING_LOAD (conn->context, send_timeout));
-          if (ioctl (conn->waited.fd, SIOCOUTQ, &conn->send_queued) != 0)
-            conn->send_queued = 0;
+          gint64 now = g_get_monotonic_time ();
+          gint64 timeout = FC_SETTING_LOAD (conn->context, send_timeout);
+
+          conn->send_deadline = now + timeout;
+          conn->send_queued = -1;
+          fc_waiter_set_deadline (waiter, &conn->waited, now + MIN (timeout / 2, SEND_SETTLE_USEC));
         }
       conn->state = STATE_WRITING;
       break;

@@ -77,7 +77,7 @@ FcFlight *fc_conn_parked_on (FcConn             *conn);
 gboolean  fc_conn_held      (FcConn             *conn);
 gboolean  fc_conn_peer_gone (FcConn             *conn);
 void      fc_conn_timed_out (FcConn             *conn);
-gboolean  fc_conn_send_progressed (FcConn       *conn);
+gboolean  fc_conn_send_goes_on (FcConn          *conn);
 void      fc_conn_free      (FcConn             *conn);
 
 void      fc_conn_scratch_init  (FcConnScratch  *scratch);

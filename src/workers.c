@@ -806,7 +806,7 @@ on_wait_event (FcWaited    *waited,
     case FC_WAIT_TIMEOUT:
       /* A reader slow but steady waits on, as it did: in the ready list
        * too if it yielded. */
-      if (fc_conn_send_progressed (conn) && fc_waiter_enter (worker->waiter, waited, NULL))
+      if (fc_conn_send_goes_on (conn) && fc_waiter_enter (worker->waiter, waited, NULL))
         break;
       /* Only one that yielded can be there: a parked one has no
        * deadline. Rare, so a walk of the list is no cost. */

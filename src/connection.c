@@ -388,9 +388,10 @@ drain_more_received (FcConn     *conn,
   gsize consumed = 0;
   char byte;
 
-  if (len == 0)
-    return recv (conn->waited.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
-  return fc_http_parse (rest, len, &next, &consumed, &refusal) != FC_HTTP_NEED_MORE;
+  /* A head cut by the end of the input buffer may go on in the socket. */
+  if (len > 0 && fc_http_parse (rest, len, &next, &consumed, &refusal) != FC_HTTP_NEED_MORE)
+    return TRUE;
+  return recv (conn->waited.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
 /* An HTTP request head at the start of @buf; empty lines before it are

@@ -831,6 +831,46 @@ test_stop_drains (void)
   g_assert_cmpint (tu_daemon_finish (d, 0, TU_IO_TIMEOUT_S, NULL), ==, 0);
 }
 
+/* More requests pipelined behind a transfer than the input buffer holds
+ * (16 KiB): a stop answers them all, the last saying `Connection:
+ * close`. A head cut by the buffer's end used to be taken for the last
+ * request, and the rest went unanswered (black-box test: 443 of 701). */
+static void
+test_stop_drains_many (void)
+{
+  enum { N = 700 };
+  TuDaemon *d = tu_daemon_start ("--cache-size", "1M", "--drain-timeout", "60", NULL);
+  gsize size = 16 * MiB;
+  g_autofree guint8 *big = tu_put_seeded (d, "big", 26, size);
+  int fd = tu_connect_full ("127.0.0.1", d->port, 8192);
+  g_autoptr(GString) requests = g_string_new (GET ("/big"));
+  g_autoptr(TuHttpResponse) first = NULL;
+  g_autofree guint8 *body = NULL;
+
+  tu_write_file_str (d->root, "a.txt", "alpha\n");
+  for (guint i = 0; i < N; i++)
+    g_string_append (requests, "HEAD /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+  tu_send (fd, requests->str, requests->len);
+  first = tu_http_read_response (fd, TRUE);
+  g_assert_cmpuint (first->status, ==, 200);
+  g_subprocess_send_signal (d->proc, SIGTERM);
+  body = tu_read_exact (fd, size);
+  g_assert_cmpmem (body, size, big, size);
+  for (guint i = 0; i < N; i++)
+    {
+      g_autoptr(TuHttpResponse) head = tu_http_read_response (fd, TRUE);
+
+      g_assert_cmpuint (head->status, ==, 200);
+      if (i + 1 < N)
+        g_assert_null (tu_http_field (head, "connection"));
+      else
+        g_assert_cmpstr (tu_http_field (head, "connection"), ==, "close");
+    }
+  tu_expect_eof (fd);
+  close (fd);
+  g_assert_cmpint (tu_daemon_finish (d, 0, TU_IO_TIMEOUT_S, NULL), ==, 0);
+}
+
 /* Found by a black-box test against HTTP.md; each test below failed on
  * the daemon of 99f7167. */
 
@@ -1043,6 +1083,7 @@ main (int argc, char **argv)
   g_test_add_func ("/http/index", test_index);
   g_test_add_func ("/http/types-reload", test_types_reload);
   g_test_add_func ("/http/stop-drains", test_stop_drains);
+  g_test_add_func ("/http/stop-drains-many", test_stop_drains_many);
   g_test_add_func ("/http/if-range/date-same-second", test_if_range_date_same_second);
   g_test_add_func ("/http/last-modified/far-future", test_last_modified_far_future);
   g_test_add_func ("/http/host/empty", test_empty_host);

@@ -514,6 +514,32 @@ fc_dir_index_json (GArray         *entries,
   return page_finish (&page, done, error);
 }
 
+/**
+ * fc_dir_index_listing:
+ * @dir_name: as for fc_dir_index_html()
+ * @entries: (element-type FcDirEntry): from fc_dir_index_read()
+ * @json: fc_dir_index_json() if %TRUE, fc_dir_index_html() otherwise
+ * @held: the listings' budget, charged while the listing is held
+ * @error: as fc_listing_charge() refuses
+ *
+ * The listing as it is sent, made here or in the pool alike: its bytes,
+ * whose charge is given back when they are freed. Any thread.
+ *
+ * Returns: (transfer full) (nullable): the listing
+ */
+GBytes *
+fc_dir_index_listing (const char     *dir_name,
+                      GArray         *entries,
+                      gboolean        json,
+                      atomic_size_t  *held,
+                      GError        **error)
+{
+  GString *text = json ? fc_dir_index_json (entries, held, error)
+                       : fc_dir_index_html (dir_name, entries, held, error);
+
+  return text != NULL ? fc_listing_bytes (held, text) : NULL;
+}
+
 /* The next item of a list, split at @separator outside quoted strings
  * (RFC 9110 5.6.4: a parameter value may hold a `,` or `;` quoted), with
  * the whitespace around it removed. Returns FALSE at the end of the list. */

@@ -70,6 +70,11 @@ GString  *fc_dir_index_html        (const char        *dir_name,
 GString  *fc_dir_index_json        (GArray            *entries,
                                     atomic_size_t     *held,
                                     GError           **error);
+GBytes   *fc_dir_index_listing     (const char        *dir_name,
+                                    GArray            *entries,
+                                    gboolean           json,
+                                    atomic_size_t     *held,
+                                    GError           **error);
 gboolean  fc_accept_prefers_json   (const char *const *values,
                                     const gsize       *lens,
                                     guint              n);

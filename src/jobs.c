@@ -13,7 +13,6 @@
 #include "dir-index.h"
 #include "file-read.h"
 #include "jobs.h"
-#include "listing-budget.h"
 
 struct _FcJobs {
   GThreadPool *pool;            /* (owned) */
@@ -105,13 +104,11 @@ job_list (Job *job)
                                      FC_DIR_INDEX_MAX_ENTRIES, job->flight, &error);
   if (entries != NULL)
     {
-      GString *text = job->json ? fc_dir_index_json (entries, job->listing_held, &error)
-                                : fc_dir_index_html (job->name, entries, job->listing_held, &error);
-
       /* As bytes at once: a result nobody takes gives its charge back. */
-      if (text != NULL)
-        fc_flight_set_result (job->flight, fc_listing_bytes (job->listing_held, text),
-                              (GDestroyNotify) g_bytes_unref);
+      GBytes *listing = fc_dir_index_listing (job->name, entries, job->json, job->listing_held, &error);
+
+      if (listing != NULL)
+        fc_flight_set_result (job->flight, listing, (GDestroyNotify) g_bytes_unref);
     }
   fc_flight_land (job->flight, error);
 }
@@ -291,14 +288,14 @@ fc_jobs_load (FcJobs         *jobs,
  * fc_jobs_list:
  * @jobs: a pool
  * @flight: (transfer none): a flight in progress, which the job lands:
- *   with the listing (a #GBytes of fc_listing_bytes(),
+ *   with the listing (a #GBytes of fc_dir_index_listing(),
  *   fc_flight_steal_result()), or with an error as fc_dir_index_read_dir()
  *   or the budget refuses
  * @root_fd: the served directory; must outlive @jobs
  * @dir_fd: (transfer full): the directory @name, opened with
  *   fc_open_dir_beneath()
  * @name: that directory's name from the root, "" for the root; copied
- * @json: fc_dir_index_json() if %TRUE, fc_dir_index_html() otherwise
+ * @json: as for fc_dir_index_listing()
  * @listing_held: (not nullable): the listings' budget the text is
  *   charged to; must outlive @jobs
  * @dir_size: the directory's st_size: its place in the queue

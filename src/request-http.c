@@ -11,7 +11,6 @@
 #include "beneath.h"
 #include "dir-index.h"
 #include "file-read.h"
-#include "listing-budget.h"
 #include "request-private.h"
 
 /* The HTTP dialect's side of the request path (HTTP.md): its entry
@@ -351,7 +350,7 @@ answer_index (FcServeContext *context,
   gboolean json = index_wants_json (request);
   g_autoptr(GError) error = NULL;
   g_autoptr(GArray) entries = NULL;
-  GString *text = NULL;
+  GBytes *listing = NULL;
   struct stat st;
   int fd;
 
@@ -380,10 +379,8 @@ answer_index (FcServeContext *context,
   /* fc_dir_index_html() wants the bare name ("" for the root) and adds
    * the slashes itself. */
   if (entries != NULL)
-    text = json ? fc_dir_index_json (entries, &context->listing_bytes, &error)
-                : fc_dir_index_html (request->name, entries, &context->listing_bytes, &error);
-  answer_listing (context, http, json, text != NULL ? fc_listing_bytes (&context->listing_bytes, text) : NULL,
-                  error, reply);
+    listing = fc_dir_index_listing (request->name, entries, json, &context->listing_bytes, &error);
+  answer_listing (context, http, json, listing, error, reply);
   return FALSE;
 }
 

@@ -599,18 +599,25 @@ listening_free (gpointer data)
   g_free (listening);
 }
 
+/* @worker, which was held back, is not any more. */
+static void
+held_back_remove (Worker *worker)
+{
+  FcWorkers *workers = worker->workers;
+
+  g_mutex_lock (&workers->balance_lock);
+  g_ptr_array_remove_fast (workers->held_back, worker);
+  atomic_fetch_sub (&workers->n_held_back, 1);
+  g_mutex_unlock (&workers->balance_lock);
+}
+
 /* No more accept() on any listening socket. Under lock; any thread. */
 static void
 worker_stop_accepting (Worker *worker)
 {
   worker->accepting = FALSE;
   if (atomic_exchange (&worker->held_back, FALSE))
-    {
-      g_mutex_lock (&worker->workers->balance_lock);
-      g_ptr_array_remove_fast (worker->workers->held_back, worker);
-      atomic_fetch_sub (&worker->workers->n_held_back, 1);
-      g_mutex_unlock (&worker->workers->balance_lock);
-    }
+    held_back_remove (worker);
   for (guint i = 0; i < worker->listening->len; i++)
     worker_unwatch (worker, g_ptr_array_index (worker->listening, i));
 }
@@ -662,15 +669,14 @@ worker_balance (Worker *worker)
       return;
     }
   atomic_store (&worker->held_back, over);
-  g_mutex_lock (&workers->balance_lock);
   if (over)
-    g_ptr_array_add (workers->held_back, worker);
-  else
     {
-      g_ptr_array_remove_fast (workers->held_back, worker);
-      atomic_fetch_sub (&workers->n_held_back, 1);
+      g_mutex_lock (&workers->balance_lock);
+      g_ptr_array_add (workers->held_back, worker);
+      g_mutex_unlock (&workers->balance_lock);
     }
-  g_mutex_unlock (&workers->balance_lock);
+  else
+    held_back_remove (worker);
   for (guint i = 0; i < worker->listening->len; i++)
     {
       Listening *listening = g_ptr_array_index (worker->listening, i);

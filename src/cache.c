@@ -472,6 +472,18 @@ fc_cache_peek (FcCache    *cache,
   return TRUE;
 }
 
+/* @name's entry when it holds a whole copy of exactly @id, else NULL.
+ * Under the lock. */
+static Entry *
+copy_of (FcCache        *cache,
+         const char     *name,
+         const FcFileId *id)
+{
+  Entry *entry = g_hash_table_lookup (cache->table, name);
+
+  return entry != NULL && !entry->loading && fc_file_id_equal (&entry->id, id) ? entry : NULL;
+}
+
 /**
  * fc_cache_lookup_hit:
  * @cache: a cache
@@ -504,9 +516,9 @@ fc_cache_lookup_hit (FcCache         *cache,
   /* Declared first, so freed after the lock is released. */
   g_autoptr(FcWatchMark) spare = mark;
   g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&cache->lock);
-  Entry *entry = g_hash_table_lookup (cache->table, name);
+  Entry *entry = copy_of (cache, name, id);
 
-  if (entry == NULL || entry->loading || !fc_file_id_equal (&entry->id, id))
+  if (entry == NULL)
     return FALSE;
   if (spare != NULL)
     {
@@ -540,9 +552,8 @@ fc_cache_holds (FcCache        *cache,
                 const FcFileId *id)
 {
   g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&cache->lock);
-  Entry *entry = g_hash_table_lookup (cache->table, name);
 
-  return entry != NULL && !entry->loading && fc_file_id_equal (&entry->id, id);
+  return copy_of (cache, name, id) != NULL;
 }
 
 /**

@@ -3,6 +3,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
 
@@ -22,12 +24,19 @@ struct _FcListener {
   int fd;
   char *address;                 /* (owned): for messages */
   atomic_int failing;            /* the errno the workers back off from; 0: none */
+  gboolean nodelay_inherited;    /* TCP_NODELAY is set on the socket itself */
 };
 
 /**
  * fc_listener_new:
  * @socket: (transfer none): a listening, non-blocking socket; whoever
  *   bound it closes it, once no worker watches it any more
+ *
+ * Sets TCP_NODELAY on @socket (one bound by systemd too): replies are
+ * written whole, and Nagle would only hold a reply's last segment back
+ * for the peer's delayed ACK. Linux copies a listener's TCP options into
+ * each connection it accepts (tcp_create_openreq_child() clones the
+ * listening socket), which saves a setsockopt() per connection.
  *
  * Returns: (transfer full): the socket's accepting state, shared by the
  *   workers
@@ -37,6 +46,7 @@ fc_listener_new (GSocket *socket)
 {
   FcListener *listener = g_new0 (FcListener, 1);
   g_autoptr(GSocketAddress) address = g_socket_get_local_address (socket, NULL);
+  int one = 1;
 
   g_atomic_ref_count_init (&listener->refs);
   listener->socket = g_object_ref (socket);
@@ -44,6 +54,8 @@ fc_listener_new (GSocket *socket)
   listener->address = address != NULL
                         ? g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (address))
                         : g_strdup_printf ("socket %d", listener->fd);
+  listener->nodelay_inherited = setsockopt (listener->fd, IPPROTO_TCP, TCP_NODELAY,
+                                            &one, sizeof one) == 0;
   return listener;
 }
 
@@ -101,7 +113,7 @@ is_per_connection (int error)
  * @backoff_ms: (inout): the calling worker's back-off on @listener: 0
  *   while accepting, else how long it stopped for last time
  * @fd: (out): on %FC_ACCEPT_TAKEN, the new connection's descriptor
- *   (transfer full), non-blocking and close-on-exec
+ *   (transfer full), non-blocking, close-on-exec and TCP_NODELAY
  *
  * Takes the next connection. One that failed before it was accepted is
  * skipped; any other accept() error says %FC_ACCEPT_FAILED with
@@ -130,6 +142,12 @@ fc_listener_accept (FcListener *listener,
       *fd = accept4 (listener->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
       if (*fd >= 0)
         {
+          if (G_UNLIKELY (!listener->nodelay_inherited))
+            {
+              int one = 1;
+
+              setsockopt (*fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            }
           *backoff_ms = 0;
           if (G_UNLIKELY (atomic_load_explicit (&listener->failing, memory_order_relaxed) != 0) &&
               atomic_exchange (&listener->failing, 0) != 0)

@@ -5,8 +5,6 @@
 #include <errno.h>
 #include <linux/sockios.h>
 #include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -74,7 +72,8 @@ struct _FcConn {
 /**
  * fc_conn_new:
  * @context: the serving context; must outlive the connection
- * @fd: (transfer full): an accepted connection's descriptor, non-blocking,
+ * @fd: (transfer full): an accepted connection's descriptor, non-blocking
+ *   and TCP_NODELAY (fc_listener_accept()),
  *   counted in `context->clients` (fc_conn_free() closes it and uncounts it)
  *
  * Returns: (transfer full): the connection's state, ready for fc_conn_run()
@@ -84,7 +83,6 @@ fc_conn_new (FcServeContext *context,
              int             fd)
 {
   FcConn *conn = g_new0 (FcConn, 1);
-  int one = 1;
 
   conn->context = context;
   conn->waited.fd = fd;
@@ -92,10 +90,6 @@ fc_conn_new (FcServeContext *context,
   conn->idle_since = g_get_monotonic_time ();
   conn->state = STATE_READING;
   fc_reply_init (&conn->reply);
-
-  /* Replies are written whole; Nagle would only hold the last segment
-   * back for the peer's delayed ACK. */
-  setsockopt (conn->waited.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   return conn;
 }
 

@@ -92,6 +92,39 @@ sniff_stage (const char *s,
   return i + 1 == n && s[i] == '\r' ? SNIFF_PAST_TARGET : SNIFF_NOT;
 }
 
+typedef enum {
+  LINE_WHOLE,
+  LINE_NEED_MORE,
+  LINE_TOO_LONG,
+} LineEnd;
+
+/* Finds the end of the request line at @s: RFC 9112 3's request-line
+ * excludes its CR LF (or LF, RFC 9112 2.2), so a line of
+ * FC_HTTP_LINE_MAX bytes is whole with either ending, and one byte more
+ * is too long whatever follows. @n: the line's length without its
+ * ending; @next: where the next line starts. */
+static LineEnd
+line_end (const char *s,
+          gsize       len,
+          gsize      *n,
+          gsize      *next)
+{
+  const char *lf = memchr (s, '\n', MIN (len, FC_HTTP_LINE_BUF));
+
+  if (lf == NULL)
+    {
+      /* Past the bound unless the byte after it is the CR of a CR LF. */
+      if (len > FC_HTTP_LINE_MAX && (len >= FC_HTTP_LINE_BUF || s[FC_HTTP_LINE_MAX] != '\r'))
+        return LINE_TOO_LONG;
+      return LINE_NEED_MORE;
+    }
+  *n = (gsize) (lf - s);
+  *next = *n + 1;
+  if (*n > 0 && s[*n - 1] == '\r')
+    (*n)--;
+  return *n > FC_HTTP_LINE_MAX ? LINE_TOO_LONG : LINE_WHOLE;
+}
+
 /**
  * fc_http_sniff:
  * @buf: the first bytes received on a connection
@@ -104,7 +137,8 @@ sniff_stage (const char *s,
  * 3.1); %FC_SNIFF_LINE for any other line. Without an LF,
  * %FC_SNIFF_NEED_MORE while the bytes can still become such a line; past
  * %FC_REQUEST_LINE_MAX bytes only if `token SP` and the target's start
- * have come, and never from %FC_HTTP_LINE_MAX bytes on, so a line-protocol
+ * have come, and never past %FC_HTTP_LINE_MAX bytes before the line's
+ * CR LF (as fc_http_parse() counts a request line), so a line-protocol
  * peer gets its own 414 at the size it was promised. An empty first line
  * is the line protocol's: only an HTTP connection skips empty lines.
  *
@@ -114,25 +148,23 @@ FcSniff
 fc_http_sniff (const char *buf,
                gsize       len)
 {
-  const char *lf = memchr (buf, '\n', MIN (len, FC_HTTP_LINE_MAX));
   SniffStage stage;
-  gsize line_len;
+  gsize line_len, next;
 
-  if (lf == NULL)
+  switch (line_end (buf, len, &line_len, &next))
     {
-      if (len >= FC_HTTP_LINE_MAX)
-        return FC_SNIFF_LINE;
+    case LINE_TOO_LONG:
+      return FC_SNIFF_LINE;
+    case LINE_NEED_MORE:
       stage = sniff_stage (buf, len);
       if (stage == SNIFF_NOT ||
           (len >= FC_REQUEST_LINE_MAX && stage == SNIFF_BEFORE_TARGET))
         return FC_SNIFF_LINE;
       return FC_SNIFF_NEED_MORE;
+    case LINE_WHOLE:
+    default:
+      return sniff_stage (buf, line_len) == SNIFF_WHOLE ? FC_SNIFF_HTTP : FC_SNIFF_LINE;
     }
-
-  line_len = (gsize) (lf - buf);
-  if (line_len > 0 && buf[line_len - 1] == '\r')
-    line_len--;
-  return sniff_stage (buf, line_len) == SNIFF_WHOLE ? FC_SNIFF_HTTP : FC_SNIFF_LINE;
 }
 
 /* What the fields seen so far say about framing and the connection. */
@@ -575,13 +607,16 @@ method_is (const char *method,
 }
 
 /* RFC 9112 3: request-line = method SP request-target SP HTTP-version.
- * Refusals that leave the framing known keep the connection: the head
- * is read to its end before they are given. */
+ * Only a bare CR (HTTP.md "Strict framing") and a version other than 1
+ * close; the other refusals keep the connection (HTTP.md "Errors": a 4xx
+ * not marked close), the head being read to its end before they are
+ * given. @version_known: the line ended in a version, whose minor is set. */
 static FcHttpParse
 request_line (const char    *line,
               gsize          n,
               FcHttpRequest *request,
-              FcHttpRefusal *refusal)
+              FcHttpRefusal *refusal,
+              gboolean      *version_known)
 {
   static const char *const not_allowed[] = {
     "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
@@ -594,19 +629,17 @@ request_line (const char    *line,
   /* RFC 9112 2.2: a bare CR is an error. */
   if (memchr (line, '\r', n) != NULL)
     return refuse (refusal, 400, TRUE, "Bare CR");
-  /* Without its version a line says nothing of what follows it. */
+  /* Without a version the connection's own (HTTP/1.1) rules decide
+   * whether it persists. */
   if (sp1 == NULL || sp1 == sp2 || line + n - (version = sp2 + 1) != 8 ||
       memcmp (version, "HTTP/", 5) != 0 || !g_ascii_isdigit (version[5]) ||
       version[6] != '.' || !g_ascii_isdigit (version[7]))
-    return refuse (refusal, 400, TRUE, "Malformed request line");
-  /* RFC 9110 2.5 and 6.2: a later 1.x is answered as 1.1. A HEAD's
-   * refusal has no content (RFC 9110 9.3.2), whatever its version. */
+    return refuse (refusal, 400, FALSE, "Malformed request line");
+  /* RFC 9110 2.5 and 6.2: a later 1.x is answered as 1.1. */
   if (version[5] != '1')
-    {
-      refusal->head = sp1 - line == 4 && memcmp (line, "HEAD", 4) == 0;
-      return refuse (refusal, 505, TRUE, "HTTP Version Not Supported");
-    }
+    return refuse (refusal, 505, TRUE, "HTTP Version Not Supported");
   request->minor = refusal->minor = version[7] == '0' ? 0 : 1;
+  *version_known = TRUE;
 
   method_len = (gsize) (sp1 - line);
   for (gsize i = 0; i < method_len; i++)
@@ -618,7 +651,7 @@ request_line (const char    *line,
   if (method_is (line, method_len, "GET"))
     request->method = FC_HTTP_GET;
   else if (method_is (line, method_len, "HEAD"))
-    request->method = FC_HTTP_HEAD, refusal->head = TRUE;
+    request->method = FC_HTTP_HEAD;
   else
     {
       for (gsize i = 0; i < G_N_ELEMENTS (not_allowed); i++)
@@ -673,8 +706,10 @@ request_reset (FcHttpRequest *request)
  *   drop; with a refusal that keeps the connection the whole head
  * @refusal: (out caller-allocates): with %FC_HTTP_REFUSED, the status,
  *   the reason (a static string) and whether to close. Its @minor (else 1)
- *   and @head are set whenever the request line was understood, so the
- *   reply can be in the request's version and bodiless for HEAD.
+ *   is set whenever the request line had a version, @head whenever the
+ *   line began `HEAD `, and @echo_keep_alive on a refusal that keeps an
+ *   HTTP/1.0 connection: the reply is then in the request's version,
+ *   bodiless for HEAD, and says `Connection: keep-alive` back.
  *
  * Parses one request head from the start of @buf under HTTP.md
  * "Requests" and RFC 9112 2-5, strictly: nothing is repaired. The bounds
@@ -682,10 +717,11 @@ request_reset (FcHttpRequest *request)
  * 414), %FC_HTTP_HEAD_MAX and %FC_HTTP_FIELDS_MAX for the head (else 431);
  * %FC_HTTP_NEED_MORE is returned only within them, so the caller's buffer
  * stays bounded. Every refusal of HTTP.md's "Strict framing" list, and
- * 414, 431 and 505, closes. A refusal of the method (405, 501) or of the
- * target (400) is given only once the whole head has come and passed
- * those checks, and it keeps the connection unless the request's own
- * `Connection` semantics (RFC 9112 9.3) end it. The request's @minor,
+ * 414, 431 and 505, closes. A refusal of the request line (400), the
+ * method (405, 501) or the target (400) is given only once the whole
+ * head has come and passed those checks, and it keeps the connection
+ * unless the request's own `Connection` semantics (RFC 9112 9.3; those of
+ * HTTP/1.1 for a line with no version) end it. The request's @minor,
  * @keep_alive and @echo_keep_alive are then set as well.
  *
  * Allocates nothing and keeps no state: the caller re-parses from the
@@ -702,7 +738,8 @@ fc_http_parse (const char     *buf,
   const char *p;
   const char *lf;
   gsize avail;
-  gsize n;
+  gsize n, next;
+  gboolean version_known = FALSE;
   Fields fields = { 0 };
   FcHttpParse result;
 
@@ -714,22 +751,26 @@ fc_http_parse (const char     *buf,
   request_reset (request);
   *refusal = (FcHttpRefusal) { .minor = 1 };
 
-  lf = memchr (head, '\n', MIN (avail, FC_HTTP_LINE_MAX));
-  if (lf == NULL)
+  /* RFC 9110 9.3.2: no content answers a HEAD, even one refused before
+   * its line is understood. */
+  refusal->head = avail >= 5 && memcmp (head, "HEAD ", 5) == 0;
+  switch (line_end (head, avail, &n, &next))
     {
+    case LINE_NEED_MORE:
+      return FC_HTTP_NEED_MORE;
+    case LINE_TOO_LONG:
       request->line = (FcHttpSlice) { head, MIN (avail, FC_HTTP_LINE_MAX) };
-      return avail >= FC_HTTP_LINE_MAX ? refuse (refusal, 414, TRUE, "URI Too Long")
-                                       : FC_HTTP_NEED_MORE;
+      return refuse (refusal, 414, TRUE, "URI Too Long");
+    case LINE_WHOLE:
+    default:
+      break;
     }
-  n = (gsize) (lf - head);
-  if (n > 0 && head[n - 1] == '\r')
-    n--;
   request->line = (FcHttpSlice) { head, n };
-  result = request_line (head, n, request, refusal);
+  result = request_line (head, n, request, refusal, &version_known);
   if (result == FC_HTTP_REFUSED && refusal->close)
     return result;
 
-  for (p = lf + 1;; p = lf + 1)
+  for (p = head + next;; p = lf + 1)
     {
       lf = memchr (p, '\n', MIN (avail, FC_HTTP_HEAD_MAX) - (gsize) (p - head));
       if (lf == NULL)
@@ -749,8 +790,9 @@ fc_http_parse (const char     *buf,
         return FC_HTTP_REFUSED;
     }
 
-  /* RFC 9112 3.2: an HTTP/1.1 request lacking Host is a 400. */
-  if (request->minor == 1 && fields.hosts == 0)
+  /* RFC 9112 3.2: an HTTP/1.1 request lacking Host is a 400; a line
+   * refused before its version was known keeps its own 400. */
+  if (request->minor == 1 && fields.hosts == 0 && version_known)
     return refuse (refusal, 400, TRUE, "No Host");
   /* Only once every Content-Length line is seen: a later one that
    * differs makes the framing invalid (400), not merely a body (413). */
@@ -762,6 +804,9 @@ fc_http_parse (const char     *buf,
   request->echo_keep_alive = request->minor == 0 && request->keep_alive;
   *consumed = (gsize) (lf + 1 - buf);
   if (result == FC_HTTP_REFUSED)
-    refusal->close = !request->keep_alive;
+    {
+      refusal->close = !request->keep_alive;
+      refusal->echo_keep_alive = request->echo_keep_alive;
+    }
   return result;
 }

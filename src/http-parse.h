@@ -7,7 +7,9 @@
 G_BEGIN_DECLS
 
 /* HTTP.md's bounds on one request head. */
-#define FC_HTTP_LINE_MAX (8 * 1024)     /* the request line, CR LF included */
+#define FC_HTTP_LINE_MAX (8 * 1024)     /* the request line, without its CR LF (RFC 9112 3) */
+/* The bytes a request line may take with its line ending. */
+#define FC_HTTP_LINE_BUF (FC_HTTP_LINE_MAX + 2)
 #define FC_HTTP_HEAD_MAX (16 * 1024)    /* request line and fields, final empty line included */
 #define FC_HTTP_FIELDS_MAX 100
 /* Fields that RFC 9110 lets repeat as a list (If-Match, If-None-Match,
@@ -77,6 +79,7 @@ typedef struct {
   guint status;                 /* 400, 405, 413, 414, 431, 501, 505 */
   gboolean close;               /* close after the reply (HTTP.md says which) */
   gboolean head;                /* the method was HEAD: the reply has no body */
+  gboolean echo_keep_alive;     /* kept, HTTP/1.0 with `Connection: keep-alive`: say it back */
   guint minor;                  /* the version to answer in (0 or 1) */
   const char *reason;           /* (unowned): static English text for the body */
 } FcHttpRefusal;

@@ -280,7 +280,7 @@ fc_request_answer_http_refusal (FcServeContext      *context,
     .request = &request,
     .buf = scratch->head,
     .date = fc_http_clock_now (&scratch->clock),
-    .connection = refusal->close ? FC_HTTP_CLOSE : FC_HTTP_PERSIST,
+    .connection = http_connection (!refusal->close, refusal->echo_keep_alive),
   };
 
   count_http_request (context);

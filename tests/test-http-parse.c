@@ -181,22 +181,31 @@ test_sniff_long (void)
   buf[4095] = '*';
   g_assert_cmpint (sniff_len (buf, 4096), ==, FC_SNIFF_NEED_MORE);
 
+  /* Up to FC_HTTP_LINE_MAX bytes before the line's CR LF, as
+   * fc_http_parse() counts a request line. */
   memcpy (buf, "GET /", 5);
-  memset (buf + 5, 'a', FC_HTTP_LINE_MAX - 3);
+  memset (buf + 5, 'a', FC_HTTP_LINE_MAX + 8);
   g_assert_cmpint (sniff_len (buf, 4096), ==, FC_SNIFF_NEED_MORE);
-  g_assert_cmpint (sniff_len (buf, FC_HTTP_LINE_MAX - 1), ==, FC_SNIFF_NEED_MORE);
-  g_assert_cmpint (sniff_len (buf, FC_HTTP_LINE_MAX), ==, FC_SNIFF_LINE);
+  g_assert_cmpint (sniff_len (buf, FC_HTTP_LINE_MAX), ==, FC_SNIFF_NEED_MORE);
+  g_assert_cmpint (sniff_len (buf, FC_HTTP_LINE_MAX + 1), ==, FC_SNIFF_LINE);
+  buf[FC_HTTP_LINE_MAX] = '\r';
+  g_assert_cmpint (sniff_len (buf, FC_HTTP_LINE_MAX + 1), ==, FC_SNIFF_NEED_MORE);
+  g_assert_cmpint (sniff_len (buf, FC_HTTP_LINE_MAX + 2), ==, FC_SNIFF_LINE);
   memcpy (buf, "GET ", 4);
   memcpy (buf + 4, "http://", 7);
   g_assert_cmpint (sniff_len (buf, 5000), ==, FC_SNIFF_NEED_MORE);
 
-  /* A request line of exactly FC_HTTP_LINE_MAX bytes, CR LF included. */
+  /* A request line of exactly FC_HTTP_LINE_MAX bytes, with CR LF or LF. */
   memcpy (buf, "GET /", 5);
-  memset (buf + 5, 'a', FC_HTTP_LINE_MAX);
-  memcpy (buf + FC_HTTP_LINE_MAX - 11, " HTTP/1.1\r\n", 11);
+  memcpy (buf + FC_HTTP_LINE_MAX - 9, " HTTP/1.1\r\n", 11);
   g_assert_cmpint (sniff_len (buf, FC_HTTP_LINE_MAX + 2), ==, FC_SNIFF_HTTP);
-  buf[FC_HTTP_LINE_MAX - 11] = 'a';
-  memcpy (buf + FC_HTTP_LINE_MAX - 10, " HTTP/1.1\r\n", 11);
+  buf[FC_HTTP_LINE_MAX] = '\n';
+  g_assert_cmpint (sniff_len (buf, FC_HTTP_LINE_MAX + 1), ==, FC_SNIFF_HTTP);
+  /* One byte more. */
+  buf[FC_HTTP_LINE_MAX - 9] = 'a';
+  memcpy (buf + FC_HTTP_LINE_MAX - 8, " HTTP/1.1\r\n", 11);
+  g_assert_cmpint (sniff_len (buf, FC_HTTP_LINE_MAX + 3), ==, FC_SNIFF_LINE);
+  buf[FC_HTTP_LINE_MAX + 1] = '\n';
   g_assert_cmpint (sniff_len (buf, FC_HTTP_LINE_MAX + 2), ==, FC_SNIFF_LINE);
 }
 
@@ -300,15 +309,47 @@ test_request_line (void)
   assert_refused ("GET /a b HTTP/1.1\r\n" H11 "\r\n", 400, FALSE);
   assert_refused ("G(T /a HTTP/1.1\r\n" H11 "\r\n", 400, FALSE);
   assert_refused (" GET /a HTTP/1.1\r\n" H11 "\r\n", 400, FALSE);
-  /* No version to frame the rest by. */
-  assert_refused ("GET /a\r\n" H11 "\r\n", 400, TRUE);
-  assert_refused ("GET /a HTTP/1.1 \r\n" H11 "\r\n", 400, TRUE);
-  assert_refused ("GET /a HTTP/1.1\t\r\n" H11 "\r\n", 400, TRUE);
-  assert_refused ("GET /a\tHTTP/1.1\r\n" H11 "\r\n", 400, TRUE);
-  assert_refused ("GET /a http/1.1\r\n" H11 "\r\n", 400, TRUE);
-  assert_refused ("GET /a HTTP/11\r\n" H11 "\r\n", 400, TRUE);
-  assert_refused ("GET /a HTTP/1.1.\r\n" H11 "\r\n", 400, TRUE);
-  assert_refused ("\x16\x03\x01\x02\x05\x01\x06\x01\xfc\x03\x03\r\n\r\n", 400, TRUE);
+  /* No version: HTTP.md "Errors" keeps the connection after a 400 not
+   * marked close, HTTP/1.1's rules deciding (Connection: close ends it). */
+  assert_refused ("GET /a\r\n" H11 "\r\n", 400, FALSE);
+  assert_refused ("GET /a HTTP/1.1 \r\n" H11 "\r\n", 400, FALSE);
+  assert_refused ("GET /a HTTP/1.1\t\r\n" H11 "\r\n", 400, FALSE);
+  assert_refused ("GET /a\tHTTP/1.1\r\n" H11 "\r\n", 400, FALSE);
+  assert_refused ("GET /a http/1.1\r\n" H11 "\r\n", 400, FALSE);
+  assert_refused ("GET /a HTTP/11\r\n" H11 "\r\n", 400, FALSE);
+  assert_refused ("GET /a HTTP/1.1.\r\n" H11 "\r\n", 400, FALSE);
+  assert_refused ("garbage\r\n\r\n", 400, FALSE);
+  assert_refused ("\x16\x03\x01\x02\x05\x01\x06\x01\xfc\x03\x03\r\n\r\n", 400, FALSE);
+  assert_refused ("GET /a HTTP/1.1 \r\nConnection: close\r\n\r\n", 400, TRUE);
+  /* Its own 400, not a missing Host's (which closes). */
+  assert_refused ("GET /a HTTP/1.1 \r\n\r\n", 400, FALSE);
+  /* Framing errors in its fields still close. */
+  assert_refused ("GET /a HTTP/1.1 \r\n" H11 "Content-Length: 1\r\n\r\n", 413, TRUE);
+  assert_refused ("GET /a HTTP/1.1 \r\n" H11 "Transfer-Encoding: chunked\r\n\r\n", 501, TRUE);
+  assert_refused ("GET /a HTTP/1.1 \r\n" H11 "X : y\r\n\r\n", 400, TRUE);
+
+  /* RFC 9110 9.3.2: a HEAD's refusal has no content, even one whose line
+   * is malformed, too long or of another version. */
+  {
+    static const char *const heads[] = {
+      "HEAD  /a HTTP/1.1\r\n" H11 "\r\n", "HEAD /a HTTP/1.1 \r\n" H11 "\r\n",
+      "HEAD /a HTTP/2.0\r\n" H11 "\r\n", "HEAD /%zz HTTP/1.1\r\n" H11 "\r\n",
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS (heads); i++)
+      {
+        g_autoptr(Parsed) p = NULL;
+
+        g_assert_cmpint (parse (heads[i], &p), ==, FC_HTTP_REFUSED);
+        g_assert_true (p->refusal.head);
+      }
+  }
+  {
+    g_autoptr(Parsed) p = NULL;
+
+    g_assert_cmpint (parse ("GET  /a HTTP/1.1\r\n" H11 "\r\n", &p), ==, FC_HTTP_REFUSED);
+    g_assert_false (p->refusal.head);
+  }
 
   /* Version and HEAD known: the refusal is answered in kind. */
   g_assert_cmpint (parse ("HEAD /%zz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", &head), ==,
@@ -318,6 +359,26 @@ test_request_line (void)
   g_assert_cmpuint (head->refusal.minor, ==, 0);
   g_assert_false (head->refusal.close);
   g_assert_true (head->request.echo_keep_alive);
+  g_assert_true (head->refusal.echo_keep_alive);
+
+  /* Each refusal that keeps an HTTP/1.0 connection says so back. */
+  {
+    static const char *const kept[] = {
+      "POST /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+      "FOO /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+      "GET * HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+      "G(T /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS (kept); i++)
+      {
+        g_autoptr(Parsed) p = NULL;
+
+        g_assert_cmpint (parse (kept[i], &p), ==, FC_HTTP_REFUSED);
+        g_assert_false (p->refusal.close);
+        g_assert_true (p->refusal.echo_keep_alive);
+      }
+  }
 }
 
 /* ---- Targets ---- */
@@ -459,33 +520,45 @@ assert_bound (const char *text,
   g_assert_true (at->refusal.close);
 }
 
-/* A request line of @line_len bytes (CR LF included), the query padded. */
+/* A request line of @line_len bytes, the query padded, then @ending. */
 static char *
-long_line (gsize line_len)
+long_line (gsize       line_len,
+           const char *ending)
 {
   static const char start[] = "GET /a?";
-  static const char end[] = " HTTP/1.1\r\n";
-  char *line = g_malloc (line_len + 1);
+  static const char end[] = " HTTP/1.1";
+  char *line = g_malloc (line_len + strlen (ending) + 1);
 
   memcpy (line, start, sizeof start - 1);
   memset (line + sizeof start - 1, 'q', line_len - (sizeof start - 1));
-  memcpy (line + line_len - (sizeof end - 1), end, sizeof end);
+  memcpy (line + line_len - (sizeof end - 1), end, sizeof end - 1);
+  strcpy (line + line_len, ending);
   return line;
 }
 
 static void
 test_bounds_line (void)
 {
-  g_autofree char *at = long_line (FC_HTTP_LINE_MAX);
-  g_autofree char *past = long_line (FC_HTTP_LINE_MAX + 1);
+  /* RFC 9112 3: the request-line is counted without its CR LF. */
+  g_autofree char *at = long_line (FC_HTTP_LINE_MAX, "\r\n");
+  g_autofree char *at_lf = long_line (FC_HTTP_LINE_MAX, "\n");
+  g_autofree char *past = long_line (FC_HTTP_LINE_MAX + 1, "\r\n");
+  g_autofree char *past_lf = long_line (FC_HTTP_LINE_MAX + 1, "\n");
   g_autofree char *at_head = g_strconcat (at, H11 "\r\n", NULL);
+  g_autofree char *at_lf_head = g_strconcat (at_lf, H11 "\r\n", NULL);
   g_autofree char *past_head = g_strconcat (past, H11 "\r\n", NULL);
+  g_autofree char *past_lf_head = g_strconcat (past_lf, H11 "\r\n", NULL);
   g_autoptr(Parsed) r = NULL;
 
   assert_done (at_head, "a", FALSE);
+  assert_done (at_lf_head, "a", FALSE);
   assert_refused (past_head, 414, TRUE);
-  /* Without its LF: wait up to the bound, no further. */
-  assert_bound (past, FC_HTTP_LINE_MAX, 414);
+  assert_refused (past_lf_head, 414, TRUE);
+  /* Without its LF: wait up to the bound, no further; the CR of a line
+   * of exactly the bound is waited past. */
+  assert_bound (past, FC_HTTP_LINE_MAX + 1, 414);
+  g_assert_cmpint (parse_len (at, FC_HTTP_LINE_MAX + 1, &r), ==, FC_HTTP_NEED_MORE);
+  g_clear_pointer (&r, parsed_free);
   /* The line is counted from its start, after skipped empty lines. */
   {
     g_autofree char *lead = g_strconcat ("\r\n\r\n", at_head, NULL);

@@ -95,7 +95,12 @@ test_dialects (void)
   g_clear_pointer (&r, tu_http_response_free);
   r = exchange (http, "PING\r\n\r\n", FALSE);
   g_assert_cmpuint (r->status, ==, 400);
-  tu_expect_eof (http);
+  g_assert_null (tu_http_field (r, "connection"));
+  /* HTTP.md "Errors": a 400 not marked close leaves it usable. */
+  g_clear_pointer (&r, tu_http_response_free);
+  r = exchange (http, GET ("/a.txt"), FALSE);
+  g_assert_cmpuint (r->status, ==, 200);
+  assert_body (r, "alpha\n", 6);
 
   /* No version: the line protocol's 400. */
   tu_send_str (line, "GET /a.txt\n");
@@ -105,6 +110,56 @@ test_dialects (void)
 
   close (line);
   close (http);
+  tu_daemon_stop (d);
+}
+
+/* A refusal that keeps the connection keeps it as a response would: an
+ * HTTP/1.0 client that asked for keep-alive hears it back, a HEAD gets
+ * no body even when its line is malformed, and the next response starts
+ * where the client looks for it. */
+static void
+test_refusal_keeps (void)
+{
+  TuDaemon *d = tu_daemon_start (NULL);
+  int fd = tu_connect (d->port);
+  g_autoptr(TuHttpResponse) r = NULL;
+
+  tu_write_file_str (d->root, "a.txt", "alpha\n");
+  r = exchange (fd, GET ("/a.txt"), FALSE);
+  g_assert_cmpuint (r->status, ==, 200);
+
+  {
+    static const struct { const char *request; guint status; } refused[] = {
+      { "POST /a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 405 },
+      { "FOO /a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 501 },
+      { "GET /%2E HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 400 },
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS (refused); i++)
+      {
+        g_clear_pointer (&r, tu_http_response_free);
+        r = exchange (fd, refused[i].request, FALSE);
+        g_assert_cmpuint (r->status, ==, refused[i].status);
+        g_assert_cmpstr (tu_http_field (r, "connection"), ==, "keep-alive");
+      }
+  }
+
+  /* Malformed HEAD lines, each followed at once by a GET. */
+  tu_send_str (fd, "HEAD  /a.txt HTTP/1.1\r\nHost: x\r\n\r\n" GET ("/a.txt")
+                   "HEAD /a.txt HTTP/1.1 \r\nHost: x\r\n\r\n" GET ("/a.txt"));
+  for (guint i = 0; i < 2; i++)
+    {
+      g_clear_pointer (&r, tu_http_response_free);
+      r = tu_http_read_response (fd, TRUE);
+      g_assert_cmpuint (r->status, ==, 400);
+      g_assert_null (tu_http_field (r, "connection"));
+      g_clear_pointer (&r, tu_http_response_free);
+      r = tu_http_read_response (fd, FALSE);
+      g_assert_cmpuint (r->status, ==, 200);
+      assert_body (r, "alpha\n", 6);
+    }
+
+  close (fd);
   tu_daemon_stop (d);
 }
 
@@ -1066,6 +1121,7 @@ main (int argc, char **argv)
   tu_init (&argc, &argv);
   g_test_add_func ("/http/example", test_example);
   g_test_add_func ("/http/dialects", test_dialects);
+  g_test_add_func ("/http/refusal-keeps", test_refusal_keeps);
   g_test_add_func ("/http/no-http", test_no_http);
   g_test_add_func ("/http/head", test_head);
   g_test_add_func ("/http/head-trusted-no-open", test_head_trusted_no_open);

@@ -410,6 +410,20 @@ keep_first (FcHttpSlice *slot,
     *slot = value;
 }
 
+/* A field of one value (a date, RFC 9110 13.1.3 and 13.1.4; If-Range's
+ * one validator, 13.1.5): a second line makes it a list, which is
+ * invalid. It is kept then as an empty value, which no date or validator
+ * parses as, so it is ignored (If-Range: does not match). */
+static void
+keep_single (FcHttpSlice *slot,
+             FcHttpSlice  value)
+{
+  if (slot->data == NULL)
+    *slot = value;
+  else
+    *slot = (FcHttpSlice) { "", 0 };
+}
+
 /* One field line (RFC 9112 5), without its CR LF; refusals for framing,
  * each of which closes (HTTP.md "Strict framing"). */
 static FcHttpParse
@@ -471,15 +485,15 @@ field_line (const char    *line,
       keep_first (&request->range, value);
     }
   else if (NAME_IS (line, name_len, "if-range"))
-    keep_first (&request->if_range, value);
+    keep_single (&request->if_range, value);
   else if (NAME_IS (line, name_len, "referer"))
     keep_first (&request->referer, value);
   else if (NAME_IS (line, name_len, "user-agent"))
     keep_first (&request->user_agent, value);
   else if (NAME_IS (line, name_len, "if-modified-since"))
-    keep_first (&request->if_modified_since, value);
+    keep_single (&request->if_modified_since, value);
   else if (NAME_IS (line, name_len, "if-unmodified-since"))
-    keep_first (&request->if_unmodified_since, value);
+    keep_single (&request->if_unmodified_since, value);
   else if (NAME_IS (line, name_len, "if-match"))
     list_add (&request->if_match, value);
   else if (NAME_IS (line, name_len, "if-none-match"))
@@ -661,7 +675,10 @@ request_line (const char    *line,
     }
 
   if (!parse_target (sp1 + 1, (gsize) (sp2 - sp1 - 1), request))
-    return refuse (refusal, 400, FALSE, "Invalid target");
+    {
+      refusal->get_target = request->method == FC_HTTP_GET;
+      return refuse (refusal, 400, FALSE, "Invalid target");
+    }
   return FC_HTTP_DONE;
 }
 
@@ -710,6 +727,7 @@ request_reset (FcHttpRequest *request)
  *   line began `HEAD `, and @echo_keep_alive on a refusal that keeps an
  *   HTTP/1.0 connection: the reply is then in the request's version,
  *   bodiless for HEAD, and says `Connection: keep-alive` back.
+ *   @get_target: the request was a GET whose target was refused.
  *
  * Parses one request head from the start of @buf under HTTP.md
  * "Requests" and RFC 9112 2-5, strictly: nothing is repaired. The bounds

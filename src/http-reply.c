@@ -95,7 +95,8 @@ is_ows (char c)
 }
 
 /* Whether the entity-tag list in @lines (RFC 9110 8.8.3, `*` or
- * comma-separated tags, possibly weak) names @etag: strongly (both
+ * comma-separated tags, possibly weak) names @etag (%NULL: the
+ * representation has none, which only `*` names): strongly (both
  * strong, same opaque tag) or weakly (same opaque tag). A malformed
  * member ends the list: nothing after it is trusted to match. */
 static gboolean
@@ -129,7 +130,7 @@ etag_list_matches (const FcHttpList *lines,
           close = memchr (p + 1, '"', (gsize) (end - p - 1));
           if (close == NULL)
             break;
-          if ((!strong || !weak) && close + 1 - p == FC_HTTP_ETAG_LEN &&
+          if (etag != NULL && (!strong || !weak) && close + 1 - p == FC_HTTP_ETAG_LEN &&
               memcmp (p, etag, FC_HTTP_ETAG_LEN) == 0)
             return TRUE;
           p = close + 1;
@@ -324,6 +325,28 @@ fc_http_evaluate (const FcHttpRequest *request,
 }
 
 /**
+ * fc_http_evaluate_listing:
+ * @request: a parsed GET or HEAD of a directory listing
+ *
+ * RFC 9110 13.2.1 evaluates preconditions before any 2xx, a listing's
+ * too; a listing has no entity tag and no Last-Modified (HTTP.md
+ * "Directories"), so If-Match holds only as `*` (else 412),
+ * If-None-Match matches only as `*` (304), and the dates, with no date
+ * to compare, are ignored (RFC 9110 13.1.3, 13.1.4). Any thread; pure.
+ *
+ * Returns: 412, 304, or 200 to send the listing
+ */
+guint
+fc_http_evaluate_listing (const FcHttpRequest *request)
+{
+  if (request->if_match.n > 0 && !etag_list_matches (&request->if_match, NULL, TRUE))
+    return 412;
+  if (request->if_none_match.n > 0 && etag_list_matches (&request->if_none_match, NULL, FALSE))
+    return 304;
+  return 200;
+}
+
+/**
  * fc_http_reason_phrase:
  * @status: a status code the daemon sends
  *
@@ -472,6 +495,8 @@ fc_http_format_file (char                 *buf,
  * @connection: how the exchange ends
  * @vary_accept: the same path answers other types by `Accept` (a
  *   listing: HTML or JSON), which caches must be told (RFC 9110 12.5.5)
+ * @not_modified: a 304 instead (fc_http_evaluate_listing()): no type, no
+ *   length, the caching fields a 200 would have had (RFC 9110 15.4.5)
  *
  * Writes the head of a directory listing's 200: HTTP.md "Directories",
  * `Cache-Control: no-cache` and no validators; the metrics port's 200
@@ -485,16 +510,21 @@ fc_http_format_listing (char             *buf,
                         gsize             len,
                         const char       *date,
                         FcHttpConnection  connection,
-                        gboolean          vary_accept)
+                        gboolean          vary_accept,
+                        gboolean          not_modified)
 {
   Out out = { buf, buf + FC_HTTP_REPLY_MAX };
 
-  put_status_line (&out, 200);
-  PUT (&out, "Content-Type: ");
-  put_str (&out, content_type);
-  PUT (&out, "\r\nContent-Length: ");
-  put_uint (&out, len);
-  PUT (&out, "\r\nCache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\n");
+  put_status_line (&out, not_modified ? 304 : 200);
+  if (!not_modified)
+    {
+      PUT (&out, "Content-Type: ");
+      put_str (&out, content_type);
+      PUT (&out, "\r\nContent-Length: ");
+      put_uint (&out, len);
+      PUT (&out, "\r\nX-Content-Type-Options: nosniff\r\n");
+    }
+  PUT (&out, "Cache-Control: no-cache\r\n");
   if (vary_accept)
     PUT (&out, "Vary: Accept\r\n");
   put_tail (&out, date, connection);
@@ -533,7 +563,7 @@ fc_http_format_error (char             *buf,
 
   put_status_line (&out, status);
   PUT (&out, "Content-Type: text/plain; charset=utf-8\r\nContent-Length: ");
-  put_uint (&out, reason_len + 1);
+  put_uint (&out, FC_HTTP_ERROR_BODY_LEN (reason_len));
   PUT (&out, "\r\nX-Content-Type-Options: nosniff\r\n");
   if (field != NULL)
     put (&out, field, field_len);

@@ -7,6 +7,10 @@
 
 G_BEGIN_DECLS
 
+/* The length of the body fc_http_format_error() writes for a reason of
+ * @reason_len bytes: the reason and an LF. */
+#define FC_HTTP_ERROR_BODY_LEN(reason_len) ((reason_len) + 1)
+
 /* HTTP.md's response rules for one version of a file, and the formatting
  * of response heads: no socket, no I/O, no allocation. */
 
@@ -51,6 +55,7 @@ void   fc_http_evaluate        (const FcHttpRequest *request,
                                 gboolean             date_strong,
                                 guint64              size,
                                 FcHttpVerdict       *verdict);
+guint  fc_http_evaluate_listing (const FcHttpRequest *request);
 gsize  fc_http_format_file     (char                *buf,
                                 const FcHttpFileHead *head);
 gsize  fc_http_format_listing  (char                *buf,
@@ -58,7 +63,8 @@ gsize  fc_http_format_listing  (char                *buf,
                                 gsize                len,
                                 const char          *date,
                                 FcHttpConnection     connection,
-                                gboolean             vary_accept);
+                                gboolean             vary_accept,
+                                gboolean             not_modified);
 gsize  fc_http_format_error    (char                *buf,
                                 guint                status,
                                 const char          *reason,

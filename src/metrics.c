@@ -114,7 +114,7 @@ metrics_respond (FcMetrics           *metrics,
   len = strlen (body);
   out = g_string_sized_new (len + 256);
   g_string_append_len (out, head, (gssize) fc_http_format_listing (head, CONTENT_TYPE, len, date,
-                                                                    FC_HTTP_CLOSE, FALSE));
+                                                                    FC_HTTP_CLOSE, FALSE, FALSE));
   if (request->method == FC_HTTP_GET)
     g_string_append_len (out, body, (gssize) len);
   return g_string_free_to_bytes (out);

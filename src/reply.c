@@ -142,6 +142,23 @@ fc_reply_set_head (FcReply    *reply,
 }
 
 /**
+ * fc_reply_set_head_body:
+ * @reply: a reply whose head is set
+ * @len: how many of the head's last bytes are a body: an HTTP error's
+ *   short text, written with its head in one piece
+ *
+ * Those bytes count as body sent (`bytes-sent`, HTTP.md "Counting and
+ * control": body bytes) as they are written.
+ */
+void
+fc_reply_set_head_body (FcReply *reply,
+                        gsize    len)
+{
+  g_return_if_fail (len <= reply->head_len);
+  reply->head_body_len = len;
+}
+
+/**
  * fc_reply_keep_head:
  * @reply: a reply about to wait past its thread's turn
  *
@@ -336,8 +353,9 @@ fc_reply_write (FcReply *reply,
 
       reply->sent += (guint64) n;
       wrote += (guint64) n;
-      if ((gsize) n > head_left)
-        *body_sent += (gsize) n - head_left;
+      /* A body in the head starts that many bytes before its end. */
+      if ((gsize) n > head_left - MIN (head_left, reply->head_body_len))
+        *body_sent += (gsize) n - (head_left - MIN (head_left, reply->head_body_len));
 
       if (reply->file_fd >= 0 && msg.msg_iovlen > 0)
         {

@@ -17,6 +17,7 @@ typedef struct {
   gsize head_len;
   char *head_owned;             /* (owned) (nullable): a borrowed head kept past its turn */
   gboolean head_borrowed;       /* head is the thread's: fc_reply_keep_head() before the turn ends */
+  gsize head_body_len;          /* the last bytes of head that are a body (an HTTP error's text) */
   char status[FC_STAT_MAX];    /* a status line: OK <size>, or a reply to STAT */
   GBytes *bytes;                /* (owned) (nullable): the body, from memory */
   int file_fd;                  /* (owned): the body, from this file; or -1 */
@@ -57,6 +58,8 @@ void          fc_reply_set_file    (FcReply       *reply,
                                     const FcFileId *id,
                                     guint64        start,
                                     guint64        len);
+void          fc_reply_set_head_body (FcReply     *reply,
+                                      gsize        len);
 void          fc_reply_set_head    (FcReply       *reply,
                                     const char    *head,
                                     gsize          len,

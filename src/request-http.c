@@ -29,8 +29,8 @@ http_answer_status (FcServeContext       *context,
                     gsize                 field_len,
                     FcReply              *reply)
 {
-  gsize len = fc_http_format_error (http->buf, status, reason, reason_len,
-                                    http->request->method == FC_HTTP_HEAD, http->date,
+  gboolean head_only = http->request->method == FC_HTTP_HEAD;
+  gsize len = fc_http_format_error (http->buf, status, reason, reason_len, head_only, http->date,
                                     http->connection, field, field_len);
 
   FC_REQUEST_DEBUG (context, "HTTP %u: %.*s", status, (int) reason_len, reason);
@@ -38,6 +38,8 @@ http_answer_status (FcServeContext       *context,
   if (status >= 400)
     atomic_fetch_add (&context->errors, 1);
   fc_reply_set_head (reply, http->buf, len, TRUE);
+  if (!head_only)
+    fc_reply_set_head_body (reply, FC_HTTP_ERROR_BODY_LEN (reason_len));
 }
 
 #define HTTP_ANSWER_STATUS(context, http, status, reason, reply) \
@@ -152,18 +154,22 @@ fc_request_http_source (FcServeContext   *context,
     .verdict = &verdict,
     .size = source->id.size,
     .etag = etag,
-    .mtime = source->id.mtime_sec,
+    /* RFC 9110 8.8.2.1: a modification time in the future is sent as
+     * the response's Date. */
+    .mtime = MIN (source->id.mtime_sec, http->now),
     .date = http->date,
     .connection = http->connection,
   };
   /* A Last-Modified that another version may share is no If-Range
    * validator: a file whose mtime was set by hand (touch -d, tar, rsync
    * -t: its ctime is in another second) may have had any number of
-   * versions stamped with it. A plain write stamps mtime and ctime alike;
-   * two of them within one second stay indistinguishable, the limit of
-   * a one-second date (README). */
+   * versions stamped with it, and a future one is replaced by each
+   * second's Date. A plain write stamps mtime and ctime alike; two of
+   * them within one second stay indistinguishable, the limit of a
+   * one-second date (README). */
   fc_http_evaluate (request, etag, head.mtime,
-                    source->id.ctime_ns / G_GINT64_CONSTANT (1000000000) == source->id.mtime_sec,
+                    source->id.ctime_ns / G_GINT64_CONSTANT (1000000000) == source->id.mtime_sec &&
+                    source->id.mtime_sec <= http->now,
                     source->id.size, &verdict);
   if (http->first_look && verdict.status != 304 && verdict.status != 412)
     return GET_DONE;
@@ -263,7 +269,8 @@ count_http_request (FcServeContext *context)
  * @scratch: the calling thread's HTTP scratch; the reply borrows it
  *
  * Answers a refused head with its status (HTTP.md "Errors"; a 405 says
- * `Allow: GET, HEAD`), counted as an HTTP request.
+ * `Allow: GET, HEAD`), counted as an HTTP request, and a GET refused for
+ * its target as a miss.
  *
  * Returns: %FC_ANSWER_CLOSE where HTTP.md closes after the refusal,
  *   %FC_ANSWER_REPLY otherwise
@@ -284,6 +291,9 @@ fc_request_answer_http_refusal (FcServeContext      *context,
   };
 
   count_http_request (context);
+  /* As the line protocol counts a GET of an invalid name. */
+  if (refusal->get_target)
+    fc_cache_miss (context->cache, NULL, FALSE, FC_EVICT_CHANGED);
   http_answer_status (context, &http, refusal->status, refusal->reason, strlen (refusal->reason),
                       refusal->status == 405 ? allow : NULL, sizeof allow - 1, reply);
   return refusal->close ? FC_ANSWER_CLOSE : FC_ANSWER_REPLY;
@@ -329,10 +339,36 @@ answer_listing (FcServeContext *context,
     }
 
   len = fc_http_format_listing (http->buf, json ? "application/json" : "text/html; charset=utf-8",
-                                g_bytes_get_size (body), http->date, http->connection, TRUE);
+                                g_bytes_get_size (body), http->date, http->connection, TRUE, FALSE);
   if (http->request->method == FC_HTTP_GET)
     fc_reply_set_bytes (reply, body);
   fc_reply_set_head (reply, http->buf, len, TRUE);
+}
+
+/* A listing's preconditions (fc_http_evaluate_listing()): TRUE when
+ * they answer it, 304 or 412, as the request the daemon counts neither
+ * a hit nor a miss (http->decided). */
+static gboolean
+answer_listing_condition (FcServeContext *context,
+                          FcHttpExchange *http,
+                          FcReply        *reply)
+{
+  switch (fc_http_evaluate_listing (http->request))
+    {
+    case 412:
+      HTTP_ANSWER_STATUS (context, http, 412, "precondition failed", reply);
+      break;
+    case 304:
+      fc_reply_set_head (reply, http->buf,
+                         fc_http_format_listing (http->buf, NULL, 0, http->date, http->connection,
+                                                 TRUE, TRUE),
+                         TRUE);
+      break;
+    default:
+      return FALSE;
+    }
+  http->decided = TRUE;
+  return TRUE;
 }
 
 /* The listing of a directory (HTTP.md "Directories"): JSON or HTML by
@@ -363,6 +399,11 @@ answer_index (FcServeContext *context,
     }
 
   fd = fc_open_dir_beneath (context->root_fd, request->name, &st, &error);
+  if (fd >= 0 && answer_listing_condition (context, http, reply))
+    {
+      close (fd);
+      return FALSE;
+    }
   if (fd >= 0 && (st.st_size > FC_DIR_INDEX_INLINE_MAX || st.st_size == 0))
     {
       FC_REQUEST_DEBUG (context, "/%s/: listed in the pool (%" G_GINT64_FORMAT " bytes)",
@@ -443,10 +484,13 @@ fc_request_answer_http (FcServeContext      *context,
                         FcChunk             *chunk,
                         FcHttpScratch       *scratch)
 {
+  /* Before the initializers, whose order C leaves open. */
+  const char *date = fc_http_clock_now (&scratch->clock);
   FcHttpExchange http = {
     .request = http_request,
     .buf = scratch->head,
-    .date = fc_http_clock_now (&scratch->clock),
+    .date = date,
+    .now = scratch->clock.second,
     .connection = http_connection (http_request->keep_alive, http_request->echo_keep_alive),
   };
   FcRequest request = {
@@ -464,7 +508,15 @@ fc_request_answer_http (FcServeContext      *context,
                     http_request->name);
 
   if (http_request->trailing_slash || http_request->name_len == 0)
-    return answer_directory_form (context, &http, park, reply) ? FC_ANSWER_WAIT : done;
+    {
+      if (answer_directory_form (context, &http, park, reply))
+        return FC_ANSWER_WAIT;
+      /* Every GET is a hit or a miss (DBUS.md); no listing or refusal
+       * of one comes from the cache. */
+      if (!request.uncounted && !http.decided)
+        fc_cache_miss (context->cache, NULL, FALSE, FC_EVICT_CHANGED);
+      return done;
+    }
 
   /* A conditional GET answered 304 or 412 is no hit and no miss: its
    * version is looked at uncounted first. */

@@ -40,6 +40,7 @@ struct _FcHttpExchange {
   const FcHttpRequest *request; /* (unowned) */
   char *buf;                    /* (unowned): the thread's FcHttpScratch.head */
   const char *date;             /* (unowned): IMF-fixdate of now */
+  gint64 now;                   /* the Unix second @date shows */
   FcHttpConnection connection;
   gboolean first_look;          /* answer only a 304 or 412, uncounted; leave the rest */
   gboolean decided;             /* the first look answered */

@@ -257,6 +257,12 @@ def expect_from_h11(raw, event):
     def first(name):
         return next((v for n, v in headers if n == name), None)
 
+    def single(name):
+        # RFC 9110 13.1.3-13.1.5: a second line makes it an invalid list,
+        # kept as an empty value.
+        values = [v for n, v in headers if n == name]
+        return values[0] if len(values) == 1 else (b"" if values else None)
+
     def lines(name):
         return [v for n, v in headers if n == name][:8]
 
@@ -264,9 +270,9 @@ def expect_from_h11(raw, event):
     return {"request": {
         "method": event.method.decode(), "minor": minor, "keep_alive": keep,
         "echo_keep_alive": minor == 0 and keep, "name": name, "trailing_slash": trailing,
-        "path": path, "range": first(b"range"), "if_range": first(b"if-range"),
-        "if_modified_since": first(b"if-modified-since"),
-        "if_unmodified_since": first(b"if-unmodified-since"),
+        "path": path, "range": first(b"range"), "if_range": single(b"if-range"),
+        "if_modified_since": single(b"if-modified-since"),
+        "if_unmodified_since": single(b"if-unmodified-since"),
         "if_match": lines(b"if-match"), "if_none_match": lines(b"if-none-match"),
         "accept": lines(b"accept"),
         "range_repeated": len([1 for n, _ in headers if n == b"range"]) > 1}}

@@ -834,8 +834,9 @@ test_fields (void)
                           "\r\n", &p), ==, FC_HTTP_DONE);
   assert_slice (p->request.range, "bytes=0-1");
   g_assert_true (p->request.range_repeated);
-  assert_slice (p->request.if_range, "\"x\"");
-  assert_slice (p->request.if_modified_since, "Sun, 06 Nov 1994 08:49:37 GMT");
+  /* One value each: a second line makes an invalid list, kept empty. */
+  assert_slice (p->request.if_range, "");
+  assert_slice (p->request.if_modified_since, "");
   assert_slice (p->request.if_unmodified_since, "Sun, 06 Nov 1994 08:49:37 GMT");
   g_assert_cmpuint (p->request.if_match.n, ==, 2);
   assert_slice (p->request.if_match.lines[0], "\"a\", \"b\"");

@@ -62,6 +62,7 @@ test_counters (void)
   guint16 metrics_port;
   TuDaemon *d = start_with_metrics (&metrics_port);
   g_autofree char *response = NULL;
+  guint64 error_bytes = 0;
   int fd;
 
   tu_write_file_str (d->root, "a.txt", "hello world\n");
@@ -90,15 +91,41 @@ test_counters (void)
   tu_assert_ping (fd);
   close (fd);
 
+  /* Every GET is a hit or a miss (DBUS.md), refused ones too, and an
+   * error's text is body sent (HTTP.md "Counting and control"). */
+  fd = tu_connect (d->port);
+  {
+    static const char *const refused[] = {
+      "GET /nope HTTP/1.1\r\nHost: h\r\n\r\n",
+      "GET /%2E%2E/x HTTP/1.1\r\nHost: h\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: h\r\n\r\n",
+      "HEAD /nope HTTP/1.1\r\nHost: h\r\n\r\n",
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS (refused); i++)
+      {
+        g_autoptr(TuHttpResponse) r = NULL;
+
+        tu_send_str (fd, refused[i]);
+        r = tu_http_read_response (fd, i == 3);
+        g_assert_cmpuint (r->status, >=, 400);
+        error_bytes += r->body_len;
+      }
+  }
+  close (fd);
+
   response = exchange (metrics_port, "GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n");
   g_test_message ("%s", response);
   g_assert_true (g_str_has_prefix (response, "HTTP/1.1 200 OK\r\n"));
   g_assert_nonnull (strstr (response, "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
   g_assert_nonnull (strstr (response, "\r\nConnection: close\r\n"));
-  assert_sample (body_of (response), "filecached_requests_total", 4);
-  assert_sample (body_of (response), "filecached_requests_http_total", 3);
-  assert_sample (body_of (response), "filecached_sent_bytes_total", 36);
-  assert_sample (body_of (response), "filecached_clients_accepted_total", 2);
+  assert_sample (body_of (response), "filecached_requests_total", 8);
+  assert_sample (body_of (response), "filecached_requests_http_total", 7);
+  g_assert_cmpuint (error_bytes, >, 0);
+  assert_sample (body_of (response), "filecached_sent_bytes_total", 36 + error_bytes);
+  assert_sample (body_of (response), "filecached_hits_total", 2);
+  assert_sample (body_of (response), "filecached_misses_total", 4);
+  assert_sample (body_of (response), "filecached_clients_accepted_total", 3);
   g_assert_nonnull (strstr (body_of (response), "# TYPE filecached_hits_total counter\n"));
   g_assert_nonnull (strstr (body_of (response), "# HELP filecached_requests_total "));
   tu_daemon_stop (d);

@@ -94,11 +94,60 @@ is_ows (char c)
   return c == ' ' || c == '\t';
 }
 
-/* Whether the entity-tag list in @lines (RFC 9110 8.8.3, `*` or
- * comma-separated tags, possibly weak) names @etag (%NULL: the
- * representation has none, which only `*` names): strongly (both
- * strong, same opaque tag) or weakly (same opaque tag). A malformed
- * member ends the list: nothing after it is trusted to match. */
+/* RFC 9110 8.8.3 and 13.1.1-2: If-Match / If-None-Match = "*" /
+ * #entity-tag, entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, etagc =
+ * %x21 / %x23-7E / obs-text; the list rule (5.6.1) allows empty
+ * members. A field that is neither (`"a"x`, `"a" "b"`, `*, "a"`) is
+ * invalid as a whole, and ignored as if absent: no member of it is
+ * trusted to match. */
+static gboolean
+etag_list_valid (const FcHttpList *lines)
+{
+  guint members = 0;
+  gboolean star = FALSE;
+
+  for (guint i = 0; i < lines->n; i++)
+    {
+      const char *p = lines->lines[i].data;
+      const char *end = p + lines->lines[i].len;
+
+      for (;;)
+        {
+          while (p < end && is_ows (*p))
+            p++;
+          if (p < end && *p != ',')
+            {
+              members++;
+              if (*p == '*')
+                star = TRUE, p++;
+              else
+                {
+                  if (end - p >= 2 && p[0] == 'W' && p[1] == '/')
+                    p += 2;
+                  if (p == end || *p++ != '"')
+                    return FALSE;
+                  while (p < end && *p != '"')
+                    if ((guchar) *p++ < 0x21)
+                      return FALSE;
+                  if (p++ == end)
+                    return FALSE;
+                }
+              while (p < end && is_ows (*p))
+                p++;
+            }
+          if (p == end)
+            break;
+          if (*p++ != ',')
+            return FALSE;
+        }
+    }
+  return !star || members == 1;
+}
+
+/* Whether the entity-tag list in @lines (valid: etag_list_valid())
+ * names @etag (%NULL: the representation has none, which only `*`
+ * names): strongly (both strong, same opaque tag) or weakly (same opaque
+ * tag). */
 static gboolean
 etag_list_matches (const FcHttpList *lines,
                    const char       *etag,
@@ -276,7 +325,7 @@ fc_http_evaluate (const FcHttpRequest *request,
 
   *verdict = (FcHttpVerdict) { .status = 200, .start = 0, .len = size };
 
-  if (request->if_match.n > 0)
+  if (request->if_match.n > 0 && etag_list_valid (&request->if_match))
     {
       if (!etag_list_matches (&request->if_match, etag, TRUE))
         {
@@ -290,7 +339,7 @@ fc_http_evaluate (const FcHttpRequest *request,
       return;
     }
 
-  if (request->if_none_match.n > 0)
+  if (request->if_none_match.n > 0 && etag_list_valid (&request->if_none_match))
     {
       if (etag_list_matches (&request->if_none_match, etag, FALSE))
         {
@@ -339,9 +388,11 @@ fc_http_evaluate (const FcHttpRequest *request,
 guint
 fc_http_evaluate_listing (const FcHttpRequest *request)
 {
-  if (request->if_match.n > 0 && !etag_list_matches (&request->if_match, NULL, TRUE))
+  if (request->if_match.n > 0 && etag_list_valid (&request->if_match) &&
+      !etag_list_matches (&request->if_match, NULL, TRUE))
     return 412;
-  if (request->if_none_match.n > 0 && etag_list_matches (&request->if_none_match, NULL, FALSE))
+  if (request->if_none_match.n > 0 && etag_list_valid (&request->if_none_match) &&
+      etag_list_matches (&request->if_none_match, NULL, FALSE))
     return 304;
   return 200;
 }

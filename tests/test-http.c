@@ -351,6 +351,14 @@ test_conditions (void)
     { "If-Unmodified-Since: Sat, 01 Jan 2000 00:00:00 GMT\r\n"
       "If-Unmodified-Since: Sat, 01 Jan 2000 00:00:00 GMT\r\n", 200 },
     { "If-Range: %E\r\nIf-Range: %E\r\nRange: bytes=0-0\r\n", 200 },
+    /* An entity-tag list that is not one (RFC 9110 13.1.1-2) is ignored
+     * whole: no member of it matches. Empty members are allowed. */
+    { "If-None-Match: %Ex\r\n", 200 },
+    { "If-None-Match: \"0000000000000000\" %E\r\n", 200 },
+    { "If-None-Match: *, %E\r\n", 200 },
+    { "If-None-Match: , %E ,\r\n", 304 },
+    { "If-Match: \"0000000000000000\" junk\r\n", 200 },
+    { "If-Match: \"0000000000000000\r\n", 200 },
   };
 
   tu_write_file_str (d->root, "c.txt", "conditional\n");

@@ -553,6 +553,12 @@ conn_read (FcConn        *conn,
 
       if (!go_on)
         return FALSE;
+      /* What is left began with the last read, not the first; said
+       * before a turn ends with it kept too (a yield, a reply that waits
+       * for room, a park), or its request timeout would run from a
+       * request long answered. */
+      if (len > used && (used > 0 || fresh))
+        conn->partial_since = g_get_monotonic_time ();
       if (conn->state != STATE_READING || conn->yielded)
         {
           if (conn->state != STATE_LINGERING)
@@ -567,9 +573,6 @@ conn_read (FcConn        *conn,
 
       memmove (buf, buf + used, len - used);
       len -= used;
-      /* What is left began with the last read, not the first. */
-      if (len > 0 && (used > 0 || fresh))
-        conn->partial_since = g_get_monotonic_time ();
 
       if (!conn->readable)
         {

@@ -1827,6 +1827,73 @@ test_fd_limit_too_low (void)
   tu_rm_rf (root);
 }
 
+/* A turn that ends with a request half received (its budget spent on a
+ * reply of more than FC_TURN_BYTES, or on FC_TURN_REQUESTS requests)
+ * keeps that half for the next. Its request timeout ran from the
+ * connection's first partial line: the next turn found it expired and
+ * closed the connection, its reply unread (a reset: the client lost
+ * the first reply too). Both replies now come, whole and in order. */
+static void
+test_pipeline_partial_after_yield (void)
+{
+  TuDaemon *d = tu_daemon_start (NULL);
+  gsize big_len = 2 * 1000 * 1000;
+  g_autofree guint8 *big = g_malloc (big_len);
+
+  for (gsize i = 0; i < big_len; i++)
+    big[i] = (guint8) (i * 7 + i / 251);
+  tu_write_file (d->root, "big", big, big_len);
+  tu_write_file_str (d->root, "small", "small\n");
+
+  /* After a reply past the turn's bytes. */
+  for (guint http = 0; http < 2; http++)
+    {
+      int fd = tu_connect (d->port);
+
+      if (http)
+        {
+          g_autoptr(TuHttpResponse) first = NULL;
+          g_autoptr(TuHttpResponse) second = NULL;
+
+          tu_send_str (fd, "GET /big HTTP/1.1\r\nHost: h\r\n\r\nGET /sm");
+          g_usleep (50 * 1000);
+          tu_send_str (fd, "all HTTP/1.1\r\nHost: h\r\n\r\n");
+          first = tu_http_read_response (fd, FALSE);
+          g_assert_cmpuint (first->status, ==, 200);
+          g_assert_cmpmem (first->body, first->body_len, big, big_len);
+          second = tu_http_read_response (fd, FALSE);
+          g_assert_cmpmem (second->body, second->body_len, "small\n", 6);
+        }
+      else
+        {
+          tu_send_str (fd, "GET big\nGET sm");
+          g_usleep (50 * 1000);
+          tu_send_str (fd, "all\n");
+          tu_assert_get_reply (fd, big, big_len);
+          tu_assert_get_reply (fd, "small\n", 6);
+        }
+      close (fd);
+    }
+
+  /* After a turn's worth of requests. */
+  {
+    int fd = tu_connect (d->port);
+    g_autoptr(GString) lines = g_string_new (NULL);
+
+    for (guint i = 0; i < 64; i++)
+      g_string_append (lines, "GET small\n");
+    g_string_append (lines, "GET sm");
+    tu_send_str (fd, lines->str);
+    g_usleep (50 * 1000);
+    tu_send_str (fd, "all\n");
+    for (guint i = 0; i < 65; i++)
+      tu_assert_get_reply (fd, "small\n", 6);
+    close (fd);
+  }
+
+  tu_daemon_stop (d);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1844,6 +1911,7 @@ main (int argc, char **argv)
   tu_add ("/server/get/name-4000-bytes", NULL, test_get_name_4000_bytes);
   tu_add ("/server/get/big-cached", NULL, test_big_cached);
   g_test_add_func ("/server/get/big-streamed", test_big_streamed);
+  g_test_add_func ("/server/pipeline/partial-after-yield", test_pipeline_partial_after_yield);
   g_test_add_func ("/server/get/big-streamed-rewritten", test_big_streamed_rewritten);
 
   tu_add ("/server/ping", NULL, test_ping);

@@ -421,7 +421,7 @@ keep_single (FcHttpSlice *slot,
   if (slot->data == NULL)
     *slot = value;
   else
-    *slot = (FcHttpSlice) { "", 0 };
+    *slot = (FcHttpSlice) { value.data, 0 };
 }
 
 /* One field line (RFC 9112 5), without its CR LF; refusals for framing,

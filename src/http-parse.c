@@ -819,7 +819,9 @@ fc_http_parse (const char     *buf,
       return refuse (refusal, 413, TRUE, "GET and HEAD take no body");
 
   request->keep_alive = request->minor == 1 ? !fields.close : fields.keep_alive && !fields.close;
-  request->echo_keep_alive = request->minor == 0 && request->keep_alive;
+  /* A line with no version may come from an HTTP/1.0 client, to which
+   * a persisting response must say so; HTTP/1.1 ones ignore it. */
+  request->echo_keep_alive = (request->minor == 0 || !version_known) && request->keep_alive;
   *consumed = (gsize) (lf + 1 - buf);
   if (result == FC_HTTP_REFUSED)
     {

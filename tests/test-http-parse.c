@@ -368,6 +368,8 @@ test_request_line (void)
       "FOO /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
       "GET * HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
       "G(T /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+      /* No version: it may be an HTTP/1.0 client's. */
+      "garbage\r\n\r\n",
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS (kept); i++)

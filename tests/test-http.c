@@ -95,7 +95,8 @@ test_dialects (void)
   g_clear_pointer (&r, tu_http_response_free);
   r = exchange (http, "PING\r\n\r\n", FALSE);
   g_assert_cmpuint (r->status, ==, 400);
-  g_assert_null (tu_http_field (r, "connection"));
+  /* No version: said for an HTTP/1.0 client's sake. */
+  g_assert_cmpstr (tu_http_field (r, "connection"), ==, "keep-alive");
   /* HTTP.md "Errors": a 400 not marked close leaves it usable. */
   g_clear_pointer (&r, tu_http_response_free);
   r = exchange (http, GET ("/a.txt"), FALSE);
@@ -152,7 +153,7 @@ test_refusal_keeps (void)
       g_clear_pointer (&r, tu_http_response_free);
       r = tu_http_read_response (fd, TRUE);
       g_assert_cmpuint (r->status, ==, 400);
-      g_assert_null (tu_http_field (r, "connection"));
+      g_assert_cmpstr (tu_http_field (r, "connection"), !=, "close");
       g_clear_pointer (&r, tu_http_response_free);
       r = tu_http_read_response (fd, FALSE);
       g_assert_cmpuint (r->status, ==, 200);

@@ -663,7 +663,7 @@ request_line (const char    *line,
     return refuse (refusal, 400, FALSE, "Malformed request line");
 
   if (method_is (line, method_len, "GET"))
-    request->method = FC_HTTP_GET;
+    request->method = FC_HTTP_GET, refusal->get = TRUE;
   else if (method_is (line, method_len, "HEAD"))
     request->method = FC_HTTP_HEAD;
   else
@@ -675,10 +675,7 @@ request_line (const char    *line,
     }
 
   if (!parse_target (sp1 + 1, (gsize) (sp2 - sp1 - 1), request))
-    {
-      refusal->get_target = request->method == FC_HTTP_GET;
-      return refuse (refusal, 400, FALSE, "Invalid target");
-    }
+    return refuse (refusal, 400, FALSE, "Invalid target");
   return FC_HTTP_DONE;
 }
 
@@ -727,7 +724,8 @@ request_reset (FcHttpRequest *request)
  *   line began `HEAD `, and @echo_keep_alive on a refusal that keeps an
  *   HTTP/1.0 connection: the reply is then in the request's version,
  *   bodiless for HEAD, and says `Connection: keep-alive` back.
- *   @get_target: the request was a GET whose target was refused.
+ *   @get: the line was understood as an HTTP/1.x GET (any refusal of
+ *   it, its target's or its fields', is then a GET refused).
  *
  * Parses one request head from the start of @buf under HTTP.md
  * "Requests" and RFC 9112 2-5, strictly: nothing is repaired. The bounds

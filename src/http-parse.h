@@ -80,7 +80,7 @@ typedef struct {
   gboolean close;               /* close after the reply (HTTP.md says which) */
   gboolean head;                /* the method was HEAD: the reply has no body */
   gboolean echo_keep_alive;     /* kept, HTTP/1.0 with `Connection: keep-alive`: say it back */
-  gboolean get_target;          /* a GET refused for its target: a miss, as every GET (DBUS.md) */
+  gboolean get;                 /* an HTTP/1.x GET refused: a miss, as every GET (DBUS.md) */
   guint minor;                  /* the version to answer in (0 or 1) */
   const char *reason;           /* (unowned): static English text for the body */
 } FcHttpRefusal;

@@ -269,8 +269,8 @@ count_http_request (FcServeContext *context)
  * @scratch: the calling thread's HTTP scratch; the reply borrows it
  *
  * Answers a refused head with its status (HTTP.md "Errors"; a 405 says
- * `Allow: GET, HEAD`), counted as an HTTP request, and a GET refused for
- * its target as a miss.
+ * `Allow: GET, HEAD`), counted as an HTTP request, and a GET (its line
+ * understood, its target or its fields refused) as a miss.
  *
  * Returns: %FC_ANSWER_CLOSE where HTTP.md closes after the refusal,
  *   %FC_ANSWER_REPLY otherwise
@@ -292,7 +292,7 @@ fc_request_answer_http_refusal (FcServeContext      *context,
 
   count_http_request (context);
   /* As the line protocol counts a GET of an invalid name. */
-  if (refusal->get_target)
+  if (refusal->get)
     fc_cache_miss (context->cache, NULL, FALSE, FC_EVICT_CHANGED);
   http_answer_status (context, &http, refusal->status, refusal->reason, strlen (refusal->reason),
                       refusal->status == 405 ? allow : NULL, sizeof allow - 1, reply);

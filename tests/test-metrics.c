@@ -100,6 +100,8 @@ test_counters (void)
       "GET /%2E%2E/x HTTP/1.1\r\nHost: h\r\n\r\n",
       "GET / HTTP/1.1\r\nHost: h\r\n\r\n",
       "HEAD /nope HTTP/1.1\r\nHost: h\r\n\r\n",
+      /* Refused for a field, and closed: last. */
+      "GET /a.txt HTTP/1.1\r\nHost: h\r\nX y: z\r\n\r\n",
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS (refused); i++)
@@ -119,12 +121,12 @@ test_counters (void)
   g_assert_true (g_str_has_prefix (response, "HTTP/1.1 200 OK\r\n"));
   g_assert_nonnull (strstr (response, "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
   g_assert_nonnull (strstr (response, "\r\nConnection: close\r\n"));
-  assert_sample (body_of (response), "filecached_requests_total", 8);
-  assert_sample (body_of (response), "filecached_requests_http_total", 7);
+  assert_sample (body_of (response), "filecached_requests_total", 9);
+  assert_sample (body_of (response), "filecached_requests_http_total", 8);
   g_assert_cmpuint (error_bytes, >, 0);
   assert_sample (body_of (response), "filecached_sent_bytes_total", 36 + error_bytes);
   assert_sample (body_of (response), "filecached_hits_total", 2);
-  assert_sample (body_of (response), "filecached_misses_total", 4);
+  assert_sample (body_of (response), "filecached_misses_total", 5);
   assert_sample (body_of (response), "filecached_clients_accepted_total", 3);
   g_assert_nonnull (strstr (body_of (response), "# TYPE filecached_hits_total counter\n"));
   g_assert_nonnull (strstr (body_of (response), "# HELP filecached_requests_total "));

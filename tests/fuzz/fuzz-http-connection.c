@@ -456,13 +456,22 @@ check_file (const FcHttpRequest *req,
 }
 
 /* The listing of `/` or `/sub/` (HTTP.md "Directories"), which names
- * @entry. */
+ * @entry; or, where If-Match or If-None-Match was sent (RFC 9110
+ * 13.2.1), a 412 or a 304 instead. */
 static void
 check_listing (const FcHttpRequest *req,
                const Response      *resp,
                const char          *entry,
                const char          *what)
 {
+  if (req->if_match.n > 0 && resp->status == 412)
+    return;
+  if (req->if_none_match.n > 0 && resp->status == 304)
+    {
+      FZ_CHECK (field_is (resp, "Cache-Control", "no-cache") && find_field (resp, "ETag") == NULL,
+                "the 304 for %s has an ETag or no Cache-Control: no-cache", what);
+      return;
+    }
   FZ_CHECK (resp->status == 200, "%u for %s, a directory listed", resp->status, what);
   FZ_CHECK (field_is (resp, "Content-Type", "text/html; charset=utf-8") ||
             field_is (resp, "Content-Type", "application/json"),
@@ -557,7 +566,7 @@ check_responses (const guint8     *data,
           FZ_CHECK (resp.status == refusal.status, "%u for %s, refused with %u", resp.status, what,
                     refusal.status);
           check_error (&resp, refusal.head, what);
-          check_connection (&resp, refusal.close, FALSE, what);
+          check_connection (&resp, refusal.close, refusal.echo_keep_alive, what);
           FZ_CHECK (resp.status != 405 || field_is (&resp, "Allow", "GET, HEAD"),
                     "no Allow: GET, HEAD in the 405 for %s", what);
           if (refusal.close)

@@ -221,22 +221,16 @@ typedef enum {
   RANGE_UNSATISFIABLE,
 } RangeKind;
 
-/* RFC 9110 14.1.2, one range-spec only (HTTP.md): `a-b`, `a-`, `-n`. */
+/* RFC 9110 14.1.2: one range-spec, `a-b`, `a-` or `-n`, from @p to
+ * @end, OWS trimmed. */
 static RangeKind
-parse_range (const FcHttpSlice *slice,
-             guint64            size,
-             guint64           *first,
-             guint64           *last)
+parse_range_spec (const char *p,
+                  const char *end,
+                  guint64     size,
+                  guint64    *first,
+                  guint64    *last)
 {
-  const char *p = slice->data;
-  const char *end = p + slice->len;
   guint64 a, b;
-
-  if (end - p < 6 || g_ascii_strncasecmp (p, "bytes=", 6) != 0)
-    return RANGE_IGNORED;
-  p += 6;
-  while (p < end && is_ows (*p))
-    p++;
 
   if (p < end && *p == '-')
     {
@@ -273,6 +267,45 @@ parse_range (const FcHttpSlice *slice,
   *first = a;
   *last = MIN (b, size - 1);
   return RANGE_SATISFIABLE;
+}
+
+/* RFC 9110 14.1.1: `bytes=` and a range-set, a list whose empty members
+ * count for nothing (5.6.1.2: `bytes=0-1,` is one range). One range-spec
+ * only (HTTP.md); none, several, or another unit: ignored. */
+static RangeKind
+parse_range (const FcHttpSlice *slice,
+             guint64            size,
+             guint64           *first,
+             guint64           *last)
+{
+  const char *p = slice->data;
+  const char *end = p + slice->len;
+  const char *spec = NULL;
+  const char *spec_end = NULL;
+
+  if (end - p < 6 || g_ascii_strncasecmp (p, "bytes=", 6) != 0)
+    return RANGE_IGNORED;
+  for (p += 6;; p++)
+    {
+      const char *comma = memchr (p, ',', (gsize) (end - p));
+      const char *stop = comma != NULL ? comma : end;
+
+      while (p < stop && is_ows (*p))
+        p++;
+      if (p < stop)
+        {
+          if (spec != NULL)
+            return RANGE_IGNORED;
+          spec = p;
+          spec_end = stop;
+        }
+      if (comma == NULL)
+        break;
+      p = comma;
+    }
+  if (spec == NULL)
+    return RANGE_IGNORED;
+  return parse_range_spec (spec, spec_end, size, first, last);
 }
 
 /* RFC 9110 13.1.5: If-Range holds a strong entity tag, or a date that

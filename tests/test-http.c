@@ -425,6 +425,11 @@ test_ranges (gconstpointer data)
     { "bytes=5-1", 200, 0, 0 },
     { "bytes=x-", 200, 0, 0 },
     { "bytes=", 200, 0, 0 },
+    /* RFC 9110 5.6.1.2: empty list members count for nothing. */
+    { "bytes=100-199,", 206, 100, 199 },
+    { "bytes= , 100-199 ,,", 206, 100, 199 },
+    { "bytes=,", 200, 0, 0 },
+    { "bytes=0-0, ,5-6", 200, 0, 0 },
   };
 
   tu_write_file (d->root, "big.bin", content, size);

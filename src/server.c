@@ -161,7 +161,7 @@ server_refusal (FcServer *server,
   static const char retry[] = "Retry-After: 1\r\n";
   const char *reason;
   gsize reason_len;
-  char head[FC_HTTP_LINE_MAX];
+  char head[FC_HTTP_LINE_BUF];
   char date[FC_HTTP_DATE_LEN + 1];
   ssize_t n;
 

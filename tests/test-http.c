@@ -714,17 +714,32 @@ test_refused (void)
   int fd;
   g_autoptr(TuHttpResponse) r = NULL;
 
+  /* HTTP.md: a request line of at most 8 KiB. */
+  enum { LINE_MAX_BYTES = 8192 };
+  g_autofree char *longest = g_strnfill (LINE_MAX_BYTES, 'q');
+  int longest_fd;
+  g_autoptr(TuHttpResponse) longest_r = NULL;
+
+  /* A request line of the most bytes allowed, its CR LF beyond them. */
+  memcpy (longest, "GET /a?", 7);
+  memcpy (longest + LINE_MAX_BYTES - 9, " HTTP/1.1", 9);
   tu_assert_ping (held);
   kill ((pid_t) atoi (pid), SIGSTOP);
   fd = tu_connect (d->port);
   tu_send_str (fd, GET ("/a.txt"));
+  longest_fd = tu_connect (d->port);
+  tu_send_str (longest_fd, longest);
+  tu_send_str (longest_fd, "\r\nHost: x\r\n\r\n");
   kill ((pid_t) atoi (pid), SIGCONT);
   r = tu_http_read_response (fd, FALSE);
   g_assert_cmpuint (r->status, ==, 503);
   g_assert_cmpstr (tu_http_field (r, "retry-after"), ==, "1");
   g_assert_cmpstr (tu_http_field (r, "connection"), ==, "close");
   tu_expect_eof (fd);
+  longest_r = tu_http_read_response (longest_fd, FALSE);
+  g_assert_cmpuint (longest_r->status, ==, 503);
 
+  close (longest_fd);
   close (fd);
   close (held);
   tu_daemon_stop (d);

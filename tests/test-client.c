@@ -826,6 +826,23 @@ test_usage_exit_status (void)
       g_assert_cmpstr (g_strstrip (err), !=, "");
     }
 
+  /* A refused name is named, for get as for evict (was: evict said
+   * only why). */
+  {
+    static const char *const named[][3] = {
+      { "get", "../x", NULL }, { "evict", "../x", NULL }, { "evict", "a//b", NULL },
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS (named); i++)
+      {
+        g_autofree char *err = NULL;
+        g_autofree char *prefix = g_strdup_printf ("%s: ", named[i][1]);
+
+        g_assert_cmpint (run_filecache (named[i], NULL, &err), ==, 2);
+        g_assert_nonnull (strstr (err, prefix));
+      }
+  }
+
   g_assert_cmpint (run_filecache (help, &out, NULL), ==, 0);
   g_assert_nonnull (strstr (out, "Exit status"));
   g_assert_nonnull (strstr (out, "2 for a usage error"));

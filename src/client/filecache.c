@@ -541,7 +541,10 @@ parse_command_options (const Command   *command,
   if (command->run_control == run_evict)
     for (char **name = options->args; *name != NULL; name++)
       if (!fc_name_validate (*name, strlen (*name), error))
-        return FALSE;
+        {
+          g_prefix_error (error, "%s: ", *name);
+          return FALSE;
+        }
   return TRUE;
 }
 

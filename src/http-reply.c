@@ -94,18 +94,31 @@ is_ows (char c)
   return c == ' ' || c == '\t';
 }
 
+typedef enum {
+  TAGS_ABSENT,                  /* no field, or one that is not valid: ignored */
+  TAGS_MATCH,
+  TAGS_NO_MATCH,
+} TagsVerdict;
+
 /* RFC 9110 8.8.3 and 13.1.1-2: If-Match / If-None-Match = "*" /
  * #entity-tag, entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, etagc =
  * %x21 / %x23-7E / obs-text; the list rule (5.6.1) allows empty
  * members. A field that is neither (`"a"x`, `"a" "b"`, `*, "a"`) is
  * invalid as a whole, and ignored as if absent: no member of it is
- * trusted to match. */
-static gboolean
-etag_list_valid (const FcHttpList *lines)
+ * trusted to match. Otherwise, whether it names @etag (%NULL: the
+ * representation has none, which only `*` names): strongly (both
+ * strong, same opaque tag) or weakly (same opaque tag). */
+static TagsVerdict
+etag_list_compare (const FcHttpList *lines,
+                   const char       *etag,
+                   gboolean          strong)
 {
   guint members = 0;
   gboolean star = FALSE;
+  gboolean matched = FALSE;
 
+  if (lines->n == 0)
+    return TAGS_ABSENT;
   for (guint i = 0; i < lines->n; i++)
     {
       const char *p = lines->lines[i].data;
@@ -122,15 +135,22 @@ etag_list_valid (const FcHttpList *lines)
                 star = TRUE, p++;
               else
                 {
-                  if (end - p >= 2 && p[0] == 'W' && p[1] == '/')
+                  gboolean weak = end - p >= 2 && p[0] == 'W' && p[1] == '/';
+                  const char *open;
+
+                  if (weak)
                     p += 2;
-                  if (p == end || *p++ != '"')
-                    return FALSE;
+                  if (p == end || *p != '"')
+                    return TAGS_ABSENT;
+                  open = p++;
                   while (p < end && *p != '"')
                     if ((guchar) *p++ < 0x21)
-                      return FALSE;
+                      return TAGS_ABSENT;
                   if (p++ == end)
-                    return FALSE;
+                    return TAGS_ABSENT;
+                  if (etag != NULL && (!strong || !weak) && p - open == FC_HTTP_ETAG_LEN &&
+                      memcmp (open, etag, FC_HTTP_ETAG_LEN) == 0)
+                    matched = TRUE;
                 }
               while (p < end && is_ows (*p))
                 p++;
@@ -138,54 +158,12 @@ etag_list_valid (const FcHttpList *lines)
           if (p == end)
             break;
           if (*p++ != ',')
-            return FALSE;
+            return TAGS_ABSENT;
         }
     }
-  return !star || members == 1;
-}
-
-/* Whether the entity-tag list in @lines (valid: etag_list_valid())
- * names @etag (%NULL: the representation has none, which only `*`
- * names): strongly (both strong, same opaque tag) or weakly (same opaque
- * tag). */
-static gboolean
-etag_list_matches (const FcHttpList *lines,
-                   const char       *etag,
-                   gboolean          strong)
-{
-  for (guint i = 0; i < lines->n; i++)
-    {
-      const char *p = lines->lines[i].data;
-      const char *end = p + lines->lines[i].len;
-
-      while (p < end)
-        {
-          gboolean weak = FALSE;
-          const char *close;
-
-          while (p < end && (is_ows (*p) || *p == ','))
-            p++;
-          if (p == end)
-            break;
-          if (*p == '*')
-            return TRUE;
-          if (end - p >= 2 && p[0] == 'W' && p[1] == '/')
-            {
-              weak = TRUE;
-              p += 2;
-            }
-          if (p == end || *p != '"')
-            break;
-          close = memchr (p + 1, '"', (gsize) (end - p - 1));
-          if (close == NULL)
-            break;
-          if (etag != NULL && (!strong || !weak) && close + 1 - p == FC_HTTP_ETAG_LEN &&
-              memcmp (p, etag, FC_HTTP_ETAG_LEN) == 0)
-            return TRUE;
-          p = close + 1;
-        }
-    }
-  return FALSE;
+  if (star && members != 1)
+    return TAGS_ABSENT;
+  return star || matched ? TAGS_MATCH : TAGS_NO_MATCH;
 }
 
 /* An HTTP-date field: an invalid date is ignored (HTTP.md), as absent. */
@@ -326,6 +304,39 @@ if_range_holds (const FcHttpSlice *if_range,
   return date_strong && fc_http_date_parse (if_range->data, if_range->len, &when) && when == mtime;
 }
 
+/* RFC 9110 13.2.2's order: If-Match (strong, `*` = it exists) else
+ * If-Unmodified-Since, failing: 412; then If-None-Match (weak) else
+ * If-Modified-Since, matching: 304; 200 to go on. @etag, @mtime
+ * (nullable): the representation's validators; without a
+ * modification date the date fields have nothing to compare and are
+ * ignored (13.1.3, 13.1.4). */
+static guint
+preconditions (const FcHttpRequest *request,
+               const char          *etag,
+               const gint64        *mtime)
+{
+  TagsVerdict tags = etag_list_compare (&request->if_match, etag, TRUE);
+  gint64 when;
+
+  if (tags != TAGS_ABSENT)
+    {
+      if (tags == TAGS_NO_MATCH)
+        return 412;
+    }
+  else if (mtime != NULL && slice_date (&request->if_unmodified_since, &when) && *mtime > when)
+    return 412;
+
+  tags = etag_list_compare (&request->if_none_match, etag, FALSE);
+  if (tags != TAGS_ABSENT)
+    {
+      if (tags == TAGS_MATCH)
+        return 304;
+    }
+  else if (mtime != NULL && slice_date (&request->if_modified_since, &when) && *mtime <= when)
+    return 304;
+  return 200;
+}
+
 /**
  * fc_http_evaluate:
  * @request: a parsed GET or HEAD
@@ -353,38 +364,11 @@ fc_http_evaluate (const FcHttpRequest *request,
                   guint64              size,
                   FcHttpVerdict       *verdict)
 {
-  gint64 when;
   guint64 first, last;
 
-  *verdict = (FcHttpVerdict) { .status = 200, .start = 0, .len = size };
-
-  if (request->if_match.n > 0 && etag_list_valid (&request->if_match))
-    {
-      if (!etag_list_matches (&request->if_match, etag, TRUE))
-        {
-          verdict->status = 412;
-          return;
-        }
-    }
-  else if (slice_date (&request->if_unmodified_since, &when) && mtime > when)
-    {
-      verdict->status = 412;
-      return;
-    }
-
-  if (request->if_none_match.n > 0 && etag_list_valid (&request->if_none_match))
-    {
-      if (etag_list_matches (&request->if_none_match, etag, FALSE))
-        {
-          verdict->status = 304;
-          return;
-        }
-    }
-  else if (slice_date (&request->if_modified_since, &when) && mtime <= when)
-    {
-      verdict->status = 304;
-      return;
-    }
+  *verdict = (FcHttpVerdict) { .status = preconditions (request, etag, &mtime), .start = 0, .len = size };
+  if (verdict->status != 200)
+    return;
 
   if (request->method != FC_HTTP_GET || request->range.data == NULL || request->range_repeated ||
       !if_range_holds (&request->if_range, etag, mtime, date_strong))
@@ -421,13 +405,7 @@ fc_http_evaluate (const FcHttpRequest *request,
 guint
 fc_http_evaluate_listing (const FcHttpRequest *request)
 {
-  if (request->if_match.n > 0 && etag_list_valid (&request->if_match) &&
-      !etag_list_matches (&request->if_match, NULL, TRUE))
-    return 412;
-  if (request->if_none_match.n > 0 && etag_list_valid (&request->if_none_match) &&
-      etag_list_matches (&request->if_none_match, NULL, FALSE))
-    return 304;
-  return 200;
+  return preconditions (request, NULL, NULL);
 }
 
 /**

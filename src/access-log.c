@@ -23,6 +23,7 @@ struct _FcAccessLog {
   GCond wake;                   /* lines, a descriptor or the stop for the writer */
   GString *pending;             /* (owned): lines for the writer; under lock */
   int handed_fd;                /* (owned): the writer's next file, or NO_FD_HANDED; under lock */
+  gsize handed_at;              /* bytes of pending formed before the first hand; under lock */
   guint64 dropped;              /* lines dropped and not yet reported; under lock */
   gboolean stopping;            /* under lock */
   GThread *writer;              /* (owned) (nullable): from the first open on */
@@ -78,6 +79,7 @@ writer_main (gpointer user_data)
     {
       GString *swap;
       int handed_fd;
+      gsize handed_at;
       gboolean stopping;
       guint suppressed;
 
@@ -87,21 +89,25 @@ writer_main (gpointer user_data)
       log->pending = batch;
       batch = swap;
       handed_fd = log->handed_fd;
+      handed_at = handed_fd != NO_FD_HANDED ? log->handed_at : batch->len;
       log->handed_fd = NO_FD_HANDED;
       dropped += log->dropped;
       log->dropped = 0;
       stopping = log->stopping;
       g_mutex_unlock (&log->lock);
 
-      /* Lines formed before a reopen go to the file they were formed for. */
-      writer_write (log, batch->str, batch->len);
-      g_string_truncate (batch, 0);
+      /* Lines formed before a reopen go to the file they were formed
+       * for, those formed after it to the new one, however late the
+       * writer wakes (logrotate compresses the old file next). */
+      writer_write (log, batch->str, handed_at);
       if (handed_fd != NO_FD_HANDED)
         {
           if (log->fd >= 0)
             g_close (log->fd, NULL);
           log->fd = handed_fd;
         }
+      writer_write (log, batch->str + handed_at, batch->len - handed_at);
+      g_string_truncate (batch, 0);
       if (dropped > 0 && fc_rate_limit_check (&log->drop_limit, g_get_monotonic_time (), &suppressed))
         {
           g_warning (_("Access log: %" PRIu64 " lines dropped, the disk is slower than the requests"),
@@ -146,8 +152,12 @@ hand_fd (FcAccessLog *log,
          int          fd)
 {
   g_mutex_lock (&log->lock);
+  /* A file handed and replaced before the writer took it is never
+   * written: the lines since the first hand go to the last one. */
   if (log->handed_fd >= 0)
     g_close (log->handed_fd, NULL);
+  if (log->handed_fd == NO_FD_HANDED)
+    log->handed_at = log->pending->len;
   log->handed_fd = fd;
   g_cond_signal (&log->wake);
   g_mutex_unlock (&log->lock);

@@ -2,12 +2,15 @@
  * line per HTTP request, none for the line protocol; SIGHUP opens the
  * path again, as logrotate needs; a file that cannot be opened stops
  * the start. */
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
 
+#include "access-log.h"
 #include "testutil.h"
 
 typedef struct {
@@ -155,6 +158,73 @@ test_reopen_on_sighup (Fixture       *f,
   assert_line (old_lines[0], "\"GET /a.txt HTTP/1.1\" 200 12 \"-\" \"-\"");
 }
 
+/* Logs a request whose line is @line, as a worker does. */
+static void
+log_request (FcAccessLog *log,
+             const char  *line)
+{
+  static const char head[] = "HTTP/1.1 200 OK\r\n\r\n";
+  FcHttpRequest request = { .line = { line, strlen (line) } };
+
+  fc_access_log_finish (log, fc_access_entry_new ("127.0.0.1", "07/Dec/2026:07:00:00 +0000", &request,
+                                                  head, sizeof head - 1),
+                        sizeof head - 1);
+}
+
+/* A line formed after a reopen goes to the new file even when the
+ * writer is still busy with the old one as the reopen comes (the
+ * daemon's "Reloaded" is said before the writer wakes). The old file
+ * is a pipe nobody reads yet, which holds the writer in write(). */
+static void
+test_reopen_while_writing (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("test-access-log-XXXXXX", NULL);
+  g_autofree char *fifo = g_build_filename (dir, "old.log", NULL);
+  g_autofree char *path = g_build_filename (dir, "new.log", NULL);
+  g_autoptr(GString) old_text = g_string_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *new_text = NULL;
+  FcAccessLog *log = fc_access_log_new ();
+  char buf[4096];
+  ssize_t n;
+  int reader;
+
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  reader = open (fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  g_assert_cmpint (reader, >=, 0);
+  g_assert_true (fc_access_log_open (log, fifo, &error));
+  g_assert_no_error (error);
+  /* The writer has taken the pipe once a first line comes out of it. */
+  log_request (log, "GET /before HTTP/1.1");
+  g_assert_cmpint (fcntl (reader, F_SETFL, 0), ==, 0);
+  while (old_text->len == 0 || old_text->str[old_text->len - 1] != '\n')
+    {
+      n = read (reader, buf, sizeof buf);
+      g_assert_cmpint (n, >, 0);
+      g_string_append_len (old_text, buf, n);
+    }
+  /* More than a pipe holds: the writer blocks in write() on it. */
+  for (guint i = 0; i < 2000; i++)
+    log_request (log, "GET /before HTTP/1.1");
+  g_assert_true (fc_access_log_open (log, path, &error));
+  g_assert_no_error (error);
+  log_request (log, "GET /after HTTP/1.1");
+
+  /* Read the pipe until the writer closes it for the new file. */
+  while ((n = read (reader, buf, sizeof buf)) > 0)
+    g_string_append_len (old_text, buf, n);
+  g_assert_cmpint (n, ==, 0);
+  close (reader);
+  fc_access_log_free (log);
+
+  g_assert_null (strstr (old_text->str, "/after"));
+  g_assert_true (g_str_has_suffix (old_text->str, "\"GET /before HTTP/1.1\" 200 - \"-\" \"-\"\n"));
+  g_assert_true (g_file_get_contents (path, &new_text, NULL, NULL));
+  g_assert_cmpstr (new_text, ==,
+                   "127.0.0.1 - - [07/Dec/2026:07:00:00 +0000] \"GET /after HTTP/1.1\" 200 - \"-\" \"-\"\n");
+  tu_rm_rf (dir);
+}
+
 static void
 test_open_failure (void)
 {
@@ -178,6 +248,7 @@ main (int   argc,
               fixture_teardown);
   g_test_add ("/access-log/sighup/reopens-the-path", Fixture, NULL, fixture_setup,
               test_reopen_on_sighup, fixture_teardown);
+  g_test_add_func ("/access-log/reopen/lines-after-go-to-the-new-file", test_reopen_while_writing);
   g_test_add_func ("/access-log/start/open-failure-names-the-file", test_open_failure);
   return g_test_run ();
 }

@@ -1044,6 +1044,21 @@ test_get_mismatch_twice (void)
   assert_stderr_mentions (err, "SHA-256");
 }
 
+/* A body of another length than STAT announced is named as such, not as
+ * a SHA-256 that differs; twice, it fails and keeps nothing. */
+static void
+test_get_length_mismatch (void)
+{
+  g_autofree char *stat = stat_reply ("hello\n");
+  char *replies[] = { stat, "OK 7\nhello!\n", stat, "OK 7\nhello!\n", NULL };
+  const char *args[] = { "f.txt", NULL };
+  g_autofree char *err = NULL;
+
+  g_assert_cmpint (get_from_fake_server (replies, FAKE_DRAIN, args, "", &err), ==, 1);
+  assert_stderr_mentions (err, "f.txt");
+  assert_stderr_mentions (err, "sent 7 bytes of a file it announced as 6 bytes");
+}
+
 /* A file that changed between STAT and GETFROM (ERR 412) is fetched again
  * from a fresh STAT. */
 static void
@@ -2010,6 +2025,7 @@ main (int argc, char **argv)
   g_test_add_func ("/client/get/unanswered-twice-fails", test_get_unanswered_twice_fails);
   g_test_add_func ("/client/get/verify/mismatch-retried", test_get_mismatch_retried);
   g_test_add_func ("/client/get/verify/mismatch-twice-fails", test_get_mismatch_twice);
+  g_test_add_func ("/client/get/verify/length-mismatch-named", test_get_length_mismatch);
   g_test_add_func ("/client/get/verify/changed-retried", test_get_changed_retried);
   g_test_add_func ("/client/get/verify/protocol-1-0-unverified", test_get_protocol_1_0);
   g_test_add_func ("/client/get/continue/resumes-at-offset", test_get_resume_offset);

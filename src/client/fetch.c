@@ -296,15 +296,25 @@ receive (FccConn     *conn,
   return TRUE;
 }
 
+/* Whether the content received, @received bytes hashed into @checksum,
+ * is the version STAT announced: @announced bytes with @digest. A length
+ * of its own is the clearer cause, so it is named first. */
 static gboolean
-check_digest (GChecksum   *checksum,
-              const char  *digest,
-              GError     **error)
+check_version (GChecksum   *checksum,
+               guint64      received,
+               const char  *digest,
+               guint64      announced,
+               GError     **error)
 {
-  if (strcmp (g_checksum_get_string (checksum), digest) == 0)
+  if (received != announced)
+    g_set_error (error, FCC_ERROR, FCC_ERROR_MISMATCH,
+                 _("the server sent %llu bytes of a file it announced as %llu bytes"),
+                 (unsigned long long) received, (unsigned long long) announced);
+  else if (strcmp (g_checksum_get_string (checksum), digest) != 0)
+    g_set_error (error, FCC_ERROR, FCC_ERROR_MISMATCH,
+                 _("the content received does not have the SHA-256 that the server announced"));
+  else
     return TRUE;
-  g_set_error (error, FCC_ERROR, FCC_ERROR_MISMATCH,
-               _("the content received does not have the SHA-256 that the server announced"));
   return FALSE;
 }
 
@@ -738,7 +748,7 @@ fetch_whole (FccFetcher   *fetcher,
        ? fcc_conn_get_from (fetcher->conn, name, 0, digest, &size, error)
        : fcc_conn_get (fetcher->conn, name, &size, error);
   ok = ok && receive (fetcher->conn, name, fd, target->path, 0, size, checksum, error);
-  ok = ok && (checksum == NULL || check_digest (checksum, digest, error));
+  ok = ok && (checksum == NULL || check_version (checksum, size, digest, stat_size, error));
   ok = ok && commit (fd, tmp_path, target, digest != NULL ? stat_size : size, digest, error);
   if (!ok && tmp_path != NULL && names_file (tmp_path, fd))
     g_unlink (tmp_path);
@@ -986,7 +996,7 @@ fetch_resumable (FccFetcher   *fetcher,
   ok = ok && fcc_conn_get_from (fetcher->conn, name, offset, digest, &body_size, &local_error);
   ok = ok && receive (fetcher->conn, name, fd, target->part_path, offset, body_size, checksum,
                       &local_error);
-  ok = ok && check_digest (checksum, digest, &local_error);
+  ok = ok && check_version (checksum, offset + body_size, digest, size, &local_error);
   /* Unmarked before the rename, while the name is still this part: once
    * renamed, the name may be another transfer's new part. */
   if (ok && names_file (target->part_path, fd))

@@ -1030,33 +1030,33 @@ test_get_unanswered_twice_fails (void)
   tu_rm_rf (out);
 }
 
-/* A second mismatch fails, naming the file, and keeps nothing. */
+/* A body that is not the version STAT announced ("hello" LF), sent for
+ * both tries: the second fails, naming the file and the cause, and keeps
+ * nothing. */
+typedef struct {
+  const char *first_reply;
+  const char *second_reply;
+  const char *cause;
+} MismatchCase;
+
+static const MismatchCase mismatch_other_bytes = { "OK 6\nhellx\n", "OK 6\nhelly\n", "SHA-256" };
+/* Of another length: named as such, not as a SHA-256 that differs. */
+static const MismatchCase mismatch_other_length = {
+  "OK 7\nhello!\n", "OK 7\nhello!\n", "sent 7 bytes of a file it announced as 6 bytes"
+};
+
 static void
-test_get_mismatch_twice (void)
+test_get_mismatch_twice (gconstpointer data)
 {
+  const MismatchCase *mismatch = data;
   g_autofree char *stat = stat_reply ("hello\n");
-  char *replies[] = { stat, "OK 6\nhellx\n", stat, "OK 6\nhelly\n", NULL };
+  char *replies[] = { stat, (char *) mismatch->first_reply, stat, (char *) mismatch->second_reply, NULL };
   const char *args[] = { "f.txt", NULL };
   g_autofree char *err = NULL;
 
   g_assert_cmpint (get_from_fake_server (replies, FAKE_DRAIN, args, "", &err), ==, 1);
   assert_stderr_mentions (err, "f.txt");
-  assert_stderr_mentions (err, "SHA-256");
-}
-
-/* A body of another length than STAT announced is named as such, not as
- * a SHA-256 that differs; twice, it fails and keeps nothing. */
-static void
-test_get_length_mismatch (void)
-{
-  g_autofree char *stat = stat_reply ("hello\n");
-  char *replies[] = { stat, "OK 7\nhello!\n", stat, "OK 7\nhello!\n", NULL };
-  const char *args[] = { "f.txt", NULL };
-  g_autofree char *err = NULL;
-
-  g_assert_cmpint (get_from_fake_server (replies, FAKE_DRAIN, args, "", &err), ==, 1);
-  assert_stderr_mentions (err, "f.txt");
-  assert_stderr_mentions (err, "sent 7 bytes of a file it announced as 6 bytes");
+  assert_stderr_mentions (err, mismatch->cause);
 }
 
 /* A file that changed between STAT and GETFROM (ERR 412) is fetched again
@@ -2024,8 +2024,10 @@ main (int argc, char **argv)
   g_test_add_func ("/client/get/unanswered-retried", test_get_unanswered_retried);
   g_test_add_func ("/client/get/unanswered-twice-fails", test_get_unanswered_twice_fails);
   g_test_add_func ("/client/get/verify/mismatch-retried", test_get_mismatch_retried);
-  g_test_add_func ("/client/get/verify/mismatch-twice-fails", test_get_mismatch_twice);
-  g_test_add_func ("/client/get/verify/length-mismatch-named", test_get_length_mismatch);
+  g_test_add_data_func ("/client/get/verify/mismatch-twice-fails", &mismatch_other_bytes,
+                        test_get_mismatch_twice);
+  g_test_add_data_func ("/client/get/verify/length-mismatch-named", &mismatch_other_length,
+                        test_get_mismatch_twice);
   g_test_add_func ("/client/get/verify/changed-retried", test_get_changed_retried);
   g_test_add_func ("/client/get/verify/protocol-1-0-unverified", test_get_protocol_1_0);
   g_test_add_func ("/client/get/continue/resumes-at-offset", test_get_resume_offset);

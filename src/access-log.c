@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,8 +27,10 @@ struct _FcAccessLog {
   gsize handed_at;              /* bytes of pending formed before the first hand; under lock */
   guint64 dropped;              /* lines dropped and not yet reported; under lock */
   gboolean stopping;            /* under lock */
+  gboolean ended;               /* the writer has closed its file; under lock */
   GThread *writer;              /* (owned) (nullable): from the first open on */
   int fd;                       /* (owned): the writer's own; -1 when closed */
+  gboolean cut;                 /* the writer's: fd ends with part of a line */
   FcRateLimit drop_limit;       /* the writer's */
   FcRateLimit write_limit;      /* the writer's */
 };
@@ -40,31 +43,86 @@ struct _FcAccessEntry {
   char text[];                  /* `host - - [time] "line"` and ` "referer" "agent"` LF */
 };
 
-/* Writes all of @data, or says why not (a full disk, say), rate-limited:
- * a log that cannot be written must not flood the journal too. */
+/* How long the writer waits for a pipe (a log shipper) to take more
+ * before it drops what it holds, and how long a stop waits for the
+ * writer (which waits for no pipe once stopping): both within the second
+ * the README grants a stop past its drain. */
+#define WRITER_WAIT_MSEC 250
+#define STOP_WAIT_MSEC 500
+
+/* Whether @fd, which said EAGAIN (a pipe its reader is slow to empty),
+ * takes more within WRITER_WAIT_MSEC. */
+static gboolean
+wait_writable (int fd)
+{
+  struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+  int n;
+
+  do
+    n = poll (&pfd, 1, WRITER_WAIT_MSEC);
+  while (n < 0 && errno == EINTR);
+  return n > 0 && (pfd.revents & POLLOUT) != 0;
+}
+
+/* After a failed write that cut a line (a full disk takes what fits),
+ * takes back its @len bytes written, so that the next line does not go
+ * on after it; where that cannot be (a pipe), the next write begins
+ * with a line end instead. */
 static void
+writer_take_back (FcAccessLog *log,
+                  gsize        len)
+{
+  off_t end = lseek (log->fd, 0, SEEK_END);
+
+  if (end < 0 || (guint64) end < len || ftruncate (log->fd, end - (off_t) len) != 0)
+    log->cut = TRUE;
+}
+
+/* Writes @data, whole lines, or says why not (a full disk, say),
+ * rate-limited: a log that cannot be written must not flood the journal
+ * too. Unless @may_wait, a full pipe is not waited for (a stop).
+ * Returns how many lines were not written. */
+static guint64
 writer_write (FcAccessLog *log,
               const char  *data,
-              gsize        len)
+              gsize        len,
+              gboolean     may_wait)
 {
-  while (len > 0 && log->fd >= 0)
+  gsize done = 0;
+  gsize line_start;
+  guint64 lost = 0;
+
+  if (len == 0 || log->fd < 0)
+    return 0;
+  if (log->cut && write (log->fd, "\n", 1) == 1)
+    log->cut = FALSE;
+  while (done < len)
     {
-      ssize_t n = write (log->fd, data, len);
+      ssize_t n = write (log->fd, data + done, len - done);
+      int saved_errno = errno;
 
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
+      if (n > 0)
         {
-          int saved_errno = errno;
-
-          fc_rate_limit_log (&log->write_limit, G_LOG_LEVEL_WARNING,
-                             _("Cannot write the access log: %s"),
-                             n < 0 ? g_strerror (saved_errno) : "0 bytes written");
-          return;
+          done += (gsize) n;
+          continue;
         }
-      data += n;
-      len -= (gsize) n;
+      if (n < 0 && (saved_errno == EINTR || (saved_errno == EAGAIN && may_wait && wait_writable (log->fd))))
+        continue;
+      fc_rate_limit_log (&log->write_limit, G_LOG_LEVEL_WARNING,
+                         _("Cannot write the access log: %s"),
+                         n < 0 ? g_strerror (saved_errno) : "0 bytes written");
+      break;
     }
+  if (done == len)
+    return 0;
+
+  for (line_start = done; line_start > 0 && data[line_start - 1] != '\n'; line_start--)
+    ;
+  if (line_start < done)
+    writer_take_back (log, done - line_start);
+  for (gsize i = line_start; i < len; i++)
+    lost += data[i] == '\n';
+  return lost;
 }
 
 static gpointer
@@ -99,18 +157,19 @@ writer_main (gpointer user_data)
       /* Lines formed before a reopen go to the file they were formed
        * for, those formed after it to the new one, however late the
        * writer wakes (logrotate compresses the old file next). */
-      writer_write (log, batch->str, handed_at);
+      dropped += writer_write (log, batch->str, handed_at, !stopping);
       if (handed_fd != NO_FD_HANDED)
         {
           if (log->fd >= 0)
             g_close (log->fd, NULL);
           log->fd = handed_fd;
+          log->cut = FALSE;
         }
-      writer_write (log, batch->str + handed_at, batch->len - handed_at);
+      dropped += writer_write (log, batch->str + handed_at, batch->len - handed_at, !stopping);
       g_string_truncate (batch, 0);
       if (dropped > 0 && fc_rate_limit_check (&log->drop_limit, g_get_monotonic_time (), &suppressed))
         {
-          g_warning (_("Access log: %" PRIu64 " lines dropped, the disk is slower than the requests"),
+          g_warning (_("Access log: %" PRIu64 " lines lost: the file took them more slowly than they came, or refused them"),
                      dropped);
           dropped = 0;
         }
@@ -123,6 +182,10 @@ writer_main (gpointer user_data)
   if (log->fd >= 0)
     g_close (log->fd, NULL);
   log->fd = -1;
+  g_mutex_lock (&log->lock);
+  log->ended = TRUE;
+  g_cond_broadcast (&log->wake);
+  g_mutex_unlock (&log->lock);
   return NULL;
 }
 
@@ -179,14 +242,19 @@ fc_access_log_open (FcAccessLog  *log,
                     const char   *path,
                     GError      **error)
 {
-  int fd = open (path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+  /* Non-blocking: a pipe no process reads fails here (ENXIO) instead of
+   * holding the main thread in open(), and a full one makes write() say
+   * EAGAIN instead of holding the writer; a regular file ignores it. */
+  int fd = open (path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0640);
 
   if (fd < 0)
     {
       int saved_errno = errno;
 
       g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-                   _("Cannot open the access log “%s”: %s"), path, g_strerror (saved_errno));
+                   _("Cannot open the access log “%s”: %s"), path,
+                   saved_errno == ENXIO ? _("it is a pipe that no process reads")
+                                        : g_strerror (saved_errno));
       return FALSE;
     }
   if (log->writer == NULL)
@@ -220,17 +288,34 @@ fc_access_log_close (FcAccessLog *log)
  * fc_access_log_free:
  * @log: (transfer full): an access log no thread gives lines to any more
  *
- * Writes what is pending, closes the file and ends the writer.
+ * Writes what is pending, closes the file and ends the writer, waiting
+ * for it at most STOP_WAIT_MSEC: a stop must not hang on a file that
+ * takes no writes (storage that hangs, a dead NFS server). Past that the
+ * writer and what it holds are left to end with the process, said in a
+ * warning.
  */
 void
 fc_access_log_free (FcAccessLog *log)
 {
   if (log->writer != NULL)
     {
+      gint64 deadline = g_get_monotonic_time () + STOP_WAIT_MSEC * G_TIME_SPAN_MILLISECOND;
+      gboolean ended;
+
       g_mutex_lock (&log->lock);
       log->stopping = TRUE;
-      g_cond_signal (&log->wake);
+      g_cond_broadcast (&log->wake);
+      while (!log->ended && g_cond_wait_until (&log->wake, &log->lock, deadline))
+        ;
+      ended = log->ended;
       g_mutex_unlock (&log->lock);
+      if (!ended)
+        {
+          g_warning (_("Access log: the file took no writes for %u ms; the lines not yet written are lost"),
+                     STOP_WAIT_MSEC);
+          g_thread_unref (log->writer);
+          return;
+        }
       g_thread_join (log->writer);
     }
   if (log->handed_fd >= 0)

@@ -616,8 +616,11 @@ main (int   argc,
 
   fc_i18n_init ();
 
-  /* A peer that vanishes mid-sendfile() must cost an EPIPE, not the process. */
+  /* A peer that vanishes mid-sendfile() must cost an EPIPE, not the process;
+   * an access log past a file size limit (LimitFSIZE=, ulimit -f) an
+   * EFBIG, warned about, not the process. */
   signal (SIGPIPE, SIG_IGN);
+  signal (SIGXFSZ, SIG_IGN);
   fc_file_read_init ();
   /* GLib writes debug messages to stdout, where they would follow the
    * port printed for --port 0: all of the log goes to stderr. */

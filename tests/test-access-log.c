@@ -239,6 +239,99 @@ test_open_failure (void)
   tu_rm_rf (root);
 }
 
+/* Answers @batches connections of 50 pipelined requests each, the last
+ * of which closes. */
+static void
+exchange_many (TuDaemon *d,
+               guint     batches)
+{
+  g_autoptr(GString) requests = g_string_new (NULL);
+
+  for (guint i = 0; i < 49; i++)
+    g_string_append (requests, "GET /a.txt HTTP/1.1\r\nHost: h\r\n\r\n");
+  g_string_append (requests, "GET /a.txt HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  for (guint i = 0; i < batches; i++)
+    exchange (d, requests->str);
+}
+
+/* A pipe that a log shipper has stopped reading: lines are dropped and
+ * counted, and neither the writer nor the stop waits for it. */
+static void
+test_unread_pipe (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("test-access-log-XXXXXX", NULL);
+  g_autofree char *fifo = g_build_filename (dir, "access.log", NULL);
+  g_autofree char *err = NULL;
+  TuDaemon *d;
+  int reader;
+
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  reader = open (fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  g_assert_cmpint (reader, >=, 0);
+  /* The smallest pipe, a page: a few dozen lines fill it. */
+  fcntl (reader, F_SETPIPE_SZ, 4096);
+  d = tu_daemon_start_logged ("--access-log", fifo, NULL);
+  tu_write_file_str (d->root, "a.txt", "hello world\n");
+  exchange_many (d, 10);
+  g_free (tu_daemon_await_stderr (d, "lines lost"));
+  /* Still serving; then a stop that does not wait for the pipe. */
+  exchange_many (d, 1);
+  g_assert_cmpint (tu_daemon_finish (d, SIGTERM, 10, &err), ==, 0);
+  close (reader);
+  tu_rm_rf (dir);
+}
+
+/* A pipe nobody reads at start (or at a reload) is refused, naming it,
+ * instead of holding the daemon in open(). */
+static void
+test_pipe_without_reader (void)
+{
+  g_autofree char *root = g_dir_make_tmp ("test-access-log-XXXXXX", NULL);
+  g_autofree char *fifo = g_build_filename (root, "access.log", NULL);
+  const char *argv[] = { g_getenv ("FILECACHED"), "--config=/dev/null", "--no-dbus",
+                         "--host", "127.0.0.1", "--port", "0", "--access-log", fifo, root, NULL };
+  g_autofree char *err = NULL;
+
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  g_assert_cmpint (tu_run (argv, 10, NULL, &err), ==, 1);
+  g_assert_nonnull (strstr (err, fifo));
+  g_assert_nonnull (strstr (err, "no process reads"));
+  tu_rm_rf (root);
+}
+
+/* A file size limit (systemd's LimitFSIZE=, ulimit -f) reached by the
+ * log is a write error, warned about, not SIGXFSZ's end of the daemon;
+ * and the line it cut is taken back, so the file holds whole lines. */
+static void
+test_file_size_limit (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("test-access-log-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "access.log", NULL);
+  g_autofree char *text = NULL;
+  g_auto(GStrv) lines = NULL;
+  TuDaemon *d;
+
+  /* Not a multiple of the line's 80 bytes: the limit cuts a line. */
+  tu_daemon_set_fsize (4020);
+  d = tu_daemon_start_logged ("--access-log", path, NULL);
+  tu_daemon_set_fsize (0);
+  tu_write_file_str (d->root, "a.txt", "hello world\n");
+  exchange_many (d, 2);
+  g_free (tu_daemon_await_stderr (d, "Cannot write the access log"));
+  exchange_many (d, 1);
+  tu_daemon_stop (d);
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  g_assert_cmpuint (strlen (text), <=, 4020);
+  g_assert_true (g_str_has_suffix (text, "\n"));
+  text[strlen (text) - 1] = '\0';
+  lines = g_strsplit (text, "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), >, 10);
+  for (guint i = 0; lines[i] != NULL; i++)
+    assert_line (lines[i], "\"GET /a.txt HTTP/1.1\" 200 12 \"-\" \"-\"");
+  tu_rm_rf (dir);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -250,5 +343,8 @@ main (int   argc,
               test_reopen_on_sighup, fixture_teardown);
   g_test_add_func ("/access-log/reopen/lines-after-go-to-the-new-file", test_reopen_while_writing);
   g_test_add_func ("/access-log/start/open-failure-names-the-file", test_open_failure);
+  g_test_add_func ("/access-log/start/pipe-without-reader-refused", test_pipe_without_reader);
+  g_test_add_func ("/access-log/unread-pipe/dropped-and-stop-goes-on", test_unread_pipe);
+  g_test_add_func ("/access-log/file-size-limit/warned-whole-lines", test_file_size_limit);
   return g_test_run ();
 }

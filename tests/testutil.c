@@ -73,8 +73,10 @@ die_with_parent (gpointer user_data)
   prctl (PR_SET_PDEATHSIG, SIGKILL);
 }
 
-/* The limit on open files of the next daemon started; 0: the test's. */
+/* The limits on open files and on a file's size (bytes) of the next
+ * daemons started; 0: the test's. */
 static rlim_t daemon_nofile;
+static rlim_t daemon_fsize;
 
 void
 tu_daemon_set_nofile (rlim_t nofile)
@@ -82,19 +84,24 @@ tu_daemon_set_nofile (rlim_t nofile)
   daemon_nofile = nofile;
 }
 
+void
+tu_daemon_set_fsize (rlim_t bytes)
+{
+  daemon_fsize = bytes;
+}
+
 /* In the child, before exec: async-signal-safe calls only. */
 static void
 daemon_child_setup (gpointer user_data)
 {
-  rlim_t nofile = (rlim_t) GPOINTER_TO_SIZE (user_data);
+  struct rlimit nofile = { daemon_nofile, daemon_nofile };
+  struct rlimit fsize = { daemon_fsize, daemon_fsize };
 
   prctl (PR_SET_PDEATHSIG, SIGKILL);
-  if (nofile != 0)
-    {
-      struct rlimit limit = { nofile, nofile };
-
-      setrlimit (RLIMIT_NOFILE, &limit);
-    }
+  if (daemon_nofile != 0)
+    setrlimit (RLIMIT_NOFILE, &nofile);
+  if (daemon_fsize != 0)
+    setrlimit (RLIMIT_FSIZE, &fsize);
 }
 
 GSubprocessLauncher *
@@ -194,8 +201,7 @@ tu_run (const char *const *argv, guint timeout_s,
 
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
                                         G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  g_subprocess_launcher_set_child_setup (launcher, daemon_child_setup,
-                                         GSIZE_TO_POINTER (daemon_nofile), NULL);
+  g_subprocess_launcher_set_child_setup (launcher, daemon_child_setup, NULL, NULL);
   tu_wait_written ();
   proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
   g_assert_no_error (error);
@@ -309,8 +315,7 @@ daemon_spawn (const char *const *args, gboolean dbus, gboolean keep_stderr,
     g_subprocess_launcher_unsetenv (launcher, "G_MESSAGES_DEBUG");
   if (bus_address != NULL)
     g_subprocess_launcher_setenv (launcher, "DBUS_SESSION_BUS_ADDRESS", bus_address, TRUE);
-  g_subprocess_launcher_set_child_setup (launcher, daemon_child_setup,
-                                         GSIZE_TO_POINTER ((gsize) daemon_nofile), NULL);
+  g_subprocess_launcher_set_child_setup (launcher, daemon_child_setup, NULL, NULL);
   d->proc = g_subprocess_launcher_spawnv (launcher,
                                           (const char *const *) argv->pdata,
                                           &error);

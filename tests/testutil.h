@@ -33,6 +33,7 @@ TuDaemon *tu_daemon_start_argv (const char *const *args);
  * the programs tu_run() runs, from now on (set in the child, before
  * exec); 0: the test's own. */
 void tu_daemon_set_nofile (rlim_t nofile);
+void tu_daemon_set_fsize (rlim_t bytes);
 /* Like tu_daemon_start(), with its stderr kept for
  * tu_daemon_read_stderr_line() and tu_daemon_finish(). */
 TuDaemon *tu_daemon_start_logged (const char *first_arg, ...);

@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -268,6 +269,51 @@ fc_access_log_open (FcAccessLog  *log,
     }
   hand_fd (log, fd);
   return TRUE;
+}
+
+/**
+ * fc_access_log_check:
+ * @path: an access log's path
+ * @error: a #GFileError naming @path
+ *
+ * What fc_access_log_open() would say of @path, told without opening it
+ * (opening creates the file, and closing a pipe can end its reader's
+ * input): a directory, a file that is not writable, or a missing one in
+ * a directory that does not exist or is not writable, is refused. The
+ * rights checked are the caller's (access(2)), not those of a daemon
+ * running as another user. For `--check-config`. Any thread.
+ *
+ * Returns: whether @path may be opened as the log
+ */
+gboolean
+fc_access_log_check (const char  *path,
+                     GError     **error)
+{
+  g_autofree char *dir = NULL;
+  struct stat st;
+  int saved_errno;
+
+  if (stat (path, &st) == 0)
+    {
+      if (S_ISDIR (st.st_mode))
+        saved_errno = EISDIR;
+      else if (access (path, W_OK) != 0)
+        saved_errno = errno;
+      else
+        return TRUE;
+    }
+  else if (errno != ENOENT)
+    saved_errno = errno;
+  else
+    {
+      dir = g_path_get_dirname (path);
+      if (access (dir, W_OK | X_OK) == 0)
+        return TRUE;
+      saved_errno = errno;
+    }
+  g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
+               _("Cannot open the access log “%s”: %s"), path, g_strerror (saved_errno));
+  return FALSE;
 }
 
 /**

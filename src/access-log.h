@@ -35,6 +35,8 @@ FcAccessLog   *fc_access_log_new        (void);
 gboolean       fc_access_log_open       (FcAccessLog          *log,
                                          const char           *path,
                                          GError              **error);
+gboolean       fc_access_log_check      (const char           *path,
+                                         GError              **error);
 void           fc_access_log_close      (FcAccessLog          *log);
 void           fc_access_log_free       (FcAccessLog          *log);
 const char    *fc_access_log_clock_now  (FcAccessLogClock     *clock);

@@ -15,6 +15,7 @@
 #include <gio/gio.h>
 
 #include "abandon.h"
+#include "access-log.h"
 #include "cache.h"
 #include "dbus-control.h"
 #include "file-read.h"
@@ -591,6 +592,19 @@ check_config (const Options *options)
         return EXIT_FAILURE;
       }
   }
+  if (settings.access_log != NULL && !fc_access_log_check (settings.access_log, &error))
+    {
+      g_printerr ("filecached: %s\n", error->message);
+      return EXIT_FAILURE;
+    }
+  if (settings.metrics_port != 0 && settings.metrics_port == settings.port)
+    {
+      g_autofree char *why = g_strdup_printf (_("the metrics port %u is also the port files are served on"),
+                                              settings.metrics_port);
+
+      g_printerr ("filecached: %s\n", why);
+      return EXIT_FAILURE;
+    }
   if (g_file_test (config_path (options), G_FILE_TEST_EXISTS))
     g_print (_("%s: the configuration is valid\n"), config_path (options));
   else

@@ -385,6 +385,40 @@ test_check_config_bad_root (void)
     }
 }
 
+/* What start-up would refuse is refused before it: an access log that
+ * cannot be opened (in a missing directory, a directory), and a metrics
+ * port that is the main one. Neither check creates the log. */
+static void
+test_check_config_access_log_and_metrics_port (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("filecached-service-XXXXXX", NULL);
+  g_autofree char *missing_dir = g_build_filename (dir, "nodir", "access.log", NULL);
+  g_autofree char *fine = g_build_filename (dir, "access.log", NULL);
+  const char *refused[][4] = {
+    { "--access-log", missing_dir, missing_dir, NULL },
+    { "--access-log", dir, "Is a directory", NULL },
+    { "--port=47999", "--metrics-port=47999", "metrics port 47999", NULL },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      const char *argv[] = { g_getenv ("FILECACHED"), "--check-config", "--config=/dev/null",
+                             refused[i][0], refused[i][1], dir, NULL };
+      g_autofree char *err = NULL;
+
+      g_assert_cmpint (tu_run (argv, 20, NULL, &err), ==, 1);
+      g_assert_nonnull (strstr (err, refused[i][2]));
+    }
+  {
+    const char *argv[] = { g_getenv ("FILECACHED"), "--check-config", "--config=/dev/null",
+                           "--access-log", fine, dir, NULL };
+
+    g_assert_cmpint (tu_run (argv, 20, NULL, NULL), ==, 0);
+    g_assert_false (g_file_test (fine, G_FILE_TEST_EXISTS));
+  }
+  tu_rm_rf (dir);
+}
+
 /* The commented example shipped in data/ is valid as it is, and with
  * every commented setting uncommented. */
 static void
@@ -1138,6 +1172,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/service/reload/root-moved", test_reload_root_moved);
   g_test_add_func ("/service/reload/threads-frees-retired", test_reload_threads_frees_retired);
   g_test_add_func ("/service/check-config/bad-root", test_check_config_bad_root);
+  g_test_add_func ("/service/check-config/access-log-and-metrics-port",
+                   test_check_config_access_log_and_metrics_port);
   g_test_add_func ("/service/reload/restart-settings-logged", test_reload_restart_settings_logged);
   g_test_add_func ("/service/reload/invalid-keeps-settings", test_reload_invalid_keeps_settings);
   g_test_add_func ("/service/reload/verbose", test_reload_verbose);

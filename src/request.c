@@ -344,7 +344,7 @@ warn_unservable (const char   *name,
 {
   static FcRateLimit unservable = FC_RATE_LIMIT_FAILURES;
 
-  fc_rate_limit_log (&unservable, G_LOG_LEVEL_WARNING, _("Cannot serve “%s” (ERR 500): %s"),
+  fc_rate_limit_log (&unservable, G_LOG_LEVEL_WARNING, _("Cannot serve “%s” (status 500): %s"),
                      name, error->message);
 }
 

@@ -175,12 +175,12 @@ test_read_error_logged (void)
 
   warning = tu_daemon_await_stderr (d, "WARNING");
   g_assert_nonnull (strstr (warning, "eio"));
-  g_assert_nonnull (strstr (warning, "(ERR 500)"));
+  g_assert_nonnull (strstr (warning, "(status 500)"));
   g_assert_nonnull (strstr (warning, g_strerror (EIO)));
   g_assert_cmpint (tu_daemon_finish (d, SIGTERM, 10, &rest), ==, 0);
   lines = g_strsplit (rest, "\n", -1);
   for (guint i = 0; lines[i] != NULL; i++)
-    if (strstr (lines[i], "(ERR 500)") != NULL)
+    if (strstr (lines[i], "(status 500)") != NULL)
       logged++;
   g_assert_cmpuint (logged, ==, 5);
 }
@@ -207,7 +207,7 @@ test_read_error_in_pool_logged (void)
 
   warning = tu_daemon_await_stderr (d, "WARNING");
   g_assert_nonnull (strstr (warning, "big/eio"));
-  g_assert_nonnull (strstr (warning, "(ERR 500)"));
+  g_assert_nonnull (strstr (warning, "(status 500)"));
   tu_daemon_stop (d);
 }
 

@@ -225,17 +225,33 @@ test_reopen_while_writing (void)
   tu_rm_rf (dir);
 }
 
+/* A start whose access log cannot be opened fails, naming the file and
+ * why. A pipe nobody reads is refused instead of holding the daemon in
+ * open(). */
+typedef struct {
+  const char *name;             /* the path, in a fresh directory */
+  gboolean fifo;                /* made a FIFO first */
+  const char *why;
+} OpenFailure;
+
+static const OpenFailure no_such_dir = { "no-such-dir/access.log", FALSE, "No such file or directory" };
+static const OpenFailure unread_fifo = { "access.log", TRUE, "no process reads" };
+
 static void
-test_open_failure (void)
+test_open_failure (gconstpointer data)
 {
+  const OpenFailure *failure = data;
   g_autofree char *root = g_dir_make_tmp ("test-access-log-XXXXXX", NULL);
-  g_autofree char *path = g_build_filename (root, "no-such-dir", "access.log", NULL);
+  g_autofree char *path = g_build_filename (root, failure->name, NULL);
   const char *argv[] = { g_getenv ("FILECACHED"), "--config=/dev/null", "--no-dbus",
                          "--host", "127.0.0.1", "--port", "0", "--access-log", path, root, NULL };
   g_autofree char *err = NULL;
 
+  if (failure->fifo)
+    g_assert_cmpint (mkfifo (path, 0600), ==, 0);
   g_assert_cmpint (tu_run (argv, 10, NULL, &err), ==, 1);
   g_assert_nonnull (strstr (err, path));
+  g_assert_nonnull (strstr (err, failure->why));
   tu_rm_rf (root);
 }
 
@@ -281,24 +297,6 @@ test_unread_pipe (void)
   tu_rm_rf (dir);
 }
 
-/* A pipe nobody reads at start (or at a reload) is refused, naming it,
- * instead of holding the daemon in open(). */
-static void
-test_pipe_without_reader (void)
-{
-  g_autofree char *root = g_dir_make_tmp ("test-access-log-XXXXXX", NULL);
-  g_autofree char *fifo = g_build_filename (root, "access.log", NULL);
-  const char *argv[] = { g_getenv ("FILECACHED"), "--config=/dev/null", "--no-dbus",
-                         "--host", "127.0.0.1", "--port", "0", "--access-log", fifo, root, NULL };
-  g_autofree char *err = NULL;
-
-  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
-  g_assert_cmpint (tu_run (argv, 10, NULL, &err), ==, 1);
-  g_assert_nonnull (strstr (err, fifo));
-  g_assert_nonnull (strstr (err, "no process reads"));
-  tu_rm_rf (root);
-}
-
 /* A file size limit (systemd's LimitFSIZE=, ulimit -f) reached by the
  * log is a write error, warned about, not SIGXFSZ's end of the daemon;
  * and the line it cut is taken back, so the file holds whole lines. */
@@ -342,8 +340,10 @@ main (int   argc,
   g_test_add ("/access-log/sighup/reopens-the-path", Fixture, NULL, fixture_setup,
               test_reopen_on_sighup, fixture_teardown);
   g_test_add_func ("/access-log/reopen/lines-after-go-to-the-new-file", test_reopen_while_writing);
-  g_test_add_func ("/access-log/start/open-failure-names-the-file", test_open_failure);
-  g_test_add_func ("/access-log/start/pipe-without-reader-refused", test_pipe_without_reader);
+  g_test_add_data_func ("/access-log/start/open-failure-names-the-file", &no_such_dir,
+                        test_open_failure);
+  g_test_add_data_func ("/access-log/start/pipe-without-reader-refused", &unread_fifo,
+                        test_open_failure);
   g_test_add_func ("/access-log/unread-pipe/dropped-and-stop-goes-on", test_unread_pipe);
   g_test_add_func ("/access-log/file-size-limit/warned-whole-lines", test_file_size_limit);
   return g_test_run ();

@@ -32,7 +32,7 @@ struct _FcAccessLog {
   GThread *writer;              /* (owned) (nullable): from the first open on */
   int fd;                       /* (owned): the writer's own; -1 when closed */
   gboolean cut;                 /* the writer's: fd ends with part of a line */
-  FcRateLimit drop_limit;       /* the writer's */
+  FcRateLimit drop_limit;       /* the writer's: one report of lost lines a minute */
   FcRateLimit write_limit;      /* the writer's */
 };
 
@@ -126,6 +126,13 @@ writer_write (FcAccessLog *log,
   return lost;
 }
 
+static void
+warn_lost (guint64 lines)
+{
+  g_warning (_("Access log: %" PRIu64 " lines lost: the file took them more slowly than they came, or refused them"),
+             lines);
+}
+
 static gpointer
 writer_main (gpointer user_data)
 {
@@ -143,7 +150,15 @@ writer_main (gpointer user_data)
       guint suppressed;
 
       while (log->pending->len == 0 && log->handed_fd == NO_FD_HANDED && !log->stopping)
-        g_cond_wait (&log->wake, &log->lock);
+        {
+          /* Lines lost and not yet told are told once the limit allows,
+           * whether or not more lines come. */
+          if (dropped == 0)
+            g_cond_wait (&log->wake, &log->lock);
+          else if (!g_cond_wait_until (&log->wake, &log->lock,
+                                       log->drop_limit.window_start + log->drop_limit.interval))
+            break;
+        }
       swap = log->pending;
       log->pending = batch;
       batch = swap;
@@ -170,8 +185,7 @@ writer_main (gpointer user_data)
       g_string_truncate (batch, 0);
       if (dropped > 0 && fc_rate_limit_check (&log->drop_limit, g_get_monotonic_time (), &suppressed))
         {
-          g_warning (_("Access log: %" PRIu64 " lines lost: the file took them more slowly than they came, or refused them"),
-                     dropped);
+          warn_lost (dropped);
           dropped = 0;
         }
 
@@ -180,6 +194,9 @@ writer_main (gpointer user_data)
         break;
     }
   g_mutex_unlock (&log->lock);
+  /* The last count is told whatever the limit: no later line will. */
+  if (dropped > 0)
+    warn_lost (dropped);
   if (log->fd >= 0)
     g_close (log->fd, NULL);
   log->fd = -1;

@@ -297,6 +297,35 @@ test_unread_pipe (void)
   tu_rm_rf (dir);
 }
 
+/* Every line a file refused is counted in a warning, the last ones at
+ * the stop too, though the warning is limited to one a minute: /dev/full
+ * refuses them all (ENOSPC). */
+static void
+test_lost_lines_told (void)
+{
+  g_autoptr(GRegex) lost = g_regex_new ("Access log: ([0-9]+) lines lost", 0, 0, NULL);
+  g_autoptr(GMatchInfo) match = NULL;
+  g_autofree char *first = NULL;
+  g_autofree char *rest = NULL;
+  g_autofree char *err = NULL;
+  guint64 told = 0;
+  TuDaemon *d = tu_daemon_start_logged ("--access-log", "/dev/full", NULL);
+
+  tu_write_file_str (d->root, "a.txt", "hello world\n");
+  exchange_many (d, 1);
+  first = tu_daemon_await_stderr (d, "lines lost");
+  exchange_many (d, 2);
+  g_assert_cmpint (tu_daemon_finish (d, SIGTERM, 10, &rest), ==, 0);
+  err = g_strconcat (first, "\n", rest, NULL);
+  for (g_regex_match (lost, err, 0, &match); g_match_info_matches (match); g_match_info_next (match, NULL))
+    {
+      g_autofree char *count = g_match_info_fetch (match, 1);
+
+      told += g_ascii_strtoull (count, NULL, 10);
+    }
+  g_assert_cmpuint (told, ==, 150);
+}
+
 /* A file size limit (systemd's LimitFSIZE=, ulimit -f) reached by the
  * log is a write error, warned about, not SIGXFSZ's end of the daemon;
  * and the line it cut is taken back, so the file holds whole lines. */
@@ -346,5 +375,6 @@ main (int   argc,
                         test_open_failure);
   g_test_add_func ("/access-log/unread-pipe/dropped-and-stop-goes-on", test_unread_pipe);
   g_test_add_func ("/access-log/file-size-limit/warned-whole-lines", test_file_size_limit);
+  g_test_add_func ("/access-log/lost-lines/all-told", test_lost_lines_told);
   return g_test_run ();
 }

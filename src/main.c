@@ -394,14 +394,16 @@ apply_setting (Run              *run,
 /* logrotate renames the file, then sends SIGHUP: the path is opened
  * again whether or not it changed. A file that cannot be opened leaves
  * the one in use, if any: a warning, not a stop. */
-static void
+static gboolean
 reopen_access_log (Run              *run,
                    const FcSettings *next)
 {
   g_autoptr(GError) error = NULL;
 
-  if (!fc_server_set_access_log (run->server, next->access_log, &error))
-    g_warning (_("Access log not reopened: %s"), error->message);
+  if (fc_server_set_access_log (run->server, next->access_log, &error))
+    return TRUE;
+  g_warning (_("Access log not reopened: %s"), error->message);
+  return FALSE;
 }
 
 static void
@@ -447,6 +449,11 @@ on_reload_signal (gpointer user_data)
 
   fc_server_reload_mime (run->server);
   fc_server_check_root (run->server, next.root);
+  /* A new path that cannot be opened leaves the file in use, so the
+   * setting stays as it runs: not said to have changed, and tried again
+   * (and said again) at the next reload. */
+  if (!reopen_access_log (run, &next))
+    fc_settings_copy_one (&next, run->settings, FC_SETTING_ACCESS_LOG);
   changed = fc_settings_diff (run->settings, &next);
   for (guint i = 0; i < FC_N_SETTINGS; i++)
     {
@@ -459,8 +466,6 @@ on_reload_signal (gpointer user_data)
       if (list == applied)
         apply_setting (run, (FcSetting) i, &next);
     }
-
-  reopen_access_log (run, &next);
 
   if (applied->len > 0)
     g_message (_("Reloaded %s; changed: %s"), config_path (run->options), applied->str);

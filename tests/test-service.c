@@ -751,6 +751,48 @@ test_reload_restart_settings_logged (void)
   g_free (service_stop (s, SIGTERM));
 }
 
+/* A reload naming an access log that cannot be opened keeps the file in
+ * use and does not say access-log changed; each later reload tries the
+ * path again, and says so again. */
+static void
+test_reload_access_log_unopenable (void)
+{
+  const ServiceOptions options = { NULL };
+  Service *s = service_start (&options);
+  g_autofree char *dir = g_dir_make_tmp ("filecached-service-XXXXXX", NULL);
+  g_autofree char *good = g_build_filename (dir, "a.log", NULL);
+  g_autofree char *bad = g_build_filename (dir, "nodir", "b.log", NULL);
+  g_autofree char *good_config = g_strdup_printf ("access-log = %s\n", good);
+  g_autofree char *bad_config = g_strdup_printf ("access-log = %s\n", bad);
+  g_autofree guint8 *buf = g_malloc (4096);
+  g_autofree char *line = NULL;
+  g_autofree char *logged = NULL;
+  int fd;
+
+  service_reload (s, good_config);
+  line = tu_daemon_await_stderr (s->d, "Reloaded");
+  g_assert_nonnull (strstr (line, "changed: access-log"));
+  for (guint i = 0; i < 2; i++)
+    {
+      g_clear_pointer (&line, g_free);
+      service_reload (s, bad_config);
+      line = tu_daemon_await_stderr (s->d, "not reopened");
+      g_assert_nonnull (strstr (line, bad));
+      g_clear_pointer (&line, g_free);
+      line = tu_daemon_await_stderr (s->d, "Reloaded");
+      g_assert_nonnull (strstr (line, "nothing changed"));
+    }
+
+  fd = tu_connect (s->d->port);
+  tu_send_str (fd, "GET /logged HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  tu_recv_until_closed (fd, buf, 4096);
+  close (fd);
+  g_free (service_stop (s, SIGTERM));
+  g_assert_true (g_file_get_contents (good, &logged, NULL, NULL));
+  g_assert_nonnull (strstr (logged, "\"GET /logged HTTP/1.1\" 404"));
+  tu_rm_rf (dir);
+}
+
 /* A file broken since start-up is refused whole; the daemon goes on with
  * what it had. */
 static void
@@ -1172,6 +1214,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/service/reload/root-moved", test_reload_root_moved);
   g_test_add_func ("/service/reload/threads-frees-retired", test_reload_threads_frees_retired);
   g_test_add_func ("/service/check-config/bad-root", test_check_config_bad_root);
+  g_test_add_func ("/service/reload/access-log-unopenable", test_reload_access_log_unopenable);
   g_test_add_func ("/service/check-config/access-log-and-metrics-port",
                    test_check_config_access_log_and_metrics_port);
   g_test_add_func ("/service/reload/restart-settings-logged", test_reload_restart_settings_logged);

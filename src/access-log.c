@@ -244,6 +244,18 @@ hand_fd (FcAccessLog *log,
   g_mutex_unlock (&log->lock);
 }
 
+/* Why @path cannot be the log, as opening it or checking it finds. */
+static void
+set_open_error (GError     **error,
+                const char  *path,
+                int          saved_errno)
+{
+  g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
+               _("Cannot open the access log “%s”: %s"), path,
+               saved_errno == ENXIO ? _("it is a pipe that no process reads")
+                                    : g_strerror (saved_errno));
+}
+
 /**
  * fc_access_log_open:
  * @log: an access log
@@ -267,12 +279,7 @@ fc_access_log_open (FcAccessLog  *log,
 
   if (fd < 0)
     {
-      int saved_errno = errno;
-
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-                   _("Cannot open the access log “%s”: %s"), path,
-                   saved_errno == ENXIO ? _("it is a pipe that no process reads")
-                                        : g_strerror (saved_errno));
+      set_open_error (error, path, errno);
       return FALSE;
     }
   if (log->writer == NULL)
@@ -328,8 +335,7 @@ fc_access_log_check (const char  *path,
         return TRUE;
       saved_errno = errno;
     }
-  g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-               _("Cannot open the access log “%s”: %s"), path, g_strerror (saved_errno));
+  set_open_error (error, path, saved_errno);
   return FALSE;
 }
 

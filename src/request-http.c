@@ -291,9 +291,8 @@ fc_request_answer_http_refusal (FcServeContext      *context,
   };
 
   count_http_request (context);
-  /* As the line protocol counts a GET of an invalid name. */
   if (refusal->get)
-    fc_cache_miss (context->cache, NULL, FALSE, FC_EVICT_CHANGED);
+    fc_request_count_nameless_miss (context);
   http_answer_status (context, &http, refusal->status, refusal->reason, strlen (refusal->reason),
                       refusal->status == 405 ? allow : NULL, sizeof allow - 1, reply);
   return refusal->close ? FC_ANSWER_CLOSE : FC_ANSWER_REPLY;
@@ -511,10 +510,9 @@ fc_request_answer_http (FcServeContext      *context,
     {
       if (answer_directory_form (context, &http, park, reply))
         return FC_ANSWER_WAIT;
-      /* Every GET is a hit or a miss (DBUS.md); no listing or refusal
-       * of one comes from the cache. */
+      /* No listing, or refusal of one, comes from the cache. */
       if (!request.uncounted && !http.decided)
-        fc_cache_miss (context->cache, NULL, FALSE, FC_EVICT_CHANGED);
+        fc_request_count_nameless_miss (context);
       return done;
     }
 

@@ -47,6 +47,8 @@ gboolean    fc_request_answer_file_parked (FcServeContext   *context,
                                            FcReply          *reply,
                                            FcChunk          *chunk);
 
+void        fc_request_count_nameless_miss (FcServeContext *context);
+
 /* request-http.c's, called by the shared path. */
 FcGetResult fc_request_http_source        (FcServeContext   *context,
                                            FcHttpExchange   *http,

@@ -367,6 +367,21 @@ answer_file_error (FcServeContext  *context,
     fc_request_answer_error (context, error, reply);
 }
 
+/**
+ * fc_request_count_nameless_miss:
+ * @context: the serving context
+ *
+ * Counts, as the miss it is, a GET that names no file the cache could
+ * hold: an invalid name in either dialect, a directory, an HTTP GET
+ * refused for its target or fields. Every GET is one hit or one miss
+ * (DBUS.md). Any thread.
+ */
+void
+fc_request_count_nameless_miss (FcServeContext *context)
+{
+  fc_cache_miss (context->cache, NULL, FALSE, FC_EVICT_CHANGED);
+}
+
 /* GET, STAT and GETFROM: each is one hit or one miss, counted before any
  * byte of the reply leaves, once however often it waits (@park). */
 FcGetResult
@@ -576,10 +591,9 @@ fc_request_answer (FcServeContext *context,
 
   if (!fc_request_parse (line, line_len, &request, &error))
     {
-      /* Every GET is a hit or a miss, even one the cache never saw. */
       if (request.command == FC_COMMAND_GET || request.command == FC_COMMAND_STAT ||
           request.command == FC_COMMAND_GETFROM)
-        fc_cache_miss (context->cache, NULL, FALSE, FC_EVICT_CHANGED);
+        fc_request_count_nameless_miss (context);
       return fc_request_answer_error (context, error, reply);
     }
 

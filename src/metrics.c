@@ -213,9 +213,9 @@ on_metrics_incoming (GSocketService    *service,
 
   if (metrics->connections.length >= FC_METRICS_CONNECTIONS_MAX)
     {
-      g_debug ("metrics: refusing a connection: %u open already", metrics->connections.length);
-      g_socket_close (g_socket_connection_get_socket (connection), NULL);
-      return TRUE;
+      g_debug ("metrics: closing the oldest of %u connections for a new one",
+               metrics->connections.length);
+      metrics_conn_free (g_queue_peek_head (&metrics->connections));
     }
 
   conn = g_new0 (MetricsConn, 1);

@@ -13,7 +13,10 @@ G_BEGIN_DECLS
  * connection costs a few KiB and no thread; each is bounded in time and
  * their number is capped. */
 
-/* Connections served at once; one more is closed at once. */
+/* Connections served at once. One more closes the oldest: a scrape
+ * takes milliseconds, so the oldest is a client that stalls, and so many
+ * stalled clients cannot keep a scrape out (refusing the newcomer did,
+ * for up to FC_METRICS_TIMEOUT_S). */
 #define FC_METRICS_CONNECTIONS_MAX 16
 /* Seconds from accept to the last byte of the response: a client slower
  * than that, reading or writing, is closed. */

@@ -5,8 +5,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <netdb.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -457,6 +459,29 @@ head_status (const char *head,
       !g_ascii_isdigit (head[9]) || !g_ascii_isdigit (head[10]) || !g_ascii_isdigit (head[11]))
     return 0;
   return (guint) ((head[9] - '0') * 100 + (head[10] - '0') * 10 + (head[11] - '0'));
+}
+
+/**
+ * fc_access_log_peer:
+ * @fd: a connected socket
+ *
+ * The client's address as the log's first field: numeric, never a name
+ * looked up (a DNS query per request would block the thread), `-` when
+ * the socket has none. Any thread.
+ *
+ * Returns: (transfer full): the address
+ */
+char *
+fc_access_log_peer (int fd)
+{
+  struct sockaddr_storage address;
+  socklen_t len = sizeof address;
+  char host[NI_MAXHOST];
+
+  if (getpeername (fd, (struct sockaddr *) &address, &len) == 0 &&
+      getnameinfo ((struct sockaddr *) &address, len, host, sizeof host, NULL, 0, NI_NUMERICHOST) == 0)
+    return g_strdup (host);
+  return g_strdup ("-");
 }
 
 /**

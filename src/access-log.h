@@ -40,6 +40,7 @@ gboolean       fc_access_log_check      (const char           *path,
 void           fc_access_log_close      (FcAccessLog          *log);
 void           fc_access_log_free       (FcAccessLog          *log);
 const char    *fc_access_log_clock_now  (FcAccessLogClock     *clock);
+char          *fc_access_log_peer       (int                   fd);
 FcAccessEntry *fc_access_entry_new      (const char           *host,
                                          const char           *time,
                                          const FcHttpRequest  *request,

@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <linux/sockios.h>
-#include <netdb.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -110,17 +109,8 @@ fc_conn_from_waited (FcWaited *waited)
 static const char *
 conn_peer (FcConn *conn)
 {
-  struct sockaddr_storage address;
-  socklen_t len = sizeof address;
-  char host[NI_MAXHOST];
-
-  if (conn->peer != NULL)
-    return conn->peer;
-  if (getpeername (conn->waited.fd, (struct sockaddr *) &address, &len) == 0 &&
-      getnameinfo ((struct sockaddr *) &address, len, host, sizeof host, NULL, 0, NI_NUMERICHOST) == 0)
-    conn->peer = g_strdup (host);
-  else
-    conn->peer = g_strdup ("-");
+  if (conn->peer == NULL)
+    conn->peer = fc_access_log_peer (conn->waited.fd);
   return conn->peer;
 }
 

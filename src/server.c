@@ -55,6 +55,7 @@ struct _FcServer {
   guint refusing_watch;
   gint64 started;                 /* monotonic µs */
   GQueue draining;                /* (element-type Refused) (owned): main thread only */
+  FcAccessLogClock refusal_clock; /* the access log's time of refusals; main thread only */
   FcServerDrained drained;        /* (nullable): told once a stop has drained */
   gpointer drained_data;
   gboolean workers_drained;
@@ -151,12 +152,15 @@ on_refused_timeout (gpointer user_data)
 }
 
 /* HTTP.md: the refusal is HTTP's 503 only when an HTTP request line has
- * arrived already; what has not is never waited for. Main thread. */
+ * arrived already; what has not is never waited for. That request gets
+ * its access log line (@log_entry) as any other, with what of its head
+ * has come. Main thread. */
 static const char *
-server_refusal (FcServer *server,
-                int       fd,
-                char      http_reply[FC_HTTP_REPLY_MAX],
-                gsize    *len)
+server_refusal (FcServer       *server,
+                int             fd,
+                char            http_reply[FC_HTTP_REPLY_MAX],
+                gsize          *len,
+                FcAccessEntry **log_entry)
 {
   static const char retry[] = "Retry-After: 1\r\n";
   const char *reason;
@@ -179,6 +183,18 @@ server_refusal (FcServer *server,
   *len = fc_http_format_error (http_reply, 503, reason, reason_len,
                                n >= 5 && memcmp (head, "HEAD ", 5) == 0, date, FC_HTTP_CLOSE,
                                retry, sizeof retry - 1);
+  if (FC_SETTING_LOAD (&server->context, access_log_on))
+    {
+      g_autofree char *peer = fc_access_log_peer (fd);
+      FcHttpRequest request;
+      FcHttpRefusal refusal;
+      gsize consumed;
+
+      /* Whatever the parse says, the line and the fields seen are set. */
+      fc_http_parse (head, (gsize) n, &request, &consumed, &refusal);
+      *log_entry = fc_access_entry_new (peer, fc_access_log_clock_now (&server->refusal_clock),
+                                        &request, http_reply, *len);
+    }
   return http_reply;
 }
 
@@ -191,14 +207,19 @@ server_refuse (FcServer *server,
 {
   char http_reply[FC_HTTP_REPLY_MAX];
   gsize len;
-  const char *reply = server_refusal (server, fd, http_reply, &len);
+  FcAccessEntry *log_entry = NULL;
+  const char *reply = server_refusal (server, fd, http_reply, &len, &log_entry);
+  ssize_t sent;
   Refused *refused;
 
   atomic_fetch_add (&server->refused, 1);
   FC_REQUEST_DEBUG (&server->context, "refusing a connection: %u clients already",
                     atomic_load (&server->context.max_clients));
 
-  if (send (fd, reply, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t) len ||
+  sent = send (fd, reply, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (log_entry != NULL)
+    fc_access_log_finish (server->context.access_log, log_entry, sent > 0 ? (guint64) sent : 0);
+  if (sent != (ssize_t) len ||
       shutdown (fd, SHUT_WR) != 0 || server->draining.length >= LINGER_REFUSED_MAX)
     {
       close (fd);

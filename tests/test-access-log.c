@@ -4,6 +4,7 @@
  * the start. */
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -132,6 +133,40 @@ test_lines (Fixture       *f,
   assert_line (lines[3], "\"HEAD /a.txt HTTP/1.0\" 200 - \"-\" \"-\"");
   assert_line (lines[4], "\"POST /a.txt HTTP/1.1\" 405 19 \"-\" \"-\"");
   assert_line (lines[5], "\"GET /a.txt?q HTTP/1.1\" 200 12 \"-\" \"-\"");
+}
+
+/* A request refused at accept, beyond --max-clients, is an HTTP request
+ * answered (503) and has its line; the daemon is stopped while the
+ * client connects and sends, so that the request has come when it is
+ * accepted. Was: no line. */
+static void
+test_refused_logged (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("test-access-log-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "access.log", NULL);
+  TuDaemon *d = tu_daemon_start_logged ("--access-log", path, "--max-clients", "1", NULL);
+  pid_t pid = (pid_t) atoi (g_subprocess_get_identifier (d->proc));
+  g_auto(GStrv) lines = NULL;
+  int held = tu_connect (d->port);
+  int fd;
+
+  tu_assert_ping (held);
+  kill (pid, SIGSTOP);
+  fd = tu_connect (d->port);
+  tu_send_str (fd, "GET /a.txt HTTP/1.1\r\nHost: h\r\nUser-Agent: ua\r\n\r\n");
+  kill (pid, SIGCONT);
+  {
+    g_autoptr(TuHttpResponse) r = tu_http_read_response (fd, FALSE);
+
+    g_assert_cmpuint (r->status, ==, 503);
+  }
+  close (fd);
+  close (held);
+
+  lines = await_lines (path, 1);
+  assert_line (lines[0], "\"GET /a.txt HTTP/1.1\" 503 21 \"-\" \"ua\"");
+  tu_daemon_stop (d);
+  tu_rm_rf (dir);
 }
 
 /* logrotate: rename, then SIGHUP; the lines after go to a new file at the
@@ -369,6 +404,7 @@ main (int   argc,
   g_test_add ("/access-log/sighup/reopens-the-path", Fixture, NULL, fixture_setup,
               test_reopen_on_sighup, fixture_teardown);
   g_test_add_func ("/access-log/reopen/lines-after-go-to-the-new-file", test_reopen_while_writing);
+  g_test_add_func ("/access-log/refused/logged", test_refused_logged);
   g_test_add_data_func ("/access-log/start/open-failure-names-the-file", &no_such_dir,
                         test_open_failure);
   g_test_add_data_func ("/access-log/start/pipe-without-reader-refused", &unread_fifo,

@@ -172,6 +172,9 @@ typedef struct {
   guint fields;
   guint hosts;
   guint want_digest_lines;
+  gboolean want_digest_empty;   /* a Want-Repr-Digest line with no value */
+  gboolean want_digest_invalid; /* one that is no Structured Fields dictionary */
+  gboolean want_sha256;         /* the last sha-256 member's preference is 1 to 10 */
   FcHttpSlice content_length;   /* the digits of the first value */
   gboolean close;               /* a `Connection: close` option */
   gboolean keep_alive;          /* a `Connection: keep-alive` option */
@@ -357,41 +360,212 @@ connection_element (FcHttpSlice element,
   return TRUE;
 }
 
-/* RFC 9530 4 and RFC 8941 3.2: Want-Repr-Digest is a dictionary of
- * `algorithm=integer` preferences (0 to 10, 0 = not acceptable), keys
- * lower case, a later member overriding an earlier one of the same key.
- * A malformed member is skipped rather than voiding the field: the
- * digest is only an offer, and a peer's typo should cost it no more than
- * that member. */
+/* RFC 8941 3.1.2: key = ( lcalpha / "*" ) *( lcalpha / DIGIT / "_" / "-" / "." / "*" ) */
 static gboolean
-want_digest_element (FcHttpSlice element,
-                     gpointer    data)
+sf_key (const char **p,
+        const char  *end)
 {
-  static const char key[] = "sha-256=";
-  FcHttpRequest *request = data;
-  const char *p = element.data + sizeof key - 1;
-  const char *end = element.data + element.len;
-  gboolean negative = FALSE;
-  gboolean positive = FALSE;
-  gsize digits = 0;
-  guint64 value = 0;
+  const char *q = *p;
 
-  if (element.len < sizeof key - 1 || memcmp (element.data, key, sizeof key - 1) != 0)
-    return TRUE;
-  if (p < end && *p == '-')
-    negative = TRUE, p++;
-  for (; p < end && g_ascii_isdigit (*p); p++, digits++)
-    {
-      positive |= *p != '0';
-      if (digits < 15)
-        value = value * 10 + (guint64) (*p - '0');
-    }
-  /* sf-integer is 1 to 15 digits; parameters may follow; a preference
-   * outside 0 to 10 is no preference. */
-  if (digits == 0 || digits > 15 || (p < end && *p != ';') || (!negative && value > 10))
-    return TRUE;
-  request->want_sha256 = positive && !negative;
+  if (q == end || !((*q >= 'a' && *q <= 'z') || *q == '*'))
+    return FALSE;
+  for (q++; q < end && ((*q >= 'a' && *q <= 'z') || g_ascii_isdigit (*q) || strchr ("_-.*", *q) != NULL);
+       q++)
+    ;
+  *p = q;
   return TRUE;
+}
+
+/* RFC 8941 3.3 bare-item, parsed as 4.2.3.1 does: an Integer (whose
+ * value is stored in @integer, else it is left alone), Decimal, String,
+ * Token, Byte Sequence or Boolean. */
+static gboolean
+sf_bare_item (const char **p,
+              const char  *end,
+              gint64      *integer,
+              gboolean    *is_integer)
+{
+  const char *q = *p;
+
+  *is_integer = FALSE;
+  if (q == end)
+    return FALSE;
+  if (*q == '-' || g_ascii_isdigit (*q))
+    {
+      gboolean negative = *q == '-';
+      const char *digits = negative ? ++q : q;
+      gint64 value = 0;
+
+      for (; q < end && g_ascii_isdigit (*q); q++)
+        if (q - digits < 15)
+          value = value * 10 + (*q - '0');
+      if (q == digits || q - digits > 15)
+        return FALSE;
+      if (q < end && *q == '.')
+        {
+          const char *fraction = ++q;
+
+          if (fraction - 1 - digits > 12)
+            return FALSE;
+          for (; q < end && g_ascii_isdigit (*q); q++)
+            ;
+          if (q == fraction || q - fraction > 3)
+            return FALSE;
+        }
+      else
+        {
+          *integer = negative ? -value : value;
+          *is_integer = TRUE;
+        }
+    }
+  else if (*q == '"')
+    {
+      for (q++;; q++)
+        {
+          if (q == end || (guchar) *q < 0x20 || (guchar) *q > 0x7e)
+            return FALSE;
+          if (*q == '"')
+            break;
+          if (*q == '\\' && (++q == end || (*q != '"' && *q != '\\')))
+            return FALSE;
+        }
+      q++;
+    }
+  else if (g_ascii_isalpha (*q) || *q == '*')
+    {
+      for (q++; q < end && (is_tchar (*q) || *q == ':' || *q == '/'); q++)
+        ;
+    }
+  else if (*q == ':')
+    {
+      for (q++; q < end && (g_ascii_isalnum (*q) || strchr ("+/=", *q) != NULL); q++)
+        ;
+      if (q == end || *q != ':')
+        return FALSE;
+      q++;
+    }
+  else if (*q == '?')
+    {
+      if (end - q < 2 || (q[1] != '0' && q[1] != '1'))
+        return FALSE;
+      q += 2;
+    }
+  else
+    return FALSE;
+  *p = q;
+  return TRUE;
+}
+
+/* RFC 8941 3.1.2: parameters = *( ";" *SP key [ "=" bare-item ] ) */
+static gboolean
+sf_parameters (const char **p,
+               const char  *end)
+{
+  gint64 ignored;
+  gboolean is_integer;
+
+  while (*p < end && **p == ';')
+    {
+      for ((*p)++; *p < end && **p == ' '; (*p)++)
+        ;
+      if (!sf_key (p, end))
+        return FALSE;
+      if (*p < end && **p == '=' && (++(*p), !sf_bare_item (p, end, &ignored, &is_integer)))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* RFC 8941 3.1.1 and 3.3: an Item, or an Inner List, and its parameters. */
+static gboolean
+sf_member_value (const char **p,
+                 const char  *end,
+                 gint64      *integer,
+                 gboolean    *is_integer)
+{
+  if (*p == end || **p != '(')
+    return sf_bare_item (p, end, integer, is_integer) && sf_parameters (p, end);
+
+  *is_integer = FALSE;
+  for ((*p)++;;)
+    {
+      gint64 ignored;
+      gboolean item_integer;
+
+      for (; *p < end && **p == ' '; (*p)++)
+        ;
+      if (*p == end)
+        return FALSE;
+      if (**p == ')')
+        {
+          (*p)++;
+          return sf_parameters (p, end);
+        }
+      if (!sf_bare_item (p, end, &ignored, &item_integer) || !sf_parameters (p, end))
+        return FALSE;
+      if (*p < end && **p != ' ' && **p != ')')
+        return FALSE;
+    }
+}
+
+/* RFC 9530 4: Want-Repr-Digest is a Structured Fields dictionary (RFC
+ * 8941 3.2) of algorithm = Integer preference, 0 (not acceptable) to 10;
+ * the last member of a key wins (RFC 8941 4.2.2). Parsed strictly, as
+ * RFC 8941 4.2 requires: a field that fails to parse, a trailing comma
+ * or an empty member included, is ignored whole (was: a malformed
+ * member was skipped and the rest kept). The lines of the field are
+ * one value joined by commas (RFC 9110 5.3), checked line by line:
+ * a line with no value then makes an empty member, unless it is the
+ * only line (an empty dictionary). */
+static void
+want_digest_line (FcHttpSlice  value,
+                  Fields      *fields)
+{
+  const char *p = value.data;
+  const char *end = value.data + value.len;
+
+  fields->want_digest_lines++;
+  if (value.len == 0)
+    {
+      fields->want_digest_empty = TRUE;
+      return;
+    }
+  for (;;)
+    {
+      const char *key = p;
+      gsize key_len;
+      gint64 preference = 0;
+      gboolean is_integer = FALSE;
+
+      if (!sf_key (&p, end))
+        goto invalid;
+      key_len = (gsize) (p - key);
+      if (p < end && *p == '=')
+        {
+          p++;
+          if (!sf_member_value (&p, end, &preference, &is_integer))
+            goto invalid;
+        }
+      else if (!sf_parameters (&p, end))
+        goto invalid;
+      /* A member with no value is the Boolean true, no preference. */
+      if (key_len == 7 && memcmp (key, "sha-256", 7) == 0)
+        fields->want_sha256 = is_integer && preference >= 1 && preference <= 10;
+
+      for (; p < end && is_ows (*p); p++)
+        ;
+      if (p == end)
+        return;
+      if (*p != ',')
+        goto invalid;
+      for (p++; p < end && is_ows (*p); p++)
+        ;
+      if (p == end)
+        goto invalid;
+    }
+
+invalid:
+  fields->want_digest_invalid = TRUE;
 }
 
 static void
@@ -501,10 +675,7 @@ field_line (const char    *line,
   else if (NAME_IS (line, name_len, "accept"))
     list_add (&request->accept, value);
   else if (NAME_IS (line, name_len, "want-repr-digest"))
-    {
-      if (fields->want_digest_lines++ < FC_HTTP_LIST_MAX)
-        each_element (value, want_digest_element, request);
-    }
+    want_digest_line (value, fields);
 
   return FC_HTTP_DONE;
 }
@@ -816,6 +987,8 @@ fc_http_parse (const char     *buf,
     if (fields.content_length.data[i] != '0')
       return refuse (refusal, 413, TRUE, "GET and HEAD take no body");
 
+  request->want_sha256 = fields.want_sha256 && !fields.want_digest_invalid &&
+                         !(fields.want_digest_empty && fields.want_digest_lines > 1);
   request->keep_alive = request->minor == 1 ? !fields.close : fields.keep_alive && !fields.close;
   /* A line with no version may come from an HTTP/1.0 client, to which
    * a persisting response must say so; HTTP/1.1 ones ignore it. */

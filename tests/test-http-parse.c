@@ -912,7 +912,8 @@ test_want_repr_digest (void)
     { "sha-256=1, sha-256=0", FALSE },
     { "sha-256=0, sha-256=2", TRUE },
     { "sha-256=x, sha-256=2", TRUE },
-    { "sha-256=2, sha-256=x", TRUE },
+    /* RFC 8941 4.2.2: the last member of a key wins, a Token here. */
+    { "sha-256=2, sha-256=x", FALSE },
     { "SHA-256=1", FALSE },
     { "sha-256", FALSE },
     { "sha-256=", FALSE },
@@ -924,7 +925,32 @@ test_want_repr_digest (void)
     { "xsha-256=1", FALSE },
     { "sha-256 =1", FALSE },
     { "", FALSE },
-    { ",,sha-256=3,,", TRUE },
+    /* RFC 8941 4.2: a field that fails to parse is ignored whole. */
+    { ",,sha-256=3,,", FALSE },
+    { "sha-256=1,", FALSE },
+    { "sha-256=2, ,", FALSE },
+    { "sha-256=1,,sha-512=1", FALSE },
+    { "sha-256=1, SHA-512=1", FALSE },
+    { "X=1, sha-256=1", FALSE },
+    { "x==1, sha-256=1", FALSE },
+    { "sha-256=1, a=b=c", FALSE },
+    { "sha-256=1, x=?2", FALSE },
+    { "sha-256=1, x=\"unterminated", FALSE },
+    { "sha-256=1, x=\"bad \\e\"", FALSE },
+    { "sha-256=1;A=1", FALSE },
+    { "sha-256=1 ; q=1", FALSE },
+    { "sha-256=1 sha-512=1", FALSE },
+    { "sha-256=1, x=(1 2", FALSE },
+    { "sha-256=1, x=:AA", FALSE },
+    { "sha-256=1, x=1234567890123.5", FALSE },
+    { "sha-256=1, x=1.2345", FALSE },
+    { "sha-256=1, x=caf\xc3\xa9", FALSE },
+    /* Every kind of member RFC 8941 3 has, and OWS around commas. */
+    { "a=\"x, y\\\"z\", sha-256=4", TRUE },
+    { "sha-512=(1 \"two\" ?0);p=*t, sha-256=3;q", TRUE },
+    { "a=:AAEC+/8=:, b=?1, c=-1.5, d=tok/en:x, e, *f=(), sha-256=2", TRUE },
+    { "b=?0,\tsha-256=7\t", TRUE },
+    { "sha-256=7, e;p=1;q", TRUE },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -943,6 +969,22 @@ test_want_repr_digest (void)
     g_assert_cmpint (parse ("GET /a HTTP/1.1\r\n" H11 "Want-Repr-Digest: sha-256=0\r\n"
                             "Want-Repr-Digest: sha-256=5\r\n\r\n", &p), ==, FC_HTTP_DONE);
     g_assert_true (p->request.want_sha256);
+  }
+  /* RFC 9110 5.3: lines join with commas, so an empty one is an empty
+   * member and voids the field; alone it is an empty dictionary. */
+  {
+    g_autoptr(Parsed) p = NULL;
+
+    g_assert_cmpint (parse ("GET /a HTTP/1.1\r\n" H11 "Want-Repr-Digest: sha-256=5\r\n"
+                            "Want-Repr-Digest:\r\n\r\n", &p), ==, FC_HTTP_DONE);
+    g_assert_false (p->request.want_sha256);
+  }
+  {
+    g_autoptr(Parsed) p = NULL;
+
+    g_assert_cmpint (parse ("GET /a HTTP/1.1\r\n" H11 "Want-Repr-Digest: sha-256=5\r\n"
+                            "Want-Repr-Digest: sha-512=x,\r\n\r\n", &p), ==, FC_HTTP_DONE);
+    g_assert_false (p->request.want_sha256);
   }
 }
 

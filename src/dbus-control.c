@@ -104,16 +104,17 @@ fc_control_skeleton_init (FcControlSkeleton *skeleton)
 {
 }
 
-/* DBUS.md 1.1: the most serialized data (GVariant's form of the reply's
- * body) a list reply holds, all of it or nothing. */
+/* DBUS.md 1.1: the most serialized data a ListCache reply's body holds
+ * on the bus, all of it or nothing. */
 #define LIST_REPLY_MAX (8 * 1024 * 1024)
 /* DBUS.md 1.1: the largest page ListCacheRange gives. */
 #define LIST_RANGE_COUNT_MAX 10000
-/* Every list reply's whole message fits this: on the wire an entry takes
- * at most 8 bytes more than in GVariant's form, where it takes at least
- * 32, and the header is well under 4 KiB. A bus that carries this much
- * is not probed again. */
-#define LIST_MESSAGE_MAX (LIST_REPLY_MAX + LIST_REPLY_MAX / 4 + 4096)
+/* Every ListCache reply's whole message fits this: its body is
+ * LIST_REPLY_MAX at most and its header well under 4 KiB. A bus that
+ * carries this much is not probed again but for a ListCacheRange page
+ * larger still (10000 names of 4000 bytes take 40 MB), probed at its
+ * own size. */
+#define LIST_MESSAGE_MAX (LIST_REPLY_MAX + 4096)
 /* DBUS.md 1.1: the most capacities one SimulateCapacity call takes. */
 #define SIMULATE_CAPACITIES_MAX 64
 /* DBUS.md 1.1: Evicted is sent at most 10 times a second, with at most
@@ -146,45 +147,38 @@ struct _FcDbusControl {
   gint64 last_emit;               /* monotonic time of the last signal */
 };
 
-/* Returns: (transfer full) (nullable): the reply body (a(sttx)) holding
- * @entries, or %NULL with %FC_ERROR_TOO_LARGE when it would exceed
- * LIST_REPLY_MAX bytes. */
-static GVariant *
-list_reply_body (GArray  *entries,
-                 GError **error)
+/* The bytes of an a(sttx) body holding @entries as the D-Bus
+ * specification marshals it ("Marshaling (Wire Format)"): the array's
+ * length, padding to 8, then each struct at an 8-byte boundary: the
+ * string's length, its bytes and NUL, padding to 8, and three 8-byte
+ * numbers. GVariant's own serialized form (g_variant_get_size()) adds
+ * framing offsets the bus never carries, about 12 bytes an entry, and
+ * so refused replies under the bound. */
+static guint64
+list_wire_size (GArray *entries)
 {
-  g_autoptr(GVariant) body = NULL;
-  gsize least = 0;
+  guint64 size = 8;
 
-  /* No serialized form of an entry is smaller than its name, padded to
-   * 8, and its three numbers: a list far over the bound is refused
-   * without building a variant of that size first. */
   for (guint i = 0; i < entries->len; i++)
-    least += ((strlen (g_array_index (entries, FcCacheInfo, i).name) + 1 + 7) & ~(gsize) 7) + 24;
+    size += ((4 + strlen (g_array_index (entries, FcCacheInfo, i).name) + 1 + 7) & ~(guint64) 7) + 24;
+  return size;
+}
 
-  if (least <= LIST_REPLY_MAX)
+/* Returns: (transfer full): the reply body (a(sttx)) holding @entries */
+static GVariant *
+list_reply_body (GArray *entries)
+{
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(sttx)"));
+  for (guint i = 0; i < entries->len; i++)
     {
-      GVariantBuilder builder;
+      const FcCacheInfo *info = &g_array_index (entries, FcCacheInfo, i);
 
-      g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(sttx)"));
-      for (guint i = 0; i < entries->len; i++)
-        {
-          const FcCacheInfo *info = &g_array_index (entries, FcCacheInfo, i);
-
-          g_variant_builder_add (&builder, "(sttx)", info->name, info->size, info->hits,
-                                 info->last_use);
-        }
-      body = g_variant_ref_sink (g_variant_new ("(@a(sttx))", g_variant_builder_end (&builder)));
+      g_variant_builder_add (&builder, "(sttx)", info->name, info->size, info->hits,
+                             info->last_use);
     }
-
-  if (body == NULL || g_variant_get_size (body) > LIST_REPLY_MAX)
-    {
-      g_set_error (error, FC_ERROR, FC_ERROR_TOO_LARGE,
-                   _("The reply with %u cached files would exceed %d bytes; ask ListCacheRange for fewer at a time"),
-                   entries->len, LIST_REPLY_MAX);
-      return NULL;
-    }
-  return g_steal_pointer (&body);
+  return g_variant_ref_sink (g_variant_new ("(@a(sttx))", g_variant_builder_end (&builder)));
 }
 
 /* The size of the whole reply message, header included, as sent. */
@@ -225,23 +219,28 @@ on_reply_checked (GObject      *source_object,
 }
 
 /* Answers @invocation with @entries, or with TooLarge when the reply
- * exceeds what DBUS.md allows or what the bus carries: a bus disconnects
- * whoever sends it a message over its limit. */
+ * exceeds what the bus carries (a bus disconnects whoever sends it a
+ * message over its limit) or, @bounded (ListCache), DBUS.md's 8 MiB;
+ * a ListCacheRange page has no bound but its count. The size is known
+ * before any variant is built. */
 static void
 reply_entries (FcDbusControl         *control,
                GDBusMethodInvocation *invocation,
-               GArray                *entries)
+               GArray                *entries,
+               gboolean               bounded)
 {
-  g_autoptr(GError) error = NULL;
-  GVariant *body = list_reply_body (entries, &error);
+  GVariant *body;
   PendingReply *pending;
 
-  if (body == NULL)
+  if (bounded && list_wire_size (entries) > LIST_REPLY_MAX)
     {
-      g_dbus_method_invocation_return_gerror (invocation, error);
+      g_dbus_method_invocation_return_error (invocation, FC_ERROR, FC_ERROR_TOO_LARGE,
+                                             _("The reply with %u cached files would exceed %d bytes; ask ListCacheRange for fewer at a time"),
+                                             entries->len, LIST_REPLY_MAX);
       return;
     }
 
+  body = list_reply_body (entries);
   pending = g_new0 (PendingReply, 1);
   pending->invocation = invocation;
   pending->body = body;
@@ -257,7 +256,7 @@ handle_list_cache (FcDbusCache1          *skeleton,
   FcDbusControl *control = user_data;
   g_autoptr(GArray) entries = fc_cache_list (control->cache);
 
-  reply_entries (control, invocation, entries);
+  reply_entries (control, invocation, entries, TRUE);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -281,7 +280,7 @@ handle_list_cache_range (FcDbusCache1          *skeleton,
     }
 
   entries = fc_cache_list_range (control->cache, offset, count);
-  reply_entries (control, invocation, entries);
+  reply_entries (control, invocation, entries, FALSE);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 

@@ -19,6 +19,10 @@
  * the send queue is first looked at this long after it, so that what the
  * buffer took without a reader is not taken for reading. */
 #define SEND_SETTLE_USEC (G_USEC_PER_SEC / 2)
+/* A reply of at least this many bytes, handed whole to the kernel, is
+ * asked whether it is still queued there (conn_reply_queued()); below,
+ * the ioctl is spared, a small reply leaving as soon as it is written. */
+#define QUEUED_REPLY_MIN (64 * 1024)
 
 /* After QUIT or 414 the connection is drained this long, and of at most
  * this much, before close(), so unread request bytes do not turn our FIN
@@ -56,6 +60,8 @@ struct _FcConn {
   gint64 send_deadline;         /* the send timeout's end, counted from the last write */
   int send_queued;              /* the socket's unacknowledged bytes (SIOCOUTQ) once the
                                  * last write had settled; -1 until then */
+  gboolean reply_queued;        /* the last reply, written whole, is still in the socket's
+                                 * queue: not idle yet (conn_reply_queued()) */
   FcReply reply;                /* the reply on its way, while writing */
   FcPark park;                  /* (owned): the first line's, while it waits */
   FcAccessEntry *log_entry;     /* (owned) (nullable): the access log's line of the reply on its way */
@@ -157,6 +163,72 @@ fc_conn_free (FcConn *conn)
   atomic_fetch_sub (&context->clients, 1);
 }
 
+/* A reply ends, for the idle timeout, when its peer has taken it, not
+ * when it was written: a send buffer holds up to 4 MiB (net.ipv4.tcp_wmem),
+ * which a slow client reads for minutes. Counted from the write, the
+ * idle timeout closed such a connection under its reply (whose bytes
+ * still left, then a FIN that no `Connection: close` had announced; a
+ * request sent meanwhile met a reset). So while a large reply is still
+ * queued the connection is looked at every SEND_SETTLE_USEC, held to the
+ * send timeout (it must take bytes), and idle from when the queue is
+ * empty. */
+static gboolean
+conn_reply_queued (FcConn *conn)
+{
+  return conn->reply_queued && conn->state == STATE_READING && conn->in_len == 0;
+}
+
+/* At the end of a reply of @bytes written whole; a small one may wait
+ * behind a large one still queued. */
+static void
+conn_check_queue (FcConn  *conn,
+                  guint64  bytes)
+{
+  int queued;
+
+  conn->reply_queued = (bytes >= QUEUED_REPLY_MIN || conn->reply_queued) &&
+                       ioctl (conn->waited.fd, SIOCOUTQ, &queued) == 0 && queued > 0;
+  if (conn->reply_queued)
+    {
+      conn->send_queued = queued;
+      conn->send_deadline = g_get_monotonic_time () + FC_SETTING_LOAD (conn->context, send_timeout);
+    }
+}
+
+/* The deadline of a connection with nothing in progress. */
+static gint64
+conn_idle_deadline (FcConn *conn)
+{
+  if (conn_reply_queued (conn))
+    return MIN (conn->send_deadline, g_get_monotonic_time () + SEND_SETTLE_USEC);
+  return conn->idle_since + FC_SETTING_LOAD (conn->context, idle_timeout);
+}
+
+/* A queued reply's deadline passed: whether to wait on, and until when. */
+static gboolean
+conn_queued_goes_on (FcConn *conn,
+                     gint64  now)
+{
+  int queued;
+
+  if (ioctl (conn->waited.fd, SIOCOUTQ, &queued) != 0)
+    return FALSE;
+  if (queued == 0)
+    {
+      conn->reply_queued = FALSE;
+      conn->idle_since = now;
+    }
+  else if (queued < conn->send_queued)
+    {
+      conn->send_queued = queued;
+      conn->send_deadline = now + FC_SETTING_LOAD (conn->context, send_timeout);
+    }
+  else if (now >= conn->send_deadline)
+    return FALSE;
+  conn->waited.deadline = conn_idle_deadline (conn);
+  return TRUE;
+}
+
 /**
  * fc_conn_timed_out:
  * @conn: a connection whose deadline passed
@@ -174,7 +246,9 @@ fc_conn_timed_out (FcConn *conn)
   };
   const char *reason = reasons[conn->state];
 
-  if (conn->state == STATE_READING && conn->in_len == 0)
+  if (conn_reply_queued (conn))
+    reason = "send timeout";
+  else if (conn->state == STATE_READING && conn->in_len == 0)
     reason = "idle timeout";
   FC_REQUEST_DEBUG (conn->context, "closing a connection: %s", reason);
 }
@@ -207,6 +281,8 @@ fc_conn_send_goes_on (FcConn *conn)
   gint64 now = g_get_monotonic_time ();
   int queued;
 
+  if (conn_reply_queued (conn))
+    return conn_queued_goes_on (conn, now);
   if (conn->state != STATE_WRITING || ioctl (conn->waited.fd, SIOCOUTQ, &queued) != 0)
     return FALSE;
   if (conn->send_queued < 0)
@@ -258,6 +334,7 @@ conn_write (FcConn        *conn,
     {
     case FC_REPLY_DONE:
       conn_log_finish (conn);
+      conn_check_queue (conn, conn->reply.sent);
       fc_reply_clear (&conn->reply);
       break;
     case FC_REPLY_YIELD:
@@ -556,8 +633,7 @@ conn_read (FcConn        *conn,
           /* Its deadline is that of its last wait: a client that
            * pipelines for longer than the idle timeout is not idle. */
           if (conn->state == STATE_READING)
-            fc_waiter_set_deadline (waiter, &conn->waited,
-                                    conn->idle_since + FC_SETTING_LOAD (conn->context, idle_timeout));
+            fc_waiter_set_deadline (waiter, &conn->waited, conn_idle_deadline (conn));
           return TRUE;
         }
 
@@ -573,7 +649,7 @@ conn_read (FcConn        *conn,
           conn_keep_input (conn, buf, len);
           fc_waiter_set_deadline (waiter, &conn->waited,
                                   len > 0 ? conn->partial_since + FC_SETTING_LOAD (conn->context, request_timeout)
-                                          : conn->idle_since + FC_SETTING_LOAD (conn->context, idle_timeout));
+                                          : conn_idle_deadline (conn));
           return TRUE;
         }
 

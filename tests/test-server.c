@@ -1273,6 +1273,60 @@ server_side_closed (int client_fd)
   return state < 0 || state != TCP_ESTABLISHED;
 }
 
+/* A reply written whole into the socket's queue (a loopback send buffer
+ * starts at about 1 MiB) has not ended while its client has not taken
+ * it: the connection is not idle meanwhile, only held to the send
+ * timeout, and idle from when the queue empties. Was: closed an idle
+ * timeout after the write, under the reply, which the client then read
+ * to a FIN no `Connection: close` had announced, its next request met
+ * by a reset. */
+static void
+test_timeout_idle_after_queued_reply (void)
+{
+  TuDaemon *d = tu_daemon_start ("--idle-timeout", "1", "--send-timeout", "30", NULL);
+  gsize size = 512 * KiB;
+  g_autofree guint8 *big = tu_put_seeded (d, "big", 7, size);
+  int fd = tu_connect_full ("127.0.0.1", d->port, 4096);
+  g_autofree char *status = NULL;
+  g_autofree guint8 *body = NULL;
+
+  tu_send_str (fd, "GET big\n");
+  /* Three idle timeouts without reading. */
+  g_usleep (3 * G_USEC_PER_SEC);
+  g_assert_false (server_side_closed (fd));
+
+  status = tu_read_line (fd);
+  g_assert_cmpstr (status, ==, "OK 524288\n");
+  body = tu_read_exact (fd, size);
+  g_assert_true (memcmp (body, big, size) == 0);
+  tu_assert_ping (fd);
+  /* Idle now, and closed as such. */
+  g_assert_true (tu_wait_closed (fd, 8000, NULL));
+  close (fd);
+  tu_daemon_stop (d);
+}
+
+/* ...and a client that takes nothing of such a reply is closed at the
+ * send timeout, not held for the idle timeout. */
+static void
+test_timeout_send_after_queued_reply (void)
+{
+  TuDaemon *d = tu_daemon_start ("--idle-timeout", "60", "--send-timeout", "1", NULL);
+  g_autofree guint8 *big = tu_put_seeded (d, "big", 7, 512 * KiB);
+  int fd = tu_connect_full ("127.0.0.1", d->port, 4096);
+  gint64 deadline;
+
+  tu_send_str (fd, "GET big\n");
+  deadline = g_get_monotonic_time () + 15 * G_USEC_PER_SEC;
+  while (!server_side_closed (fd))
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (50 * 1000);
+    }
+  close (fd);
+  tu_daemon_stop (d);
+}
+
 static void
 stalled_reader (const char *cache_size)
 {
@@ -1965,6 +2019,8 @@ main (int argc, char **argv)
   g_test_add_func ("/server/timeout/split-line-completes", test_timeout_split_line_completes);
   g_test_add_func ("/server/timeout/idle", test_timeout_idle);
   g_test_add_func ("/server/timeout/active-stays-open", test_timeout_active_stays_open);
+  g_test_add_func ("/server/timeout/idle-after-queued-reply", test_timeout_idle_after_queued_reply);
+  g_test_add_func ("/server/timeout/send-after-queued-reply", test_timeout_send_after_queued_reply);
   g_test_add_func ("/server/timeout/send-streamed", test_send_timeout_streamed);
   g_test_add_func ("/server/timeout/send-cached", test_send_timeout_cached);
   g_test_add_func ("/server/timeout/send-slow-reader", test_send_timeout_slow_reader);

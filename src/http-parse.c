@@ -283,7 +283,8 @@ host_ok (FcHttpSlice host)
 
   /* RFC 9112 3.2 has an empty Host where the target has no authority;
    * it is a valid host by RFC 3986's grammar (reg-name may be empty), and
-   * HTTP.md refuses only an invalid one. */
+   * HTTP.md refuses only an invalid one; so is `:80`, an empty reg-name
+   * and a port (was refused, though "" was not). */
   if (n == 0)
     return TRUE;
   if (s[0] == '[')
@@ -306,8 +307,6 @@ host_ok (FcHttpSlice host)
           }
         else if (!g_ascii_isalnum (s[i]) && strchr ("-._~!$&'()*+,;=", s[i]) == NULL)
           return FALSE;
-      if (i == 0)
-        return FALSE;
     }
 
   if (i == n)

@@ -217,6 +217,14 @@ server_refuse (FcServer *server,
                     atomic_load (&server->context.max_clients));
 
   sent = send (fd, reply, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (reply == http_reply && sent == (ssize_t) len)
+    {
+      /* DBUS.md: bytes-sent counts bodies, HTTP's error texts too. */
+      const char *end = g_strstr_len (reply, (gssize) len, "\r\n\r\n");
+
+      if (end != NULL)
+        atomic_fetch_add (&server->context.bytes_sent, len - (gsize) (end + 4 - reply));
+    }
   if (log_entry != NULL)
     fc_access_log_finish (server->context.access_log, log_entry, sent > 0 ? (guint64) sent : 0);
   if (sent != (ssize_t) len ||

@@ -1,6 +1,8 @@
 /* HTTP.md "Metrics" against the real daemon: `--metrics-port` serves
  * `GET /metrics` and nothing else, the main port does not, and a slow
  * client holds no other scrape back. */
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -134,6 +136,46 @@ test_counters (void)
   tu_daemon_stop (d);
 }
 
+/* An HTTP 503 at accept (beyond --max-clients) sends its text as any
+ * other error does: body bytes (DBUS.md bytes-sent). Was: not counted.
+ * The daemon is stopped while the client connects and sends, so that
+ * the request line has come when it is accepted. */
+static void
+test_refused_body_counted (void)
+{
+  guint16 metrics_port;
+  g_autofree char *port = NULL;
+  g_autofree char *response = NULL;
+  TuDaemon *d;
+  pid_t pid;
+  int held, fd;
+  gsize body_len;
+
+  close (tu_listen_loopback (&metrics_port));
+  port = g_strdup_printf ("%u", metrics_port);
+  d = tu_daemon_start ("--metrics-port", port, "--max-clients", "1", NULL);
+  pid = (pid_t) atoi (g_subprocess_get_identifier (d->proc));
+  held = tu_connect (d->port);
+  tu_assert_ping (held);
+  kill (pid, SIGSTOP);
+  fd = tu_connect (d->port);
+  tu_send_str (fd, "GET /a.txt HTTP/1.1\r\nHost: h\r\n\r\n");
+  kill (pid, SIGCONT);
+  {
+    g_autoptr(TuHttpResponse) r = tu_http_read_response (fd, FALSE);
+
+    g_assert_cmpuint (r->status, ==, 503);
+    body_len = r->body_len;
+  }
+  g_assert_cmpuint (body_len, >, 0);
+  close (fd);
+  close (held);
+
+  response = exchange (metrics_port, "GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n");
+  assert_sample (body_of (response), "filecached_sent_bytes_total", body_len);
+  tu_daemon_stop (d);
+}
+
 static void
 test_other_paths_and_methods (void)
 {
@@ -253,6 +295,7 @@ main (int   argc,
   g_test_add_func ("/metrics/scrape/other-paths-and-methods", test_other_paths_and_methods);
   g_test_add_func ("/metrics/main-port/not-served", test_not_on_main_port);
   g_test_add_func ("/metrics/slow-clients/block-no-scrape", test_slow_clients);
+  g_test_add_func ("/metrics/refused/body-counted", test_refused_body_counted);
   g_test_add_func ("/metrics/start/port-taken", test_port_taken);
   return g_test_run ();
 }

@@ -1246,3 +1246,24 @@ tu_preload_end (char *saved_asan)
     g_unsetenv ("ASAN_OPTIONS");
   g_free (saved_asan);
 }
+
+/* The response to @request on a new connection to @d, which is at its
+ * --max-clients: the daemon is stopped (SIGSTOP) while the client
+ * connects and sends, so that the request has come when the connection
+ * is accepted and refused (HTTP.md: HTTP's 503 only then). */
+TuHttpResponse *
+tu_http_refused_at_accept (TuDaemon   *d,
+                           const char *request)
+{
+  pid_t pid = (pid_t) atoi (g_subprocess_get_identifier (d->proc));
+  TuHttpResponse *r;
+  int fd;
+
+  kill (pid, SIGSTOP);
+  fd = tu_connect (d->port);
+  tu_send_str (fd, request);
+  kill (pid, SIGCONT);
+  r = tu_http_read_response (fd, FALSE);
+  close (fd);
+  return r;
+}

@@ -196,6 +196,7 @@ void tu_http_response_free (TuHttpResponse *r);
 /* Reads one response; its body by Content-Length unless @head_only or
  * the status has none (304). Fails the test on anything malformed. */
 TuHttpResponse *tu_http_read_response (int fd, gboolean head_only);
+TuHttpResponse *tu_http_refused_at_accept (TuDaemon *d, const char *request);
 /* (nullable): the value of the field @name (lowercase). */
 const char *tu_http_field (TuHttpResponse *r, const char *name);
 

@@ -434,11 +434,11 @@ conn_answer_line (FcConn        *conn,
     }
 }
 
-/* During a stop: whether another request was received after the one
- * being answered, whole in @rest or still in the socket, which the stop
- * answers too. Only the last response before the close says
- * `Connection: close` (HTTP.md); saying it earlier would leave requests
- * received before the stop unanswered. */
+/* During a stop, or once the peer has shut down its side: whether
+ * another request was received after the one being answered, whole in
+ * @rest or still in the socket, which is answered too. Only the last
+ * response before the close says `Connection: close` (HTTP.md); saying
+ * it earlier would leave requests already received unanswered. */
 static gboolean
 drain_more_received (FcConn     *conn,
                      const char *rest,
@@ -471,10 +471,13 @@ conn_answer_http (FcConn        *conn,
   switch (fc_http_parse (buf, len, &scratch->http_request, &consumed, &refusal))
     {
     case FC_HTTP_DONE:
-      /* A stop answers what was received and then closes: the last
-       * response says so, so that a client (or a proxy) does not reuse
-       * the connection for a request nobody will answer. */
-      if (conn->draining && !drain_more_received (conn, buf + consumed, len - consumed))
+      /* A stop answers what was received and then closes, and so does a
+       * peer's half-close (nothing more can come): the last response
+       * says so, so that a client (or a proxy) does not reuse the
+       * connection for a request nobody will answer. Was: no
+       * `Connection: close` after a half-close. */
+      if ((conn->draining || conn->waited.peer_closed) &&
+          !drain_more_received (conn, buf + consumed, len - consumed))
         scratch->http_request.keep_alive = FALSE;
       *answer = fc_request_answer_http (conn->context, &scratch->http_request, &conn->park,
                                         &conn->reply, &scratch->chunk, &scratch->http);
@@ -745,6 +748,10 @@ fc_conn_run (FcConn        *conn,
         return conn_linger (conn, waiter, scratch) ? FC_CONN_WAIT : FC_CONN_CLOSE;
       conn->state = STATE_READING;
       conn->idle_since = g_get_monotonic_time ();
+      /* A request begun behind the reply has had no turn yet: its
+       * request timeout runs from now (was: from its first bytes, so a
+       * reply longer than the timeout closed it unanswered). */
+      conn->partial_since = conn->idle_since;
       /* The next requests, pipelined or not, are its worker's to read
        * and answer, in order, at its priority. */
       if (scratch->bulk_sender)

@@ -709,7 +709,6 @@ static void
 test_refused (void)
 {
   TuDaemon *d = tu_daemon_start ("--max-clients", "1", NULL);
-  const char *pid = g_subprocess_get_identifier (d->proc);
   int held = tu_connect (d->port);
   int fd;
   g_autoptr(TuHttpResponse) r = NULL;
@@ -724,13 +723,13 @@ test_refused (void)
   memcpy (longest, "GET /a?", 7);
   memcpy (longest + LINE_MAX_BYTES - 9, " HTTP/1.1", 9);
   tu_assert_ping (held);
-  kill ((pid_t) atoi (pid), SIGSTOP);
+  tu_daemon_pause (d);
   fd = tu_connect (d->port);
   tu_send_str (fd, GET ("/a.txt"));
   longest_fd = tu_connect (d->port);
   tu_send_str (longest_fd, longest);
   tu_send_str (longest_fd, "\r\nHost: x\r\n\r\n");
-  kill ((pid_t) atoi (pid), SIGCONT);
+  tu_daemon_resume (d);
   r = tu_http_read_response (fd, FALSE);
   g_assert_cmpuint (r->status, ==, 503);
   g_assert_cmpstr (tu_http_field (r, "retry-after"), ==, "1");
@@ -925,6 +924,39 @@ test_types_reload (void)
   close (fd);
   tu_daemon_stop (d);
   tu_rm_rf (dir);
+}
+
+/* A client that shuts down its side after its requests gets them all,
+ * the last saying `Connection: close`, since nothing more can come. The
+ * daemon is stopped while the requests and the FIN arrive, so that it
+ * learns of both at once. Was: no `Connection: close`. */
+static void
+test_half_close_last_says_close (void)
+{
+  TuDaemon *d = tu_daemon_start (NULL);
+  int fd = tu_connect (d->port);
+  g_autoptr(TuHttpResponse) warm = NULL;
+  g_autoptr(TuHttpResponse) first = NULL;
+  g_autoptr(TuHttpResponse) second = NULL;
+
+  tu_write_file_str (d->root, "a.txt", "abc\n");
+  tu_send_str (fd, GET ("/a.txt"));
+  warm = tu_http_read_response (fd, FALSE);
+  g_assert_cmpuint (warm->status, ==, 200);
+
+  tu_daemon_pause (d);
+  tu_send_str (fd, GET ("/a.txt") GET ("/a.txt"));
+  g_assert_cmpint (shutdown (fd, SHUT_WR), ==, 0);
+  tu_daemon_resume (d);
+  first = tu_http_read_response (fd, FALSE);
+  second = tu_http_read_response (fd, FALSE);
+  g_assert_cmpuint (first->status, ==, 200);
+  g_assert_null (tu_http_field (first, "connection"));
+  g_assert_cmpuint (second->status, ==, 200);
+  g_assert_cmpstr (tu_http_field (second, "connection"), ==, "close");
+  tu_expect_eof (fd);
+  close (fd);
+  tu_daemon_stop (d);
 }
 
 /* A stop answers what was received: the requests pipelined behind a
@@ -1228,6 +1260,7 @@ main (int argc, char **argv)
   g_test_add_func ("/http/index", test_index);
   g_test_add_func ("/http/index-conditions", test_index_conditions);
   g_test_add_func ("/http/types-reload", test_types_reload);
+  g_test_add_func ("/http/half-close/last-says-close", test_half_close_last_says_close);
   g_test_add_func ("/http/stop-drains", test_stop_drains);
   g_test_add_func ("/http/stop-drains-many", test_stop_drains_many);
   g_test_add_func ("/http/if-range/date-same-second", test_if_range_date_same_second);

@@ -1306,6 +1306,34 @@ test_timeout_idle_after_queued_reply (void)
   tu_daemon_stop (d);
 }
 
+/* A request begun behind a reply longer than the request timeout has
+ * that timeout from when the reply has gone: was closed unanswered as
+ * soon as the reply ended, its first bytes being older than the timeout. */
+static void
+test_timeout_request_behind_long_reply (void)
+{
+  TuDaemon *d = tu_daemon_start ("--request-timeout", "1", "--send-timeout", "30", NULL);
+  gsize size = 8 * MiB;
+  g_autofree guint8 *big = tu_put_seeded (d, "big", 3, size);
+  int fd = tu_connect_full ("127.0.0.1", d->port, 4096);
+  g_autofree char *status = NULL;
+  g_autofree guint8 *body = NULL;
+  g_autofree char *pong = NULL;
+
+  tu_send_str (fd, "GET big\nPI");
+  /* More than twice the request timeout with the reply under way. */
+  g_usleep (2500 * 1000);
+  status = tu_read_line (fd);
+  g_assert_cmpstr (status, ==, "OK 8388608\n");
+  body = tu_read_exact (fd, size);
+  g_assert_true (memcmp (body, big, size) == 0);
+  tu_send_str (fd, "NG\n");
+  pong = tu_read_line_timeout (fd, 5000);
+  g_assert_cmpstr (pong, ==, "OK PONG\n");
+  close (fd);
+  tu_daemon_stop (d);
+}
+
 /* ...and a client that takes nothing of such a reply is closed at the
  * send timeout, not held for the idle timeout. */
 static void
@@ -2021,6 +2049,7 @@ main (int argc, char **argv)
   g_test_add_func ("/server/timeout/active-stays-open", test_timeout_active_stays_open);
   g_test_add_func ("/server/timeout/idle-after-queued-reply", test_timeout_idle_after_queued_reply);
   g_test_add_func ("/server/timeout/send-after-queued-reply", test_timeout_send_after_queued_reply);
+  g_test_add_func ("/server/timeout/request-behind-long-reply", test_timeout_request_behind_long_reply);
   g_test_add_func ("/server/timeout/send-streamed", test_send_timeout_streamed);
   g_test_add_func ("/server/timeout/send-cached", test_send_timeout_cached);
   g_test_add_func ("/server/timeout/send-slow-reader", test_send_timeout_slow_reader);

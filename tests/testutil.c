@@ -1247,22 +1247,70 @@ tu_preload_end (char *saved_asan)
   g_free (saved_asan);
 }
 
+/* Whether every thread of @pid is stopped: kill() returns before they
+ * are, and one still running may take what is sent meanwhile. */
+static gboolean
+all_threads_stopped (pid_t pid)
+{
+  g_autofree char *tasks = g_strdup_printf ("/proc/%d/task", (int) pid);
+  g_autoptr(GDir) dir = g_dir_open (tasks, 0, NULL);
+  const char *tid;
+
+  g_assert_nonnull (dir);
+  while ((tid = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (tasks, tid, "stat", NULL);
+      g_autofree char *stat = NULL;
+      const char *state;
+
+      /* A thread that has just ended has no stat any more. */
+      if (!g_file_get_contents (path, &stat, NULL, NULL))
+        continue;
+      state = strrchr (stat, ')');
+      if (state == NULL || state[1] != ' ' || (state[2] != 'T' && state[2] != 't'))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* Stops @d (SIGSTOP) and returns once all its threads are stopped, so
+ * that what a test sends meanwhile is all there when it goes on
+ * (tu_daemon_resume()). */
+void
+tu_daemon_pause (TuDaemon *d)
+{
+  pid_t pid = (pid_t) atoi (g_subprocess_get_identifier (d->proc));
+  gint64 deadline = g_get_monotonic_time () + TU_IO_TIMEOUT_S * G_USEC_PER_SEC;
+
+  g_assert_cmpint (kill (pid, SIGSTOP), ==, 0);
+  while (!all_threads_stopped (pid))
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (1000);
+    }
+}
+
+void
+tu_daemon_resume (TuDaemon *d)
+{
+  g_assert_cmpint (kill ((pid_t) atoi (g_subprocess_get_identifier (d->proc)), SIGCONT), ==, 0);
+}
+
 /* The response to @request on a new connection to @d, which is at its
- * --max-clients: the daemon is stopped (SIGSTOP) while the client
- * connects and sends, so that the request has come when the connection
- * is accepted and refused (HTTP.md: HTTP's 503 only then). */
+ * --max-clients: the daemon is paused while the client connects and
+ * sends, so that the request has come when the connection is accepted
+ * and refused (HTTP.md: HTTP's 503 only then). */
 TuHttpResponse *
 tu_http_refused_at_accept (TuDaemon   *d,
                            const char *request)
 {
-  pid_t pid = (pid_t) atoi (g_subprocess_get_identifier (d->proc));
   TuHttpResponse *r;
   int fd;
 
-  kill (pid, SIGSTOP);
+  tu_daemon_pause (d);
   fd = tu_connect (d->port);
   tu_send_str (fd, request);
-  kill (pid, SIGCONT);
+  tu_daemon_resume (d);
   r = tu_http_read_response (fd, FALSE);
   close (fd);
   return r;

@@ -1280,25 +1280,46 @@ server_side_closed (int client_fd)
  * timeout after the write, under the reply, which the client then read
  * to a FIN no `Connection: close` had announced, its next request met
  * by a reset. */
-static void
-test_timeout_idle_after_queued_reply (void)
+/* On a connection with a small receive buffer: @request, which begins
+ * with `GET big`, of @size bytes, then @stall_us of not reading, and
+ * @check run; then the reply read whole and compared. */
+static int
+stalled_get_big (TuDaemon   *d,
+                 gsize       size,
+                 const char *request,
+                 gulong      stall_us,
+                 gboolean  (*check) (int fd))
 {
-  TuDaemon *d = tu_daemon_start ("--idle-timeout", "1", "--send-timeout", "30", NULL);
-  gsize size = 512 * KiB;
   g_autofree guint8 *big = tu_put_seeded (d, "big", 7, size);
+  g_autofree char *expected = g_strdup_printf ("OK %" G_GSIZE_FORMAT "\n", size);
   int fd = tu_connect_full ("127.0.0.1", d->port, 4096);
   g_autofree char *status = NULL;
   g_autofree guint8 *body = NULL;
 
-  tu_send_str (fd, "GET big\n");
-  /* Three idle timeouts without reading. */
-  g_usleep (3 * G_USEC_PER_SEC);
-  g_assert_false (server_side_closed (fd));
-
+  tu_send_str (fd, request);
+  g_usleep (stall_us);
+  if (check != NULL)
+    g_assert_true (check (fd));
   status = tu_read_line (fd);
-  g_assert_cmpstr (status, ==, "OK 524288\n");
+  g_assert_cmpstr (status, ==, expected);
   body = tu_read_exact (fd, size);
   g_assert_true (memcmp (body, big, size) == 0);
+  return fd;
+}
+
+static gboolean
+server_side_open (int fd)
+{
+  return !server_side_closed (fd);
+}
+
+static void
+test_timeout_idle_after_queued_reply (void)
+{
+  TuDaemon *d = tu_daemon_start ("--idle-timeout", "1", "--send-timeout", "30", NULL);
+  /* Three idle timeouts without reading. */
+  int fd = stalled_get_big (d, 512 * KiB, "GET big\n", 3 * G_USEC_PER_SEC, server_side_open);
+
   tu_assert_ping (fd);
   /* Idle now, and closed as such. */
   g_assert_true (tu_wait_closed (fd, 8000, NULL));
@@ -1313,20 +1334,10 @@ static void
 test_timeout_request_behind_long_reply (void)
 {
   TuDaemon *d = tu_daemon_start ("--request-timeout", "1", "--send-timeout", "30", NULL);
-  gsize size = 8 * MiB;
-  g_autofree guint8 *big = tu_put_seeded (d, "big", 3, size);
-  int fd = tu_connect_full ("127.0.0.1", d->port, 4096);
-  g_autofree char *status = NULL;
-  g_autofree guint8 *body = NULL;
+  /* More than twice the request timeout with the reply under way. */
+  int fd = stalled_get_big (d, 8 * MiB, "GET big\nPI", 2500 * 1000, NULL);
   g_autofree char *pong = NULL;
 
-  tu_send_str (fd, "GET big\nPI");
-  /* More than twice the request timeout with the reply under way. */
-  g_usleep (2500 * 1000);
-  status = tu_read_line (fd);
-  g_assert_cmpstr (status, ==, "OK 8388608\n");
-  body = tu_read_exact (fd, size);
-  g_assert_true (memcmp (body, big, size) == 0);
   tu_send_str (fd, "NG\n");
   pong = tu_read_line_timeout (fd, 5000);
   g_assert_cmpstr (pong, ==, "OK PONG\n");

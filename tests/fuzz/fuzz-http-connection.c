@@ -189,15 +189,21 @@ check_error (const Response *resp,
 }
 
 /* `Connection: close` exactly when the server closes after the response;
- * `Connection: keep-alive` echoed to HTTP/1.0 that asked for it. */
+ * `Connection: keep-alive` echoed to HTTP/1.0 that asked for it. The
+ * response to the last whole request before the client's half-close
+ * may say `Connection: close` either way (@may_close): the server says
+ * it when it has heard of the half-close by then. */
 static void
 check_connection (const Response *resp,
                   gboolean        close,
                   gboolean        echo,
+                  gboolean        may_close,
                   const char     *what)
 {
   const Field *f = find_field (resp, "Connection");
 
+  if (may_close && field_is (resp, "Connection", "close"))
+    return;
   if (close)
     FZ_CHECK (field_is (resp, "Connection", "close"), "no Connection: close for %s", what);
   else if (echo)
@@ -483,17 +489,19 @@ check_listing (const FcHttpRequest *req,
             "the listing for %s does not name \"%s\"", what, entry);
 }
 
-/* One request fc_http_parse() accepted. */
+/* One request fc_http_parse() accepted; @last: no whole request follows
+ * it before the client's half-close. */
 static void
 check_request (const FcHttpRequest *req,
                const Response      *resp,
+               gboolean             last,
                const char          *what)
 {
   g_autofree char *name = g_strndup (req->name, req->name_len);
   GBytes *content = fz_served (name);
   gboolean head = req->method == FC_HTTP_HEAD;
 
-  check_connection (resp, !req->keep_alive, req->echo_keep_alive, what);
+  check_connection (resp, !req->keep_alive, req->echo_keep_alive, last, what);
   if (resp->status >= 300 && resp->status != 304)
     check_error (resp, head, what);
 
@@ -566,7 +574,7 @@ check_responses (const guint8     *data,
           FZ_CHECK (resp.status == refusal.status, "%u for %s, refused with %u", resp.status, what,
                     refusal.status);
           check_error (&resp, refusal.head, what);
-          check_connection (&resp, refusal.close, refusal.echo_keep_alive, what);
+          check_connection (&resp, refusal.close, refusal.echo_keep_alive, FALSE, what);
           FZ_CHECK (resp.status != 405 || field_is (&resp, "Allow", "GET, HEAD"),
                     "no Allow: GET, HEAD in the 405 for %s", what);
           if (refusal.close)
@@ -574,9 +582,16 @@ check_responses (const guint8     *data,
         }
       else
         {
+          FcHttpRequest next;
+          FcHttpRefusal next_refusal;
+          gsize next_consumed;
+          gboolean last = offset + consumed == size ||
+                          fc_http_parse (head + consumed, size - offset - consumed, &next,
+                                         &next_consumed, &next_refusal) == FC_HTTP_NEED_MORE;
+
           read_response (&r, req.method == FC_HTTP_HEAD, &resp, what);
-          check_request (&req, &resp, what);
-          if (!req.keep_alive)
+          check_request (&req, &resp, last, what);
+          if (!req.keep_alive || field_is (&resp, "Connection", "close"))
             break;
         }
       offset += consumed;

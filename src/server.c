@@ -154,12 +154,13 @@ on_refused_timeout (gpointer user_data)
 /* HTTP.md: the refusal is HTTP's 503 only when an HTTP request line has
  * arrived already; what has not is never waited for. That request gets
  * its access log line (@log_entry) as any other, with what of its head
- * has come. Main thread. */
+ * has come, and its text is body (@body_len). Main thread. */
 static const char *
 server_refusal (FcServer       *server,
                 int             fd,
                 char            http_reply[FC_HTTP_REPLY_MAX],
                 gsize          *len,
+                gsize          *body_len,
                 FcAccessEntry **log_entry)
 {
   static const char retry[] = "Retry-After: 1\r\n";
@@ -167,6 +168,7 @@ server_refusal (FcServer       *server,
   gsize reason_len;
   char head[FC_HTTP_LINE_BUF];
   char date[FC_HTTP_DATE_LEN + 1];
+  gboolean head_only;
   ssize_t n;
 
   if (!atomic_load (&server->context.http))
@@ -180,9 +182,10 @@ server_refusal (FcServer       *server,
   /* The line protocol's reason, as every HTTP error's. */
   reason = fc_error_reason (FC_ERROR_BUSY, &reason_len);
   fc_http_date_format (g_get_real_time () / G_USEC_PER_SEC, date);
-  *len = fc_http_format_error (http_reply, 503, reason, reason_len,
-                               n >= 5 && memcmp (head, "HEAD ", 5) == 0, date, FC_HTTP_CLOSE,
+  head_only = n >= 5 && memcmp (head, "HEAD ", 5) == 0;
+  *len = fc_http_format_error (http_reply, 503, reason, reason_len, head_only, date, FC_HTTP_CLOSE,
                                retry, sizeof retry - 1);
+  *body_len = head_only ? 0 : FC_HTTP_ERROR_BODY_LEN (reason_len);
   if (FC_SETTING_LOAD (&server->context, access_log_on))
     {
       g_autofree char *peer = fc_access_log_peer (fd);
@@ -207,8 +210,9 @@ server_refuse (FcServer *server,
 {
   char http_reply[FC_HTTP_REPLY_MAX];
   gsize len;
+  gsize body_len = 0;
   FcAccessEntry *log_entry = NULL;
-  const char *reply = server_refusal (server, fd, http_reply, &len, &log_entry);
+  const char *reply = server_refusal (server, fd, http_reply, &len, &body_len, &log_entry);
   ssize_t sent;
   Refused *refused;
 
@@ -217,14 +221,9 @@ server_refuse (FcServer *server,
                     atomic_load (&server->context.max_clients));
 
   sent = send (fd, reply, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-  if (reply == http_reply && sent == (ssize_t) len)
-    {
-      /* DBUS.md: bytes-sent counts bodies, HTTP's error texts too. */
-      const char *end = g_strstr_len (reply, (gssize) len, "\r\n\r\n");
-
-      if (end != NULL)
-        atomic_fetch_add (&server->context.bytes_sent, len - (gsize) (end + 4 - reply));
-    }
+  /* DBUS.md: bytes-sent counts bodies, HTTP's error texts too. */
+  if (sent == (ssize_t) len)
+    atomic_fetch_add (&server->context.bytes_sent, body_len);
   if (log_entry != NULL)
     fc_access_log_finish (server->context.access_log, log_entry, sent > 0 ? (guint64) sent : 0);
   if (sent != (ssize_t) len ||

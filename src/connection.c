@@ -19,9 +19,9 @@
  * the send queue is first looked at this long after it, so that what the
  * buffer took without a reader is not taken for reading. */
 #define SEND_SETTLE_USEC (G_USEC_PER_SEC / 2)
-/* A reply of at least this many bytes, handed whole to the kernel, is
- * asked whether it is still queued there (conn_reply_queued()); below,
- * the ioctl is spared, a small reply leaving as soon as it is written. */
+/* A reply of at least this many bytes, handed whole to the kernel, may
+ * still be queued there (conn_reply_queued()); a smaller one leaves as
+ * soon as it is written. */
 #define QUEUED_REPLY_MIN (64 * 1024)
 
 /* After QUIT or 414 the connection is drained this long, and of at most
@@ -57,7 +57,8 @@ struct _FcConn {
   gint64 partial_since;         /* when the unfinished line in @in began */
   gint64 idle_since;            /* when the last reply ended */
   gsize lingered;               /* bytes drained while lingering */
-  gint64 send_deadline;         /* the send timeout's end, counted from the last write */
+  gint64 send_deadline;         /* the send timeout's end, counted from the last write or the
+                                 * last bytes the peer was seen to take */
   int send_queued;              /* the socket's unacknowledged bytes (SIOCOUTQ) once the
                                  * last write had settled; -1 until then */
   gboolean reply_queued;        /* the last reply, written whole, is still in the socket's
@@ -168,10 +169,10 @@ fc_conn_free (FcConn *conn)
  * which a slow client reads for minutes. Counted from the write, the
  * idle timeout closed such a connection under its reply (whose bytes
  * still left, then a FIN that no `Connection: close` had announced; a
- * request sent meanwhile met a reset). So while a large reply is still
- * queued the connection is looked at every SEND_SETTLE_USEC, held to the
- * send timeout (it must take bytes), and idle from when the queue is
- * empty. */
+ * request sent meanwhile met a reset). So after a large reply the
+ * connection is held to the send timeout as while writing
+ * (fc_conn_send_goes_on()), looked at every SEND_SETTLE_USEC, and idle
+ * from when its queue is empty. */
 static gboolean
 conn_reply_queued (FcConn *conn)
 {
@@ -179,18 +180,17 @@ conn_reply_queued (FcConn *conn)
 }
 
 /* At the end of a reply of @bytes written whole; a small one may wait
- * behind a large one still queued. */
+ * behind a large one still queued. The queue is first looked at once
+ * the write has settled, as a reply under way's is (conn_write()): no
+ * system call here, on the way to the next request. */
 static void
-conn_check_queue (FcConn  *conn,
-                  guint64  bytes)
+conn_reply_written (FcConn  *conn,
+                    guint64  bytes)
 {
-  int queued;
-
-  conn->reply_queued = (bytes >= QUEUED_REPLY_MIN || conn->reply_queued) &&
-                       ioctl (conn->waited.fd, SIOCOUTQ, &queued) == 0 && queued > 0;
+  conn->reply_queued = bytes >= QUEUED_REPLY_MIN || conn->reply_queued;
   if (conn->reply_queued)
     {
-      conn->send_queued = queued;
+      conn->send_queued = -1;
       conn->send_deadline = g_get_monotonic_time () + FC_SETTING_LOAD (conn->context, send_timeout);
     }
 }
@@ -202,31 +202,6 @@ conn_idle_deadline (FcConn *conn)
   if (conn_reply_queued (conn))
     return MIN (conn->send_deadline, g_get_monotonic_time () + SEND_SETTLE_USEC);
   return conn->idle_since + FC_SETTING_LOAD (conn->context, idle_timeout);
-}
-
-/* A queued reply's deadline passed: whether to wait on, and until when. */
-static gboolean
-conn_queued_goes_on (FcConn *conn,
-                     gint64  now)
-{
-  int queued;
-
-  if (ioctl (conn->waited.fd, SIOCOUTQ, &queued) != 0)
-    return FALSE;
-  if (queued == 0)
-    {
-      conn->reply_queued = FALSE;
-      conn->idle_since = now;
-    }
-  else if (queued < conn->send_queued)
-    {
-      conn->send_queued = queued;
-      conn->send_deadline = now + FC_SETTING_LOAD (conn->context, send_timeout);
-    }
-  else if (now >= conn->send_deadline)
-    return FALSE;
-  conn->waited.deadline = conn_idle_deadline (conn);
-  return TRUE;
 }
 
 /**
@@ -271,30 +246,38 @@ fc_conn_timed_out (FcConn *conn)
  * and only what it loses after is. TCP tells a slow reader's progress as
  * its window reopens, in steps of up to a segment (64 KiB on loopback),
  * so a reader slower than about a segment per send timeout is still
- * closed. In the thread that owns @conn.
+ * closed. A reply written whole but maybe still queued
+ * (conn_reply_queued()) is held alike, looked at more often, and ends
+ * when its queue is empty. In the thread that owns @conn.
  *
  * Returns: %TRUE when @conn is to wait again, with its new deadline
  */
 gboolean
 fc_conn_send_goes_on (FcConn *conn)
 {
+  gboolean reply_queued = conn_reply_queued (conn);
   gint64 now = g_get_monotonic_time ();
   int queued;
 
-  if (conn_reply_queued (conn))
-    return conn_queued_goes_on (conn, now);
-  if (conn->state != STATE_WRITING || ioctl (conn->waited.fd, SIOCOUTQ, &queued) != 0)
+  if ((conn->state != STATE_WRITING && !reply_queued) ||
+      ioctl (conn->waited.fd, SIOCOUTQ, &queued) != 0)
     return FALSE;
   if (conn->send_queued < 0)
+    conn->send_queued = queued;
+  else if (queued < conn->send_queued)
     {
       conn->send_queued = queued;
-      conn->waited.deadline = conn->send_deadline;
-      return now < conn->send_deadline;
+      conn->send_deadline = now + FC_SETTING_LOAD (conn->context, send_timeout);
     }
-  if (queued >= conn->send_queued)
+
+  if (reply_queued && queued == 0)
+    {
+      conn->reply_queued = FALSE;
+      conn->idle_since = now;
+    }
+  else if (now >= conn->send_deadline)
     return FALSE;
-  conn->send_queued = queued;
-  conn->waited.deadline = now + FC_SETTING_LOAD (conn->context, send_timeout);
+  conn->waited.deadline = reply_queued ? conn_idle_deadline (conn) : conn->send_deadline;
   return TRUE;
 }
 
@@ -334,7 +317,7 @@ conn_write (FcConn        *conn,
     {
     case FC_REPLY_DONE:
       conn_log_finish (conn);
-      conn_check_queue (conn, conn->reply.sent);
+      conn_reply_written (conn, conn->reply.sent);
       fc_reply_clear (&conn->reply);
       break;
     case FC_REPLY_YIELD:

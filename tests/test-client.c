@@ -1371,13 +1371,8 @@ static char
 process_state (GSubprocess *proc)
 {
   g_autofree char *path = g_strdup_printf ("/proc/%s/stat", g_subprocess_get_identifier (proc));
-  g_autofree char *stat = NULL;
-  const char *paren;
 
-  if (!g_file_get_contents (path, &stat, NULL, NULL) ||
-      (paren = strrchr (stat, ')')) == NULL || paren[1] == '\0')
-    return '?';
-  return paren[2];
+  return tu_proc_state (path);
 }
 
 static void

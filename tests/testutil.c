@@ -1247,6 +1247,20 @@ tu_preload_end (char *saved_asan)
   g_free (saved_asan);
 }
 
+/* The state letter (proc(5)) in @stat_path, a process's or a thread's
+ * `stat`; '?' when it cannot be read (a thread that has just ended). */
+char
+tu_proc_state (const char *stat_path)
+{
+  g_autofree char *stat = NULL;
+  const char *paren;
+
+  if (!g_file_get_contents (stat_path, &stat, NULL, NULL) ||
+      (paren = strrchr (stat, ')')) == NULL || paren[1] == '\0')
+    return '?';
+  return paren[2];
+}
+
 /* Whether every thread of @pid is stopped: kill() returns before they
  * are, and one still running may take what is sent meanwhile. */
 static gboolean
@@ -1260,14 +1274,9 @@ all_threads_stopped (pid_t pid)
   while ((tid = g_dir_read_name (dir)) != NULL)
     {
       g_autofree char *path = g_build_filename (tasks, tid, "stat", NULL);
-      g_autofree char *stat = NULL;
-      const char *state;
+      char state = tu_proc_state (path);
 
-      /* A thread that has just ended has no stat any more. */
-      if (!g_file_get_contents (path, &stat, NULL, NULL))
-        continue;
-      state = strrchr (stat, ')');
-      if (state == NULL || state[1] != ' ' || (state[2] != 'T' && state[2] != 't'))
+      if (state != '?' && state != 'T' && state != 't')
         return FALSE;
     }
   return TRUE;

@@ -197,6 +197,7 @@ void tu_http_response_free (TuHttpResponse *r);
  * the status has none (304). Fails the test on anything malformed. */
 TuHttpResponse *tu_http_read_response (int fd, gboolean head_only);
 TuHttpResponse *tu_http_refused_at_accept (TuDaemon *d, const char *request);
+char tu_proc_state (const char *stat_path);
 void tu_daemon_pause (TuDaemon *d);
 void tu_daemon_resume (TuDaemon *d);
 /* (nullable): the value of the field @name (lowercase). */
